@@ -1,0 +1,1 @@
+"""The command line: one module per verb, each parse → library call → report → exit code."""

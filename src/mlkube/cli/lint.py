@@ -1,0 +1,69 @@
+"""``mlkube lint PATH... | -``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mlkube.config import load_config
+from mlkube.lint import lint_paths
+from mlkube.report import FORMATS, render_findings
+from mlkube.rules.engine import at_or_above
+from mlkube.rules.lint import ALL_RULES
+from mlkube.rules.model import Severity
+
+
+def register(verbs: Any) -> None:
+    p: argparse.ArgumentParser = verbs.add_parser(
+        "lint",
+        help="check manifests against ML-aware rules",
+        description="Check Kubernetes manifests (files, directories, or - for stdin) "
+        "against ML-aware rules, looking inside the pod templates of every workload kind.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
+    add_report_options(p)
+    p.add_argument(
+        "--fail-on",
+        choices=[str(s) for s in Severity],
+        default=None,
+        help="exit 1 when a finding is at or above this severity (default: warning)",
+    )
+    p.add_argument("--config", help="config file (default: ./.mlkube.yaml if present)")
+    p.add_argument(
+        "--disable", action="append", default=[], metavar="RULE", help="skip a rule (id or name)"
+    )
+    p.set_defaults(run=run)
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text output (default: on a terminal)",
+    )
+
+
+def use_color(choice: str) -> bool:
+    return choice == "always" or (choice == "auto" and sys.stdout.isatty())
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config).lint
+    selection = config.selection()
+    if args.disable:
+        selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
+    report = lint_paths(args.paths, selection)
+    sys.stdout.write(
+        render_findings(
+            report.findings,
+            args.format,
+            ALL_RULES,
+            objects=report.objects,
+            color=use_color(args.color),
+        )
+    )
+    threshold = Severity(args.fail_on or config.fail_on or "warning")
+    return 1 if at_or_above(report.findings, threshold) else 0

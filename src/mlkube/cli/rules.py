@@ -1,0 +1,36 @@
+"""``mlkube rules`` and ``mlkube explain RULE``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mlkube.errors import UsageError
+from mlkube.rules.docs import explain
+from mlkube.rules.lint import ALL_RULES
+
+
+def register(verbs: Any) -> None:
+    p: argparse.ArgumentParser = verbs.add_parser("rules", help="list the lint rules")
+    p.set_defaults(run=run_rules)
+    e: argparse.ArgumentParser = verbs.add_parser(
+        "explain", help="what a rule checks, why, an example and the fix"
+    )
+    e.add_argument("rule", metavar="RULE", help="rule id (MK101) or name (gpu-limit-missing)")
+    e.set_defaults(run=run_explain)
+
+
+def run_rules(_args: argparse.Namespace) -> int:
+    width = max(len(r.name) for r in ALL_RULES)
+    for r in ALL_RULES:
+        sys.stdout.write(f"{r.id}  {r.name:<{width}}  {r.severity!s:<7}  {r.doc.summary}\n")
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    for r in ALL_RULES:
+        if r.matches(args.rule):
+            sys.stdout.write(explain(r))
+            return 0
+    raise UsageError(f"no rule {args.rule!r}; `mlkube rules` lists them")

@@ -1,0 +1,135 @@
+"""Kubernetes objects read from YAML, and the locations findings point at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlkube.errors import InputError
+from mlkube.manifests.yamlstream import Document, FieldPath
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """Which object: the four fields every finding names."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding points: a file and line, an object, and a field path in it."""
+
+    source: str
+    line: int
+    obj: ObjectRef
+    field: str
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``spec.containers[0].resources.limits["nvidia.com/gpu"]``, as users read paths."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        elif "." in step or "/" in step:
+            out += f'["{step}"]'
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One Kubernetes object and the document it came from."""
+
+    obj: dict[str, Any]
+    ref: ObjectRef
+    doc: Document
+    base: FieldPath = ()  # where the object sits in its document (items of a List)
+
+    @property
+    def source(self) -> str:
+        return self.doc.source
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return as_str_map(self.get("metadata", "labels"))
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return as_str_map(self.get("metadata", "annotations"))
+
+    def get(self, *path: str | int) -> Any:
+        return dig(self.obj, path)
+
+    def at(self, *path: str | int) -> Location:
+        """The location of ``path`` (or of its deepest existing parent)."""
+        return Location(self.source, self.doc.line_of(self.base + path), self.ref, format_path(path))
+
+
+def dig(value: Any, path: Iterable[str | int]) -> Any:
+    """``value[path[0]][path[1]]…``, or None where any step is missing or mistyped."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value):
+                return None
+        elif not isinstance(value, dict):
+            return None
+        value = value[step] if isinstance(step, int) else value.get(step)
+    return value
+
+
+def as_str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def manifests(documents: Iterable[Document]) -> Iterator[Manifest]:
+    """Kubernetes objects of YAML documents; ``List`` kinds are opened into their items."""
+    for doc in documents:
+        if not isinstance(doc.obj, dict):
+            kind = type(doc.obj).__name__
+            raise InputError(doc.source, doc.line, f"expected a Kubernetes object, found a {kind}")
+        if doc.obj.get("kind") == "List" and isinstance(doc.obj.get("items"), list):
+            for i, item in enumerate(doc.obj["items"]):
+                if isinstance(item, dict):
+                    yield _manifest(item, doc, ("items", i))
+            continue
+        yield _manifest(doc.obj, doc, ())
+
+
+def _manifest(obj: dict[str, Any], doc: Document, base: FieldPath) -> Manifest:
+    line = doc.line_of(base)
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not api_version:
+        raise InputError(doc.source, line, "object has no apiVersion")
+    if not isinstance(kind, str) or not kind:
+        raise InputError(doc.source, line, "object has no kind")
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    namespace = meta.get("namespace")
+    name = meta.get("name") or meta.get("generateName") or ""
+    ref = ObjectRef(api_version, kind, str(namespace) if namespace else None, str(name))
+    return Manifest(obj, ref, doc, base)

@@ -1,0 +1,29 @@
+"""Formatters for findings, shared by lint, preflight and doctor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from mlkube.report.json import to_json
+from mlkube.report.sarif import to_sarif
+from mlkube.report.text import to_text
+from mlkube.rules.model import Finding, Rule
+
+Format = Literal["text", "json", "sarif"]
+FORMATS: tuple[Format, ...] = ("text", "json", "sarif")
+
+
+def render_findings(
+    findings: Sequence[Finding],
+    fmt: Format,
+    rules: Sequence[Rule[Any]],
+    *,
+    objects: int,
+    color: bool = False,
+) -> str:
+    if fmt == "json":
+        return to_json(findings, objects=objects)
+    if fmt == "sarif":
+        return to_sarif(findings, rules)
+    return to_text(findings, objects=objects, color=color)

@@ -1,0 +1,42 @@
+"""``--format text``: one block per finding, coloured on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlkube.rules.model import Finding, Severity
+
+_COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -> str:
+    lines: list[str] = []
+    for f in findings:
+        where = f"{f.where.source}:{f.where.line}"
+        severity = _paint(str(f.severity), _COLOURS[f.severity], color)
+        field = f" {f.where.field}" if f.where.field else ""
+        lines.append(f"{_paint(where, '1', color)}: {severity} {f.rule} {f.name}")
+        lines.append(f"    {f.where.obj}{field}")
+        lines.append(f"    {f.message}")
+        lines.append(f"    fix: {f.remediation}")
+    lines.append(summary(findings, objects))
+    return "\n".join(lines) + "\n"
+
+
+def summary(findings: Sequence[Finding], objects: int) -> str:
+    if not findings:
+        return f"No findings in {objects} object{'s' if objects != 1 else ''}."
+    parts = []
+    for s in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        n = sum(1 for f in findings if f.severity == s)
+        if n:
+            parts.append(f"{n} {s}{'s' if n != 1 else ''}")
+    total = len(findings)
+    return (
+        f"{total} finding{'s' if total != 1 else ''} ({', '.join(parts)}) "
+        f"in {objects} object{'s' if objects != 1 else ''}."
+    )

@@ -1,0 +1,35 @@
+"""Small queries that many lint rules share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlkube.manifests.objects import Manifest
+from mlkube.manifests.workloads import Container, PodTemplate, pod_templates
+
+
+def containers(m: Manifest, *, init: bool = False) -> Iterator[tuple[PodTemplate, Container]]:
+    """Every (template, container) of ``m``; init containers only when asked."""
+    for template in pod_templates(m):
+        for container in template.containers:
+            if init or not container.init:
+                yield template, container
+
+
+def gpu_containers(m: Manifest) -> Iterator[tuple[PodTemplate, Container]]:
+    for template, container in containers(m):
+        if container.gpus() > 0:
+            yield template, container
+
+
+def gpu_templates(m: Manifest) -> Iterator[PodTemplate]:
+    for template in pod_templates(m):
+        if template.gpus() > 0:
+            yield template
+
+
+def names(items: object, key: str = "name") -> set[str]:
+    """The ``key`` values of a list of mappings (volume names, container names, …)."""
+    if not isinstance(items, list):
+        return set()
+    return {str(i[key]) for i in items if isinstance(i, dict) and i.get(key) is not None}

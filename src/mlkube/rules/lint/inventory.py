@@ -1,0 +1,154 @@
+"""What cross-object rules know about one lint input, gathered while it streams.
+
+Lint reads its input once, one document at a time. Object rules see each manifest
+as it passes; rules across objects see this inventory at the end. The inventory keeps
+the small definition kinds whole (namespaces, quotas, priority classes, policies,
+queues, claims) and of each workload only the facts those rules use, so memory grows
+with the number of objects, not with their size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
+from mlkube.manifests.workloads import QUEUE_LABEL, PodTemplate, is_batch, is_training, pod_templates
+
+# Kinds kept whole, by kind name (their groups are unambiguous in practice).
+DEFINITION_KINDS = frozenset(
+    {
+        "Namespace", "ResourceQuota", "LimitRange", "PriorityClass", "NetworkPolicy",
+        "PersistentVolumeClaim", "LocalQueue", "ClusterQueue", "ResourceFlavor",
+        "WorkloadPriorityClass", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+        "ConfigMap",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimUse:
+    claim: str
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class PodFacts:
+    """One pod template, reduced to what cross-object rules ask of it."""
+
+    at: Location
+    role: str
+    replicas: int
+    labels: dict[str, str]
+    gpus: float
+    priority_class: str | None
+    priority_at: Location
+    claims: tuple[ClaimUse, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadFacts:
+    ref: ObjectRef
+    at: Location
+    labels: dict[str, str]
+    labels_at: Location
+    batch: bool
+    training: bool
+    pods: tuple[PodFacts, ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.ref.namespace or "default"
+
+    @property
+    def queue(self) -> str | None:
+        return self.labels.get(QUEUE_LABEL)
+
+    @property
+    def gpus(self) -> float:
+        return sum(p.gpus * p.replicas for p in self.pods)
+
+    @property
+    def distributed(self) -> bool:
+        return self.training and sum(p.replicas for p in self.pods) > 1
+
+
+def _pod_facts(t: PodTemplate) -> PodFacts:
+    priority = t.spec.get("priorityClassName")
+    claims = tuple(
+        ClaimUse(str(v["persistentVolumeClaim"]["claimName"]), t.at("volumes", i))
+        for i, v in enumerate(t.volumes)
+        if isinstance(v.get("persistentVolumeClaim"), dict)
+        and v["persistentVolumeClaim"].get("claimName")
+    )
+    return PodFacts(
+        at=t.at(),
+        role=t.role,
+        replicas=t.replicas,
+        labels=t.labels,
+        gpus=t.gpus(),
+        priority_class=str(priority) if priority else None,
+        priority_at=t.at("priorityClassName"),
+        claims=claims,
+    )
+
+
+@dataclass
+class Inventory:
+    definitions: dict[str, list[Manifest]] = field(default_factory=lambda: defaultdict(list))
+    workloads: list[WorkloadFacts] = field(default_factory=list)
+
+    def add(self, m: Manifest) -> None:
+        if m.ref.kind in DEFINITION_KINDS:
+            self.definitions[m.ref.kind].append(m)
+        templates = pod_templates(m)
+        if templates:
+            self.workloads.append(
+                WorkloadFacts(
+                    ref=m.ref,
+                    at=m.at("metadata"),
+                    labels=m.labels,
+                    labels_at=m.at("metadata", "labels"),
+                    batch=is_batch(m),
+                    training=is_training(m),
+                    pods=tuple(_pod_facts(t) for t in templates),
+                )
+            )
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return self.definitions.get(kind, [])
+
+    def names(self, kind: str, namespace: str | None = None) -> set[str]:
+        """Names of the objects of ``kind`` (in ``namespace``, for namespaced kinds)."""
+        return {
+            m.ref.name
+            for m in self.of_kind(kind)
+            if namespace is None or (m.ref.namespace or "default") == namespace
+        }
+
+    def namespaced(self, kind: str, namespace: str) -> list[Manifest]:
+        return [m for m in self.of_kind(kind) if (m.ref.namespace or "default") == namespace]
+
+
+def selects(selector: object, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels and matchExpressions) selects ``labels``."""
+    if not isinstance(selector, dict):
+        return False
+    for key, value in as_str_map(selector.get("matchLabels")).items():
+        if labels.get(key) != value:
+            return False
+    expressions = selector.get("matchExpressions")
+    for expr in expressions if isinstance(expressions, list) else []:
+        if not isinstance(expr, dict):
+            return False
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = {str(v) for v in expr.get("values") or []}
+        present = key in labels
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True
