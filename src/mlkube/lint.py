@@ -38,7 +38,8 @@ class _Suppressions:
         return bool(ignored) and any(rule.matches(s) for s in ignored or ())
 
 
-def lint_manifests(items: Iterable[Manifest], selection: Selection = Selection()) -> Report:
+def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None) -> Report:
+    selection = selection or Selection()
     object_rules = selection.enabled(OBJECT_RULES)
     input_rules = selection.enabled(INPUT_RULES)
     suppressed = _Suppressions()
@@ -55,7 +56,7 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection = Selection()
 
 
 def lint_paths(
-    paths: Sequence[str], selection: Selection = Selection(), stdin: BinaryIO | None = None
+    paths: Sequence[str], selection: Selection | None = None, stdin: BinaryIO | None = None
 ) -> Report:
     """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input."""
     return lint_manifests(manifests(read_paths(paths, stdin)), selection)

@@ -85,7 +85,9 @@ class Manifest:
 
     def at(self, *path: str | int) -> Location:
         """The location of ``path`` (or of its deepest existing parent)."""
-        return Location(self.source, self.doc.line_of(self.base + path), self.ref, format_path(path))
+        return Location(
+            self.source, self.doc.line_of(self.base + path), self.ref, format_path(path)
+        )
 
 
 def dig(value: Any, path: Iterable[str | int]) -> Any:
@@ -109,6 +111,8 @@ def as_str_map(value: Any) -> dict[str, str]:
 def manifests(documents: Iterable[Document]) -> Iterator[Manifest]:
     """Kubernetes objects of YAML documents; ``List`` kinds are opened into their items."""
     for doc in documents:
+        if doc.obj is None:  # an empty document, as Helm leaves between templates
+            continue
         if not isinstance(doc.obj, dict):
             kind = type(doc.obj).__name__
             raise InputError(doc.source, doc.line, f"expected a Kubernetes object, found a {kind}")

@@ -211,7 +211,9 @@ def _jobset(m: Manifest) -> Iterator[PodTemplate]:
                 dig(job, ("template", "spec", "parallelism"))
             )
             role = str(job.get("name") or i)
-            yield _template(m, ("spec", "replicatedJobs", i, "template", "spec", "template"), role, count)
+            yield _template(
+                m, ("spec", "replicatedJobs", i, "template", "spec", "template"), role, count
+            )
 
 
 def _ray(cluster: FieldPath) -> Callable[[Manifest], Iterator[PodTemplate]]:

@@ -12,6 +12,7 @@ nodes than it holds (a "billion laughs" bomb) is refused before anything walks i
 from __future__ import annotations
 
 import base64
+import io
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -67,10 +68,15 @@ def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                return value
-    elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-        if 0 <= step < len(node.value):
-            return node.value[step]
+                child: yaml.Node = value
+                return child
+    elif (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(step, int)
+        and 0 <= step < len(node.value)
+    ):
+        item: yaml.Node = node.value[step]
+        return item
     return None
 
 
@@ -81,8 +87,6 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
         raise InputError(source, 1, "not a YAML file: binary data (NUL byte)")
     try:
         for node in yaml.compose_all(_Rejoined(head, stream), Loader=_LOADER):
-            if node is None:
-                continue
             _refuse_alias_bomb(node, source)
             yield Document(_construct(node, {}, source), source, node)
     except yaml.MarkedYAMLError as exc:
@@ -97,8 +101,6 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
 
 def read_text(text: str, source: str) -> list[Document]:
     """All documents of a YAML string (for tests and small inputs)."""
-    import io
-
     return list(read_stream(io.BytesIO(text.encode()), source))
 
 

@@ -38,8 +38,7 @@ def reference(rules: Sequence[Rule[Any]]) -> str:
         anchor = f"{r.id.lower()}-{r.name}"
         lines.append(f"| [{r.id}](#{anchor}) | {r.name} | {r.severity} | {r.doc.summary} |")
     lines.append("")
-    body = "\n".join(lines) + "\n" + "\n".join(explain(r, "##") for r in rules)
-    return body
+    return "\n".join(lines) + "\n" + "\n".join(explain(r, "##") for r in rules)
 
 
 if __name__ == "__main__":  # pragma: no cover

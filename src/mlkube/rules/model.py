@@ -97,7 +97,10 @@ class Rule(Generic[S]):
     def doc(self) -> RuleDoc:
         text = inspect.getdoc(self.check) or ""
         parts = _SECTION.split(text)
-        sections = {title.strip(): body.strip() for title, body in zip(parts[1::2], parts[2::2])}
+        sections = {
+            title.strip(): body.strip()
+            for title, body in zip(parts[1::2], parts[2::2], strict=True)
+        }
         return RuleDoc(
             summary=parts[0].strip(),
             why=sections.get("Why is this bad?", ""),

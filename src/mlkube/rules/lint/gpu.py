@@ -37,7 +37,10 @@ def gpu_limit_missing(m: Manifest) -> Iterator[Violation]:
     """
     for template, c in containers(m, init=True):
         for resource in GPU_RESOURCES:
-            if c.resource("requests", resource) is not None and c.resource("limits", resource) is None:
+            if (
+                c.resource("requests", resource) is not None
+                and c.resource("limits", resource) is None
+            ):
                 yield Violation(
                     m.at(*c.field("resources", "requests", resource)),
                     f"container {c.name!r} of the {template.where} requests {resource} "
