@@ -1,10 +1,122 @@
-"""Render specs into the production bundle (in progress)."""
+"""Render specs into the production bundle: plain objects, in apply order.
+
+Objects are built as data and serialised once at the edge; the same input always
+gives the same bytes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mlkube.errors import InputError
+from mlkube.manifests.yamlstream import read_paths
+from mlkube.render.order import ordered
+from mlkube.render.platform import render_platform
+from mlkube.render.serving import adapter_rules, render_endpoint
+from mlkube.render.training import render_training_job
+from mlkube.spec import InferenceEndpoint, Platform, SpecFile, TrainingJob, is_spec, load_specs
+from mlkube.spec.models import Pool
 
-def render_paths(paths: Sequence[str]) -> list[dict[str, Any]]:
-    raise NotImplementedError
+Bundle = list[dict[str, Any]]
+
+
+def render_paths(paths: Sequence[str]) -> Bundle:
+    """Render every spec document in ``paths``; plain manifests there are refused."""
+    docs = []
+    for doc in read_paths(paths):
+        if doc.obj is None:
+            continue
+        if not is_spec(doc.obj):
+            raise InputError(
+                doc.source, doc.line, "not an mlkube spec (apiVersion: mlkube.dev/v1alpha1)"
+            )
+        docs.append(doc)
+    return render_specs(load_specs(docs))
+
+
+def render_specs(files: Iterable[SpecFile]) -> Bundle:
+    files = list(files)
+    platforms = [f for f in files if isinstance(f.spec, Platform)]
+    if len(platforms) > 1:
+        raise platforms[1].error(("kind",), "a second Platform: render one platform at a time")
+    platform = platforms[0].spec if platforms else None
+    assert platform is None or isinstance(platform, Platform)
+    out: Bundle = []
+    seen: set[tuple[str, str, str]] = set()
+    for f in files:
+        objs = _render_one(f, platform)
+        _refuse_duplicates(objs, f, seen)
+        out += objs
+    adapter_metrics = [
+        m["pods"]["metric"]["name"]
+        for o in out
+        if o["kind"] == "HorizontalPodAutoscaler"
+        for m in o["spec"]["metrics"]
+    ]
+    if adapter_metrics:
+        out.append(adapter_rules(adapter_metrics))
+    return ordered(out)
+
+
+def _render_one(f: SpecFile, platform: Platform | None) -> Bundle:
+    spec = f.spec
+    if isinstance(spec, Platform):
+        return render_platform(spec)
+    if isinstance(spec, TrainingJob):
+        pool = _pool(f, spec.spec.pool, platform)
+        _check_job(f, spec, pool, platform)
+        return render_training_job(spec, pool, platform)
+    pool = _pool(f, spec.spec.pool, platform)
+    _check_priority(f, spec.spec.priority, platform)
+    return render_endpoint(spec, pool)
+
+
+def _pool(f: SpecFile, name: str | None, platform: Platform | None) -> Pool | None:
+    if name is None:
+        return None
+    pool = platform.spec.pool(name) if platform else None
+    if pool is None:
+        where = "the Platform" if platform else "a Platform in the input (none given)"
+        raise f.error(("spec", "pool"), f"pool {name!r} is not defined by {where}")
+    return pool
+
+
+def _check_priority(f: SpecFile, name: str | None, platform: Platform | None) -> None:
+    if name and platform and name not in {p.name for p in platform.spec.priority_classes}:
+        raise f.error(("spec", "priority"), f"priority class {name!r} is not in the Platform")
+
+
+def _check_job(f: SpecFile, job: TrainingJob, pool: Pool | None, platform: Platform | None) -> None:
+    spec = job.spec
+    _check_priority(f, spec.priority, platform)
+    if pool is not None and pool.spot != spec.spot:
+        if spec.spot:
+            raise f.error(("spec", "spot"), f"pool {pool.name!r} is on-demand, not spot")
+        raise f.error(
+            ("spec", "pool"),
+            f"pool {pool.name!r} is spot: set spot: true and a checkpoint to run there",
+        )
+    if pool is not None and spec.gpus_per_node > pool.gpus_advertised:
+        raise f.error(
+            ("spec", "gpusPerNode"),
+            f"{spec.gpus_per_node} GPUs per node, but pool {pool.name!r} nodes have "
+            f"{pool.gpus_advertised}",
+        )
+    if platform is not None and spec.queue:
+        namespace = job.metadata.namespace or "default"
+        served = {q.name for q in platform.spec.queues if namespace in q.namespaces}
+        if spec.queue not in served:
+            raise f.error(
+                ("spec", "queue"), f"no queue {spec.queue!r} serves namespace {namespace!r}"
+            )
+
+
+def _refuse_duplicates(objs: Bundle, f: SpecFile, seen: set[tuple[str, str, str]]) -> None:
+    for obj in objs:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+        if key in seen:
+            name = "/".join(p for p in key[1:] if p)
+            raise f.error(("metadata", "name"), f"another spec already renders {key[0]} {name}")
+        seen.add(key)

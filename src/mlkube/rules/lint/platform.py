@@ -1,10 +1,353 @@
-"""Rules on platform (being written)."""
+"""Rules on the platform objects GPU workloads rely on: quotas, priorities, Kueue queues."""
 
 from __future__ import annotations
 
-from mlkube.manifests.objects import Manifest
-from mlkube.rules.lint.inventory import Inventory
-from mlkube.rules.model import Rule
+from collections.abc import Iterator
 
-OBJECT_RULES: tuple[Rule[Manifest], ...] = ()
-INPUT_RULES: tuple[Rule[Inventory], ...] = ()
+from mlkube.manifests.objects import Manifest
+from mlkube.manifests.workloads import GPU_RESOURCES
+from mlkube.rules.lint.inventory import Inventory
+from mlkube.rules.model import Rule, Severity, Violation
+
+_GPU_QUOTA_KEYS = frozenset(f"requests.{r}" for r in GPU_RESOURCES)
+_SYSTEM_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
+# Kueue (LocalQueueDefaulting) gives unlabelled jobs the LocalQueue of this name.
+_DEFAULT_QUEUE = "default"
+
+
+def namespace_gpu_quota_missing(inv: Inventory) -> Iterator[Violation]:
+    """Finds namespaces that run GPU workloads without a GPU quota.
+
+    ## Why is this bad?
+    Without a ResourceQuota on `requests.nvidia.com/gpu`, one team's job can take
+    every GPU in the cluster, and nothing stops a runaway sweep from starving the
+    rest. Quota on extended resources is set with the `requests.` prefix.
+
+    ## Example
+    ```yaml
+    kind: Namespace
+    metadata: {name: ml-research}
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: Namespace
+    metadata: {name: ml-research}
+    ---
+    kind: ResourceQuota
+    metadata: {name: gpu-quota, namespace: ml-research}
+    spec:
+      hard:
+        requests.nvidia.com/gpu: "16"
+    ```
+    """
+    gpu_namespaces: dict[str, list[str]] = {}
+    for w in inv.workloads:
+        if w.gpus > 0:
+            gpu_namespaces.setdefault(w.namespace, []).append(f"{w.ref.kind} {w.ref.name}")
+    for namespace in inv.of_kind("Namespace"):
+        workloads = gpu_namespaces.get(namespace.ref.name)
+        if not workloads:
+            continue
+        quotas = inv.namespaced("ResourceQuota", namespace.ref.name)
+        if not any(_GPU_QUOTA_KEYS & _hard(q).keys() for q in quotas):
+            yield Violation(
+                namespace.at("metadata", "name"),
+                f"namespace {namespace.ref.name!r} runs GPU workloads "
+                f"({', '.join(workloads)}) but no ResourceQuota in it caps "
+                "requests.nvidia.com/gpu",
+            )
+
+
+def priority_class_undefined(inv: Inventory) -> Iterator[Violation]:
+    """Finds pods whose priorityClassName no PriorityClass of the input defines.
+
+    ## Why is this bad?
+    The API server rejects a pod that names an unknown PriorityClass, so the job's
+    controller keeps failing to create it. This rule runs only when the input
+    defines PriorityClasses itself, as a platform bundle does.
+
+    ## Example
+    ```yaml
+    kind: PriorityClass
+    metadata: {name: ml-training-high}
+    ---
+    spec:
+      priorityClassName: training-high
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: PriorityClass
+    metadata: {name: ml-training-high}
+    ---
+    spec:
+      priorityClassName: ml-training-high
+    ```
+    """
+    defined = inv.names("PriorityClass")
+    if not defined:
+        return
+    for w in inv.workloads:
+        for pod in w.pods:
+            name = pod.priority_class
+            if name and name not in defined and name not in _SYSTEM_PRIORITY_CLASSES:
+                where = f"{pod.role} pods" if pod.role else "pods"
+                yield Violation(
+                    pod.priority_at,
+                    f"the {where} of {w.ref} use PriorityClass {name!r}, which the input "
+                    "does not define",
+                )
+
+
+def queue_undefined(inv: Inventory) -> Iterator[Violation]:
+    """Finds workloads whose queue label names no LocalQueue of their namespace.
+
+    ## Why is this bad?
+    Kueue suspends a job with a queue label until it admits it, and it never admits
+    a job whose LocalQueue does not exist in the job's namespace: the job stays
+    suspended with no pods and no error on the job itself.
+
+    ## Example
+    ```yaml
+    kind: LocalQueue
+    metadata: {name: research, namespace: ml}
+    ---
+    metadata:
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: reserach}
+    ```
+
+    ## Use instead
+    ```yaml
+    metadata:
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: research}
+    ```
+    """
+    if not inv.of_kind("LocalQueue"):
+        return
+    for w in inv.workloads:
+        if w.queue is not None and w.queue not in inv.names("LocalQueue", w.namespace):
+            yield Violation(
+                w.labels_at,
+                f"{w.ref} names queue {w.queue!r}, but the input defines no LocalQueue of "
+                f"that name in namespace {w.namespace!r}",
+            )
+
+
+def queue_label_missing(inv: Inventory) -> Iterator[Violation]:
+    """Finds batch workloads without a queue label in a namespace that has queues.
+
+    ## Why is this bad?
+    Kueue manages only jobs that carry the `kueue.x-k8s.io/queue-name` label
+    (`manageJobsWithoutQueueName` is false by default). An unlabelled job starts at
+    once, outside the ClusterQueue's quota and fair sharing, and takes GPUs that
+    queued jobs were promised. Kueue labels it for you only when the namespace has a
+    LocalQueue named `default`.
+
+    ## Example
+    ```yaml
+    kind: PyTorchJob
+    metadata:
+      name: train
+      namespace: ml
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: PyTorchJob
+    metadata:
+      name: train
+      namespace: ml
+      labels: {kueue.x-k8s.io/queue-name: research}
+    ```
+    """
+    for w in inv.workloads:
+        if not w.batch or w.queue is not None:
+            continue
+        queues = inv.names("LocalQueue", w.namespace)
+        if queues and _DEFAULT_QUEUE not in queues:
+            yield Violation(
+                w.labels_at,
+                f"{w.ref} has no kueue.x-k8s.io/queue-name label, so Kueue ignores it "
+                f"although namespace {w.namespace!r} has LocalQueues ({', '.join(sorted(queues))})",
+            )
+
+
+def quota_gpu_limits_prefix(m: Manifest) -> Iterator[Violation]:
+    """Finds ResourceQuotas that cap an extended resource such as GPUs by its limits.
+
+    ## Why is this bad?
+    Kubernetes documents quota for extended resources with the `requests.` prefix
+    only: extended resources cannot be overcommitted, so their limits equal their
+    requests. A `limits.nvidia.com/gpu` key is at best redundant; without
+    `requests.nvidia.com/gpu` beside it, the quota may not bound the GPU count at all.
+
+    ## Example
+    ```yaml
+    kind: ResourceQuota
+    spec:
+      hard:
+        limits.nvidia.com/gpu: "8"
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: ResourceQuota
+    spec:
+      hard:
+        requests.nvidia.com/gpu: "8"
+    ```
+    """
+    if m.ref.kind != "ResourceQuota":
+        return
+    hard = _hard(m)
+    for key in hard:
+        resource = key.removeprefix("limits.")
+        if resource == key or "/" not in resource:
+            continue
+        requests = f"requests.{resource}"
+        if requests in hard:
+            message = (
+                f"quota key {key!r} is redundant beside {requests!r}: Kubernetes documents "
+                "quota for extended resources by their requests only"
+            )
+        else:
+            message = (
+                f"quota key {key!r} without {requests!r}: Kubernetes documents quota for "
+                f"extended resources by their requests only, so the {resource} count may "
+                "be unbounded"
+            )
+        yield Violation(m.at("spec", "hard", key), message)
+
+
+def cluster_queue_flavor_undefined(inv: Inventory) -> Iterator[Violation]:
+    """Finds ClusterQueue flavors that no ResourceFlavor of the input defines.
+
+    ## Why is this bad?
+    A ClusterQueue that refers to a missing ResourceFlavor is inactive: Kueue admits
+    no workload from any of its LocalQueues, and every job sent there waits forever.
+
+    ## Example
+    ```yaml
+    kind: ClusterQueue
+    spec:
+      resourceGroups:
+        - coveredResources: [nvidia.com/gpu]
+          flavors:
+            - name: a100
+              resources: [{name: nvidia.com/gpu, nominalQuota: 16}]
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: ResourceFlavor
+    metadata: {name: a100}
+    spec:
+      nodeLabels: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
+    ```
+    """
+    defined = inv.names("ResourceFlavor")
+    for queue in inv.of_kind("ClusterQueue"):
+        groups = queue.get("spec", "resourceGroups")
+        for g, group in enumerate(groups if isinstance(groups, list) else []):
+            flavors = group.get("flavors") if isinstance(group, dict) else None
+            for f, flavor in enumerate(flavors if isinstance(flavors, list) else []):
+                name = flavor.get("name") if isinstance(flavor, dict) else None
+                if name is not None and str(name) not in defined:
+                    yield Violation(
+                        queue.at("spec", "resourceGroups", g, "flavors", f, "name"),
+                        f"ClusterQueue {queue.ref.name!r} uses ResourceFlavor {name!r}, which "
+                        "the input does not define",
+                    )
+
+
+def local_queue_cluster_queue_undefined(inv: Inventory) -> Iterator[Violation]:
+    """Finds LocalQueues that point at a ClusterQueue the input does not define.
+
+    ## Why is this bad?
+    A LocalQueue whose ClusterQueue does not exist is inactive: the jobs sent to it
+    stay suspended, and only the LocalQueue's status says why.
+
+    ## Example
+    ```yaml
+    kind: ClusterQueue
+    metadata: {name: research}
+    ---
+    kind: LocalQueue
+    metadata: {name: research, namespace: ml}
+    spec: {clusterQueue: reserach}
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: LocalQueue
+    metadata: {name: research, namespace: ml}
+    spec: {clusterQueue: research}
+    ```
+    """
+    defined = inv.names("ClusterQueue")
+    if not defined:
+        return
+    for queue in inv.of_kind("LocalQueue"):
+        target = queue.get("spec", "clusterQueue")
+        if target is not None and str(target) not in defined:
+            yield Violation(
+                queue.at("spec", "clusterQueue"),
+                f"LocalQueue {queue.ref} points at ClusterQueue {target!r}, which the input "
+                "does not define",
+            )
+
+
+def _hard(quota: Manifest) -> dict[str, object]:
+    hard = quota.get("spec", "hard")
+    return {str(k): v for k, v in hard.items()} if isinstance(hard, dict) else {}
+
+
+OBJECT_RULES: tuple[Rule[Manifest], ...] = (
+    Rule(
+        "MK805",
+        Severity.WARNING,
+        "Quota GPUs with requests.nvidia.com/gpu and drop the limits. key.",
+        quota_gpu_limits_prefix,
+    ),
+)
+INPUT_RULES: tuple[Rule[Inventory], ...] = (
+    Rule(
+        "MK801",
+        Severity.WARNING,
+        "Add a ResourceQuota with requests.nvidia.com/gpu to the namespace.",
+        namespace_gpu_quota_missing,
+    ),
+    Rule(
+        "MK802",
+        Severity.ERROR,
+        "Define the PriorityClass in the input, or name one that it defines.",
+        priority_class_undefined,
+    ),
+    Rule(
+        "MK803",
+        Severity.ERROR,
+        "Name a LocalQueue defined in the workload's namespace.",
+        queue_undefined,
+    ),
+    Rule(
+        "MK804",
+        Severity.WARNING,
+        "Label the workload with kueue.x-k8s.io/queue-name and one of the namespace's queues.",
+        queue_label_missing,
+    ),
+    Rule(
+        "MK806",
+        Severity.ERROR,
+        "Define a ResourceFlavor for every flavor the ClusterQueue uses.",
+        cluster_queue_flavor_undefined,
+    ),
+    Rule(
+        "MK807",
+        Severity.ERROR,
+        "Point the LocalQueue at a ClusterQueue defined in the input.",
+        local_queue_cluster_queue_undefined,
+    ),
+)

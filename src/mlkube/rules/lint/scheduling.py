@@ -1,10 +1,99 @@
-"""Rules on scheduling (being written)."""
+"""Rules on where and at what priority GPU workloads are scheduled."""
 
 from __future__ import annotations
 
-from mlkube.manifests.objects import Manifest
-from mlkube.rules.lint.inventory import Inventory
-from mlkube.rules.model import Rule
+from collections.abc import Iterator
 
-OBJECT_RULES: tuple[Rule[Manifest], ...] = ()
+from mlkube.manifests.objects import Manifest
+from mlkube.rules.lint.common import gpu_templates
+from mlkube.rules.lint.inventory import Inventory
+from mlkube.rules.model import Rule, Severity, Violation
+
+# A TrainJob's trainer block is no pod spec: its priority comes from the runtime.
+_NO_POD_SPEC_GROUPS = frozenset({"trainer.kubeflow.org"})
+
+
+def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
+    """Finds GPU pod templates without a priorityClassName.
+
+    ## Why is this bad?
+    A pod without a priority class has priority 0, the same as every web pod and
+    cron job in the cluster. When GPU nodes run short, the scheduler cannot preempt
+    lower-priority work for it, and nothing protects a multi-hour training run from
+    being preempted by whatever arrives with a higher priority.
+
+    ## Example
+    ```yaml
+    spec:
+      containers:
+        - name: pytorch
+          resources:
+            limits: {nvidia.com/gpu: 8}
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      priorityClassName: ml-training-high
+      containers:
+        - name: pytorch
+          resources:
+            limits: {nvidia.com/gpu: 8}
+    ```
+    """
+    if m.ref.group in _NO_POD_SPEC_GROUPS:
+        return
+    for template in gpu_templates(m):
+        if not template.spec.get("priorityClassName"):
+            yield Violation(
+                template.at("priorityClassName"),
+                f"the GPU {template.where} of {m.ref} set no priorityClassName",
+            )
+
+
+def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
+    """Finds GPU workloads in the default namespace, or with no namespace at all.
+
+    ## Why is this bad?
+    The `default` namespace usually has no GPU quota, no Kueue LocalQueue and no
+    network isolation: a GPU job there bypasses every limit the platform sets for its
+    team. A manifest without `metadata.namespace` lands wherever the applying
+    context points, which is `default` more often than intended.
+
+    ## Example
+    ```yaml
+    metadata:
+      name: train-llama
+    ```
+
+    ## Use instead
+    ```yaml
+    metadata:
+      name: train-llama
+      namespace: ml-research
+    ```
+    """
+    if m.ref.namespace not in (None, "default") or not any(gpu_templates(m)):
+        return
+    if m.ref.namespace is None:
+        message = f"GPU workload {m.ref} sets no namespace and may land in 'default'"
+    else:
+        message = f"GPU workload {m.ref} runs in the 'default' namespace"
+    yield Violation(m.at("metadata", "namespace"), message)
+
+
+OBJECT_RULES: tuple[Rule[Manifest], ...] = (
+    Rule(
+        "MK501",
+        Severity.INFO,
+        "Give GPU pods a PriorityClass above the cluster's default workloads.",
+        gpu_priority_class_missing,
+    ),
+    Rule(
+        "MK502",
+        Severity.WARNING,
+        "Run GPU workloads in a team namespace that has a GPU quota and a queue.",
+        gpu_workload_default_namespace,
+    ),
+)
 INPUT_RULES: tuple[Rule[Inventory], ...] = ()
