@@ -59,9 +59,9 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Manifest:
-    """One Kubernetes object and the document it came from."""
+    """One Kubernetes object and the document it came from (compared by identity)."""
 
     obj: dict[str, Any]
     ref: ObjectRef

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
@@ -105,8 +106,13 @@ class PodTemplate:
         return f"{self.role} pods" if self.role else "pods"
 
 
+@lru_cache(maxsize=64)
 def pod_templates(m: Manifest) -> tuple[PodTemplate, ...]:
-    """The pod templates of ``m``, or () for kinds that run no pods."""
+    """The pod templates of ``m``, or () for kinds that run no pods.
+
+    Cached: every rule asks for the templates of the manifest being linted, and a
+    manifest is immutable once read.
+    """
     extract = _EXTRACTORS.get((m.ref.group, m.ref.kind))
     return tuple(extract(m)) if extract else ()
 

@@ -54,29 +54,29 @@ class Document:
         return self.node.start_mark.line + 1
 
     def line_of(self, path: Iterable[str | int]) -> int:
-        """The line of the deepest node on ``path`` that exists in the document."""
-        node = self.node
+        """The line of ``path``: its key's line, or that of its deepest existing parent."""
+        node, line = self.node, self.node.start_mark.line
         for step in path:
-            child = _child(node, step)
-            if child is None:
+            found = _child(node, step)
+            if found is None:
                 break
-            node = child
-        return node.start_mark.line + 1
+            line, node = found
+        return line + 1
 
 
-def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
+    """The child at ``step`` and the (0-based) line that names it."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                child: yaml.Node = value
-                return child
+                return key.start_mark.line, value
     elif (
         isinstance(node, yaml.SequenceNode)
         and isinstance(step, int)
         and 0 <= step < len(node.value)
     ):
         item: yaml.Node = node.value[step]
-        return item
+        return item.start_mark.line, item
     return None
 
 
@@ -87,12 +87,18 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
         raise InputError(source, 1, "not a YAML file: binary data (NUL byte)")
     try:
         for node in yaml.compose_all(_Rejoined(head, stream), Loader=_LOADER):
-            _refuse_alias_bomb(node, source)
-            yield Document(_construct(node, {}, source), source, node)
+            memo: dict[int, Any] = {}
+            obj = _construct(node, memo, source)
+            if len(memo) < _count_visits(node, limit=len(memo) + 1):  # aliases in use
+                _refuse_alias_bomb(node, source)
+            yield Document(obj, source, node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise InputError(source, line, f"invalid YAML: {exc.problem or exc.context}") from None
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.problem and exc.context and exc.context_mark is not None:
+            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        raise InputError(source, line, message) from None
     except yaml.YAMLError as exc:
         raise InputError(source, 1, f"invalid YAML: {_one_line(exc)}") from None
     except UnicodeDecodeError as exc:
@@ -140,6 +146,26 @@ class _Rejoined:
             head, self._head = self._head, b""
             return head
         return self._rest.read(size)
+
+
+def _count_visits(root: yaml.Node, limit: int) -> int:
+    """Nodes visited walking the tree as if aliases were copies, stopping past ``limit``.
+
+    Equal to the number of distinct nodes exactly when the document uses no alias, the
+    common case, which then costs one cheap walk and no expansion arithmetic.
+    """
+    count = 0
+    stack = [root]
+    while stack and count < limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append(key)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return count
 
 
 def _refuse_alias_bomb(root: yaml.Node, source: str) -> None:

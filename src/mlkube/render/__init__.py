@@ -15,7 +15,7 @@ from mlkube.render.order import ordered
 from mlkube.render.platform import render_platform
 from mlkube.render.serving import adapter_rules, render_endpoint
 from mlkube.render.training import render_training_job
-from mlkube.spec import InferenceEndpoint, Platform, SpecFile, TrainingJob, is_spec, load_specs
+from mlkube.spec import Platform, SpecFile, TrainingJob, is_spec, load_specs
 from mlkube.spec.models import Pool
 
 Bundle = list[dict[str, Any]]

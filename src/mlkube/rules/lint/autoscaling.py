@@ -1,10 +1,527 @@
-"""Rules on autoscaling (being written)."""
+"""Rules on autoscaling GPU workloads: on metrics that exist and that mean GPU load."""
 
 from __future__ import annotations
 
-from mlkube.manifests.objects import Manifest
-from mlkube.rules.lint.inventory import Inventory
-from mlkube.rules.model import Rule
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-OBJECT_RULES: tuple[Rule[Manifest], ...] = ()
-INPUT_RULES: tuple[Rule[Inventory], ...] = ()
+import yaml
+
+from mlkube.manifests.objects import Manifest, as_str_map, dig
+from mlkube.manifests.workloads import pod_templates
+from mlkube.rules.lint.inventory import Inventory, WorkloadFacts
+from mlkube.rules.model import Rule, Severity, Violation
+
+# What GPU exporters publish, as Prometheus scrapes it. ---------------------------------
+
+# dcgm-exporter's default and profiling (DCP) counters. Its counter list is a CSV the
+# operator can extend, so any well-formed DCGM field name counts as exported too.
+DCGM_EXPORTER_METRICS = frozenset(
+    {
+        "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_MEMORY_TEMP",
+        "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE",
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
+        "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_ENC_UTIL",
+        "DCGM_FI_DEV_DEC_UTIL", "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_FB_FREE",
+        "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+        "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_SM_OCCUPANCY",
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_DRAM_ACTIVE",
+        "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "DCGM_FI_PROF_PIPE_FP32_ACTIVE",
+        "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "DCGM_FI_PROF_PCIE_TX_BYTES",
+        "DCGM_FI_PROF_PCIE_RX_BYTES", "DCGM_FI_PROF_NVLINK_TX_BYTES",
+        "DCGM_FI_PROF_NVLINK_RX_BYTES",
+    }
+)  # fmt: skip
+_DCGM_FIELD = re.compile(r"DCGM_FI_[A-Z0-9_]+")
+# dcgm-exporter 1.x names, exported today only in its opt-in compatibility mode.
+DCGM_1X_NAMES = {
+    "dcgm_gpu_utilization": "DCGM_FI_DEV_GPU_UTIL",
+    "dcgm_mem_copy_utilization": "DCGM_FI_DEV_MEM_COPY_UTIL",
+    "dcgm_fb_used": "DCGM_FI_DEV_FB_USED",
+    "dcgm_fb_free": "DCGM_FI_DEV_FB_FREE",
+    "dcgm_power_usage": "DCGM_FI_DEV_POWER_USAGE",
+    "dcgm_gpu_temp": "DCGM_FI_DEV_GPU_TEMP",
+    "dcgm_sm_clock": "DCGM_FI_DEV_SM_CLOCK",
+    "dcgm_fi_prof_gr_engine_active": "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+}
+# AMD device-metrics-exporter (optionally prefixed amd_), Triton and vLLM.
+AMD_EXPORTER_METRICS = frozenset(
+    {
+        "gpu_gfx_activity", "gpu_umc_activity", "gpu_mm_activity", "gpu_used_vram",
+        "gpu_free_vram", "gpu_total_vram", "gpu_package_power", "gpu_average_package_power",
+        "gpu_power_usage", "gpu_edge_temperature", "gpu_junction_temperature",
+        "gpu_memory_temperature", "gpu_clock", "gpu_prof_sm_active",
+        "gpu_prof_tensor_active_percent", "gpu_prof_occupancy_percent",
+    }
+)  # fmt: skip
+_SERVER_GPU_PREFIXES = ("nv_gpu_", "vllm:")
+
+
+def looks_like_gpu_metric(name: str) -> bool:
+    lower = name.lower()
+    return "gpu" in lower or lower.startswith("dcgm")
+
+
+def exported_gpu_metric(name: str) -> bool:
+    """Whether some GPU exporter or model server publishes a series of this name."""
+    return bool(
+        name in DCGM_EXPORTER_METRICS
+        or _DCGM_FIELD.fullmatch(name)
+        or name.removeprefix("amd_") in AMD_EXPORTER_METRICS
+        or name.startswith(_SERVER_GPU_PREFIXES)
+    )
+
+
+# HorizontalPodAutoscaler metrics. --------------------------------------------------
+
+_ISVC = ("serving.kserve.io", "InferenceService")
+_SOURCE = {
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+    "Pods": "pods",
+    "Object": "object",
+    "External": "external",
+}
+_HOST_RESOURCES = frozenset({"cpu", "memory"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Metric:
+    index: int
+    type: str
+    source: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return _SOURCE[self.type]
+
+    @property
+    def name(self) -> str:
+        """The resource name of Resource metrics, the metric name of the others."""
+        resource = self.type in ("Resource", "ContainerResource")
+        raw = self.source.get("name") if resource else dig(self.source, ("metric", "name"))
+        return str(raw) if raw else ""
+
+
+def _metrics(hpa: Manifest) -> list[_Metric]:
+    items = hpa.get("spec", "metrics")
+    out: list[_Metric] = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if isinstance(kind, str) and kind in _SOURCE and isinstance(item.get(_SOURCE[kind]), dict):
+            out.append(_Metric(i, kind, item[_SOURCE[kind]]))
+    return out
+
+
+def _host_only(hpa: Manifest) -> list[str] | None:
+    """The resources an HPA scales on when they are only cpu and memory; else None."""
+    if hpa.ref.api_version == "autoscaling/v1" or not hpa.get("spec", "metrics"):
+        return ["cpu"]  # v1 knows only CPU; v2 without metrics defaults to 80% CPU
+    metrics = _metrics(hpa)
+    if metrics and all(
+        m.type in ("Resource", "ContainerResource") and m.name in _HOST_RESOURCES for m in metrics
+    ):
+        return sorted({m.name for m in metrics})
+    return None
+
+
+def _gpu_target(inventory: Inventory, hpa: Manifest) -> str | None:
+    """The GPU workload in the input that ``hpa`` scales, described; None if there is none."""
+    kind = str(hpa.get("spec", "scaleTargetRef", "kind") or "")
+    name = str(hpa.get("spec", "scaleTargetRef", "name") or "")
+    namespace = hpa.ref.namespace or "default"
+    for w in inventory.workloads:
+        if w.namespace != namespace:
+            continue
+        if w.ref.kind == kind and w.ref.name == name and any(p.gpus > 0 for p in w.pods):
+            return f"GPU {kind} {name}"
+        if _is_predictor_deployment(w, kind, name):
+            return f"Deployment {name} (the GPU predictor of InferenceService {w.ref.name})"
+    return None
+
+
+def _is_predictor_deployment(w: WorkloadFacts, kind: str, name: str) -> bool:
+    """KServe's Standard (raw) mode runs the predictor as Deployment ``<isvc>-predictor``."""
+    return (
+        (w.ref.group, w.ref.kind) == _ISVC
+        and kind == "Deployment"
+        and name in (f"{w.ref.name}-predictor", f"{w.ref.name}-predictor-default")
+        and any(p.role == "predictor" and p.gpus > 0 for p in w.pods)
+    )
+
+
+def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
+    """Finds HorizontalPodAutoscalers that scale a GPU workload on CPU or memory only.
+
+    ## Why is this bad?
+    A GPU inference server can sit at 5% CPU while its GPU is saturated: the CPU only
+    moves tensors and parses requests. An HPA on CPU then never scales up under load
+    (or scales on tokenisation noise). An autoscaling/v2 HPA without `metrics` scales
+    on 80% CPU by default, and autoscaling/v1 knows nothing else.
+
+    ## Example
+    ```yaml
+    kind: HorizontalPodAutoscaler
+    spec:
+      scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llm-predictor}
+      metrics:
+        - type: Resource
+          resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: HorizontalPodAutoscaler
+    spec:
+      scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llm-predictor}
+      metrics:
+        - type: Pods
+          pods:
+            metric: {name: DCGM_FI_DEV_GPU_UTIL}
+            target: {type: AverageValue, averageValue: "70"}
+    ```
+    """
+    for hpa in inventory.of_kind("HorizontalPodAutoscaler"):
+        resources = _host_only(hpa)
+        target = _gpu_target(inventory, hpa) if resources else None
+        if not resources or not target:
+            continue
+        if hpa.ref.api_version == "autoscaling/v1":
+            where, how = hpa.at("spec", "targetCPUUtilizationPercentage"), "on CPU"
+        elif not hpa.get("spec", "metrics"):
+            where, how = hpa.at("spec", "metrics"), "on the default 80% CPU (no metrics set)"
+        else:
+            where, how = hpa.at("spec", "metrics"), "on " + " and ".join(resources) + " only"
+        yield Violation(where, f"HPA {hpa.ref.name} scales {target} {how}")
+
+
+def _predictor_gpus(m: Manifest) -> bool:
+    return any(t.role == "predictor" and t.gpus() > 0 for t in pod_templates(m))
+
+
+def _kserve_default_cpu_hpa(m: Manifest) -> bool:
+    """Whether KServe makes its own HPA on its default metric (80% CPU), able to scale."""
+    annotations = m.annotations
+    if annotations.get("serving.kserve.io/deploymentMode") not in ("RawDeployment", "Standard"):
+        return False
+    if annotations.get("serving.kserve.io/autoscalerClass", "hpa") != "hpa":
+        return False
+    low, high = m.get("spec", "predictor", "minReplicas"), m.get("spec", "predictor", "maxReplicas")
+    low = low if isinstance(low, int) and low >= 1 else 1
+    return isinstance(high, int) and high > low  # else KServe pins maxReplicas to min
+
+
+def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
+    """Finds GPU InferenceServices that autoscale on CPU or memory.
+
+    ## Why is this bad?
+    `scaleMetric: cpu` (or `memory`) scales a GPU predictor on the load of its host
+    side, which stays low while the GPU is the bottleneck: the endpoint queues
+    requests and never scales up. In Standard (raw) mode KServe's own HPA scales on
+    80% CPU when no metric is set. Scale on GPU utilisation with an external HPA, or
+    on concurrency with Knative.
+
+    ## Example
+    ```yaml
+    metadata:
+      annotations: {serving.kserve.io/deploymentMode: Standard}
+    spec:
+      predictor:
+        scaleMetric: cpu
+        maxReplicas: 6
+    ```
+
+    ## Use instead
+    ```yaml
+    metadata:
+      annotations:
+        serving.kserve.io/deploymentMode: Standard
+        serving.kserve.io/autoscalerClass: external   # an HPA on DCGM_FI_DEV_GPU_UTIL
+    spec:
+      predictor:
+        maxReplicas: 6
+    ```
+    """
+    if (m.ref.group, m.ref.kind) != _ISVC or not _predictor_gpus(m):
+        return
+    metric = m.get("spec", "predictor", "scaleMetric")
+    metrics = m.get("spec", "predictor", "autoScaling", "metrics")
+    if metric in _HOST_RESOURCES:
+        yield Violation(
+            m.at("spec", "predictor", "scaleMetric"),
+            f"the GPU predictor scales on {metric}",
+        )
+    elif isinstance(metrics, list) and metrics and all(_host_metric(x) for x in metrics):
+        yield Violation(
+            m.at("spec", "predictor", "autoScaling", "metrics"),
+            "the GPU predictor autoscales on cpu/memory metrics only",
+        )
+    elif metric is None and metrics is None and _kserve_default_cpu_hpa(m):
+        yield Violation(
+            m.at("spec", "predictor"),
+            "the GPU predictor sets no scale metric, so KServe's HPA scales it on 80% CPU",
+        )
+
+
+def _host_metric(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("type") == "Resource"
+        and dig(item, ("resource", "name")) in _HOST_RESOURCES
+    )
+
+
+# prometheus-adapter rules. ----------------------------------------------------------
+
+_BARE_NAME = re.compile(r"\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{|$)")
+_NAME_MATCHER = re.compile(r"""__name__\s*(=~|!~|!=|=)\s*(["'])(.*?)\2""")
+_REFERENCE = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")
+
+
+@dataclass(frozen=True, slots=True)
+class _AdapterRule:
+    """One discovery rule: which series it selects, and how it names them."""
+
+    series: str | None  # a literal series name, when the query gives one
+    matchers: tuple[tuple[str, str], ...]  # (operator, value) on __name__
+    filters: tuple[tuple[bool, str], ...]  # seriesFilters: (is, regex)
+    matches: re.Pattern[str]
+    as_: str
+
+    def selects(self, series: str) -> bool:
+        try:
+            return all(_name_matcher(op, v, series) for op, v in self.matchers) and all(
+                bool(re.search(rx, series)) == keep for keep, rx in self.filters
+            )
+        except re.error:
+            return True
+
+    def names(self, series: str) -> str | None:
+        """The metric name the adapter exposes for ``series``, as Go's Regexp.Expand does."""
+        found = self.matches.search(series)
+        if found is None:
+            return None
+
+        def expand(ref: re.Match[str]) -> str:
+            key = ref.group(1) or ref.group(2)
+            if key is None:
+                return "$"
+            try:
+                return found.group(int(key) if key.isdigit() else key) or ""
+            except IndexError:
+                return ""
+
+        return _REFERENCE.sub(expand, self.as_)
+
+    def exposes(self, name: str) -> bool:
+        if "$" not in self.as_:
+            return self.as_ == name
+        if self.series is not None:
+            return self.names(self.series) == name
+        # A regex query: try the series GPU exporters publish.
+        for series in (*DCGM_EXPORTER_METRICS, *AMD_EXPORTER_METRICS):
+            if self.selects(series) and self.names(series) == name:
+                return True
+        # A renaming template (gpu_${1}) may fit series outside that list.
+        literal = _REFERENCE.sub("", self.as_)
+        pattern = "".join(
+            ".+" if part.startswith("$") else re.escape(part)
+            for part in re.split(r"(\$(?:\$|\{\w+\}|\w+))", self.as_)
+        )
+        return bool(literal) and re.fullmatch(pattern, name) is not None
+
+
+def _name_matcher(op: str, value: str, series: str) -> bool:
+    if op == "=":
+        return series == value
+    if op == "!=":
+        return series != value
+    full = re.fullmatch(value, series) is not None
+    return full if op == "=~" else not full
+
+
+def _adapter_rule(raw: object) -> _AdapterRule | None:
+    if not isinstance(raw, dict):
+        return None
+    query = str(raw.get("seriesQuery") or "")
+    bare = _BARE_NAME.match(query)
+    matchers = tuple((op, value) for op, _, value in _NAME_MATCHER.findall(query))
+    series = bare.group(1) if bare else next((v for op, v in matchers if op == "="), None)
+    filters = tuple(
+        (key == "is", str(f[key]))
+        for f in raw.get("seriesFilters") or []
+        if isinstance(f, dict)
+        for key in ("is", "isNot")
+        if f.get(key)
+    )
+    naming = raw.get("name")
+    naming = naming if isinstance(naming, dict) else {}
+    try:
+        matches = re.compile(str(naming.get("matches") or ".*"))
+    except re.error:
+        return None
+    as_ = str(naming.get("as") or ("$1" if matches.groups == 1 else "$0"))
+    return _AdapterRule(series, matchers, filters, matches, as_)
+
+
+def _adapter_rules(inventory: Inventory, section: str) -> list[_AdapterRule]:
+    """The ``section`` rules (rules, externalRules) of prometheus-adapter ConfigMaps."""
+    out: list[_AdapterRule] = []
+    for config_map in inventory.of_kind("ConfigMap"):
+        for text in as_str_map(config_map.get("data")).values():
+            if section not in text:
+                continue
+            try:
+                config = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            raw = config.get(section) if isinstance(config, dict) else None
+            for item in raw if isinstance(raw, list) else []:
+                rule = _adapter_rule(item)
+                if rule is not None:
+                    out.append(rule)
+    return out
+
+
+def _unknown_gpu_metric(name: str, api: str) -> str:
+    current = DCGM_1X_NAMES.get(name)
+    known = (
+        f"it is dcgm-exporter 1.x's name: today's exporter publishes {current}"
+        if current
+        else "no GPU exporter publishes it (dcgm-exporter's names are DCGM_FI_*, "
+        "e.g. DCGM_FI_DEV_GPU_UTIL)"
+    )
+    return (
+        f"{known}, and no prometheus-adapter rule in the input exposes it to the {api} metrics API"
+    )
+
+
+def hpa_gpu_metric_unknown(inventory: Inventory) -> Iterator[Violation]:
+    """Finds HPA metrics with GPU-like names that nothing exports.
+
+    ## Why is this bad?
+    An HPA reads custom and external metrics by name from an adapter, which exposes
+    Prometheus series. dcgm-exporter publishes `DCGM_FI_DEV_GPU_UTIL` and other
+    `DCGM_FI_*` series; `dcgm_gpu_utilization` is dcgm-exporter 1.x's name, published
+    today only in an opt-in compatibility mode, and other names exist only where an
+    adapter rule renames a series to them. The HPA then reports
+    `FailedGetExternalMetric` (or `FailedGetPodsMetric`) and never scales.
+
+    ## Example
+    ```yaml
+    metrics:
+      - type: External
+        external:
+          metric: {name: dcgm_gpu_utilization}
+          target: {type: AverageValue, averageValue: "70"}
+    ```
+
+    ## Use instead
+    ```yaml
+    metrics:
+      - type: Pods
+        pods:
+          metric: {name: DCGM_FI_DEV_GPU_UTIL}
+          target: {type: AverageValue, averageValue: "70"}
+    ```
+    """
+    adapters = {
+        "custom": _adapter_rules(inventory, "rules"),
+        "external": _adapter_rules(inventory, "externalRules"),
+    }
+    for hpa in inventory.of_kind("HorizontalPodAutoscaler"):
+        for metric in _metrics(hpa):
+            name = metric.name
+            api = "external" if metric.type == "External" else "custom"
+            if (
+                metric.type in ("Resource", "ContainerResource")
+                or not looks_like_gpu_metric(name)
+                or exported_gpu_metric(name)
+                or any(rule.exposes(name) for rule in adapters[api])
+            ):
+                continue
+            yield Violation(
+                hpa.at("spec", "metrics", metric.index, metric.key, "metric", "name"),
+                f"{metric.type} metric {name!r} of HPA {hpa.ref.name}: "
+                + _unknown_gpu_metric(name, api),
+            )
+
+
+def hpa_gpu_external_average(m: Manifest) -> Iterator[Violation]:
+    """Finds GPU External metrics with an AverageValue target.
+
+    ## Why is this bad?
+    An External metric is one cluster-wide value, not a value per pod: with an
+    `AverageValue` target the HPA divides it by the replica count. A query summing
+    GPU utilisation over the endpoint's pods happens to work that way; any other
+    query (an average, one GPU, all GPUs in the cluster) scales on a wrong number. A
+    `Pods` metric is per-pod GPU utilisation; it needs dcgm-exporter's pod labels
+    (`DCGM_EXPORTER_KUBERNETES=true`, and `honorLabels: true` in the scrape).
+
+    ## Example
+    ```yaml
+    - type: External
+      external:
+        metric: {name: DCGM_FI_DEV_GPU_UTIL}
+        target: {type: AverageValue, averageValue: "70"}
+    ```
+
+    ## Use instead
+    ```yaml
+    - type: Pods
+      pods:
+        metric: {name: DCGM_FI_DEV_GPU_UTIL}
+        target: {type: AverageValue, averageValue: "70"}
+    ```
+    """
+    if m.ref.kind != "HorizontalPodAutoscaler":
+        return
+    for metric in _metrics(m):
+        if (
+            metric.type == "External"
+            and looks_like_gpu_metric(metric.name)
+            and dig(metric.source, ("target", "type")) == "AverageValue"
+        ):
+            yield Violation(
+                m.at("spec", "metrics", metric.index, "external", "target", "type"),
+                f"External metric {metric.name!r} is averaged by dividing one cluster-wide "
+                "value by the replica count, not per pod",
+            )
+
+
+OBJECT_RULES: tuple[Rule[Manifest], ...] = (
+    Rule(
+        "MK402",
+        Severity.WARNING,
+        "Scale the GPU predictor on GPU utilisation (autoscalerClass external and an HPA "
+        "on DCGM_FI_DEV_GPU_UTIL), or on concurrency with Knative.",
+        isvc_scale_metric_cpu_for_gpu,
+    ),
+    Rule(
+        "MK404",
+        Severity.INFO,
+        "Use a Pods metric, with dcgm-exporter's pod labels (DCGM_EXPORTER_KUBERNETES=true, "
+        "honorLabels: true).",
+        hpa_gpu_external_average,
+    ),
+)
+
+INPUT_RULES: tuple[Rule[Inventory], ...] = (
+    Rule(
+        "MK401",
+        Severity.WARNING,
+        "Scale GPU workloads on a GPU metric such as DCGM_FI_DEV_GPU_UTIL.",
+        hpa_cpu_for_gpu,
+    ),
+    Rule(
+        "MK403",
+        Severity.ERROR,
+        "Use a name dcgm-exporter publishes (DCGM_FI_DEV_GPU_UTIL), or add the "
+        "prometheus-adapter rule that exposes this one.",
+        hpa_gpu_metric_unknown,
+    ),
+)

@@ -22,6 +22,7 @@ _MASTER_ROLES = frozenset({"master", "chief", "launcher"})
 # Selectors on a replica index past the first few are not worth the quadratic cost.
 _INDEXES = 8
 _DNS_PORTS = frozenset({"53", "dns", "dns-tcp"})
+_DNS_NAMESPACE = "kube-system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +129,7 @@ def network_policy_blocks_dns(inv: Inventory) -> Iterator[Violation]:
         blocked = (
             (pod, selecting)
             for pod, selecting in _selected(policies, pods, EGRESS)
-            if not any(
-                _ports_allow_dns(rule.get("ports")) for p in selecting for rule in _rules(p, EGRESS)
-            )
+            if not any(_allows_dns(inv, rule) for p in selecting for rule in _rules(p, EGRESS))
         )
         for policy, pod in _once(blocked):
             yield Violation(
@@ -277,6 +276,27 @@ def _selector_keys(selector: object) -> set[str]:
         if isinstance(expr, dict):
             keys.add(str(expr.get("key")))
     return keys
+
+
+def _allows_dns(inv: Inventory, rule: dict[str, Any]) -> bool:
+    """Whether an egress rule allows port 53 to somewhere DNS may live: kube-system, an
+    address block (NodeLocal DNSCache listens on a link-local address) or anywhere."""
+    if not _ports_allow_dns(rule.get("ports")):
+        return False
+    peers = rule.get("to")
+    if not isinstance(peers, list) or not peers:
+        return True
+    return any(
+        isinstance(peer, dict)
+        and (
+            isinstance(peer.get("ipBlock"), dict)
+            or (
+                peer.get("namespaceSelector") is not None
+                and _namespace_selected(inv, peer["namespaceSelector"], _DNS_NAMESPACE)
+            )
+        )
+        for peer in peers
+    )
 
 
 def _all_tcp_ports(ports: object) -> bool:

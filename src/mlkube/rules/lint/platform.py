@@ -295,8 +295,7 @@ def local_queue_cluster_queue_undefined(inv: Inventory) -> Iterator[Violation]:
         if target is not None and str(target) not in defined:
             yield Violation(
                 queue.at("spec", "clusterQueue"),
-                f"LocalQueue {queue.ref} points at ClusterQueue {target!r}, which the input "
-                "does not define",
+                f"{queue.ref} points at ClusterQueue {target!r}, which the input does not define",
             )
 
 

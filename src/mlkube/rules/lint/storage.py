@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import is_batch, is_training, pod_templates
-from mlkube.rules.lint.inventory import ClaimUse, Inventory, WorkloadFacts
+from mlkube.rules.lint.inventory import ClaimUse, Inventory, PodFacts, WorkloadFacts
 from mlkube.rules.model import Rule, Severity, Violation
 
 _SINGLE_NODE_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
@@ -52,33 +52,36 @@ def rwo_claim_shared(inv: Inventory) -> Iterator[Violation]:
     ```
     """
     for claim in inv.of_kind("PersistentVolumeClaim"):
-        modes = claim.get("spec", "accessModes")
-        if not isinstance(modes, list) or not modes or not set(modes) <= _SINGLE_NODE_MODES:
+        raw = claim.get("spec", "accessModes")
+        modes = {str(mode) for mode in raw} if isinstance(raw, list) else set()
+        if not modes or not modes <= _SINGLE_NODE_MODES:
             continue
         namespace = claim.ref.namespace or "default"
         uses = list(_claim_uses(inv, claim.ref.name, namespace))
-        total = sum(replicas for _, _, replicas in uses)
+        total = sum(pod.replicas for _, pod, _ in uses)
         if total <= 1:
             continue
-        mode = "/".join(sorted({str(mode) for mode in modes}))
-        for workload, use, replicas in uses:
+        mode = "/".join(sorted(modes))
+        for workload, pod, use in uses:
+            share = "all" if pod.replicas == total else str(pod.replicas)
+            where = f"{pod.role} pods" if pod.role else "pods"
             yield Violation(
                 use.where,
-                f"{replicas} pod(s) of {workload.ref} mount PersistentVolumeClaim "
-                f"{claim.ref.name!r}, which is {mode}, and {total} pods mount it in all",
+                f"{total} pods mount {mode} PersistentVolumeClaim {claim.ref.name!r}, "
+                f"{share} of them the {where} of {workload.ref}",
             )
 
 
 def _claim_uses(
     inv: Inventory, claim: str, namespace: str
-) -> Iterator[tuple[WorkloadFacts, ClaimUse, int]]:
+) -> Iterator[tuple[WorkloadFacts, PodFacts, ClaimUse]]:
     for workload in inv.workloads:
         if workload.namespace != namespace:
             continue
         for pod in workload.pods:
             for use in pod.claims:
                 if use.claim == claim:
-                    yield workload, use, pod.replicas
+                    yield workload, pod, use
 
 
 def training_hostpath_volume(m: Manifest) -> Iterator[Violation]:

@@ -28,7 +28,7 @@ CAPACITY_LABEL = "mlkube.dev/capacity"
 _PYTORCHJOB = ("kubeflow.org", "PyTorchJob")
 _TRAINJOB = ("trainer.kubeflow.org", "TrainJob")
 _MULTI_ROLE_GROUPS = ("kubeflow.org", "jobset.x-k8s.io", "ray.io")
-# Roles that coordinate and need no dataset: MPIJob's launcher, TFJob's parameter servers, Ray's head.
+# Roles that coordinate and need no dataset: MPIJob's launcher, TFJob's PS, Ray's head.
 _COORDINATOR_ROLES = frozenset({"launcher", "ps", "head"})
 _INITIALIZER_JOBS = frozenset({"dataset-initializer", "model-initializer", "initializer"})
 
@@ -130,6 +130,8 @@ def _mentions_torch(c: Container) -> bool:
 
 
 def _needs_shm(m: Manifest, t: PodTemplate) -> bool:
+    if m.ref.group == "ray.io":  # KubeRay mounts a memory-backed /dev/shm in every Ray pod
+        return False
     if _kind(m) in (_PYTORCHJOB, _TRAINJOB):
         return True
     if t.gpus() <= 0:
@@ -322,8 +324,16 @@ def training_memory_burstable(m: Manifest) -> Iterator[Violation]:
             )
 
 
+def _checkpoint_path(path: str) -> bool:
+    return "checkpoint" in path.lower() or "ckpt" in path.lower()
+
+
 def _claims(t: PodTemplate) -> dict[str, str]:
-    """PVCs mounted by the template's containers: claim name → a mount path."""
+    """PVCs mounted by the template's containers (claim name → a mount path).
+
+    Checkpoint mounts are left out: rank 0 alone often saves them, and a ReadWriteOnce
+    claim cannot be shared anyway.
+    """
     volumes = {
         str(v.get("name")): str(dig(v, ("persistentVolumeClaim", "claimName")))
         for v in t.volumes
@@ -333,8 +343,9 @@ def _claims(t: PodTemplate) -> dict[str, str]:
     for c in t.containers:
         for mount in c.mounts:
             claim = volumes.get(str(mount.get("name")))
-            if claim is not None:
-                out.setdefault(claim, str(mount.get("mountPath", "")))
+            path = str(mount.get("mountPath", ""))
+            if claim is not None and not _checkpoint_path(path):
+                out.setdefault(claim, path)
     return out
 
 
@@ -352,7 +363,8 @@ def replica_volumes_inconsistent(m: Manifest) -> Iterator[Violation]:
     the last checkpoint. A PersistentVolumeClaim mounted on the Master only leaves
     the Workers to train on nothing, or to fail on a missing path, while the Master's
     logs look healthy. Roles that only coordinate (an MPIJob launcher, a Ray head
-    without GPUs) are not held to this when the other roles have the GPUs.
+    without GPUs) are not held to this when the other roles have the GPUs, and
+    checkpoint mounts are left out: rank 0 alone often writes them.
 
     ## Example
     ```yaml
@@ -474,8 +486,7 @@ def _checkpoints(m: Manifest) -> bool:
     if CHECKPOINT_ANNOTATION in m.annotations:
         return True
     for t, c in containers(m, init=True):
-        paths = [str(mount.get("mountPath", "")).lower() for mount in _mounts(t, c)]
-        if any("checkpoint" in p or "ckpt" in p for p in paths):
+        if any(_checkpoint_path(str(mount.get("mountPath", ""))) for mount in _mounts(t, c)):
             return True
         if any("CHECKPOINT" in name.upper() for name in _env_names(t, c)):
             return True
