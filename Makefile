@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup crds demo test check unit bench rules-doc clean
+.PHONY: setup crds demo test check unit bench docs clean
 
 setup: $(STAMP)
 
@@ -46,8 +46,9 @@ unit: setup
 bench: setup
 	$(BIN)/python bench/lint_throughput.py
 
-rules-doc: setup
+docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md
+	$(BIN)/python -m mlkube.spec.docs > docs/spec.md
 
 clean:
 	rm -rf out

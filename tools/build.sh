@@ -123,6 +123,7 @@ build_one() {
     fi
     echo "[build.sh]   $bin: $(( $(date +%s) - t0 ))s" >&2
   done
+  chmod 755 "$tmp"   # mktemp -d creates it 0700
   if ! mv -T "$tmp" "$out" 2>/dev/null; then
     # another build.sh finished first: keep its result
     rm -rf "$tmp"

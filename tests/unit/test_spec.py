@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlkube.errors import InputError
 from mlkube.manifests.yamlstream import read_text
 from mlkube.render import render_specs
 from mlkube.spec import TrainingJob, load_specs
+from mlkube.spec.docs import reference
 
 JOB = """\
 apiVersion: mlkube.dev/v1alpha1
@@ -75,3 +78,24 @@ def test_pool_must_exist_in_a_platform() -> None:
 
 def test_two_specs_rendering_the_same_object_are_refused() -> None:
     assert "already renders PyTorchJob ml/train" in error(job() + "---\n" + job())
+
+
+def test_spec_reference_in_docs_is_current() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "spec.md"
+    assert docs.read_text() == reference(), "regenerate: python -m mlkube.spec.docs > docs/spec.md"
+
+
+def test_borrowing_needs_a_cohort() -> None:
+    text = """\
+apiVersion: mlkube.dev/v1alpha1
+kind: Platform
+metadata: {name: p}
+spec:
+  pools: [{name: a, gpu: {model: A100, count: 8}, nodes: 1, zones: [z]}]
+  namespaces: [{name: ml}]
+  queues:
+    - name: q
+      namespaces: [ml]
+      flavors: [{pool: a, borrowingLimit: 2}]
+"""
+    assert "borrowingLimit needs a cohort" in error(text)

@@ -56,14 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
     report = lint_paths(args.paths, selection)
-    sys.stdout.write(
-        render_findings(
-            report.findings,
-            args.format,
-            ALL_RULES,
-            objects=report.objects,
-            color=use_color(args.color),
-        )
+    chunks = render_findings(
+        report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
     )
+    sys.stdout.writelines(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")
     return 1 if at_or_above(report.findings, threshold) else 0

@@ -54,11 +54,14 @@ class Container:
 
     def gpus(self) -> float:
         """GPUs this container gets: the limit, or the request when no limit is set."""
+        resources = self.spec.get("resources")
+        if not isinstance(resources, dict):  # the common case, kept cheap: every rule asks
+            return 0.0
         for resource in GPU_RESOURCES:
             for kind in ("limits", "requests"):
-                value = self.resource(kind, resource)
-                if value is not None:
-                    return parse_quantity(value) or 0.0
+                block = resources.get(kind)
+                if isinstance(block, dict) and block.get(resource) is not None:
+                    return parse_quantity(block[resource]) or 0.0
         return 0.0
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from mlkube.report.json import to_json
@@ -21,7 +21,9 @@ def render_findings(
     *,
     objects: int,
     color: bool = False,
-) -> str:
+) -> Iterator[str]:
+    """The report in chunks, written as they come: a large report never sits in memory
+    as one string."""
     if fmt == "json":
         return to_json(findings, objects=objects)
     if fmt == "sarif":

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mlkube.rules.model import Finding, Severity
 
 
-def to_json(findings: Sequence[Finding], *, objects: int) -> str:
+def to_json(findings: Sequence[Finding], *, objects: int) -> Iterator[str]:
+    """``{"findings": [...], "summary": {...}}``, one finding per line."""
     counts = {str(s): sum(1 for f in findings if f.severity == s) for s in Severity}
-    payload = {
-        "findings": [f.to_dict() for f in findings],
-        "summary": {"objects": objects, "findings": len(findings), **counts},
-    }
-    return json.dumps(payload, indent=2) + "\n"
+    yield '{\n  "findings": ['
+    for i, finding in enumerate(findings):
+        yield ("," if i else "") + "\n    " + json.dumps(finding.to_dict())
+    summary = {"objects": objects, "findings": len(findings), **counts}
+    yield f'\n  ],\n  "summary": {json.dumps(summary)}\n}}\n'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mlkube.rules.model import Finding, Rule, Severity
@@ -36,53 +36,37 @@ def _descriptor(rule: Rule[Any]) -> dict[str, Any]:
     }
 
 
-def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule[Any]]) -> str:
-    index = {r.id: i for i, r in enumerate(rules)}
-    results = []
-    for f in findings:
-        obj = f.where.obj
-        qualified = "/".join(p for p in (obj.kind, obj.namespace, obj.name) if p)
-        results.append(
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    obj = f.where.obj
+    qualified = "/".join(p for p in (obj.kind, obj.namespace, obj.name) if p)
+    logical = f"{qualified}.{f.where.field}" if f.where.field else qualified
+    return {
+        "ruleId": f.rule,
+        "ruleIndex": index[f.rule],
+        "level": _LEVEL[f.severity],
+        "message": {"text": f"{f.message}. Fix: {f.remediation}"},
+        "locations": [
             {
-                "ruleId": f.rule,
-                "ruleIndex": index[f.rule],
-                "level": _LEVEL[f.severity],
-                "message": {"text": f"{f.message}. Fix: {f.remediation}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": _uri(f.where.source)},
-                            "region": {"startLine": max(1, f.where.line)},
-                        },
-                        "logicalLocations": [
-                            {
-                                "fullyQualifiedName": f"{qualified}.{f.where.field}"
-                                if f.where.field
-                                else qualified,
-                                "kind": "resource",
-                            }
-                        ],
-                    }
-                ],
-            }
-        )
-    log = {
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "mlkube",
-                        "informationUri": _DOCS,
-                        "rules": [_descriptor(r) for r in rules],
-                    }
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(f.where.source)},
+                    "region": {"startLine": max(1, f.where.line)},
                 },
-                "results": results,
+                "logicalLocations": [{"fullyQualifiedName": logical, "kind": "resource"}],
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+
+
+def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule[Any]]) -> Iterator[str]:
+    """A SARIF log with one run; results are streamed one per line."""
+    index = {r.id: i for i, r in enumerate(rules)}
+    driver = {"name": "mlkube", "informationUri": _DOCS, "rules": [_descriptor(r) for r in rules]}
+    head = {"$schema": SCHEMA, "version": "2.1.0"}
+    yield json.dumps(head)[:-1] + ', "runs": [{"tool": {"driver": ' + json.dumps(driver)
+    yield '}, "results": ['
+    for i, finding in enumerate(findings):
+        yield ("," if i else "") + "\n" + json.dumps(_result(finding, index))
+    yield "\n]}]}\n"
 
 
 def _uri(source: str) -> str:

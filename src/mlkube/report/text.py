@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mlkube.rules.model import Finding, Severity
 
@@ -13,18 +13,18 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
-def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -> str:
-    lines: list[str] = []
+def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -> Iterator[str]:
     for f in findings:
         where = f"{f.where.source}:{f.where.line}"
         severity = _paint(str(f.severity), _COLOURS[f.severity], color)
         field = f" {f.where.field}" if f.where.field else ""
-        lines.append(f"{_paint(where, '1', color)}: {severity} {f.rule} {f.name}")
-        lines.append(f"    {f.where.obj}{field}")
-        lines.append(f"    {f.message}")
-        lines.append(f"    fix: {f.remediation}")
-    lines.append(summary(findings, objects))
-    return "\n".join(lines) + "\n"
+        yield (
+            f"{_paint(where, '1', color)}: {severity} {f.rule} {f.name}\n"
+            f"    {f.where.obj}{field}\n"
+            f"    {f.message}\n"
+            f"    fix: {f.remediation}\n"
+        )
+    yield summary(findings, objects) + "\n"
 
 
 def summary(findings: Sequence[Finding], objects: int) -> str:

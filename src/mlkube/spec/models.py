@@ -47,27 +47,37 @@ class _Model(BaseModel):
 
 
 class Metadata(_Model):
+    """Name, namespace and labels, as in any Kubernetes object."""
+
     name: Name
-    namespace: Name | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    namespace: Name | None = Field(default=None, description="`default` when unset")
+    labels: dict[str, str] = Field(default_factory=dict, description="copied to what is rendered")
 
 
 # Platform ---------------------------------------------------------------------------
 
 
 class Taint(_Model):
+    """A taint the pool's nodes carry; workloads on the pool get the toleration."""
+
     key: str
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
 
 class Gpu(_Model):
-    model: str = Field(description="GPU product as GPU feature discovery labels it")
+    """The GPUs of each node of a pool."""
+
+    model: str = Field(
+        description="product as GPU feature discovery labels it (`nvidia.com/gpu.product`)"
+    )
     count: int = Field(ge=1, description="GPUs per node")
     memory_mib: int | None = Field(default=None, alias="memoryMiB", ge=1)
 
 
 class TimeSlicing(_Model):
+    """NVIDIA time-slicing, for development pools only: no isolation, no latency SLA."""
+
     replicas: int = Field(ge=2, description="pods sharing each physical GPU")
 
 
@@ -75,17 +85,24 @@ Provider = Literal["aws", "gcp", "azure", "on-prem"]
 
 
 class Pool(_Model):
+    """A GPU node pool. Its nodes carry `mlkube.dev/pool=<name>` (and the GPU product
+    label); workloads select them by these labels and tolerate the pool's taints."""
+
     name: Name
     gpu: Gpu
-    nodes: int = Field(ge=0)
-    zones: list[str] = Field(min_length=1)
+    nodes: int = Field(ge=0, description="node count (the local cluster creates this many)")
+    zones: list[str] = Field(min_length=1, description="zones the nodes are spread over")
     capacity: Literal["on-demand", "spot"] = "on-demand"
-    provider: Provider = "on-prem"
+    provider: Provider = Field(
+        default="on-prem", description="sets the spot label and the spot notice window"
+    )
     taints: list[Taint] = Field(default_factory=list)
     time_slicing: TimeSlicing | None = None
-    cpu: Quantity = "32"
-    memory: Quantity = "256Gi"
-    node_labels: dict[str, str] = Field(default_factory=dict)
+    cpu: Quantity = Field(default="32", description="allocatable CPU per node")
+    memory: Quantity = Field(default="256Gi", description="allocatable memory per node")
+    node_labels: dict[str, str] = Field(
+        default_factory=dict, description="more labels that pick this pool's nodes"
+    )
 
     @property
     def spot(self) -> bool:
@@ -98,6 +115,8 @@ class Pool(_Model):
 
 
 class PriorityClass(_Model):
+    """A PriorityClass: what preempts what when the cluster is full."""
+
     name: Name
     value: int = Field(ge=-(2**31), le=1_000_000_000)
     description: str = ""
@@ -106,12 +125,16 @@ class PriorityClass(_Model):
 
 
 class Quota(_Model):
-    gpu: int = Field(ge=0)
-    memory: Quantity | None = None
-    cpu: Quantity | None = None
+    """A namespace's ResourceQuota on requests."""
+
+    gpu: int = Field(ge=0, description="`requests.nvidia.com/gpu`")
+    memory: Quantity | None = Field(default=None, description="`requests.memory`")
+    cpu: Quantity | None = Field(default=None, description="`requests.cpu`")
 
 
 class Namespace(_Model):
+    """A namespace for ML workloads, with its quota."""
+
     name: Name
     quota: Quota | None = None
     isolated: bool = Field(
@@ -120,21 +143,39 @@ class Namespace(_Model):
 
 
 class QueueFlavor(_Model):
+    """A pool's share of a queue: a Kueue ResourceFlavor with nominal quota."""
+
     pool: Name
-    gpus: int | None = Field(default=None, ge=0, description="nominal GPU quota")
-    borrowing_limit: int | None = Field(default=None, ge=0)
+    gpus: int | None = Field(
+        default=None, ge=0, description="nominal GPU quota; default the whole pool"
+    )
+    borrowing_limit: int | None = Field(
+        default=None, ge=0, description="GPUs it may borrow from its cohort; needs a cohort"
+    )
 
 
 class Queue(_Model):
+    """A Kueue ClusterQueue, and a LocalQueue of the same name in each namespace."""
+
     name: Name
-    cohort: Name | None = None
-    namespaces: list[Name] = Field(min_length=1)
+    cohort: Name | None = Field(default=None, description="queues in a cohort lend and borrow")
+    namespaces: list[Name] = Field(min_length=1, description="namespaces that submit to it")
     flavors: list[QueueFlavor] = Field(min_length=1)
-    preemption: Literal["LowerPriority", "Never"] = "LowerPriority"
+    preemption: Literal["LowerPriority", "Never"] = Field(
+        default="LowerPriority", description="preemption within the ClusterQueue"
+    )
+
+    @model_validator(mode="after")
+    def _borrowing_needs_cohort(self) -> Queue:
+        if self.cohort is None and any(f.borrowing_limit is not None for f in self.flavors):
+            raise ValueError("borrowingLimit needs a cohort to borrow from")
+        return self
 
 
 class PlatformSpec(_Model):
-    kubernetes_version: str = "1.34"
+    """The cluster: its GPU pools, namespaces, priorities and queues."""
+
+    kubernetes_version: str = Field(default="1.34", description="the target Kubernetes version")
     priority_classes: list[PriorityClass] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
     namespaces: list[Namespace] = Field(default_factory=list)
@@ -170,6 +211,9 @@ def _unique(field: str, names: list[str]) -> None:
 
 
 class Platform(_Model):
+    """The platform: one per cluster. It renders the shared objects and shapes the local
+    cluster's fake nodes."""
+
     api_version: Literal["mlkube.dev/v1alpha1"]
     kind: Literal["Platform"]
     metadata: Metadata
@@ -180,16 +224,22 @@ class Platform(_Model):
 
 
 class Dataset(_Model):
+    """A PersistentVolumeClaim with the training data, mounted on every replica."""
+
     claim: Name
     mount_path: str = "/data"
     read_only: bool = True
 
 
 class Checkpoint(_Model):
-    claim: Name | None = None
-    uri: str | None = Field(default=None, pattern=r"^(s3|gs|az|abfs|file)://.+")
+    """Where checkpoints go: a shared (ReadWriteMany) claim, or an object-store URI."""
+
+    claim: Name | None = Field(default=None, description="a ReadWriteMany claim")
+    uri: str | None = Field(
+        default=None, pattern=r"^(s3|gs|az|abfs|file)://.+", description="object storage"
+    )
     mount_path: str = "/checkpoints"
-    interval_minutes: int = Field(default=15, ge=1)
+    interval_minutes: int = Field(default=15, ge=1, description="periodic checkpoints")
 
     @model_validator(mode="after")
     def _one_target(self) -> Checkpoint:
@@ -199,21 +249,25 @@ class Checkpoint(_Model):
 
 
 class TrainingJobSpec(_Model):
+    """A distributed PyTorch job."""
+
     image: str = Field(min_length=1)
     command: list[str] | None = None
     args: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     nodes: int = Field(default=1, ge=1, description="pods: one master and nodes-1 workers")
     gpus_per_node: int = Field(default=1, ge=0)
-    pool: Name | None = None
-    cpu: Quantity = "8"
-    memory: Quantity
-    shm: Quantity | None = None
+    pool: Name | None = Field(default=None, description="a pool of the Platform")
+    cpu: Quantity = Field(default="8", description="per pod; request == limit")
+    memory: Quantity = Field(description="peak host memory per pod; request == limit")
+    shm: Quantity | None = Field(
+        default=None, description="`/dev/shm` size, added to memory; default memory/4"
+    )
     dataset: Dataset | None = None
     checkpoint: Checkpoint | None = None
-    spot: bool = False
-    priority: Name | None = None
-    queue: Name | None = None
+    spot: bool = Field(default=False, description="runs on a spot pool; needs a checkpoint")
+    priority: Name | None = Field(default=None, description="a PriorityClass of the Platform")
+    queue: Name | None = Field(default=None, description="a Kueue queue serving the namespace")
 
     @model_validator(mode="after")
     def _spot_needs_checkpoint(self) -> TrainingJobSpec:
@@ -223,6 +277,8 @@ class TrainingJobSpec(_Model):
 
 
 class TrainingJob(_Model):
+    """A training job, rendered as a PyTorchJob (`kubeflow.org/v1`)."""
+
     api_version: Literal["mlkube.dev/v1alpha1"]
     kind: Literal["TrainingJob"]
     metadata: Metadata
@@ -233,31 +289,44 @@ class TrainingJob(_Model):
 
 
 class ModelSource(_Model):
+    """The model: weights come from storage at start, never from the image."""
+
     format: str = Field(min_length=1, description="KServe modelFormat name: sklearn, …")
     storage_uri: str = Field(pattern=r"^(s3|gs|az|abfs|pvc|hf|oci|https?)://.+")
     runtime: str | None = None
 
 
 class Resources(_Model):
+    """Per replica."""
+
     cpu: Quantity = "1"
     memory: Quantity = "2Gi"
     gpus: int = Field(default=0, ge=0)
 
 
 class Autoscaling(_Model):
-    gpu_utilization: int = Field(default=70, ge=1, le=100)
-    metric: str = "DCGM_FI_DEV_GPU_UTIL"
+    """An HPA on a per-pod GPU metric from dcgm-exporter."""
+
+    gpu_utilization: int = Field(default=70, ge=1, le=100, description="target, percent")
+    metric: str = Field(default="DCGM_FI_DEV_GPU_UTIL", description="dcgm-exporter series")
 
 
 class InferenceEndpointSpec(_Model):
+    """A model server."""
+
     model: ModelSource
     resources: Resources = Field(default_factory=Resources)
-    profile: Literal["production", "development"] = "production"
-    pool: Name | None = None
-    min_replicas: int | None = Field(default=None, ge=0)
+    profile: Literal["production", "development"] = Field(
+        default="production",
+        description="production: >= 3 replicas over zones, PDB; development: scale to zero",
+    )
+    pool: Name | None = Field(default=None, description="a pool of the Platform")
+    min_replicas: int | None = Field(
+        default=None, ge=0, description="default 3, or 0 in development"
+    )
     max_replicas: int | None = Field(default=None, ge=1)
     autoscaling: Autoscaling | None = None
-    priority: Name | None = None
+    priority: Name | None = Field(default=None, description="a PriorityClass of the Platform")
 
     @model_validator(mode="after")
     def _profile(self) -> InferenceEndpointSpec:
@@ -284,6 +353,8 @@ class InferenceEndpointSpec(_Model):
 
 
 class InferenceEndpoint(_Model):
+    """An inference endpoint, rendered as a KServe InferenceService (`v1beta1`)."""
+
     api_version: Literal["mlkube.dev/v1alpha1"]
     kind: Literal["InferenceEndpoint"]
     metadata: Metadata
