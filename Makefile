@@ -43,8 +43,14 @@ test: check crds
 unit: setup
 	$(BIN)/pytest tests/unit tests/test_rule_fixtures.py
 
-bench: setup
+# Benchmarks (not tests). Checkov, the peer, lives in its own virtualenv.
+bench: setup .venv-checkov/bin/checkov
 	$(BIN)/python bench/lint_throughput.py
+	$(BIN)/python bench/large_input.py
+
+.venv-checkov/bin/checkov:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet checkov
 
 docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md

@@ -12,8 +12,7 @@ from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Finding, Rule
-
-IGNORE_ANNOTATION = "mlkube.dev/ignore"
+from mlkube.wellknown import IGNORE_ANNOTATION
 
 
 @dataclass

@@ -15,10 +15,9 @@ from typing import Any
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity
+from mlkube.wellknown import GPU, ISVC_LABEL
 
-GPU = "nvidia.com/gpu"
 GPU_RESOURCES = (GPU, "amd.com/gpu")
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 KSERVE_FRAMEWORKS = (
     "model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx",
     "huggingface", "lightgbm", "paddle", "pmml",
@@ -207,7 +206,7 @@ def _inferenceservice(m: Manifest) -> Iterator[PodTemplate]:
         for framework in KSERVE_FRAMEWORKS:
             if isinstance(component.get(framework), dict):
                 containers.append(Container(component[framework], (*path, framework)))
-        labels = {"serving.kserve.io/inferenceservice": m.ref.name, "component": role}
+        labels = {ISVC_LABEL: m.ref.name, "component": role}
         count = _replicas(component.get("minReplicas"))
         yield PodTemplate(m, path, role, count, labels, tuple(containers))
 

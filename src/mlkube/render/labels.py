@@ -1,30 +1,13 @@
-"""Label and annotation keys, and the node-facing facts of a pool, in one place."""
+"""The node-facing facts of a pool (selector, tolerations) and object metadata."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mlkube.spec.models import Pool
+from mlkube.wellknown import GPU_PRODUCT_LABEL, POOL_LABEL, SPOT_BY_PROVIDER
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlkube"}
-POOL_LABEL = "mlkube.dev/pool"
-CAPACITY_LABEL = "mlkube.dev/capacity"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
-CHECKPOINT_PATH_ANNOTATION = "mlkube.dev/checkpoint-path"
-CHECKPOINT_INTERVAL_ANNOTATION = "mlkube.dev/checkpoint-interval-seconds"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-ISVC_LABEL = "serving.kserve.io/inferenceservice"
-
-# Seconds between a spot termination notice and the node going away.
-SPOT_NOTICE_SECONDS = {"aws": 120, "gcp": 30, "azure": 30, "on-prem": 120}
-# The provider's own label for spot capacity, as its node pools set it.
-SPOT_LABELS = {
-    "aws": ("eks.amazonaws.com/capacityType", "SPOT"),
-    "gcp": ("cloud.google.com/gke-spot", "true"),
-    "azure": ("kubernetes.azure.com/scalesetpriority", "spot"),
-    "on-prem": (CAPACITY_LABEL, "spot"),
-}
 
 
 def pool_selector(pool: Pool) -> dict[str, str]:
@@ -34,8 +17,8 @@ def pool_selector(pool: Pool) -> dict[str, str]:
         # GPU feature discovery appends "-SHARED" to the product on time-sliced nodes.
         labels[GPU_PRODUCT_LABEL] = pool.gpu.model
     if pool.spot:
-        key, value = SPOT_LABELS[pool.provider]
-        labels[key] = value
+        spot = SPOT_BY_PROVIDER[pool.provider]
+        labels[spot.label] = spot.value
     labels.update(pool.node_labels)
     return dict(sorted(labels.items()))
 

@@ -9,9 +9,9 @@ import yaml
 from mlkube.quantity import format_bytes, parse_quantity
 from mlkube.render.labels import metadata, pool_selector, pool_tolerations
 from mlkube.spec.models import Platform, Pool, Queue, QueueFlavor
+from mlkube.wellknown import GPU
 
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
-GPU = "nvidia.com/gpu"
 TIME_SLICING_NAMESPACE = "gpu-operator"
 TIME_SLICING_CONFIGMAP = "time-slicing-config"
 

@@ -15,17 +15,10 @@ from typing import Any
 
 import yaml
 
-from mlkube.render.labels import (
-    HOSTNAME_LABEL,
-    ISVC_LABEL,
-    ZONE_LABEL,
-    metadata,
-    pool_selector,
-    pool_tolerations,
-)
+from mlkube.render.labels import metadata, pool_selector, pool_tolerations
 from mlkube.spec.models import InferenceEndpoint, Pool
+from mlkube.wellknown import GPU, HOSTNAME_LABEL, ISVC_LABEL, ZONE_LABEL
 
-GPU = "nvidia.com/gpu"
 ADAPTER_NAMESPACE = "monitoring"
 ADAPTER_CONFIGMAP = "mlkube-prometheus-adapter-rules"
 TIME_SLICED_LABEL = "nvidia.com/gpu.sharing-strategy"

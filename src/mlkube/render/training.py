@@ -14,20 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube.quantity import format_bytes, parse_quantity
-from mlkube.render.labels import (
+from mlkube.render.labels import metadata, pool_selector, pool_tolerations
+from mlkube.spec.models import Platform, Pool, TrainingJob
+from mlkube.wellknown import (
     CHECKPOINT_INTERVAL_ANNOTATION,
     CHECKPOINT_PATH_ANNOTATION,
-    SPOT_NOTICE_SECONDS,
-    metadata,
-    pool_selector,
-    pool_tolerations,
+    GPU,
+    JOB_NAME_LABEL,
+    QUEUE_LABEL,
+    SPOT_BY_PROVIDER,
 )
-from mlkube.spec.models import Platform, Pool, TrainingJob
 
-GPU = "nvidia.com/gpu"
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-JOB_NAME_LABEL = "training.kubeflow.org/job-name"
-# Seconds kept back from the spot notice for the kubelet and the node to shut down.
+# Seconds kept back from the spot notice for the node to shut down, where it allows.
 SHUTDOWN_MARGIN_SECONDS = 15
 # Grace on on-demand capacity: time to write a checkpoint when evicted or preempted.
 ON_DEMAND_GRACE_SECONDS = 120
@@ -90,7 +88,8 @@ def shm_bytes(job: TrainingJob) -> float:
 
 def grace_seconds(job: TrainingJob, pool: Pool | None) -> int | None:
     if pool is not None and pool.spot:
-        return max(5, SPOT_NOTICE_SECONDS[pool.provider] - SHUTDOWN_MARGIN_SECONDS)
+        notice = SPOT_BY_PROVIDER[pool.provider].pod_notice_seconds
+        return max(notice - SHUTDOWN_MARGIN_SECONDS, min(notice, SHUTDOWN_MARGIN_SECONDS))
     return ON_DEMAND_GRACE_SECONDS if job.spec.checkpoint is not None else None
 
 

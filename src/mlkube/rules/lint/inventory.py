@@ -13,13 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
-from mlkube.manifests.workloads import (
-    QUEUE_LABEL,
-    PodTemplate,
-    is_batch,
-    is_training,
-    pod_templates,
-)
+from mlkube.manifests.workloads import PodTemplate, is_batch, is_training, pod_templates
+from mlkube.wellknown import QUEUE_LABEL
 
 # Kinds kept whole, by kind name (their groups are unambiguous in practice).
 DEFINITION_KINDS = frozenset(

@@ -11,8 +11,8 @@ from mlkube.manifests.workloads import KSERVE_FRAMEWORKS, Container, PodTemplate
 from mlkube.rules.lint.common import gpu_containers, gpu_templates
 from mlkube.rules.lint.inventory import Inventory, PodFacts, WorkloadFacts, selects
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.wellknown import ZONE_LABEL
 
-ZONE = "topology.kubernetes.io/zone"
 _ISVC = ("serving.kserve.io", "InferenceService")
 _GPU_SERVERS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet")})
 _DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
@@ -102,7 +102,7 @@ def endpoint_single_replica(m: Manifest) -> Iterator[Violation]:
 def _spreads_over_zones(spec: dict[str, Any]) -> bool:
     constraints = spec.get("topologySpreadConstraints")
     if isinstance(constraints, list) and any(
-        isinstance(c, dict) and c.get("topologyKey") == ZONE for c in constraints
+        isinstance(c, dict) and c.get("topologyKey") == ZONE_LABEL for c in constraints
     ):
         return True
     anti = dig(spec, ("affinity", "podAntiAffinity"))
@@ -113,7 +113,7 @@ def _spreads_over_zones(spec: dict[str, Any]) -> bool:
     terms = list(required) if isinstance(required, list) else []
     if isinstance(preferred, list):
         terms += [p.get("podAffinityTerm") for p in preferred if isinstance(p, dict)]
-    return any(isinstance(t, dict) and t.get("topologyKey") == ZONE for t in terms)
+    return any(isinstance(t, dict) and t.get("topologyKey") == ZONE_LABEL for t in terms)
 
 
 def endpoint_zone_spread_missing(m: Manifest) -> Iterator[Violation]:
@@ -154,7 +154,7 @@ def endpoint_zone_spread_missing(m: Manifest) -> Iterator[Violation]:
             yield Violation(
                 endpoint.template.at("topologySpreadConstraints"),
                 f"{endpoint.what} runs {endpoint.replicas} replicas with no topology spread "
-                f"or anti-affinity on {ZONE}: one zone outage can take them all",
+                f"or anti-affinity on {ZONE_LABEL}: one zone outage can take them all",
             )
 
 

@@ -20,10 +20,9 @@ from mlkube.quantity import parse_quantity
 from mlkube.rules.lint.common import containers, gpu_containers, names
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.wellknown import CAPACITY_LABEL, CHECKPOINT_PATH_ANNOTATION, SPOT_LABELS
 
 SHM = "/dev/shm"
-CHECKPOINT_ANNOTATION = "mlkube.dev/checkpoint-path"
-CAPACITY_LABEL = "mlkube.dev/capacity"
 
 _PYTORCHJOB = ("kubeflow.org", "PyTorchJob")
 _TRAINJOB = ("trainer.kubeflow.org", "TrainJob")
@@ -32,16 +31,6 @@ _MULTI_ROLE_GROUPS = ("kubeflow.org", "jobset.x-k8s.io", "ray.io")
 _COORDINATOR_ROLES = frozenset({"launcher", "ps", "head"})
 _INITIALIZER_JOBS = frozenset({"dataset-initializer", "model-initializer", "initializer"})
 
-# Spot node label (or taint) → provider, and the seconds a pod gets between the
-# provider's notice and the node going away. GKE's notice is 30 s, of which graceful
-# node shutdown gives non-system pods the first 15.
-_SPOT_LABELS: dict[tuple[str, str], tuple[str, int]] = {
-    ("eks.amazonaws.com/capacityType", "SPOT"): ("AWS", 120),
-    ("karpenter.sh/capacity-type", "spot"): ("Karpenter", 120),
-    ("cloud.google.com/gke-spot", "true"): ("GKE", 15),
-    ("cloud.google.com/gke-preemptible", "true"): ("GKE", 15),
-    ("kubernetes.azure.com/scalesetpriority", "spot"): ("Azure", 30),
-}
 _UNKNOWN_NOTICE = 120
 
 
@@ -426,7 +415,7 @@ def _toleration_spot(tolerations: Any, path: FieldPath) -> tuple[str, str, Field
         if not isinstance(toleration, dict):
             continue
         key = str(toleration.get("key") or "")
-        for label, value in _SPOT_LABELS:
+        for label, value in SPOT_LABELS:
             exists = toleration.get("operator") == "Exists"
             if key == label and (exists or str(toleration.get("value")) == value):
                 return label, value, (*path, i)
@@ -438,14 +427,14 @@ def _affinity_spot(affinity: Any, path: FieldPath) -> tuple[str, str, FieldPath]
     for i, term in enumerate(_dicts(dig(affinity, sub))):
         for j, expr in enumerate(_dicts(term.get("matchExpressions"))):
             values = set(_strings(expr.get("values")))
-            for label, value in _SPOT_LABELS:
+            for label, value in SPOT_LABELS:
                 if expr.get("key") == label and expr.get("operator") == "In" and value in values:
                     return label, value, (*path, *sub, i, "matchExpressions", j)
     return None
 
 
 def _selector_spot(selector: Any, path: FieldPath) -> tuple[str, str, FieldPath] | None:
-    for label, value in _SPOT_LABELS:
+    for label, value in SPOT_LABELS:
         if isinstance(selector, dict) and str(selector.get(label)) == value:
             return label, value, (*path, label)
     return None
@@ -476,14 +465,19 @@ def _spot(t: PodTemplate) -> _Spot | None:
             found = find(value, path)
             if found:
                 label, expected, where = found
-                provider, notice = _SPOT_LABELS[label, expected]
-                return _Spot(provider, notice, f"{what} {label}={expected}", t.manifest.at(*where))
+                spot = SPOT_LABELS[label, expected]
+                return _Spot(
+                    spot.provider,
+                    spot.pod_notice_seconds,
+                    f"{what} {label}={expected}",
+                    t.manifest.at(*where),
+                )
     return _capacity_label(t)
 
 
 def _checkpoints(m: Manifest) -> bool:
     """Whether any role of ``m`` mounts or names a checkpoint location."""
-    if CHECKPOINT_ANNOTATION in m.annotations:
+    if CHECKPOINT_PATH_ANNOTATION in m.annotations:
         return True
     for t, c in containers(m, init=True):
         if any(_checkpoint_path(str(mount.get("mountPath", ""))) for mount in _mounts(t, c)):

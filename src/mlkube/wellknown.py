@@ -1,0 +1,48 @@
+"""Names that Kubernetes, its ML controllers, clouds and mlkube give to labels,
+annotations and signals; shared by the renderer and the rules so both agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GPU = "nvidia.com/gpu"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+POOL_LABEL = "mlkube.dev/pool"
+CAPACITY_LABEL = "mlkube.dev/capacity"
+CHECKPOINT_PATH_ANNOTATION = "mlkube.dev/checkpoint-path"
+CHECKPOINT_INTERVAL_ANNOTATION = "mlkube.dev/checkpoint-interval-seconds"
+IGNORE_ANNOTATION = "mlkube.dev/ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class SpotCapacity:
+    """How a provider labels spot nodes, and how long a pod gets after the notice."""
+
+    provider: str
+    label: str
+    value: str
+    pod_notice_seconds: int
+
+
+# AWS gives 2 minutes (best effort). GCP gives the VM 30 s, of which GKE's graceful
+# node shutdown gives ordinary pods the first 15. Azure's Scheduled Event gives >= 30 s.
+SPOT_BY_PROVIDER = {
+    "aws": SpotCapacity("AWS", "eks.amazonaws.com/capacityType", "SPOT", 120),
+    "gcp": SpotCapacity("GKE", "cloud.google.com/gke-spot", "true", 15),
+    "azure": SpotCapacity("Azure", "kubernetes.azure.com/scalesetpriority", "spot", 30),
+    "on-prem": SpotCapacity("on-prem", CAPACITY_LABEL, "spot", 120),
+}
+SPOT_LABELS = {
+    (s.label, s.value): s
+    for s in (
+        *SPOT_BY_PROVIDER.values(),
+        SpotCapacity("Karpenter", "karpenter.sh/capacity-type", "spot", 120),
+        SpotCapacity("GKE", "cloud.google.com/gke-preemptible", "true", 15),
+    )
+}
