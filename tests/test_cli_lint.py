@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as Sarif
+
 from mlkube.rules.docs import reference
 from mlkube.rules.lint import ALL_RULES
 
@@ -60,6 +62,7 @@ def test_json_format_has_the_documented_keys(mlkube: Run) -> None:
 
 def test_sarif_is_2_1_0_with_rules_and_regions(mlkube: Run) -> None:
     result = mlkube("lint", "-", "--format", "sarif", stdin=bad_job().encode())
+    Sarif.model_validate_json(result.out)  # the SARIF 2.1.0 schema, as pydantic models
     log = json.loads(result.out)
     assert log["version"] == "2.1.0"
     run = log["runs"][0]
@@ -106,12 +109,19 @@ def test_unknown_kinds_are_skipped(mlkube: Run) -> None:
     assert result.code == 0 and "No findings in 1 object." in result.out
 
 
+def _billion_laughs() -> bytes:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def test_bad_inputs_give_one_line_and_exit_2(mlkube: Run, tmp_path: Path) -> None:
     cases = {
         "syntax.yaml": b"a: [1, 2\n",
         "binary.yaml": b"\x00\x01\x02garbage",
         "scalar.yaml": b"just a string\n",
         "nokind.yaml": b"apiVersion: v1\nmetadata: {name: x}\n",
+        "bomb.yaml": _billion_laughs(),
     }
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
