@@ -36,6 +36,9 @@ _KUEUE = (
     "cohorts",
     "admissionchecks",
     "topologies",
+    "provisioningrequestconfigs",
+    "multikueueconfigs",
+    "multikueueclusters",
 )
 
 RELEASES = (

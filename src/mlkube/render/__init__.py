@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mlkube.errors import InputError
+from mlkube.manifests.order import ordered
 from mlkube.manifests.yamlstream import read_paths
-from mlkube.render.order import ordered
 from mlkube.render.platform import render_platform
 from mlkube.render.serving import adapter_rules, render_endpoint
 from mlkube.render.training import render_training_job

@@ -1,0 +1,73 @@
+"""``mlkube cluster up | down | status``"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from mlkube.errors import InputError
+from mlkube.localcluster import cluster
+from mlkube.manifests.yamlstream import read_paths
+from mlkube.spec import Platform, SpecFile, load_specs
+
+
+def register(verbs: Any) -> None:
+    p: argparse.ArgumentParser = verbs.add_parser(
+        "cluster",
+        help="a local cluster: the real control plane with fake GPU nodes",
+        description="A local cluster made of the real etcd, kube-apiserver, "
+        "kube-controller-manager and kube-scheduler, with KWOK fake GPU nodes.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help="start (builds the binaries on first use)")
+    up.add_argument("--platform", metavar="FILE", help="a Platform spec that shapes the nodes")
+    down = actions.add_parser("down", help="stop every process and remove the cluster's files")
+    status = actions.add_parser("status", help="components, nodes and kubeconfig")
+    status.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    for action, run in ((up, run_up), (down, run_down), (status, run_status)):
+        action.add_argument("--name", default="mlkube", help="cluster name (default: mlkube)")
+        action.set_defaults(run=run)
+
+
+def _say(message: str) -> None:
+    print(f"mlkube: {message}", file=sys.stderr)
+
+
+def _platform(path: str | None) -> SpecFile | None:
+    if path is None:
+        return None
+    specs = [f for f in load_specs(read_paths([path])) if isinstance(f.spec, Platform)]
+    if len(specs) != 1:
+        raise InputError(path, 1, "expected exactly one Platform spec")
+    return specs[0]
+
+
+def run_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    state = cluster.up(args.name, _platform(args.platform), _say)
+    _say(f"cluster {state.name!r} up in {time.monotonic() - started:.1f}s")
+    print(f"export KUBECONFIG={cluster.kubeconfig_path(args.name)}")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    if not cluster.down(args.name, _say):
+        _say(f"no local cluster named {args.name!r}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    report = cluster.status(args.name)
+    if args.output == "json":
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"cluster     {report['name']}  {report['server']}")
+    print(f"kubeconfig  {report['kubeconfig']}")
+    for name, c in report["components"].items():
+        print(f"  {name:<26} {'running' if c['running'] else 'STOPPED'}  pid {c['pid']}")
+    if "nodes" in report:
+        print(f"nodes       {report['nodes']['ready']}/{report['nodes']['total']} Ready")
+    return 0 if all(c["running"] for c in report["components"].values()) else 1

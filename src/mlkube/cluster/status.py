@@ -1,0 +1,135 @@
+"""Following a training job or an inference endpoint: one snapshot of what the API
+server says about it, reduced to a phase and the facts behind it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlkube.cluster.client import Kube
+from mlkube.errors import UsageError
+
+PYTORCHJOB = ("kubeflow.org/v1", "PyTorchJob")
+ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
+WORKLOAD = ("kueue.x-k8s.io/v1beta2", "Workload")
+TERMINAL = {"Succeeded", "Failed"}
+
+
+@dataclass
+class Status:
+    kind: str
+    namespace: str
+    name: str
+    phase: str  # Queued | Admitted | Pending | Running | Succeeded | Failed | Ready | NotReady
+    message: str = ""
+    queue: dict[str, Any] = field(default_factory=dict)
+    pods: dict[str, int] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        pods = ", ".join(f"{n} {p}" for p, n in sorted(self.pods.items())) or "no pods"
+        queue = ""
+        if self.queue:
+            queue = f"; queue {self.queue.get('name')}: {self.queue.get('state')}"
+        tail = f" — {self.message}" if self.message else ""
+        return f"{self.kind} {self.namespace}/{self.name}: {self.phase} ({pods}{queue}){tail}"
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    items = obj.get("status", {}).get("conditions") or []
+    return {c["type"]: c for c in items if isinstance(c, dict) and "type" in c}
+
+
+def _true(conditions: dict[str, dict[str, Any]], kind: str) -> bool:
+    return conditions.get(kind, {}).get("status") == "True"
+
+
+def job_status(kube: Kube, name: str, namespace: str) -> Status:
+    job = kube.get(*PYTORCHJOB, name, namespace)
+    if job is None:
+        endpoint = kube.get(*ISVC, name, namespace)
+        if endpoint is None:
+            raise UsageError(f"no PyTorchJob or InferenceService {namespace}/{name}")
+        return _endpoint_status(kube, endpoint)
+    conditions = _conditions(job)
+    queue = _workload(kube, job)
+    pods = kube.list("v1", "Pod", namespace, f"training.kubeflow.org/job-name={name}")
+    phase, message = "Pending", ""
+    for kind in ("Failed", "Succeeded", "Running", "Restarting", "Created"):
+        if _true(conditions, kind):
+            phase, message = kind, conditions[kind].get("message", "")
+            break
+    if phase in ("Pending", "Created") and job.get("spec", {}).get("runPolicy", {}).get("suspend"):
+        phase = "Queued"
+        message = queue.get("message", "") or "suspended until Kueue admits it"
+    elif phase == "Created":
+        phase = "Pending"
+    return Status(
+        "PyTorchJob",
+        namespace,
+        name,
+        phase,
+        message,
+        queue,
+        dict(Counter(p.get("status", {}).get("phase", "Unknown") for p in pods)),
+        sorted({p["spec"]["nodeName"] for p in pods if p.get("spec", {}).get("nodeName")}),
+    )
+
+
+def _workload(kube: Kube, job: dict[str, Any]) -> dict[str, Any]:
+    """Kueue's Workload for ``job``: its queue and whether (and where) it is admitted."""
+    try:
+        workloads = kube.list(*WORKLOAD, job["metadata"]["namespace"])
+    except Exception:  # Kueue not installed: no queueing to report
+        return {}
+    uid = job["metadata"]["uid"]
+    for w in workloads:
+        if any(o.get("uid") == uid for o in w["metadata"].get("ownerReferences", [])):
+            conditions = _conditions(w)
+            admitted = _true(conditions, "Admitted")
+            state = "admitted" if admitted else "pending"
+            if _true(conditions, "Evicted"):
+                state = "evicted"
+            if _true(conditions, "Finished"):
+                state = "finished"
+            admission = w.get("status", {}).get("admission") or {}
+            message = next(
+                (
+                    c.get("message", "")
+                    for t, c in conditions.items()
+                    if t in ("QuotaReserved", "Evicted", "Admitted")
+                ),
+                "",
+            )
+            return {
+                "name": w["spec"].get("queueName"),
+                "workload": w["metadata"]["name"],
+                "state": state,
+                "clusterQueue": admission.get("clusterQueue"),
+                "message": message,
+            }
+    return {}
+
+
+def _endpoint_status(kube: Kube, isvc: dict[str, Any]) -> Status:
+    meta = isvc["metadata"]
+    conditions = _conditions(isvc)
+    ready = _true(conditions, "Ready")
+    message = "" if ready else conditions.get("Ready", {}).get("message", "")
+    pods = kube.list(
+        "v1", "Pod", meta["namespace"], f"serving.kserve.io/inferenceservice={meta['name']}"
+    )
+    return Status(
+        "InferenceService",
+        meta["namespace"],
+        meta["name"],
+        "Ready" if ready else "NotReady",
+        message,
+        {},
+        dict(Counter(p.get("status", {}).get("phase", "Unknown") for p in pods)),
+        sorted({p["spec"]["nodeName"] for p in pods if p.get("spec", {}).get("nodeName")}),
+    )

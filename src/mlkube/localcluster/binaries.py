@@ -1,0 +1,88 @@
+"""The cluster's binaries: built by ``tools/build.sh`` from the Go module proxy into a
+per-version cache outside the repository, and found there by version.
+
+Each component's version is the one its tools module pins (``tools/<c>/go.mod``),
+so the cache directory name and the build agree without a second list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlkube.errors import MlkubeError
+
+TOOLS = Path(__file__).resolve().parents[3] / "tools"
+MODULES = {
+    "k8s": "k8s.io/kubernetes",
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "kwok": "sigs.k8s.io/kwok",
+    "kueue": "sigs.k8s.io/kueue",
+    "training-operator": "github.com/kubeflow/training-operator",
+}
+BINARIES = {
+    "kube-apiserver": "k8s",
+    "kube-controller-manager": "k8s",
+    "kube-scheduler": "k8s",
+    "etcd": "etcd",
+    "kwok": "kwok",
+    "kueue": "kueue",
+    "training-operator": "training-operator",
+}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MLKUBE_CACHE") or Path.home() / ".cache" / "mlkube")
+
+
+def version(component: str) -> str:
+    gomod = TOOLS / component / "go.mod"
+    match = re.search(
+        rf"^\s*(?:require\s+)?{re.escape(MODULES[component])}\s+(v\S+)", gomod.read_text(), re.M
+    )
+    if not match:
+        raise MlkubeError(f"{gomod}: does not pin {MODULES[component]}")
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of the built binaries, by name."""
+
+    paths: dict[str, Path]
+
+    def __getitem__(self, name: str) -> str:
+        return str(self.paths[name])
+
+
+def locate(components: tuple[str, ...] = tuple(MODULES)) -> Binaries | None:
+    paths = {}
+    for binary, component in BINARIES.items():
+        if component not in components:
+            continue
+        path = cache_root() / "bin" / f"{component}-{version(component)}" / binary
+        if not path.is_file():
+            return None
+        paths[binary] = path
+    return Binaries(paths)
+
+
+def ensure(components: tuple[str, ...] = tuple(MODULES)) -> Binaries:
+    """The binaries, building what the cache lacks (progress on stderr)."""
+    found = locate(components)
+    if found is not None:
+        return found
+    print("mlkube: building the cluster binaries (cached for later runs)…", file=sys.stderr)
+    proc = subprocess.run(
+        ["bash", str(TOOLS / "build.sh"), *components], stdout=sys.stderr, check=False
+    )
+    if proc.returncode != 0:
+        raise MlkubeError(f"tools/build.sh failed (exit {proc.returncode}); see its output above")
+    found = locate(components)
+    if found is None:
+        raise MlkubeError("tools/build.sh finished but binaries are missing from the cache")
+    return found

@@ -1,0 +1,311 @@
+"""``mlkube cluster up | down | status``: start, stop and inspect a local cluster.
+
+State lives in ``<cache>/clusters/<name>/state.json``: the ports and, for each
+process, its pid and binary, so that ``down`` stops exactly what ``up`` started.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from mlkube.cluster.apply import apply_objects
+from mlkube.cluster.client import Kube, tls_context
+from mlkube.cluster.kubeconfig import load_connection
+from mlkube.crds import load_crds
+from mlkube.errors import MlkubeError, UsageError
+from mlkube.localcluster import components, controllers, processes
+from mlkube.localcluster.binaries import Binaries, cache_root, ensure
+from mlkube.localcluster.components import PORT_NAMES, Layout
+from mlkube.localcluster.nodes import platform_nodes
+from mlkube.localcluster.pki import Pki
+from mlkube.localcluster.pki import ensure as ensure_pki
+from mlkube.localcluster.stages import stages
+from mlkube.render import render_specs
+from mlkube.spec import Platform, SpecFile
+
+Progress = Callable[[str], None]
+# Namespaces that the GPU Operator, Prometheus and the ML controllers' installs create
+# on a real cluster, and that rendered bundles refer to.
+INFRASTRUCTURE_NAMESPACES = ("gpu-operator", "monitoring", "kubeflow", "kueue-system")
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+@dataclass
+class State:
+    name: str
+    ports: dict[str, int]
+    processes: dict[str, tuple[int, str]] = field(default_factory=dict)  # name → (pid, binary)
+    platform: str | None = None
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.rename(path)
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        data = json.loads(path.read_text())
+        data["processes"] = {k: tuple(v) for k, v in data["processes"].items()}
+        return cls(**data)
+
+
+def cluster_root(name: str) -> Path:
+    return cache_root() / "clusters" / name
+
+
+def _layout(name: str, ports: dict[str, int]) -> Layout:
+    return Layout(cluster_root(name), Pki(cache_root() / "pki"), ports)
+
+
+def _state_file(name: str) -> Path:
+    return cluster_root(name) / "state.json"
+
+
+def kubeconfig_path(name: str) -> Path:
+    return cluster_root(name) / "kubeconfig"
+
+
+def running(name: str) -> State | None:
+    path = _state_file(name)
+    if not path.is_file():
+        return None
+    state = State.load(path)
+    return (
+        state
+        if all(processes.alive(pid, binary) for pid, binary in state.processes.values())
+        else None
+    )
+
+
+def _https_ok(url: str, context: ssl.SSLContext | bool) -> bool:
+    return httpx.get(url, verify=context, timeout=2).status_code == 200
+
+
+class _Starter:
+    """Starts components one after another, recording each in the state file."""
+
+    def __init__(self, state: State, layout: Layout, progress: Progress) -> None:
+        self.state, self.layout, self.progress = state, layout, progress
+
+    def __call__(
+        self,
+        name: str,
+        argv: list[str],
+        ready: Callable[[], bool],
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        started = time.monotonic()
+        log = self.layout.log(name)
+        pid = processes.start(argv, log, env)
+        self.state.processes[name] = (pid, argv[0])
+        self.state.save(_state_file(self.state.name))
+
+        def check() -> bool:
+            if not processes.alive(pid):
+                raise MlkubeError(f"{name} exited; see {log}")
+            return ready()
+
+        try:
+            processes.wait_until(name, check, timeout, log)
+        except MlkubeError as exc:
+            if not processes.alive(pid):
+                raise MlkubeError(
+                    f"{name} exited at start; last lines of {log}: {_tail(log)}"
+                ) from None
+            raise exc from None
+        self.progress(f"{name} ready ({time.monotonic() - started:.1f}s, pid {pid})")
+
+
+def _tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    return " | ".join(lines)[-600:]
+
+
+def up(name: str, platform: SpecFile | None, progress: Progress) -> State:
+    """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``."""
+    existing = running(name)
+    if existing is not None:
+        progress(f"cluster {name!r} is already running")
+        return existing
+    down(name, lambda _msg: None)  # whatever a failed earlier start left behind
+    binaries = ensure()
+    layout = _layout(
+        name, dict(zip(PORT_NAMES, processes.free_ports(len(PORT_NAMES)), strict=True))
+    )
+    ensure_pki(layout.pki.root)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    layout.kubeconfig.write_text(yaml.safe_dump(components.kubeconfig(layout, name)))
+    state = State(name, layout.ports)
+    state.save(_state_file(name))
+    try:
+        start = _Starter(state, layout, progress)
+        _start_control_plane(binaries, layout, start)
+        with Kube(load_connection(str(layout.kubeconfig))) as kube:
+            crds = [controllers.with_kueue_conversion(c, layout) for c in load_crds()]
+            installed = apply_objects(kube, crds)
+            progress(f"{len(installed)} CRDs installed (Training Operator, KServe, Kueue)")
+            apply_objects(kube, [_namespace(ns) for ns in INFRASTRUCTURE_NAMESPACES])
+            _start_controllers(kube, binaries, layout, start)
+            if platform is not None:
+                _shape(kube, platform, progress)
+                state.platform = platform.doc.source
+                state.save(_state_file(name))
+    except BaseException:
+        down(name, lambda _msg: None)
+        raise
+    return state
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    return lambda: _https_ok(url, False)
+
+
+def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
+    p = layout.ports
+    admin = tls_context(load_connection(str(layout.kubeconfig)))
+    start("etcd", components.etcd(b, layout), _http_ok(f"http://127.0.0.1:{p['etcd']}/health"))
+    start(
+        "kube-apiserver",
+        components.apiserver(b, layout),
+        lambda: _https_ok(f"{layout.server}/readyz", admin),
+        timeout=120,
+    )
+    start(
+        "kube-controller-manager",
+        components.controller_manager(b, layout),
+        _http_ok(f"https://127.0.0.1:{p['controller-manager']}/healthz"),
+    )
+    start(
+        "kube-scheduler",
+        components.scheduler(b, layout),
+        _http_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
+    )
+    stage_file = layout.root / "kwok-stages.yaml"
+    stage_file.write_text(yaml.safe_dump_all(stages(), sort_keys=False))
+    kwok = components.kwok(b, layout, stage_file)
+    start("kwok", kwok, _http_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
+
+
+def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
+    """The Training Operator, then Kueue, with their secrets and webhooks in place."""
+    p = layout.ports
+    apply_objects(
+        kube,
+        [
+            controllers.cert_secret(
+                layout, controllers.TRAINING_SECRET, controllers.TRAINING_NAMESPACE
+            ),
+            *controllers.training_webhooks(layout),
+        ],
+    )
+    start(
+        "training-operator",
+        controllers.training_argv(b, layout),
+        _http_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
+        env={"MY_POD_NAMESPACE": controllers.TRAINING_NAMESPACE},
+    )
+    config = layout.root / "kueue-config.yaml"
+    config.write_text(yaml.safe_dump(controllers.kueue_config(layout), sort_keys=False))
+    apply_objects(
+        kube,
+        [
+            controllers.cert_secret(layout, controllers.KUEUE_SECRET, controllers.KUEUE_NAMESPACE),
+            *controllers.kueue_webhooks(layout),
+        ],
+    )
+    start(
+        "kueue",
+        controllers.kueue_argv(b, layout, config),
+        _http_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
+        timeout=120,
+    )
+
+
+def _shape(kube: Kube, platform: SpecFile, progress: Progress, timeout: float = 120) -> None:
+    """Create the platform's fake nodes, wait until they are Ready, apply its objects."""
+    assert isinstance(platform.spec, Platform)
+    nodes = platform_nodes(platform.spec)
+    started = time.monotonic()
+    for node in nodes:
+        status = node.pop("status")
+        created = kube.create(node)
+        kube.patch_status(created, status)
+    wait_nodes_ready(kube, {n["metadata"]["name"] for n in nodes}, timeout)
+    progress(f"{len(nodes)} GPU nodes Ready ({time.monotonic() - started:.1f}s)")
+    applied = apply_objects(kube, render_specs([platform]))
+    progress(f"platform {platform.spec.metadata.name!r}: {len(applied)} objects applied")
+
+
+def wait_nodes_ready(kube: Kube, names: set[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = {n["metadata"]["name"] for n in kube.list("v1", "Node") if _node_ready(n)}
+        if names <= ready:
+            return
+        if time.monotonic() > deadline:
+            raise MlkubeError(
+                f"{len(names - ready)} of {len(names)} nodes not Ready after {timeout:.0f}s"
+            )
+        time.sleep(0.25)
+
+
+def _node_ready(node: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in node.get("status", {}).get("conditions", [])
+    )
+
+
+def down(name: str, progress: Progress) -> bool:
+    """Stop every process the cluster started, by pid, and remove its files."""
+    path = _state_file(name)
+    root = cluster_root(name)
+    if not path.is_file():
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+        return False
+    state = State.load(path)
+    for component, (pid, binary) in reversed(list(state.processes.items())):
+        processes.stop(pid, binary)
+        progress(f"{component} stopped (pid {pid})")
+    shutil.rmtree(root, ignore_errors=True)
+    return True
+
+
+def status(name: str) -> dict[str, Any]:
+    path = _state_file(name)
+    if not path.is_file():
+        raise UsageError(f"no local cluster named {name!r}; `mlkube cluster up` starts one")
+    state = State.load(path)
+    report: dict[str, Any] = {
+        "name": name,
+        "kubeconfig": str(kubeconfig_path(name)),
+        "server": f"https://127.0.0.1:{state.ports['apiserver']}",
+        "platform": state.platform,
+        "components": {
+            c: {"pid": pid, "running": processes.alive(pid, binary)}
+            for c, (pid, binary) in state.processes.items()
+        },
+    }
+    if report["components"].get("kube-apiserver", {}).get("running"):
+        with Kube(load_connection(str(kubeconfig_path(name)))) as kube:
+            nodes = kube.list("v1", "Node")
+            report["nodes"] = {
+                "total": len(nodes),
+                "ready": sum(1 for n in nodes if _node_ready(n)),
+            }
+    return report

@@ -1,0 +1,153 @@
+"""The command line of each component of a local cluster: pure functions of the
+binaries, the cluster's directory and its ports, so they can be read and tested."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlkube.localcluster.binaries import Binaries
+from mlkube.localcluster.pki import Pki
+
+PORT_NAMES = (
+    "etcd", "etcd-peer", "etcd-metrics", "apiserver", "controller-manager", "scheduler",
+    "kwok", "kueue-webhook", "kueue-metrics", "kueue-health",
+    "training-operator-webhook", "training-operator-metrics", "training-operator-health",
+)  # fmt: skip
+SERVICE_RANGE = "10.0.0.0/24"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one cluster keeps its files."""
+
+    root: Path
+    pki: Pki
+    ports: dict[str, int]
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    def log(self, component: str) -> Path:
+        return self.logs / f"{component}.log"
+
+
+def kubeconfig(layout: Layout, name: str) -> dict[str, object]:
+    pki = layout.pki
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": name,
+                "cluster": {"server": layout.server, "certificate-authority": str(pki.ca)},
+            }
+        ],
+        "users": [
+            {
+                "name": f"{name}-admin",
+                "user": {
+                    "client-certificate": str(pki.path("admin.crt")),
+                    "client-key": str(pki.path("admin.key")),
+                },
+            }
+        ],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}],
+        "current-context": name,
+    }
+
+
+def etcd(b: Binaries, layout: Layout) -> list[str]:
+    p = layout.ports
+    client = f"http://127.0.0.1:{p['etcd']}"
+    peer = f"http://127.0.0.1:{p['etcd-peer']}"
+    return [
+        b["etcd"],
+        "--name=default",
+        f"--data-dir={layout.root / 'etcd'}",
+        "--unsafe-no-fsync",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=default={peer}",
+        f"--listen-metrics-urls=http://127.0.0.1:{p['etcd-metrics']}",
+        "--log-level=warn",
+    ]
+
+
+def apiserver(b: Binaries, layout: Layout) -> list[str]:
+    pki, p = layout.pki, layout.ports
+    return [
+        b["kube-apiserver"],
+        f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={p['apiserver']}",
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={pki.path('apiserver.crt')}",
+        f"--tls-private-key-file={pki.path('apiserver.key')}",
+        f"--client-ca-file={pki.ca}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki.path('sa.pub')}",
+        f"--service-account-signing-key-file={pki.path('sa.key')}",
+        f"--service-cluster-ip-range={SERVICE_RANGE}",
+        "--authorization-mode=Node,RBAC",
+        "--max-requests-inflight=2000",
+        "--max-mutating-requests-inflight=1000",
+    ]
+
+
+def _client_flags(layout: Layout) -> list[str]:
+    config = layout.kubeconfig
+    return [
+        f"--kubeconfig={config}",
+        f"--authentication-kubeconfig={config}",
+        f"--authorization-kubeconfig={config}",
+        "--bind-address=127.0.0.1",
+        "--leader-elect=false",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
+    ]
+
+
+def controller_manager(b: Binaries, layout: Layout) -> list[str]:
+    pki = layout.pki
+    return [
+        b["kube-controller-manager"],
+        *_client_flags(layout),
+        f"--secure-port={layout.ports['controller-manager']}",
+        f"--root-ca-file={pki.ca}",
+        f"--service-account-private-key-file={pki.path('sa.key')}",
+        "--use-service-account-credentials=true",
+        f"--service-cluster-ip-range={SERVICE_RANGE}",
+    ]
+
+
+def scheduler(b: Binaries, layout: Layout) -> list[str]:
+    return [
+        b["kube-scheduler"],
+        *_client_flags(layout),
+        f"--secure-port={layout.ports['scheduler']}",
+    ]
+
+
+def kwok(b: Binaries, layout: Layout, stages: Path) -> list[str]:
+    return [
+        b["kwok"],
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--config={stages}",
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        f"--server-address=127.0.0.1:{layout.ports['kwok']}",
+        "--node-ip=127.0.0.1",
+    ]

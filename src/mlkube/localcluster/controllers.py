@@ -1,0 +1,162 @@
+"""Kueue and the Kubeflow Training Operator, run out of cluster against a local
+cluster: their configuration, webhooks and certificates, as data.
+
+Both controllers manage their webhook certificates with cert-controller's rotator,
+which keeps a certificate from its Secret only when it is valid for the webhook
+Service's DNS name. mlkube seeds those Secrets with its own webhook certificate
+(valid for the DNS names and for 127.0.0.1), and points every webhook at
+``https://127.0.0.1:<port>`` instead of a Service: no kube-proxy needed, and the
+rotator injects the matching CA bundle itself.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlkube.crds import module_dir
+from mlkube.localcluster.binaries import MODULES, Binaries, version
+from mlkube.localcluster.components import Layout
+
+KUEUE_NAMESPACE = "kueue-system"
+KUEUE_SECRET = "kueue-webhook-server-cert"
+KUEUE_SERVICE = "kueue-webhook-service"
+TRAINING_NAMESPACE = "kubeflow"
+TRAINING_SECRET = "training-operator-webhook-cert"
+TRAINING_WEBHOOK = "validator.training-operator.kubeflow.org"
+# The webhooks kept: the job kinds Kueue manages here, and Kueue's own kinds. The
+# others (pods, deployments, …) would call handlers this configuration does not start.
+KUEUE_WEBHOOKS = frozenset(
+    f"{prefix}{kind}.kb.io"
+    for prefix in ("m", "v")
+    for kind in ("job", "pytorchjob", "clusterqueue", "cohort", "resourceflavor", "workload")
+)
+KUEUE_CONVERTED = ("localqueues", "clusterqueues", "cohorts", "workloads", "multikueueclusters")
+KUEUE_FRAMEWORKS = ("batch/job", "kubeflow.org/pytorchjob")
+
+
+def _module(component: str) -> Path:
+    return module_dir(MODULES[component], version(component))
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _url(layout: Layout, port: str, path: str) -> dict[str, Any]:
+    return {"url": f"https://127.0.0.1:{layout.ports[port]}{path}", "caBundle": _b64(layout.pki.ca)}
+
+
+def cert_secret(layout: Layout, name: str, namespace: str) -> dict[str, Any]:
+    pki = layout.pki
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {
+            "ca.crt": _b64(pki.ca),
+            "ca.key": _b64(pki.path("ca.key")),
+            "tls.crt": _b64(pki.path("webhook.crt")),
+            "tls.key": _b64(pki.path("webhook.key")),
+        },
+    }
+
+
+# Kueue --------------------------------------------------------------------------------
+
+
+def kueue_config(layout: Layout) -> dict[str, Any]:
+    p = layout.ports
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "namespace": KUEUE_NAMESPACE,
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{p['kueue-health']}"},
+        "metrics": {"bindAddress": f"127.0.0.1:{p['kueue-metrics']}"},
+        "webhook": {
+            "host": "127.0.0.1",
+            "port": p["kueue-webhook"],
+            "certDir": str(layout.root / "kueue-certs"),
+        },
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {
+            "enable": True,
+            "webhookServiceName": KUEUE_SERVICE,
+            "webhookSecretName": KUEUE_SECRET,
+        },
+        "manageJobsWithoutQueueName": False,
+        "integrations": {"frameworks": list(KUEUE_FRAMEWORKS)},
+    }
+
+
+def kueue_webhooks(layout: Layout) -> list[dict[str, Any]]:
+    path = _module("kueue") / "config" / "components" / "webhook" / "manifests.yaml"
+    out = []
+    for config in yaml.safe_load_all(path.read_text()):
+        if not config:
+            continue
+        config["metadata"]["name"] = f"kueue-{config['metadata']['name']}"
+        webhooks = [w for w in config["webhooks"] if w["name"] in KUEUE_WEBHOOKS]
+        for w in webhooks:
+            w["clientConfig"] = _url(layout, "kueue-webhook", w["clientConfig"]["service"]["path"])
+        config["webhooks"] = webhooks
+        out.append(config)
+    return out
+
+
+def with_kueue_conversion(crd: dict[str, Any], layout: Layout) -> dict[str, Any]:
+    """Kueue's CRD with its conversion webhook (between v1beta1 and v1beta2)."""
+    if (
+        crd["spec"]["group"] != "kueue.x-k8s.io"
+        or crd["spec"]["names"]["plural"] not in KUEUE_CONVERTED
+    ):
+        return crd
+    conversion = {
+        "strategy": "Webhook",
+        "webhook": {
+            "clientConfig": _url(layout, "kueue-webhook", "/convert"),
+            "conversionReviewVersions": ["v1"],
+        },
+    }
+    return {**crd, "spec": {**crd["spec"], "conversion": conversion}}
+
+
+def kueue_argv(b: Binaries, layout: Layout, config: Path) -> list[str]:
+    return [
+        b["kueue"],
+        f"--config={config}",
+        f"--kubeconfig={layout.kubeconfig}",
+        "--feature-gates=VisibilityOnDemand=false",
+    ]
+
+
+# Training Operator ----------------------------------------------------------------------
+
+
+def training_webhooks(layout: Layout) -> list[dict[str, Any]]:
+    path = _module("training-operator") / "manifests" / "base" / "webhook" / "manifests.yaml"
+    (config,) = [c for c in yaml.safe_load_all(path.read_text()) if c]
+    config["metadata"]["name"] = TRAINING_WEBHOOK
+    webhooks = [w for w in config["webhooks"] if "pytorchjob" in w["name"]]
+    for w in webhooks:
+        w["clientConfig"] = _url(
+            layout, "training-operator-webhook", w["clientConfig"]["service"]["path"]
+        )
+    config["webhooks"] = webhooks
+    return [config]
+
+
+def training_argv(b: Binaries, layout: Layout) -> list[str]:
+    p = layout.ports
+    return [
+        b["training-operator"],
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--metrics-bind-address=127.0.0.1:{p['training-operator-metrics']}",
+        f"--health-probe-bind-address=127.0.0.1:{p['training-operator-health']}",
+        f"--webhook-server-port={p['training-operator-webhook']}",
+        "--enable-scheme=pytorchjob",
+    ]

@@ -1,0 +1,147 @@
+"""The local cluster's certificates: one CA signs the API server's serving cert, the
+admin client cert (``system:masters``), and the webhooks' serving cert; one key pair
+signs service-account tokens. EC P-256 keys: fast to make, accepted everywhere."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALID = datetime.timedelta(days=365)
+_SERVICE_NAMES = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+# The controllers' own certificate rotators keep a certificate only if it is valid for
+# their Service's DNS name; ours also names 127.0.0.1, where the API server calls them.
+WEBHOOK_SERVICES = (
+    "training-operator.kubeflow.svc",
+    "kueue-webhook-service.kueue-system.svc",
+)
+
+
+@dataclass(frozen=True)
+class Pki:
+    root: Path
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def ca(self) -> Path:
+        return self.path("ca.crt")
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(pem)
+    path.chmod(0o600)
+
+
+def _name(common: str, org: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common)]
+    if org:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    return x509.Name(attrs)
+
+
+def _sign(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    *,
+    server: bool = False,
+    client: bool = False,
+    ips: tuple[str, ...] = (),
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    issuer, signer = (ca[0].subject, ca[1]) if ca else (subject, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALID)
+        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
+    )
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] * server + [ExtendedKeyUsageOID.CLIENT_AUTH] * client
+    if usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    if server:
+        dns = (*_SERVICE_NAMES, *WEBHOOK_SERVICES)
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *ips)]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _write_cert(cert: x509.Certificate, path: Path) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+SERVICE_IP = "10.0.0.1"  # the first address of the service range every local cluster uses
+
+
+def ensure(root: Path) -> Pki:
+    """The machine's local-cluster PKI, made once and shared by every local cluster.
+
+    Shared because the Training Operator writes its webhook certificate to a fixed
+    path (/tmp/k8s-webhook-server/serving-certs): clusters side by side must agree.
+    """
+    pki = Pki(root)
+    if pki.path("sa.pub").is_file():
+        return pki
+    staging = root.with_name(root.name + ".tmp")
+    staging.mkdir(parents=True, exist_ok=True)
+    create(staging, SERVICE_IP)
+    staging.rename(root)
+    return pki
+
+
+def create(root: Path, service_ip: str) -> Pki:
+    """Make every key and certificate under ``root`` (which must exist)."""
+    pki = Pki(root)
+    ca_key = _key()
+    ca_cert = _sign(_name("mlkube-local-ca"), ca_key, None)
+    _write_key(ca_key, pki.path("ca.key"))
+    _write_cert(ca_cert, pki.ca)
+    ca = (ca_cert, ca_key)
+    for name, subject, server, client in (
+        ("apiserver", _name("kube-apiserver"), True, False),
+        ("admin", _name("mlkube-admin", "system:masters"), False, True),
+        ("webhook", _name("mlkube-webhooks"), True, False),
+    ):
+        key = _key()
+        _write_key(key, pki.path(f"{name}.key"))
+        ips = (service_ip,) if name == "apiserver" else ()
+        _write_cert(
+            _sign(subject, key, ca, server=server, client=client, ips=ips), pki.path(f"{name}.crt")
+        )
+    sa = _key()
+    _write_key(sa, pki.path("sa.key"))
+    pki.path("sa.pub").write_bytes(
+        sa.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return pki

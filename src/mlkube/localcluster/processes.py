@@ -1,0 +1,94 @@
+"""Starting and stopping the cluster's processes, by pid, never by name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mlkube.errors import MlkubeError
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now (held open together so that they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def start(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``argv`` in its own session (it outlives the CLI), output to ``log``."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    return proc.pid
+
+
+def alive(pid: int, binary: str | None = None) -> bool:
+    """Whether ``pid`` runs, and (if given) runs ``binary``: a recycled pid is not ours."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie has exited
+        return False
+    return binary is None or cmdline.split(b"\0", 1)[0].decode(errors="replace") == binary
+
+
+def stop(pid: int, binary: str, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; only if ``pid`` still runs ``binary``."""
+    if not alive(pid, binary):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not alive(pid):
+            return
+        time.sleep(0.1)
+    if alive(pid, binary):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+        _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def wait_until(
+    what: str, check: Callable[[], bool], timeout: float, log: Path | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # not up yet, whatever the reason
+            pass
+        time.sleep(0.2)
+    tail = ""
+    if log is not None and log.exists():
+        lines = log.read_text(errors="replace").strip().splitlines()[-3:]
+        tail = ": " + " | ".join(lines)[-600:]
+    raise MlkubeError(f"{what} not ready after {timeout:.0f}s{tail}")
