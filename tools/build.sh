@@ -72,7 +72,7 @@ stamp_ldflags() {
         ld+=" -X $p.gitVersion=$ver -X $p.gitMajor=1 -X $p.gitMinor=$minor"
         ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
       done ;;
-    etcd) ld=" -X go.etcd.io/etcd/api/v3/version.GitSHA=$ver" ;;
+    etcd) ld="" ;;   # version is a constant in go.etcd.io/etcd/api/v3/version
     kwok) ld=" -X sigs.k8s.io/kwok/pkg/consts.Version=$ver" ;;
     kueue) ld=" -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver -X sigs.k8s.io/kueue/pkg/version.BuildDate=$date" ;;
     training-operator) ld="" ;;

@@ -152,7 +152,10 @@ T0=$(date +%s)
 wait_for "node fake-gpu-0 Ready" 60 node_ready
 say "node fake-gpu-0 Ready after $(( $(date +%s) - T0 ))s; allocatable: $(kcurl "$API/api/v1/nodes/fake-gpu-0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["allocatable"])')"
 
-# a pod that tolerates the fake node: scheduled by kube-scheduler, made Running by kwok
+# a pod that tolerates the fake node: scheduled by kube-scheduler, made Running by kwok.
+# Pod creation is refused (403) until the controller-manager has made the namespace's
+# "default" ServiceAccount, so wait for it first.
+wait_for "serviceaccount default/default" 60 kcurl "$API/api/v1/namespaces/default/serviceaccounts/default"
 kcurl -X POST -H 'Content-Type: application/json' "$API/api/v1/namespaces/default/pods" -d '{
   "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "smoke"},
   "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],

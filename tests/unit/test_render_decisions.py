@@ -99,7 +99,7 @@ def test_cluster_queue_quota_follows_the_gpu_share() -> None:
         for r in cq["spec"]["resourceGroups"][0]["flavors"][0]["resources"]
     }
     # 8 of the pool's 16 GPUs: half of its 2 × 96 CPUs and 2 × 1024 GiB
-    assert resources == {"cpu": "96", "memory": "1Ti", "nvidia.com/gpu": 8}
+    assert resources == {"cpu": "96", "memory": "1Ti", "nvidia.com/gpu": "8"}
 
 
 def test_time_sliced_pool_gets_a_device_plugin_config_and_no_product_selector() -> None:

@@ -34,6 +34,7 @@ from mlkube.render import render_specs
 from mlkube.spec import Platform, SpecFile
 
 Progress = Callable[[str], None]
+PKI_FORMAT = "rsa-v2"  # a new name when the PKI's format changes: old ones are not reused
 # Namespaces that the GPU Operator, Prometheus and the ML controllers' installs create
 # on a real cluster, and that rendered bundles refer to.
 INFRASTRUCTURE_NAMESPACES = ("gpu-operator", "monitoring", "kubeflow", "kueue-system")
@@ -67,7 +68,7 @@ def cluster_root(name: str) -> Path:
 
 
 def _layout(name: str, ports: dict[str, int]) -> Layout:
-    return Layout(cluster_root(name), Pki(cache_root() / "pki"), ports)
+    return Layout(cluster_root(name), Pki(cache_root() / "pki" / PKI_FORMAT), ports)
 
 
 def _state_file(name: str) -> Path:
@@ -165,7 +166,7 @@ def up(name: str, platform: SpecFile | None, progress: Progress) -> State:
                 state.platform = platform.doc.source
                 state.save(_state_file(name))
     except BaseException:
-        down(name, lambda _msg: None)
+        _stop(state, lambda _msg: None)  # the logs stay, for the error to point at
         raise
     return state
 
@@ -212,6 +213,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             *controllers.training_webhooks(layout),
         ],
     )
+    controllers.write_serving_cert(layout, controllers.TRAINING_CERT_DIR)
     start(
         "training-operator",
         controllers.training_argv(b, layout),
@@ -227,6 +229,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             *controllers.kueue_webhooks(layout),
         ],
     )
+    controllers.write_serving_cert(layout, controllers.kueue_cert_dir(layout))
     start(
         "kueue",
         controllers.kueue_argv(b, layout, config),
@@ -278,12 +281,15 @@ def down(name: str, progress: Progress) -> bool:
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
         return False
-    state = State.load(path)
+    _stop(State.load(path), progress)
+    shutil.rmtree(root, ignore_errors=True)
+    return True
+
+
+def _stop(state: State, progress: Progress) -> None:
     for component, (pid, binary) in reversed(list(state.processes.items())):
         processes.stop(pid, binary)
         progress(f"{component} stopped (pid {pid})")
-    shutil.rmtree(root, ignore_errors=True)
-    return True
 
 
 def status(name: str) -> dict[str, Any]:

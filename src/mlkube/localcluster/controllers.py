@@ -50,6 +50,26 @@ def _url(layout: Layout, port: str, path: str) -> dict[str, Any]:
     return {"url": f"https://127.0.0.1:{layout.ports[port]}{path}", "caBundle": _b64(layout.pki.ca)}
 
 
+# Where the Training Operator's webhook server reads its certificate: fixed in its code.
+TRAINING_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
+
+
+def kueue_cert_dir(layout: Layout) -> Path:
+    return layout.root / "kueue-certs"
+
+
+def write_serving_cert(layout: Layout, cert_dir: Path) -> None:
+    """Put the webhook certificate where a controller's webhook server reads it (in a
+    cluster, the Secret would be mounted there; the rotator only checks the file)."""
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    for source, target in (
+        ("webhook.crt", "tls.crt"),
+        ("webhook.key", "tls.key"),
+        ("ca.crt", "ca.crt"),
+    ):
+        (cert_dir / target).write_bytes(layout.pki.path(source).read_bytes())
+
+
 def cert_secret(layout: Layout, name: str, namespace: str) -> dict[str, Any]:
     pki = layout.pki
     return {
@@ -80,7 +100,7 @@ def kueue_config(layout: Layout) -> dict[str, Any]:
         "webhook": {
             "host": "127.0.0.1",
             "port": p["kueue-webhook"],
-            "certDir": str(layout.root / "kueue-certs"),
+            "certDir": str(kueue_cert_dir(layout)),
         },
         "leaderElection": {"leaderElect": False},
         "internalCertManagement": {

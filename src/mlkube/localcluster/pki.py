@@ -1,6 +1,7 @@
 """The local cluster's certificates: one CA signs the API server's serving cert, the
 admin client cert (``system:masters``), and the webhooks' serving cert; one key pair
-signs service-account tokens. EC P-256 keys: fast to make, accepted everywhere."""
+signs service-account tokens. RSA keys in PKCS#1, because the controllers' certificate
+rotator (cert-controller) parses the CA key it is given only in that form."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALID = datetime.timedelta(days=365)
@@ -28,6 +29,8 @@ WEBHOOK_SERVICES = (
     "training-operator.kubeflow.svc",
     "kueue-webhook-service.kueue-system.svc",
 )
+# The rotator also checks the CA certificate as if it were served under the CA's name.
+CA_NAMES = ("training-operator-ca", "kueue-ca")
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,11 @@ class Pki:
         return self.path("ca.crt")
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+def _write_key(key: rsa.RSAPrivateKey, path: Path) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -65,8 +68,8 @@ def _name(common: str, org: str | None = None) -> x509.Name:
 
 def _sign(
     subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    key: rsa.RSAPrivateKey,
+    ca: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
     *,
     server: bool = False,
     client: bool = False,
@@ -92,6 +95,9 @@ def _sign(
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *ips)]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    elif ca is None:
+        ca_names: list[x509.GeneralName] = [x509.DNSName(n) for n in CA_NAMES]
+        builder = builder.add_extension(x509.SubjectAlternativeName(ca_names), critical=False)
     return builder.sign(signer, hashes.SHA256())
 
 

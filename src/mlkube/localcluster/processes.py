@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,17 +28,19 @@ def free_ports(count: int) -> list[int]:
 
 
 def start(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> int:
-    """Start ``argv`` in its own session (it outlives the CLI), output to ``log``."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={**os.environ, **(env or {})},
-        )
-    return proc.pid
+    """Start ``argv`` in its own session, output to ``log``, and return its pid.
+
+    Spawned without a ``Popen`` object: the process outlives the CLI that started it,
+    and only its pid (with its binary, in the state file) is kept to stop it later.
+    """
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawn(
+        argv[0], list(argv), {**os.environ, **(env or {})}, file_actions=actions, setsid=True
+    )
 
 
 def alive(pid: int, binary: str | None = None) -> bool:

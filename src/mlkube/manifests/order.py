@@ -14,6 +14,8 @@ APPLY_ORDER = (
     "ServiceAccount",
     "ConfigMap",
     "Secret",
+    "StorageClass",
+    "PersistentVolume",
     "PersistentVolumeClaim",
     "NetworkPolicy",
     "ResourceFlavor",

@@ -97,9 +97,10 @@ def _flavor_quota(flavor: QueueFlavor, pool: Pool) -> dict[str, Any]:
     share = gpus / pool_gpus if pool_gpus else 0.0
     cpu = (parse_quantity(pool.cpu) or 0.0) * pool.nodes * share
     memory = (parse_quantity(pool.memory) or 0.0) * pool.nodes * share
-    gpu: dict[str, Any] = {"name": GPU, "nominalQuota": gpus}
+    # Quantities as strings, as the API server stores them: re-applies then change nothing.
+    gpu: dict[str, Any] = {"name": GPU, "nominalQuota": str(gpus)}
     if flavor.borrowing_limit is not None:
-        gpu["borrowingLimit"] = flavor.borrowing_limit
+        gpu["borrowingLimit"] = str(flavor.borrowing_limit)
     return {
         "name": pool.name,
         "resources": [

@@ -81,7 +81,7 @@ def _resources(endpoint: InferenceEndpoint) -> dict[str, Any]:
     requests: dict[str, Any] = {"cpu": str(res.cpu), "memory": str(res.memory)}
     limits: dict[str, Any] = {"memory": str(res.memory)}
     if res.gpus:
-        limits[GPU] = res.gpus
+        limits[GPU] = str(res.gpus)
     return {"requests": requests, "limits": limits}
 
 

@@ -100,7 +100,7 @@ def _pod_spec(job: TrainingJob, pool: Pool | None) -> dict[str, Any]:
     cpu = str(spec.cpu)
     limits: dict[str, Any] = {"cpu": cpu, "memory": memory}
     if spec.gpus_per_node:
-        limits[GPU] = spec.gpus_per_node
+        limits[GPU] = str(spec.gpus_per_node)
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     volumes: list[dict[str, Any]] = [
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(shm)}}

@@ -179,10 +179,12 @@ def quota_gpu_limits_prefix(m: Manifest) -> Iterator[Violation]:
     """Finds ResourceQuotas that cap an extended resource such as GPUs by its limits.
 
     ## Why is this bad?
-    Kubernetes documents quota for extended resources with the `requests.` prefix
-    only: extended resources cannot be overcommitted, so their limits equal their
-    requests. A `limits.nvidia.com/gpu` key is at best redundant; without
-    `requests.nvidia.com/gpu` beside it, the quota may not bound the GPU count at all.
+    Kubernetes quotas extended resources with the `requests.` prefix only: they
+    cannot be overcommitted, so their limits equal their requests. The API server
+    accepts a `limits.nvidia.com/gpu` key, but the quota never counts it: a pod asking
+    for more GPUs than it "allows" is admitted (tested on Kubernetes 1.37, see
+    docs/decisions.md). Beside `requests.nvidia.com/gpu` it is dead weight; alone, the
+    namespace has no GPU quota at all.
 
     ## Example
     ```yaml
@@ -210,14 +212,13 @@ def quota_gpu_limits_prefix(m: Manifest) -> Iterator[Violation]:
         requests = f"requests.{resource}"
         if requests in hard:
             message = (
-                f"quota key {key!r} is redundant beside {requests!r}: Kubernetes documents "
-                "quota for extended resources by their requests only"
+                f"quota key {key!r} is dead weight beside {requests!r}: quota counts "
+                "extended resources by their requests only"
             )
         else:
             message = (
-                f"quota key {key!r} without {requests!r}: Kubernetes documents quota for "
-                f"extended resources by their requests only, so the {resource} count may "
-                "be unbounded"
+                f"quota key {key!r} enforces nothing: quota counts extended resources by "
+                f"their requests only, so this namespace's {resource} count is unbounded"
             )
         yield Violation(m.at("spec", "hard", key), message)
 

@@ -1,0 +1,99 @@
+"""The guide's doubtful claims that an API server can decide, decided by one
+(see docs/decisions.md; NOTES.md items 1–3)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from mlkube.cluster.client import ApiError, Kube
+
+
+def _namespace(kube: Kube, name: str) -> str:
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name
+
+
+def _pod(name: str, namespace: str, resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "containers": [{"name": "c", "image": "trainer:1.0", "resources": resources}],
+            "nodeSelector": {"no-such-node": "true"},  # stays Pending: only admission matters
+        },
+    }
+
+
+def test_limits_prefix_gpu_quota_is_accepted_but_enforces_nothing(kube: Kube) -> None:
+    ns = _namespace(kube, "semantics-limits-quota")
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "gpu", "namespace": ns},
+        "spec": {"hard": {"limits.nvidia.com/gpu": "1"}},
+    }
+    kube.create(quota)  # accepted by validation
+    time.sleep(1)  # let the quota controller fill in status.used
+    kube.create(_pod("two-gpus", ns, {"limits": {"nvidia.com/gpu": 2}}))  # over the "limit"
+    kube.create(_pod("two-more", ns, {"limits": {"nvidia.com/gpu": 2}}))
+    used = (kube.get("v1", "ResourceQuota", "gpu", ns) or {}).get("status", {}).get("used", {})
+    assert "limits.nvidia.com/gpu" not in used
+
+
+def test_requests_prefix_gpu_quota_is_enforced(kube: Kube) -> None:
+    ns = _namespace(kube, "semantics-requests-quota")
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "gpu", "namespace": ns},
+            "spec": {"hard": {"requests.nvidia.com/gpu": "1"}},
+        }
+    )
+    time.sleep(1)
+    kube.create(_pod("first", ns, {"limits": {"nvidia.com/gpu": 1}}))
+    with pytest.raises(ApiError, match="exceeded quota") as info:
+        kube.create(_pod("second", ns, {"limits": {"nvidia.com/gpu": 1}}))
+    assert info.value.status == 403
+
+
+def test_gpu_request_needs_an_equal_limit(kube: Kube) -> None:
+    with pytest.raises(ApiError, match="Limit must be set for non overcommitable resources"):
+        kube.create(_pod("request-only", "default", {"requests": {"nvidia.com/gpu": 1}}))
+    with pytest.raises(ApiError, match=r"must be equal to nvidia\.com/gpu limit"):
+        kube.create(
+            _pod(
+                "unequal",
+                "default",
+                {"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 2}},
+            )
+        )
+    pod = kube.create(_pod("limit-only", "default", {"limits": {"nvidia.com/gpu": 2}}))
+    assert pod["spec"]["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "2"}
+
+
+@pytest.mark.parametrize(
+    ("name", "resources", "qos"),
+    [
+        ("gpu-only", {"limits": {"nvidia.com/gpu": 1}}, "BestEffort"),
+        (
+            "cpu-mem-equal",
+            {"limits": {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": 1}},
+            "Guaranteed",
+        ),
+        (
+            "guide-sizing",  # request 1.5x, limit 2x: Burstable, evicted first under pressure
+            {"requests": {"cpu": "1", "memory": "48Gi"}, "limits": {"cpu": "1", "memory": "64Gi"}},
+            "Burstable",
+        ),
+    ],
+)
+def test_qos_class_depends_on_cpu_and_memory_only(
+    kube: Kube, name: str, resources: dict[str, Any], qos: str
+) -> None:
+    pod = kube.create(_pod(f"qos-{name}", "default", resources))
+    assert pod["status"]["qosClass"] == qos
