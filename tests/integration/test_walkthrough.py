@@ -15,44 +15,11 @@ import pytest
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.status import job_status
+from mlkube.manifests.yamlstream import read_paths
 from mlkube.render import render_paths
 
-from ..conftest import EXAMPLES
+from ..conftest import DEMO, EXAMPLES
 from .jobs import delete_job, submit, training_job, wait_for, with_run
-
-
-def _claims() -> list[dict[str, object]]:
-    """Statically bound ReadWriteMany volumes for the resnet job's dataset and checkpoints."""
-    out: list[dict[str, object]] = []
-    for claim in ("dataset-pvc", "resnet-checkpoints"):
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": f"pv-{claim}"},
-                "spec": {
-                    "capacity": {"storage": "100Gi"},
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": "",
-                    "hostPath": {"path": f"/srv/{claim}"},
-                    "claimRef": {"namespace": "ml-training", "name": claim},
-                },
-            }
-        )
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": claim, "namespace": "ml-training"},
-                "spec": {
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": "",
-                    "volumeName": f"pv-{claim}",
-                    "resources": {"requests": {"storage": "100Gi"}},
-                },
-            }
-        )
-    return out
 
 
 @pytest.fixture
@@ -66,8 +33,9 @@ def cleanup(kube: Kube) -> Iterator[list[str]]:
 def test_resnet_is_admitted_scheduled_on_a100_and_succeeds(kube: Kube, cleanup: list[str]) -> None:
     bundle = render_paths([str(EXAMPLES / "platform.yaml"), str(EXAMPLES / "resnet-training.yaml")])
     job = with_run(next(o for o in bundle if o["kind"] == "PyTorchJob"), "3s")
+    volumes = [d.obj for d in read_paths([str(DEMO / "resnet-volumes.yaml")])]
     cleanup.append("resnet-training")
-    submit(kube, [*_claims(), job])
+    submit(kube, [*volumes, job])
     status = wait_for(kube, "resnet-training", lambda s: s.phase == "Succeeded")
     assert status.queue["state"] in ("admitted", "finished")
     assert status.queue["clusterQueue"] == "training"

@@ -1,9 +1,9 @@
 """KWOK stages: the lifecycle of fake nodes and pods.
 
 KWOK's own default stages come from its release (the kwok binary has none built in);
-mlkube adds stages that finish the pods of a training job after the time its
-``kwok.mlkube.dev/run`` annotation gives (``"20s"``), as a kubelet would report a
-training process that exits 0.
+mlkube adds a stage that finishes the pods of a Kubeflow training job, as a kubelet
+would report a training process that exits 0: after the time their
+``kwok.mlkube.dev/run`` annotation gives (``"20s"``), else after 10 seconds.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import yaml
 
 from mlkube.crds import module_dir
 from mlkube.localcluster.binaries import version
+from mlkube.wellknown import JOB_NAME_LABEL
 
 RUN_ANNOTATION = "kwok.mlkube.dev/run"
+DEFAULT_RUN_MILLISECONDS = 10_000
 _DEFAULTS = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat/node-heartbeat.yaml",
@@ -48,11 +50,11 @@ phase: Succeeded
 """
 
 
-def _running_pods_annotated(annotation: str) -> list[dict[str, Any]]:
+def _running_training_pods() -> list[dict[str, Any]]:
     return [
         {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
         {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-        {"key": f'.metadata.annotations["{annotation}"]', "operator": "Exists"},
+        {"key": f'.metadata.labels["{JOB_NAME_LABEL}"]', "operator": "Exists"},
     ]
 
 
@@ -63,10 +65,10 @@ def training_pod_complete() -> dict[str, Any]:
         "metadata": {"name": "mlkube-training-pod-complete"},
         "spec": {
             "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
-            "selector": {"matchExpressions": _running_pods_annotated(RUN_ANNOTATION)},
+            "selector": {"matchExpressions": _running_training_pods()},
             "weight": 10,
             "delay": {
-                "durationMilliseconds": 1000,
+                "durationMilliseconds": DEFAULT_RUN_MILLISECONDS,
                 "durationFrom": {"expressionFrom": f'.metadata.annotations["{RUN_ANNOTATION}"]'},
             },
             "next": {"statusTemplate": _SUCCEEDED},
