@@ -33,10 +33,18 @@ done
 
 W=$(mktemp -d /tmp/mlkube-smoke.XXXXXX)
 PIDS=()
+stop_pid() {  # SIGTERM, wait up to 20s, then SIGKILL (by pid only)
+  local p=$1 i
+  kill "$p" 2>/dev/null || return 0
+  for ((i = 0; i < 40; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$p" 2>/dev/null; then say "pid $p ignored SIGTERM for 20s, sending SIGKILL"; kill -9 "$p" 2>/dev/null || true; fi
+  wait "$p" 2>/dev/null || true
+}
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # reverse start order: kube-apiserver must go before etcd, or its graceful
+  # shutdown can hang for minutes retrying the vanished etcd
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   if [[ -n ${SMOKE_KEEP:-} ]]; then say "work dir kept: $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
