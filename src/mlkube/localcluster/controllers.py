@@ -30,10 +30,12 @@ TRAINING_WEBHOOK = "validator.training-operator.kubeflow.org"
 # The webhooks kept: the job kinds Kueue manages here, and Kueue's own kinds. The
 # others (pods, deployments, …) would call handlers this configuration does not start.
 KUEUE_WEBHOOKS = frozenset(
-    f"{prefix}{kind}.kb.io"
-    for prefix in ("m", "v")
-    for kind in ("job", "pytorchjob", "clusterqueue", "cohort", "resourceflavor", "workload")
-)
+    {
+        "mjob.kb.io", "vjob.kb.io", "mpytorchjob.kb.io", "vpytorchjob.kb.io",
+        "mclusterqueue.kb.io", "vclusterqueue.kb.io", "vcohort.kb.io",
+        "mresourceflavor.kb.io", "vresourceflavor.kb.io", "mworkload.kb.io", "vworkload.kb.io",
+    }
+)  # fmt: skip
 KUEUE_CONVERTED = ("localqueues", "clusterqueues", "cohorts", "workloads", "multikueueclusters")
 KUEUE_FRAMEWORKS = ("batch/job", "kubeflow.org/pytorchjob")
 
