@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as Sarif
 
 from mlkube.rules.docs import reference
-from mlkube.rules.lint import ALL_RULES
+from mlkube.rules.registry import ALL_RULES
 
 from .conftest import Run
 

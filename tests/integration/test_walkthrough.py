@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from mlkube.cluster.client import Kube
+from mlkube.cluster.evidence import gather
 from mlkube.cluster.status import job_status
+from mlkube.doctor import diagnose
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.render import render_paths
 
@@ -52,6 +54,8 @@ def test_higher_priority_job_preempts_a_lower_one_when_the_pool_is_full(
     submit(kube, training_job("urgent", nodes=1, gpus=8, priority="ml-training-high"))
     filler = wait_for(kube, "filler", lambda s: s.queue.get("state") in ("evicted", "pending"))
     assert "reempt" in filler.queue.get("message", "") or filler.phase == "Queued"
+    evicted = [f for f in diagnose(gather(kube, "ml-training"), "filler") if f.rule == "DK203"]
+    assert evicted and "to admit PyTorchJob ml-training/urgent" in evicted[0].message
     urgent = wait_for(kube, "urgent", lambda s: s.phase == "Succeeded")
     assert all(n.startswith("a100-") for n in urgent.nodes)
 
@@ -67,6 +71,8 @@ def test_job_larger_than_its_queue_quota_is_held(kube: Kube, cleanup: list[str])
     time.sleep(5)  # and it stays held: nothing frees quota it could ever fit in
     later = job_status(kube, "too-big", "ml-training")
     assert later.phase == "Queued" and later.queue["state"] == "pending" and not later.pods
+    (held,) = [f for f in diagnose(gather(kube, "ml-training"), "too-big") if f.rule == "DK202"]
+    assert "held by Kueue" in held.message and "ClusterQueue 'training'" in held.message
 
 
 def test_every_example_passes_server_dry_run_and_apply_is_idempotent(local_cluster: Path) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 from mlkube.errors import UsageError
 from mlkube.rules.docs import explain
-from mlkube.rules.lint import ALL_RULES
+from mlkube.rules.registry import ALL_RULES
 
 
 def register(verbs: Any) -> None:
-    p: argparse.ArgumentParser = verbs.add_parser("rules", help="list the lint rules")
+    p: argparse.ArgumentParser = verbs.add_parser("rules", help="list the lint and doctor rules")
     p.set_defaults(run=run_rules)
     e: argparse.ArgumentParser = verbs.add_parser(
         "explain", help="what a rule checks, why, an example and the fix"

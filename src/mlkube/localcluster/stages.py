@@ -38,28 +38,62 @@ _DEFAULTS = (
     "pod/fast/pod-delete.yaml",
 )
 
-_SUCCEEDED = """\
-{{ $now := Now }}
-containerStatuses:
-{{ range $index, $item := .spec.containers }}
-- image: {{ $item.image | Quote }}
-  name: {{ $item.name | Quote }}
-  ready: false
-  restartCount: 0
-  started: false
-  state:
-    terminated:
-      exitCode: 0
-      finishedAt: {{ $now | Quote }}
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-{{ end }}
-conditions:
-- lastTransitionTime: {{ $now | Quote }}
-  status: "False"
-  type: Ready
-phase: Succeeded
-"""
+
+def _status(container_state: str, phase: str, restarts: int = 0, scheduled: bool = False) -> str:
+    """A KWOK status template: every container in ``container_state`` (YAML lines,
+    indented for a container entry), not ready, and the pod in ``phase``."""
+    conditions = '- lastTransitionTime: {{ $now | Quote }}\n  status: "False"\n  type: Ready\n'
+    if scheduled:
+        conditions += (
+            '- lastTransitionTime: {{ $now | Quote }}\n  status: "True"\n  type: PodScheduled\n'
+        )
+    return (
+        "{{ $now := Now }}\n"
+        "containerStatuses:\n"
+        "{{ range $index, $item := .spec.containers }}\n"
+        "- image: {{ $item.image | Quote }}\n"
+        "  name: {{ $item.name | Quote }}\n"
+        "  ready: false\n"
+        "  started: false\n"
+        f"  restartCount: {restarts}\n"
+        f"{container_state}"
+        "{{ end }}\n"
+        f"conditions:\n{conditions}"
+        f"phase: {phase}\n"
+    )
+
+
+def _terminated(reason: str, exit_code: int) -> str:
+    return (
+        "    terminated:\n"
+        f"      exitCode: {exit_code}\n"
+        f"      reason: {reason}\n"
+        "      startedAt: {{ $now | Quote }}\n"
+        "      finishedAt: {{ $now | Quote }}\n"
+    )
+
+
+_SUCCEEDED = _status("  state:\n" + _terminated("Completed", 0), "Succeeded")
+_IMAGE_PULL_BACKOFF = _status(
+    "  state:\n"
+    "    waiting:\n"
+    "      reason: ImagePullBackOff\n"
+    "      message: Back-off pulling image {{ $item.image | Quote }}\n",
+    "Pending",
+    scheduled=True,
+)
+
+
+def _died(reason: str, exit_code: int) -> str:
+    """A container that terminated with ``reason`` and now backs off before restarting."""
+    return _status(
+        "  lastState:\n" + _terminated(reason, exit_code) + "  state:\n"
+        "    waiting:\n"
+        "      reason: CrashLoopBackOff\n"
+        "      message: back-off 10s restarting failed container={{ $item.name }}\n",
+        "Running",
+        restarts=1,
+    )
 
 
 _NOT_FAILING = {"key": f'.metadata.annotations["{FAIL_ANNOTATION}"]', "operator": "DoesNotExist"}
@@ -90,8 +124,18 @@ def _running_training_pods() -> list[dict[str, Any]]:
 
 
 def _stage(
-    name: str, kind: str, selector: list[dict[str, Any]], delay_ms: int, next_: dict[str, Any]
+    name: str,
+    kind: str,
+    selector: list[dict[str, Any]],
+    delay_ms: int,
+    next_: dict[str, Any],
+    *,
+    delay_from: str | None = None,
 ) -> dict[str, Any]:
+    """A KWOK Stage; ``delay_from`` names an annotation that overrides the delay."""
+    delay: dict[str, Any] = {"durationMilliseconds": delay_ms}
+    if delay_from is not None:
+        delay["durationFrom"] = {"expressionFrom": f'.metadata.annotations["{delay_from}"]'}
     return {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Stage",
@@ -99,65 +143,10 @@ def _stage(
         "spec": {
             "resourceRef": {"apiGroup": "v1", "kind": kind},
             "selector": {"matchExpressions": selector},
-            "delay": {"durationMilliseconds": delay_ms},
+            "delay": delay,
             "next": next_,
         },
     }
-
-
-def _died(reason: str, exit_code: int) -> str:
-    """A container that terminated with ``reason`` and now backs off before restarting."""
-    return f"""\
-{{{{ $now := Now }}}}
-containerStatuses:
-{{{{ range $index, $item := .spec.containers }}}}
-- image: {{{{ $item.image | Quote }}}}
-  name: {{{{ $item.name | Quote }}}}
-  ready: false
-  restartCount: 1
-  started: false
-  lastState:
-    terminated:
-      exitCode: {exit_code}
-      reason: {reason}
-      startedAt: {{{{ $now | Quote }}}}
-      finishedAt: {{{{ $now | Quote }}}}
-  state:
-    waiting:
-      reason: CrashLoopBackOff
-      message: back-off 10s restarting failed container={{{{ $item.name }}}}
-{{{{ end }}}}
-conditions:
-- lastTransitionTime: {{{{ $now | Quote }}}}
-  status: "False"
-  type: Ready
-phase: Running
-"""
-
-
-_IMAGE_PULL_BACKOFF = """\
-{{ $now := Now }}
-containerStatuses:
-{{ range $index, $item := .spec.containers }}
-- image: {{ $item.image | Quote }}
-  name: {{ $item.name | Quote }}
-  ready: false
-  restartCount: 0
-  started: false
-  state:
-    waiting:
-      reason: ImagePullBackOff
-      message: Back-off pulling image {{ $item.image | Quote }}
-{{ end }}
-conditions:
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: PodScheduled
-- lastTransitionTime: {{ $now | Quote }}
-  status: "False"
-  type: Ready
-phase: Pending
-"""
 
 
 def failure_stages() -> list[dict[str, Any]]:
@@ -189,35 +178,26 @@ def failure_stages() -> list[dict[str, Any]]:
 
 
 def reclaim_stage() -> dict[str, Any]:
-    stage = _stage(
+    reclaimed = {"key": f'.metadata.annotations["{RECLAIM_ANNOTATION}"]', "operator": "Exists"}
+    return _stage(
         "mlkube-node-reclaim",
         "Node",
-        [{"key": f'.metadata.annotations["{RECLAIM_ANNOTATION}"]', "operator": "Exists"}],
+        [reclaimed],
         30_000,
         {"delete": True},
+        delay_from=RECLAIM_ANNOTATION,
     )
-    stage["spec"]["delay"]["durationFrom"] = {
-        "expressionFrom": f'.metadata.annotations["{RECLAIM_ANNOTATION}"]'
-    }
-    return stage
 
 
 def training_pod_complete() -> dict[str, Any]:
-    return {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": "mlkube-training-pod-complete"},
-        "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
-            "selector": {"matchExpressions": _running_training_pods()},
-            "weight": 10,
-            "delay": {
-                "durationMilliseconds": DEFAULT_RUN_MILLISECONDS,
-                "durationFrom": {"expressionFrom": f'.metadata.annotations["{RUN_ANNOTATION}"]'},
-            },
-            "next": {"statusTemplate": _SUCCEEDED},
-        },
-    }
+    return _stage(
+        "mlkube-training-pod-complete",
+        "Pod",
+        _running_training_pods(),
+        DEFAULT_RUN_MILLISECONDS,
+        {"statusTemplate": _SUCCEEDED},
+        delay_from=RUN_ANNOTATION,
+    )
 
 
 def stages() -> list[dict[str, Any]]:

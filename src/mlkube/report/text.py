@@ -15,7 +15,8 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -> Iterator[str]:
     for f in findings:
-        where = f"{f.where.source}:{f.where.line}"
+        # Findings about live objects have no line: only the cluster they came from.
+        where = f"{f.where.source}:{f.where.line}" if f.where.line else f.where.source
         severity = _paint(str(f.severity), _COLOURS[f.severity], color)
         field = f" {f.where.field}" if f.where.field else ""
         yield (

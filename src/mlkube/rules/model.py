@@ -30,10 +30,12 @@ _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """What a rule's check function reports: where, and what is wrong there."""
+    """What a rule's check function reports: where, and what is wrong there; ``fix``
+    when the remedy depends on what was found (a new memory limit, an image name)."""
 
     where: Location
     message: str
+    fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,5 +120,5 @@ class Rule(Generic[S]):
             severity or self.severity,
             violation.where,
             violation.message,
-            self.remediation,
+            violation.fix or self.remediation,
         )

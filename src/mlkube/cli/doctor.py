@@ -1,0 +1,75 @@
+"""``mlkube doctor [NAME | -n NS | -A] [--save FILE | --from FILE]``"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlkube.cli import kubeopts
+from mlkube.cli.lint import add_report_options, use_color
+from mlkube.cluster.evidence import Evidence, gather
+from mlkube.doctor import diagnose, examined
+from mlkube.report import render_findings
+from mlkube.rules.doctor import RULES
+from mlkube.rules.engine import at_or_above
+from mlkube.rules.model import Severity
+
+
+def register(verbs: Any) -> None:
+    p: argparse.ArgumentParser = verbs.add_parser(
+        "doctor",
+        help="why is a training job or endpoint pending, killed or hung",
+        description="Gather evidence once (a fixed number of list calls), then diagnose: "
+        "unschedulable GPU pods and which cause, Kueue holds and evictions, OOM kills, "
+        "image pulls, crash loops.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="a job or endpoint (default: all)")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    p.add_argument("--save", metavar="FILE", help="also write the evidence (never Secrets)")
+    p.add_argument("--from", dest="source", metavar="FILE", help="diagnose saved evidence")
+    p.add_argument(
+        "--fail-on",
+        choices=[str(s) for s in Severity],
+        default="warning",
+        help="exit 1 when a finding is at or above this severity (default: warning)",
+    )
+    add_report_options(p)
+    kubeopts.add(p)
+    p.set_defaults(run=run)
+
+
+def _save(evidence: Evidence, path: str) -> None:
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    with os.fdopen(fd, "w") as out:
+        out.write(evidence.to_json())
+    os.replace(tmp, target)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.source:
+        evidence = Evidence.load(args.source)
+    else:
+        kube, namespace = kubeopts.connect(args)
+        with kube:
+            evidence = gather(kube, None if args.all_namespaces else namespace)
+        if args.save:
+            _save(evidence, args.save)
+            print(
+                f"mlkube: evidence saved to {args.save} ({evidence.calls} list calls)",
+                file=sys.stderr,
+            )
+    findings = diagnose(evidence, args.name)
+    chunks = render_findings(
+        findings,
+        args.format,
+        RULES,
+        objects=examined(evidence, args.name),
+        color=use_color(args.color),
+    )
+    sys.stdout.writelines(chunks)
+    return 1 if at_or_above(findings, Severity(args.fail_on)) else 0

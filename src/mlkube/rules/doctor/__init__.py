@@ -1,0 +1,11 @@
+"""The doctor rule registry: diagnoses over an `Evidence` snapshot, in id order."""
+
+from __future__ import annotations
+
+from mlkube.cluster.evidence import Evidence
+from mlkube.rules.doctor import pods, scheduling
+from mlkube.rules.model import Rule
+
+RULES: tuple[Rule[Evidence], ...] = tuple(
+    sorted((*pods.RULES, *scheduling.RULES), key=lambda r: r.id)
+)

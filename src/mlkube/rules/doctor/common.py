@@ -1,0 +1,71 @@
+"""Queries over Evidence that doctor rules share: pods, their owners, locations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mlkube.cluster.evidence import Evidence
+from mlkube.manifests.objects import Location, ObjectRef, format_path
+from mlkube.quantity import parse_quantity
+from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL
+
+
+def ref(obj: dict[str, Any]) -> ObjectRef:
+    meta = obj.get("metadata", {})
+    return ObjectRef(
+        obj.get("apiVersion", "v1"),
+        obj.get("kind", ""),
+        meta.get("namespace"),
+        meta.get("name", ""),
+    )
+
+
+def at(evidence: Evidence, obj: dict[str, Any], *path: str | int) -> Location:
+    """Where a finding about a live object points: the cluster, the object, a field."""
+    return Location(evidence.context, 0, ref(obj), format_path(path))
+
+
+def pods(evidence: Evidence) -> list[dict[str, Any]]:
+    return [{"apiVersion": "v1", "kind": "Pod", **p} for p in evidence.of("v1", "Pod")]
+
+
+def owner(pod: dict[str, Any]) -> str:
+    """The pod and what it belongs to, as users name them: ``pod w-0 of PyTorchJob ml/w``."""
+    meta = pod["metadata"]
+    labels = meta.get("labels") or {}
+    ns, name = meta.get("namespace"), meta["name"]
+    refs = meta.get("ownerReferences") or []
+    if JOB_NAME_LABEL in labels:
+        return f"pod {name} of PyTorchJob {ns}/{labels[JOB_NAME_LABEL]}"
+    if ISVC_LABEL in labels:
+        return f"pod {name} of InferenceService {ns}/{labels[ISVC_LABEL]}"
+    if refs:
+        return f"pod {name} of {refs[0]['kind']} {ns}/{refs[0]['name']}"
+    return f"pod {ns}/{name}"
+
+
+def container_statuses(pod: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    yield from enumerate(pod.get("status", {}).get("containerStatuses") or [])
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    for c in obj.get("status", {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return dict(c)
+    return {}
+
+
+def container_spec(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    for c in pod.get("spec", {}).get("containers") or []:
+        if c.get("name") == name:
+            return dict(c)
+    return {}
+
+
+def gpus_of(pod: dict[str, Any]) -> float:
+    total = 0.0
+    for c in pod.get("spec", {}).get("containers") or []:
+        limits = (c.get("resources") or {}).get("limits") or {}
+        total += parse_quantity(limits.get(GPU, 0)) or 0.0
+    return total

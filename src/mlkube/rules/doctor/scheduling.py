@@ -1,0 +1,320 @@
+"""Diagnoses of pods the scheduler cannot place, and of jobs Kueue holds or evicts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlkube.cluster.evidence import GPU_OPERATOR_NAMESPACE, Evidence
+from mlkube.quantity import parse_quantity
+from mlkube.rules.doctor.common import at, condition, container_statuses, gpus_of, owner, pods
+from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.wellknown import GPU
+
+KUEUE = "kueue.x-k8s.io/v1beta2"
+_COUNTED = re.compile(r"^(\d+) (.+)$")
+_JOB_UID = re.compile(r"JobUID: ([0-9a-f-]+)")
+NFD_GPU_LABEL = "feature.node.kubernetes.io/pci-10de.present"
+
+
+def _unschedulable(pod: dict[str, Any]) -> str | None:
+    scheduled = condition(pod, "PodScheduled")
+    if (
+        pod.get("status", {}).get("phase") != "Pending"
+        or scheduled.get("reason") != "Unschedulable"
+    ):
+        return None
+    return str(scheduled.get("message", ""))
+
+
+def _reasons(message: str) -> list[str]:
+    """``0/10 nodes are available: 2 Insufficient nvidia.com/gpu, 8 node(s) had …`` → reasons."""
+    summary = message.split("preemption:", maxsplit=1)[0].split(": ", 1)[-1].strip().rstrip(".")
+    return [m.group(2) for part in summary.split(", ") if (m := _COUNTED.match(part.strip()))]
+
+
+def _tolerates(pod: dict[str, Any], taint: dict[str, Any]) -> bool:
+    for t in pod.get("spec", {}).get("tolerations") or []:
+        key_ok = t.get("key") in (None, "", taint.get("key"))
+        value_ok = t.get("operator") == "Exists" or t.get("value") == taint.get("value")
+        effect_ok = t.get("effect") in (None, "", taint.get("effect"))
+        if key_ok and value_ok and effect_ok:
+            return True
+    return False
+
+
+def _untolerated(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
+    taints = {
+        f"{t['key']}={t.get('value', '')}:{t['effect']}"
+        for n in evidence.of("v1", "Node")
+        for t in n.get("spec", {}).get("taints") or []
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, t)
+    }
+    return sorted(taints)
+
+
+def _gpus(node: dict[str, Any]) -> float:
+    allocatable = node.get("status", {}).get("allocatable") or {}
+    return parse_quantity(allocatable.get(GPU, 0)) or 0.0
+
+
+def _gpu_labelled(node: dict[str, Any]) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    return any(k.startswith("nvidia.com/gpu") or k == NFD_GPU_LABEL for k in labels)
+
+
+def _failing(pod: dict[str, Any]) -> bool:
+    reasons = {
+        ((s.get("state") or {}).get("waiting") or {}).get("reason")
+        for _, s in container_statuses(pod)
+    }
+    return bool(reasons & {"CrashLoopBackOff", "Error", "ImagePullBackOff"})
+
+
+def _gpu_causes(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
+    """Why no node has the GPUs: which of the guide's causes the evidence shows."""
+    nodes = evidence.of("v1", "Node")
+    labelled = [n for n in nodes if _gpu_labelled(n)]
+    total = sum(_gpus(n) for n in nodes)
+    causes: list[str] = []
+    if not labelled:
+        causes.append("no node carries GPU labels: NFD / GPU feature discovery is not labelling")
+    elif not total:
+        causes.append(
+            f"{len(labelled)} node(s) have GPU labels but advertise no {GPU}: "
+            "the device plugin is not running or not registered"
+        )
+    operator_pods = [
+        p
+        for p in evidence.of("v1", "Pod")
+        if p["metadata"].get("namespace") == GPU_OPERATOR_NAMESPACE
+    ]
+    broken = sorted(p["metadata"]["name"] for p in operator_pods if _failing(p))
+    if broken:
+        causes.append(f"GPU Operator pods failing: {', '.join(broken[:5])}")
+    holders = sorted(
+        ((p, gpus_of(p)) for p in evidence.of("v1", "Pod") if _holds_gpus(p)), key=lambda h: -h[1]
+    )
+    held = sum(g for _, g in holders)
+    largest = max((_gpus(n) for n in nodes), default=0.0)
+    if 0 < largest < gpus_of(pod):
+        causes.append(
+            f"one pod asks for {gpus_of(pod):g} GPUs but the largest node has {largest:g}: "
+            "split the job over more pods (nodes x GPUs per node)"
+        )
+    elif total and held + gpus_of(pod) > total:
+        names = ", ".join(
+            f"{p['metadata'].get('namespace')}/{p['metadata']['name']} ({g:g})"
+            for p, g in holders[:5]
+        )
+        causes.append(
+            f"{held:g} of {total:g} GPUs are allocated, e.g. to {names}; "
+            "check whether they are idle (nvidia-smi in a debug pod)"
+        )
+    return causes
+
+
+def _holds_gpus(pod: dict[str, Any]) -> bool:
+    """Bound and not finished: the scheduler counts its GPUs as taken."""
+    phase = pod.get("status", {}).get("phase")
+    return (
+        bool(pod.get("spec", {}).get("nodeName"))
+        and phase in ("Running", "Pending")
+        and bool(gpus_of(pod))
+    )
+
+
+def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
+    """Finds pending pods the scheduler cannot place, and says which cause it is.
+
+    ## Why is this bad?
+    `0/5 nodes are available: 5 Insufficient nvidia.com/gpu` has several causes: GPUs
+    held by other (possibly idle) pods, nodes without GPU labels or without a device
+    plugin advertising capacity, a crash-looping GPU Operator, a taint the pod does
+    not tolerate, or a node selector no node matches. Each needs a different fix.
+
+    ## Example
+    ```text
+    0/10 nodes are available: 2 Insufficient nvidia.com/gpu, 8 node(s) had untolerated taint
+    ```
+
+    ## Use instead
+    ```yaml
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+    nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
+    ```
+    """
+    for pod in pods(evidence):
+        message = _unschedulable(pod)
+        if message is None:
+            continue
+        reasons = _reasons(message)
+        causes: list[str] = []
+        fixes: list[str] = []
+        if f"Insufficient {GPU}" in reasons:
+            causes += _gpu_causes(evidence, pod)
+            fixes.append(f"free or add {GPU} capacity (see the causes above)")
+        if any("untolerated taint" in r for r in reasons):
+            taints = ", ".join(_untolerated(evidence, pod)) or "see the nodes"
+            causes.append(f"nodes have taints the pod does not tolerate: {taints}")
+            fixes.append(
+                "add the pool's tolerations to the pod (mlkube render does this from the Platform)"
+            )
+        if any("affinity/selector" in r for r in reasons):
+            selector = pod.get("spec", {}).get("nodeSelector") or {}
+            causes.append(
+                f"no node matches the pod's node selector or affinity {selector or ''}".rstrip()
+            )
+            fixes.append(
+                "check the GPU model and pool labels the pod selects against the nodes' labels"
+            )
+        yield Violation(
+            at(evidence, pod, "status", "conditions"),
+            f"{owner(pod)} cannot be scheduled: {message}"
+            + ("; " + "; ".join(causes) if causes else ""),
+            "; ".join(fixes) or "read the scheduler's message: no node passes its filters",
+        )
+
+
+def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
+    """Finds jobs that Kueue holds: not admitted, with the queue, its usage and position.
+
+    ## Why is this bad?
+    A job Kueue has not admitted stays suspended: no pod exists, so `kubectl get pods`
+    shows nothing wrong. The answer is in the Workload: which ClusterQueue, how much of
+    its quota is used and by whom, and how many workloads are ahead.
+
+    ## Example
+    ```text
+    couldn't assign flavors to pod set worker: insufficient quota for nvidia.com/gpu
+    ```
+
+    ## Use instead
+    ```yaml
+    flavors: [{pool: a100, gpus: 16, borrowingLimit: 8}]   # or ask for fewer GPUs
+    ```
+    """
+    workloads = evidence.of(KUEUE, "Workload")
+    queues = {q["metadata"]["name"]: q for q in evidence.of(KUEUE, "ClusterQueue")}
+    local = {
+        (q["metadata"].get("namespace"), q["metadata"]["name"]): q.get("spec", {}).get(
+            "clusterQueue"
+        )
+        for q in evidence.of(KUEUE, "LocalQueue")
+    }
+
+    def cluster_queue(w: dict[str, Any]) -> str | None:
+        return local.get((w["metadata"].get("namespace"), w.get("spec", {}).get("queueName")))
+
+    admitted = [w for w in workloads if _reserved(w) and not _finished(w)]
+    pending = sorted(
+        (w for w in workloads if not _reserved(w) and not _finished(w)),
+        key=lambda w: (
+            -(w.get("spec", {}).get("priority") or 0),
+            w["metadata"].get("creationTimestamp", ""),
+        ),
+    )  # Kueue's BestEffortFIFO order: priority, then age
+    for position, w in enumerate(pending):
+        cq = cluster_queue(w)
+        ahead = sum(1 for other in pending[:position] if cluster_queue(other) == cq)
+        detail = [f"queue {w.get('spec', {}).get('queueName')!r} → ClusterQueue {cq!r}"]
+        if cq is None:
+            detail.append("the LocalQueue does not exist in this namespace")
+        detail += _gpu_usage(queues.get(str(cq), {}))
+        running = sorted(_job(o) for o in admitted if cluster_queue(o) == cq)
+        if running:
+            detail.append(f"admitted now: {', '.join(running[:5])}")
+        detail.append(f"position {ahead + 1} in its ClusterQueue")
+        why = condition(w, "QuotaReserved").get("message") or "waiting to be evaluated"
+        yield Violation(
+            at(evidence, w, "status", "conditions"),
+            f"{_job(w)} is held by Kueue: {why} ({'; '.join(detail)})",
+            "wait for quota, lower the job's GPU request, raise the ClusterQueue's nominal quota "
+            "or borrowing limit, or give the job a higher priority",
+        )
+
+
+def _reserved(w: dict[str, Any]) -> bool:
+    return condition(w, "QuotaReserved").get("status") == "True"
+
+
+def _finished(w: dict[str, Any]) -> bool:
+    return condition(w, "Finished").get("status") == "True"
+
+
+def _job(w: dict[str, Any]) -> str:
+    """The job a Workload stands for: ``PyTorchJob ml/resnet``."""
+    owners = w["metadata"].get("ownerReferences") or [{}]
+    name = owners[0].get("name", w["metadata"]["name"])
+    return f"{owners[0].get('kind', 'Workload')} {w['metadata'].get('namespace')}/{name}"
+
+
+def _gpu_usage(cluster_queue: dict[str, Any]) -> list[str]:
+    return [
+        f"{flavor['name']}: {r.get('total', '0')} GPUs reserved"
+        for flavor in cluster_queue.get("status", {}).get("flavorsReservation") or []
+        for r in flavor.get("resources") or []
+        if r.get("name") == GPU
+    ]
+
+
+def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
+    """Finds pods that were preempted or evicted, and what displaced them.
+
+    ## Why is this bad?
+    A preempted or evicted training pod loses the work since its last checkpoint; the
+    `DisruptionTarget` condition (and Kueue's `Evicted` condition on the Workload) say
+    who did it: the scheduler for a higher-priority pod, Kueue for a higher-priority
+    workload, the kubelet under node pressure, a drain, or a tainted node.
+
+    ## Example
+    ```yaml
+    conditions:
+      - {type: DisruptionTarget, status: "True", reason: PreemptionByScheduler}
+    ```
+
+    ## Use instead
+    ```yaml
+    priorityClassName: ml-training-high   # and checkpoints, so a preemption costs little
+    ```
+    """
+    for pod in pods(evidence):
+        target = condition(pod, "DisruptionTarget")
+        if target.get("status") == "True":
+            yield Violation(
+                at(evidence, pod, "status", "conditions"),
+                f"{owner(pod)} was disrupted: "
+                f"{target.get('reason')}: {target.get('message', '')}".rstrip(": "),
+                "give the job a higher PriorityClass, or make sure it checkpoints and resumes",
+            )
+    jobs = {
+        j["metadata"].get(
+            "uid"
+        ): f"PyTorchJob {j['metadata'].get('namespace')}/{j['metadata']['name']}"
+        for j in evidence.of("kubeflow.org/v1", "PyTorchJob")
+    }
+    for w in evidence.of(KUEUE, "Workload"):
+        preempted, evicted = condition(w, "Preempted"), condition(w, "Evicted")
+        reason = preempted if preempted.get("status") == "True" else evicted
+        if reason.get("status") == "True":
+            message = str(reason.get("message", ""))
+            by = _JOB_UID.search(message)
+            displaced = f", to admit {jobs[by.group(1)]}" if by and by.group(1) in jobs else ""
+            yield Violation(
+                at(evidence, w, "status", "conditions"),
+                f"{_job(w)} was evicted by Kueue{displaced}: {reason.get('reason')}: {message}",
+                "give the job a higher priority, or let it checkpoint: Kueue requeues it",
+            )
+
+
+RULES: tuple[Rule[Evidence], ...] = (
+    Rule("DK201", Severity.ERROR, "Act on the cause named in the message.", pod_unschedulable),
+    Rule(
+        "DK202",
+        Severity.WARNING,
+        "Free quota, lower the request, or raise the queue's quota.",
+        kueue_workload_pending,
+    ),
+    Rule("DK203", Severity.WARNING, "Raise the job's priority or checkpoint it.", pod_disrupted),
+)

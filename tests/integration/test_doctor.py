@@ -1,0 +1,101 @@
+"""`mlkube doctor` on the local cluster: each diagnosis reproduced with the real
+scheduler, Kueue and KWOK's failure stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mlkube.cluster.client import Kube
+from mlkube.cluster.evidence import gather
+from mlkube.localcluster.stages import FAIL_ANNOTATION
+
+NAMESPACE = "doctor"
+
+
+def _pod(kube: Kube, name: str, *, fail: str | None = None, gpus: int = 1, tolerate: bool = True,
+         select: dict[str, str] | None = None) -> None:  # fmt: skip
+    spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "trainer",
+                "image": "registry.example/trainer:1.0",
+                "resources": {
+                    "requests": {"memory": "8Gi"},
+                    "limits": {"memory": "8Gi", "nvidia.com/gpu": str(gpus)},
+                },
+            }
+        ]
+    }
+    if tolerate:
+        spec["tolerations"] = [{"operator": "Exists"}]
+    spec["nodeSelector"] = select or {"mlkube.dev/pool": "t4"}
+    annotations = {FAIL_ANNOTATION: fail} if fail else {}
+    meta = {"name": name, "namespace": NAMESPACE, "annotations": annotations}
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+
+
+def _doctor(kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlkube", "doctor", *args, "-f", "json"],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    return proc.returncode, json.loads(proc.stdout)["findings"], proc.stderr
+
+
+def test_each_failure_is_diagnosed_with_its_cause(
+    kube: Kube, local_cluster: Path, tmp_path: Path
+) -> None:
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    _pod(kube, "oom", fail="OOMKilled")
+    _pod(kube, "pull", fail="ImagePullBackOff")
+    _pod(kube, "crash", fail="CrashLoopBackOff")
+    _pod(kube, "toomany", gpus=16)
+    _pod(kube, "notol", tolerate=False)
+    _pod(kube, "wrongmodel", select={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"})
+    _pod(kube, "healthy")
+    expected = {
+        "oom": "DK101", "pull": "DK102", "crash": "DK103",
+        "toomany": "DK201", "notol": "DK201", "wrongmodel": "DK201",
+    }  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        code, findings, _ = _doctor(local_cluster, "-n", NAMESPACE)
+        found = {f["object"]["name"]: f["rule"] for f in findings}
+        if found == expected or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found == expected  # and nothing about the healthy pod
+    assert code == 1
+    oom = next(f for f in findings if f["rule"] == "DK101")
+    assert "to 12Gi (1.5x)" in oom["remediation"]
+    notol = next(f for f in findings if f["object"]["name"] == "notol")
+    assert "nvidia.com/gpu=present:NoSchedule" in notol["message"]
+
+    saved = tmp_path / "evidence.json"
+    code, live, err = _doctor(local_cluster, "-n", NAMESPACE, "--save", str(saved))
+    assert "evidence saved" in err and '"kind": "Secret"' not in saved.read_text()
+    _, offline, _ = _doctor(local_cluster, "--from", str(saved))
+    assert [(f["rule"], f["object"]["name"]) for f in offline] == [
+        (f["rule"], f["object"]["name"]) for f in live
+    ]
+    _, only_oom, _ = _doctor(local_cluster, "oom", "--from", str(saved))
+    assert [f["rule"] for f in only_oom] == ["DK101"]
+
+
+def test_evidence_costs_the_same_number_of_calls_for_more_pods(kube: Kube) -> None:
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doctor-scale"}})
+    before = gather(kube, "doctor-scale").calls
+    for i in range(30):
+        pod = {"name": f"p{i}", "namespace": "doctor-scale"}
+        spec = {"containers": [{"name": "c", "image": "x:1"}], "nodeSelector": {"no": "node"}}
+        kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": pod, "spec": spec})
+    after = gather(kube, "doctor-scale")
+    assert after.calls == before
+    assert len(after.of("v1", "Pod")) >= 30

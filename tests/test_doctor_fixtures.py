@@ -1,0 +1,64 @@
+"""Every doctor rule fires on its recorded ``fires.json`` snapshot and stays silent on
+its ``passes.json``. The snapshots were recorded from the local cluster with
+``mlkube doctor --save`` and trimmed to the objects of the case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlkube.cluster.evidence import Evidence
+from mlkube.doctor import diagnose
+from mlkube.errors import InputError
+from mlkube.rules.doctor import RULES
+from mlkube.rules.model import Rule
+
+FIXTURES = Path(__file__).parent / "doctor"
+
+
+def _ids(rule: Rule[Any]) -> str:
+    return f"{rule.id}-{rule.name}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_ids)
+def test_doctor_rule_fires_on_its_recorded_case(rule: Rule[Any]) -> None:
+    evidence = Evidence.load(str(FIXTURES / rule.name / "fires.json"))
+    findings = [f for f in diagnose(evidence) if f.rule == rule.id]
+    assert findings, f"{rule.id} did not fire"
+    for f in findings:
+        assert f.message and f.remediation and f.where.obj.name
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_ids)
+def test_doctor_rule_passes_its_healthy_case(rule: Rule[Any]) -> None:
+    evidence = Evidence.load(str(FIXTURES / rule.name / "passes.json"))
+    assert not [f for f in diagnose(evidence) if f.rule == rule.id]
+
+
+def test_oom_fix_names_a_concrete_limit() -> None:
+    (finding,) = diagnose(Evidence.load(str(FIXTURES / "pod-oom-killed" / "fires.json")))
+    assert "request 8Gi, limit 8Gi" in finding.message
+    assert "to 12Gi (1.5x)" in finding.remediation
+
+
+def test_unschedulable_causes_are_told_apart() -> None:
+    evidence = Evidence.load(str(FIXTURES / "pod-unschedulable" / "fires.json"))
+    messages = {f.where.obj.name: f.message for f in diagnose(evidence) if f.rule == "DK201"}
+    assert "largest node has 8" in messages["toomany"]
+    assert "nvidia.com/gpu=present:NoSchedule" in messages["notol"]
+    assert "NVIDIA-H100-80GB-HBM3" in messages["wrongmodel"]
+
+
+def test_eviction_names_the_job_that_displaced_it() -> None:
+    evidence = Evidence.load(str(FIXTURES / "pod-disrupted" / "fires.json"))
+    (finding,) = [f for f in diagnose(evidence, "filler") if f.rule == "DK203"]
+    assert "to admit PyTorchJob ml-training/urgent" in finding.message
+
+
+def test_bad_snapshot_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="not an mlkube doctor snapshot"):
+        Evidence.load(str(bad))
