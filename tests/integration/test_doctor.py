@@ -15,6 +15,8 @@ from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
 from mlkube.localcluster.stages import FAIL_ANNOTATION
 
+from . import scenarios
+
 NAMESPACE = "doctor"
 
 
@@ -99,3 +101,29 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(kube: Kube) -> No
     after = gather(kube, "doctor-scale")
     assert after.calls == before
     assert len(after.of("v1", "Pod")) >= 30
+
+
+def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path) -> None:
+    scenarios.quota(kube, "dk-quota", 2)
+    scenarios.distributed(kube, "dk-dist", 3, deny=True)
+    scenarios.endpoint(kube, "dk-isvc-zero", 0)
+    scenarios.autoscaler(kube, "dk-hpa", 1)
+    expected = {"DK204", "DK301", "DK302", "DK401", "DK402"}
+    try:
+        deadline = time.monotonic() + 90  # the HPA controller syncs every 15 s
+        while True:
+            _, findings, _ = _doctor(local_cluster, "-A")
+            rules = {f["rule"] for f in findings if f["object"]["namespace"].startswith("dk-")}
+            if expected <= rules or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert expected <= rules
+        dist = next(f for f in findings if f["rule"] == "DK301")
+        assert "2 of 3 pods running" in dist["message"]
+        dns = [f for f in findings if f["rule"] == "DK302" and "DNS" in f["message"]]
+        assert dns and dns[0]["object"]["kind"] == "NetworkPolicy"
+    finally:
+        kube.delete("kubeflow.org/v1", "PyTorchJob", "dist", "dk-dist")
+        deadline = time.monotonic() + 60
+        while kube.list("v1", "Pod", "dk-dist") and time.monotonic() < deadline:
+            time.sleep(0.5)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from mlkube.errors import InputError
 from mlkube.manifests.yamlstream import Document, FieldPath
@@ -88,6 +91,14 @@ class Manifest:
         return Location(
             self.source, self.doc.line_of(self.base + path), self.ref, format_path(path)
         )
+
+
+def live_manifest(obj: dict[str, Any], source: str) -> Manifest:
+    """An object read from a cluster, as a Manifest, so that rules written for
+    manifests judge live objects too (its "lines" are those of its JSON form)."""
+    node = yaml.compose(json.dumps(obj, indent=1), Loader=yaml.SafeLoader)
+    assert node is not None  # JSON of an object is never empty
+    return _manifest(obj, Document(obj, source, node), ())
 
 
 def dig(value: Any, path: Iterable[str | int]) -> Any:

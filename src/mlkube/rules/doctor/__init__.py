@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mlkube.cluster.evidence import Evidence
-from mlkube.rules.doctor import pods, scheduling
+from mlkube.rules.doctor import pods, scheduling, workloads
 from mlkube.rules.model import Rule
 
 RULES: tuple[Rule[Evidence], ...] = tuple(
-    sorted((*pods.RULES, *scheduling.RULES), key=lambda r: r.id)
+    sorted((*pods.RULES, *scheduling.RULES, *workloads.RULES), key=lambda r: r.id)
 )

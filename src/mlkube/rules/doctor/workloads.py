@@ -1,0 +1,277 @@
+"""Diagnoses of whole workloads: quota refusals, distributed jobs that cannot
+rendezvous, and inference endpoints that are not Ready."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from mlkube.cluster.evidence import Evidence
+from mlkube.manifests.objects import Location, live_manifest
+from mlkube.rules.doctor.common import at, condition, pods
+from mlkube.rules.lint import network
+from mlkube.rules.lint.inventory import Inventory
+from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
+
+_QUOTA = re.compile(
+    r"exceeded quota: ([^,]+), requested: ([^,]+(?:,[^,:]+)*), used: (.+), limited: (.+)$"
+)
+
+
+def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
+    """Finds workloads whose pods the API server refuses for exceeding a ResourceQuota.
+
+    ## Why is this bad?
+    The controller keeps trying and the pods never exist: the job looks stuck at
+    "Created" and the only trace is a `FailedCreate` event naming the quota.
+
+    ## Example
+    ```text
+    pods "resnet-worker-2" is forbidden: exceeded quota: gpu-quota, requested:
+    requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=16, limited: requests.nvidia.com/gpu=16
+    ```
+
+    ## Use instead
+    ```yaml
+    namespaces: [{name: ml-training, quota: {gpu: 24}}]   # or run fewer GPUs at once
+    ```
+    """
+    seen: set[tuple[str, str]] = set()
+    for event in evidence.of("v1", "Event"):
+        message = str(event.get("message", ""))
+        involved = event.get("involvedObject") or {}
+        key = (str(involved.get("namespace")), str(involved.get("name")))
+        if "exceeded quota" not in message or key in seen:
+            continue
+        seen.add(key)
+        match = _QUOTA.search(message)
+        detail = (
+            f"quota {match.group(1)!r}: requested {match.group(2)}, used {match.group(3)}, "
+            f"limit {match.group(4)}"
+            if match
+            else message
+        )
+        obj = {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved.get("kind", ""),
+               "metadata": {"namespace": key[0], "name": key[1]}}  # fmt: skip
+        yield Violation(
+            at(evidence, obj),
+            f"{obj['kind']} {key[0]}/{key[1]} cannot create its pods: {detail}",
+            "raise the namespace's quota, or lower what the job asks for",
+        )
+
+
+def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:
+    """Finds distributed jobs whose pods are not all running: the others wait at rendezvous.
+
+    ## Why is this bad?
+    `torch.distributed.init_process_group` waits until every rank has joined: with
+    one worker Pending, the running ranks hang silently, holding their GPUs, until the
+    rendezvous timeout (30 minutes by default).
+
+    ## Example
+    ```text
+    Master: Running, Worker-0: Running, Worker-1: Pending (Insufficient nvidia.com/gpu)
+    ```
+
+    ## Use instead
+    ```yaml
+    metadata:
+      labels: {kueue.x-k8s.io/queue-name: training}   # Kueue admits all pods or none
+    ```
+    """
+    by_job: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in pods(evidence):
+        labels = pod["metadata"].get("labels") or {}
+        if JOB_NAME_LABEL in labels:
+            by_job.setdefault(
+                (pod["metadata"].get("namespace"), labels[JOB_NAME_LABEL]), []
+            ).append(pod)
+    for job in evidence.of("kubeflow.org/v1", "PyTorchJob"):
+        meta = job["metadata"]
+        if (
+            condition(job, "Succeeded").get("status") == "True"
+            or condition(job, "Failed").get("status") == "True"
+        ):
+            continue
+        expected = sum(
+            int(r.get("replicas", 1))
+            for r in (job.get("spec", {}).get("pytorchReplicaSpecs") or {}).values()
+        )
+        members = by_job.get((meta.get("namespace"), meta["name"]), [])
+        running = [p for p in members if p.get("status", {}).get("phase") == "Running"]
+        if expected < 2 or not running or len(running) == expected:
+            continue
+        waiting = [
+            f"{p['metadata']['name']} {p.get('status', {}).get('phase')}"
+            + (
+                f" ({condition(p, 'PodScheduled').get('message', '')[:80]})"
+                if condition(p, "PodScheduled").get("status") == "False"
+                else ""
+            )
+            for p in members
+            if p not in running
+        ]
+        missing = expected - len(members)
+        if missing:
+            waiting.append(f"{missing} pod(s) not created")
+        service = f"{meta['name']}-master-0"
+        services = {
+            (s["metadata"].get("namespace"), s["metadata"]["name"])
+            for s in evidence.of("v1", "Service")
+        }
+        if (meta.get("namespace"), service) not in services:
+            waiting.append(f"Service {service} (the rendezvous address) is missing")
+        yield Violation(
+            at(evidence, {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", **job}, "status"),
+            f"PyTorchJob {meta.get('namespace')}/{meta['name']}: {len(running)} of {expected} pods "
+            f"running; the others block rendezvous: {'; '.join(waiting)}",
+            "fix why the missing ranks cannot start (see their findings), and queue the job with "
+            "Kueue so that it starts all its pods or none",
+        )
+
+
+def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
+    """Finds NetworkPolicies that cut a live distributed job off from its peers or DNS.
+
+    ## Why is this bad?
+    NCCL and Gloo need every rank to reach every other one, and the master's Service
+    name to resolve: a policy that allows neither leaves `init_process_group` hanging.
+    This is lint's MK701/MK702 applied to the objects in the cluster.
+
+    ## Example
+    ```yaml
+    spec: {podSelector: {}, policyTypes: [Ingress, Egress]}   # default deny, no allow
+    ```
+
+    ## Use instead
+    ```yaml
+    ingress: [{from: [{podSelector: {matchLabels: {training.kubeflow.org/job-name: resnet}}}]}]
+    ```
+    """
+    inventory = Inventory()
+    for api_version, kind in (
+        ("kubeflow.org/v1", "PyTorchJob"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+    ):
+        for obj in evidence.of(api_version, kind):
+            inventory.add(
+                live_manifest({"apiVersion": api_version, "kind": kind, **obj}, evidence.context)
+            )
+    for rule in network.INPUT_RULES:
+        for v in rule.check(inventory):
+            yield Violation(Location(evidence.context, 0, v.where.obj, v.where.field), v.message)
+
+
+def endpoint_not_ready(evidence: Evidence) -> Iterator[Violation]:
+    """Finds inference endpoints that are not Ready, and why: scaled to zero, pods
+    failing readiness, or no pods at all.
+
+    ## Why is this bad?
+    Requests fail or wait. A development endpoint scaled to zero answers its first
+    request only after a cold start (pulling the model); a production one with failing
+    readiness probes serves nothing.
+
+    ## Example
+    ```yaml
+    status:
+      conditions: [{type: Ready, status: "False", reason: PredictorNotReady}]
+    ```
+
+    ## Use instead
+    ```yaml
+    predictor: {minReplicas: 1}   # no cold start, for an endpoint that must answer now
+    ```
+    """
+    by_endpoint: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in pods(evidence):
+        labels = pod["metadata"].get("labels") or {}
+        if ISVC_LABEL in labels:
+            by_endpoint.setdefault(
+                (pod["metadata"].get("namespace"), labels[ISVC_LABEL]), []
+            ).append(pod)
+    for isvc in evidence.of("serving.kserve.io/v1beta1", "InferenceService"):
+        meta = isvc["metadata"]
+        ready = condition(isvc, "Ready")
+        if ready.get("status") == "True":
+            continue
+        members = by_endpoint.get((meta.get("namespace"), meta["name"]), [])
+        minimum = (isvc.get("spec", {}).get("predictor") or {}).get("minReplicas", 1)
+        unready = [
+            p["metadata"]["name"] for p in members if condition(p, "Ready").get("status") != "True"
+        ]
+        if not members and minimum == 0:
+            cause = "scaled to zero: the first request waits for a cold start (pod, model download)"
+        elif not members:
+            cause = "no predictor pods exist: is the KServe controller running?"
+        elif unready:
+            names = ", ".join(unready[:5])
+            cause = f"pods not ready: {names} (readiness probe failing, or the model still loading)"
+        else:
+            cause = ready.get("message") or "the controller has not reported it Ready"
+        yield Violation(
+            at(
+                evidence,
+                {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", **isvc},
+                "status",
+                "conditions",
+            ),
+            f"InferenceService {meta.get('namespace')}/{meta['name']} is not Ready: {cause}",
+            "see the predictor pods' events and logs; scaled to zero, the first request is slow",
+        )
+
+
+def hpa_metric_unavailable(evidence: Evidence) -> Iterator[Violation]:
+    """Finds HorizontalPodAutoscalers that cannot read their metric.
+
+    ## Why is this bad?
+    The endpoint never scales: "no metrics returned from custom metrics API" usually
+    means the adapter has no rule for the series, or dcgm-exporter's series carry no
+    pod labels (`DCGM_EXPORTER_KUBERNETES=true`, `honorLabels: true`).
+
+    ## Example
+    ```yaml
+    conditions: [{type: ScalingActive, status: "False", reason: FailedGetPodsMetric}]
+    ```
+
+    ## Use instead
+    ```yaml
+    rules:
+      - seriesQuery: 'DCGM_FI_DEV_GPU_UTIL{namespace!="",pod!=""}'
+        name: {as: DCGM_FI_DEV_GPU_UTIL}
+    ```
+    """
+    for hpa in evidence.of("autoscaling/v2", "HorizontalPodAutoscaler"):
+        active = condition(hpa, "ScalingActive")
+        # ScalingDisabled (a target scaled to 0 on purpose) is not a metric problem.
+        if active.get("status") == "False" and str(active.get("reason", "")).startswith(
+            "FailedGet"
+        ):
+            meta = hpa["metadata"]
+            yield Violation(
+                at(
+                    evidence,
+                    {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", **hpa},
+                    "status",
+                    "conditions",
+                ),
+                f"HPA {meta.get('namespace')}/{meta['name']} cannot scale: {active.get('reason')}: "
+                f"{active.get('message', '')}",
+                "check that the metrics adapter serves the metric (kubectl get --raw "
+                "/apis/custom.metrics.k8s.io/v1beta1) and that the exporter labels series by pod",
+            )
+
+
+RULES: tuple[Rule[Evidence], ...] = (
+    Rule("DK204", Severity.ERROR, "Raise the quota or lower the request.", quota_exceeded),
+    Rule("DK301", Severity.ERROR, "Start every rank, or none.", distributed_job_incomplete),
+    Rule(
+        "DK302",
+        Severity.ERROR,
+        "Allow the job's pods and DNS in the policies.",
+        rendezvous_blocked_by_policy,
+    ),
+    Rule("DK401", Severity.WARNING, "Look at the predictor pods.", endpoint_not_ready),
+    Rule("DK402", Severity.ERROR, "Serve the metric through the adapter.", hpa_metric_unavailable),
+)
