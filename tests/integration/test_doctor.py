@@ -127,3 +127,37 @@ def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path) -> Non
         deadline = time.monotonic() + 60
         while kube.list("v1", "Pod", "dk-dist") and time.monotonic() < deadline:
             time.sleep(0.5)
+
+
+def test_preflight_reports_what_the_local_cluster_has_and_lacks(
+    local_cluster: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(local_cluster)}
+
+    def preflight(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mlkube", "preflight", *args],
+            capture_output=True, text=True, env=env, check=False, timeout=120,
+        )  # fmt: skip
+
+    platform = str(Path(__file__).parents[2] / "examples" / "platform.yaml")
+    result = preflight("--platform", platform, "--color", "never")
+    assert result.returncode == 1  # no StorageClass: a fail
+    lines = dict(line.split(maxsplit=1)[::-1] for line in result.stdout.splitlines()[-10:])
+    assert lines["PF106 storage-class-present"] == "fail"
+    passing = (
+        "PF101 kubernetes-version",
+        "PF102 gpu-nodes-labelled",
+        "PF103 gpu-capacity-advertised",
+        "PF107 ml-apis-served",
+        "PF108 deployer-access",
+        "PF201 platform-pools-present",
+    )
+    for check in passing:
+        assert lines[check] == "pass", check
+    assert lines["PF109 gpu-metric-served"] == "warn"
+    bigger = tmp_path / "platform.yaml"
+    bigger.write_text(Path(platform).read_text().replace("nodes: 2\n", "nodes: 5\n", 1))
+    payload = json.loads(preflight("--platform", str(bigger), "-f", "json").stdout)
+    pools = [f for f in payload["findings"] if f["rule"] == "PF201"]
+    assert pools and "the Platform says 5" in pools[0]["message"]

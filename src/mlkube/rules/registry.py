@@ -1,4 +1,4 @@
-"""Every rule mlkube has, lint and doctor, for listings, `explain` and the docs."""
+"""Every rule mlkube has — lint, doctor, preflight — for listings, `explain` and docs."""
 
 from __future__ import annotations
 
@@ -7,5 +7,6 @@ from typing import Any
 from mlkube.rules.doctor import RULES as DOCTOR_RULES
 from mlkube.rules.lint import ALL_RULES as LINT_RULES
 from mlkube.rules.model import Rule
+from mlkube.rules.preflight import RULES as PREFLIGHT_RULES
 
-ALL_RULES: tuple[Rule[Any], ...] = (*LINT_RULES, *DOCTOR_RULES)
+ALL_RULES: tuple[Rule[Any], ...] = (*LINT_RULES, *DOCTOR_RULES, *PREFLIGHT_RULES)

@@ -1,0 +1,58 @@
+"""``mlkube preflight [--platform FILE]``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mlkube.cli import kubeopts
+from mlkube.cli.lint import add_report_options, use_color
+from mlkube.cluster.facts import gather_facts
+from mlkube.errors import InputError
+from mlkube.manifests.yamlstream import read_paths
+from mlkube.preflight import judge, outcomes
+from mlkube.report import render_findings
+from mlkube.rules.preflight import RULES, Subject
+from mlkube.spec import Platform, load_specs
+
+
+def register(verbs: Any) -> None:
+    p: argparse.ArgumentParser = verbs.add_parser(
+        "preflight",
+        help="is this cluster ready for ML workloads (pass / warn / fail)",
+        description="Check the guide's prerequisites against a live cluster: version, GPU "
+        "labels and capacity, GPU Operator, cert-manager, storage, the ML CRDs, the "
+        "deployer's access, the GPU metric; with --platform, the pools too. Exit 1 on a fail.",
+    )
+    p.add_argument("--platform", metavar="FILE", help="also check the pools of this Platform")
+    add_report_options(p)
+    kubeopts.add(p)
+    p.set_defaults(run=run)
+
+
+def _platform(path: str | None) -> Platform | None:
+    if path is None:
+        return None
+    specs = [f.spec for f in load_specs(read_paths([path])) if isinstance(f.spec, Platform)]
+    if len(specs) != 1:
+        raise InputError(path, 1, "expected exactly one Platform spec")
+    return specs[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    platform = _platform(args.platform)
+    kube, namespace = kubeopts.connect(args)
+    with kube:
+        subject = Subject(gather_facts(kube, namespace), platform)
+    findings = judge(subject)
+    checks = outcomes(subject, findings)
+    color = use_color(args.color)
+    sys.stdout.writelines(
+        render_findings(findings, args.format, RULES, objects=len(checks), color=color)
+    )
+    if args.format == "text":
+        names = {r.id: r.name for r in RULES}
+        for rule, outcome in checks.items():
+            print(f"{outcome:4s}  {rule} {names[rule]}")
+    return 1 if "fail" in checks.values() else 0
