@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,13 +28,20 @@ Run = Callable[..., Result]
 def mlkube() -> Run:
     """Run the real CLI in a subprocess, as a user would."""
 
-    def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        cwd: Path | None = None,
+        kubeconfig: Path | None = None,
+    ) -> Result:
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)} if kubeconfig else None
         proc = subprocess.run(
             [sys.executable, "-m", "mlkube", *args],
             input=stdin,
             capture_output=True,
             cwd=cwd,
-            timeout=120,
+            env=env,
+            timeout=300,
             check=False,
         )
         return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())

@@ -12,6 +12,7 @@ ISVC_LABEL = "serving.kserve.io/inferenceservice"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+NFD_GPU_LABEL = "feature.node.kubernetes.io/pci-10de.present"  # PCI vendor 10de: NVIDIA
 
 POOL_LABEL = "mlkube.dev/pool"
 CAPACITY_LABEL = "mlkube.dev/capacity"

@@ -4,9 +4,6 @@ scheduler, Kueue and KWOK's failure stages."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
 from mlkube.localcluster.stages import FAIL_ANNOTATION
 
+from ..conftest import Result, Run
 from . import scenarios
 
 NAMESPACE = "doctor"
@@ -42,17 +40,13 @@ def _pod(kube: Kube, name: str, *, fail: str | None = None, gpus: int = 1, toler
     kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
 
-def _doctor(kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlkube", "doctor", *args, "-f", "json"],
-        capture_output=True, text=True, env=env, check=False, timeout=120,
-    )  # fmt: skip
-    return proc.returncode, json.loads(proc.stdout)["findings"], proc.stderr
+def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    result = mlkube("doctor", *args, "-f", "json", kubeconfig=kubeconfig)
+    return result.code, json.loads(result.out)["findings"], result.err
 
 
 def test_each_failure_is_diagnosed_with_its_cause(
-    kube: Kube, local_cluster: Path, tmp_path: Path
+    kube: Kube, local_cluster: Path, tmp_path: Path, mlkube: Run
 ) -> None:
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     _pod(kube, "oom", fail="OOMKilled")
@@ -68,7 +62,7 @@ def test_each_failure_is_diagnosed_with_its_cause(
     }  # fmt: skip
     deadline = time.monotonic() + 60
     while True:
-        code, findings, _ = _doctor(local_cluster, "-n", NAMESPACE)
+        code, findings, _ = _doctor(mlkube, local_cluster, "-n", NAMESPACE)
         found = {f["object"]["name"]: f["rule"] for f in findings}
         if found == expected or time.monotonic() > deadline:
             break
@@ -81,13 +75,13 @@ def test_each_failure_is_diagnosed_with_its_cause(
     assert "nvidia.com/gpu=present:NoSchedule" in notol["message"]
 
     saved = tmp_path / "evidence.json"
-    code, live, err = _doctor(local_cluster, "-n", NAMESPACE, "--save", str(saved))
+    code, live, err = _doctor(mlkube, local_cluster, "-n", NAMESPACE, "--save", str(saved))
     assert "evidence saved" in err and '"kind": "Secret"' not in saved.read_text()
-    _, offline, _ = _doctor(local_cluster, "--from", str(saved))
+    _, offline, _ = _doctor(mlkube, local_cluster, "--from", str(saved))
     assert [(f["rule"], f["object"]["name"]) for f in offline] == [
         (f["rule"], f["object"]["name"]) for f in live
     ]
-    _, only_oom, _ = _doctor(local_cluster, "oom", "--from", str(saved))
+    _, only_oom, _ = _doctor(mlkube, local_cluster, "oom", "--from", str(saved))
     assert [f["rule"] for f in only_oom] == ["DK101"]
 
 
@@ -103,7 +97,7 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(kube: Kube) -> No
     assert len(after.of("v1", "Pod")) >= 30
 
 
-def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path) -> None:
+def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path, mlkube: Run) -> None:
     scenarios.quota(kube, "dk-quota", 2)
     scenarios.distributed(kube, "dk-dist", 3, deny=True)
     scenarios.endpoint(kube, "dk-isvc-zero", 0)
@@ -112,7 +106,7 @@ def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path) -> Non
     try:
         deadline = time.monotonic() + 90  # the HPA controller syncs every 15 s
         while True:
-            _, findings, _ = _doctor(local_cluster, "-A")
+            _, findings, _ = _doctor(mlkube, local_cluster, "-A")
             rules = {f["rule"] for f in findings if f["object"]["namespace"].startswith("dk-")}
             if expected <= rules or time.monotonic() > deadline:
                 break
@@ -130,20 +124,15 @@ def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path) -> Non
 
 
 def test_preflight_reports_what_the_local_cluster_has_and_lacks(
-    local_cluster: Path, tmp_path: Path
+    local_cluster: Path, tmp_path: Path, mlkube: Run
 ) -> None:
-    env = {**os.environ, "KUBECONFIG": str(local_cluster)}
-
-    def preflight(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlkube", "preflight", *args],
-            capture_output=True, text=True, env=env, check=False, timeout=120,
-        )  # fmt: skip
+    def preflight(*args: str) -> Result:
+        return mlkube("preflight", *args, kubeconfig=local_cluster)
 
     platform = str(Path(__file__).parents[2] / "examples" / "platform.yaml")
     result = preflight("--platform", platform, "--color", "never")
-    assert result.returncode == 1  # no StorageClass: a fail
-    lines = dict(line.split(maxsplit=1)[::-1] for line in result.stdout.splitlines()[-10:])
+    assert result.code == 1  # no StorageClass: a fail
+    lines = dict(line.split(maxsplit=1)[::-1] for line in result.out.splitlines()[-10:])
     assert lines["PF106 storage-class-present"] == "fail"
     passing = (
         "PF101 kubernetes-version",
@@ -158,6 +147,6 @@ def test_preflight_reports_what_the_local_cluster_has_and_lacks(
     assert lines["PF109 gpu-metric-served"] == "warn"
     bigger = tmp_path / "platform.yaml"
     bigger.write_text(Path(platform).read_text().replace("nodes: 2\n", "nodes: 5\n", 1))
-    payload = json.loads(preflight("--platform", str(bigger), "-f", "json").stdout)
+    payload = json.loads(preflight("--platform", str(bigger), "-f", "json").out)
     pools = [f for f in payload["findings"] if f["rule"] == "PF201"]
     assert pools and "the Platform says 5" in pools[0]["message"]

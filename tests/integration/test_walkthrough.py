@@ -4,9 +4,6 @@ pool, run, and end Succeeded; priorities preempt; quota holds."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from mlkube.doctor import diagnose
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.render import render_paths
 
-from ..conftest import DEMO, EXAMPLES
+from ..conftest import DEMO, EXAMPLES, Run
 from .jobs import delete_job, submit, training_job, wait_for, with_run
 
 
@@ -75,21 +72,12 @@ def test_job_larger_than_its_queue_quota_is_held(kube: Kube, cleanup: list[str])
     assert "held by Kueue" in held.message and "ClusterQueue 'training'" in held.message
 
 
-def test_every_example_passes_server_dry_run_and_apply_is_idempotent(local_cluster: Path) -> None:
-    env = {**os.environ, "KUBECONFIG": str(local_cluster)}
-
-    def mlkube(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlkube", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-
-    dry = mlkube("apply", str(EXAMPLES), "--dry-run=server")
-    assert dry.returncode == 0, dry.stderr
-    assert "inferenceservice ml-serving/llama-chat" in dry.stdout
-    again = mlkube("apply", str(EXAMPLES / "platform.yaml"))
-    assert again.returncode == 0, again.stderr
-    assert "nothing to change" in again.stderr
+def test_every_example_passes_server_dry_run_and_apply_is_idempotent(
+    local_cluster: Path, mlkube: Run
+) -> None:
+    dry = mlkube("apply", str(EXAMPLES), "--dry-run=server", kubeconfig=local_cluster)
+    assert dry.code == 0, dry.err
+    assert "inferenceservice ml-serving/llama-chat" in dry.out
+    again = mlkube("apply", str(EXAMPLES / "platform.yaml"), kubeconfig=local_cluster)
+    assert again.code == 0, again.err
+    assert "nothing to change" in again.err

@@ -151,8 +151,14 @@ class Kube:
         kind: str,
         namespace: str | None = None,
         selector: str | None = None,
+        *,
+        cached: bool = False,
     ) -> list[dict[str, Any]]:
+        """Objects of a kind; ``cached`` reads the API server's watch cache (as fresh as
+        the cache, not a quorum read of etcd: much cheaper for thousands of objects)."""
         params = {"labelSelector": selector} if selector else {}
+        if cached:
+            params["resourceVersion"] = "0"
         body = self.request("GET", self.resource(api_version, kind).path(namespace), params=params)
         items: list[dict[str, Any]] = body.get("items", [])
         return items

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlkube.render.labels import pool_selector
 from mlkube.spec.models import Platform, Pool
-from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, HOSTNAME_LABEL, ZONE_LABEL
+from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, HOSTNAME_LABEL, NFD_GPU_LABEL, ZONE_LABEL
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 
@@ -38,7 +38,7 @@ def fake_node(pool: Pool, index: int) -> dict[str, Any]:
         "kubernetes.io/arch": "amd64",
         HOSTNAME_LABEL: name,
         ZONE_LABEL: pool.zones[index % len(pool.zones)],
-        "feature.node.kubernetes.io/pci-10de.present": "true",
+        NFD_GPU_LABEL: "true",
         "nvidia.com/gpu.present": "true",
         GPU_PRODUCT_LABEL: pool.gpu.model,
         "nvidia.com/gpu.count": str(pool.gpu.count),

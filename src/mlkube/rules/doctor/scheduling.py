@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlkube.cluster.evidence import GPU_OPERATOR_NAMESPACE, Evidence
-from mlkube.quantity import parse_quantity
+from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.rules.doctor.common import at, condition, container_statuses, gpus_of, owner, pods
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.wellknown import GPU
@@ -15,7 +15,6 @@ from mlkube.wellknown import GPU
 KUEUE = "kueue.x-k8s.io/v1beta2"
 _COUNTED = re.compile(r"^(\d+) (.+)$")
 _JOB_UID = re.compile(r"JobUID: ([0-9a-f-]+)")
-NFD_GPU_LABEL = "feature.node.kubernetes.io/pci-10de.present"
 
 
 def _unschedulable(pod: dict[str, Any]) -> str | None:
@@ -54,16 +53,6 @@ def _untolerated(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
     return sorted(taints)
 
 
-def _gpus(node: dict[str, Any]) -> float:
-    allocatable = node.get("status", {}).get("allocatable") or {}
-    return parse_quantity(allocatable.get(GPU, 0)) or 0.0
-
-
-def _gpu_labelled(node: dict[str, Any]) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    return any(k.startswith("nvidia.com/gpu") or k == NFD_GPU_LABEL for k in labels)
-
-
 def _failing(pod: dict[str, Any]) -> bool:
     reasons = {
         ((s.get("state") or {}).get("waiting") or {}).get("reason")
@@ -75,8 +64,8 @@ def _failing(pod: dict[str, Any]) -> bool:
 def _gpu_causes(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
     """Why no node has the GPUs: which of the guide's causes the evidence shows."""
     nodes = evidence.of("v1", "Node")
-    labelled = [n for n in nodes if _gpu_labelled(n)]
-    total = sum(_gpus(n) for n in nodes)
+    labelled = [n for n in nodes if gpu_labelled(n)]
+    total = sum(gpu_allocatable(n) for n in nodes)
     causes: list[str] = []
     if not labelled:
         causes.append("no node carries GPU labels: NFD / GPU feature discovery is not labelling")
@@ -94,10 +83,11 @@ def _gpu_causes(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
     if broken:
         causes.append(f"GPU Operator pods failing: {', '.join(broken[:5])}")
     holders = sorted(
-        ((p, gpus_of(p)) for p in evidence.of("v1", "Pod") if _holds_gpus(p)), key=lambda h: -h[1]
+        ((p, gpus_of(p)) for p in evidence.of("v1", "Pod") if _holdsgpu_allocatable(p)),
+        key=lambda h: -h[1],
     )
     held = sum(g for _, g in holders)
-    largest = max((_gpus(n) for n in nodes), default=0.0)
+    largest = max((gpu_allocatable(n) for n in nodes), default=0.0)
     if 0 < largest < gpus_of(pod):
         causes.append(
             f"one pod asks for {gpus_of(pod):g} GPUs but the largest node has {largest:g}: "
@@ -115,7 +105,7 @@ def _gpu_causes(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
     return causes
 
 
-def _holds_gpus(pod: dict[str, Any]) -> bool:
+def _holdsgpu_allocatable(pod: dict[str, Any]) -> bool:
     """Bound and not finished: the scheduler counts its GPUs as taken."""
     phase = pod.get("status", {}).get("phase")
     return (

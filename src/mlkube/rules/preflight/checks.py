@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlkube.cluster.facts import GPU_METRIC, Facts
+from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import Location, ObjectRef
-from mlkube.quantity import parse_quantity
 from mlkube.render.labels import pool_selector
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.spec.models import Platform
-from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL
+from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, NFD_GPU_LABEL
 
-NFD_GPU_LABEL = "feature.node.kubernetes.io/pci-10de.present"
 # The oldest Kubernetes whose features mlkube's bundles rely on: native sidecars
 # (init containers with restartPolicy: Always) are on by default from 1.29.
 MINIMUM = (1, 29)
@@ -49,15 +48,6 @@ def _node(s: Subject, node: dict[str, Any], field: str) -> Location:
     return Location(
         s.facts.context, 0, ObjectRef("v1", "Node", None, node["metadata"]["name"]), field
     )
-
-
-def _gpus(node: dict[str, Any]) -> float:
-    return parse_quantity((node.get("status", {}).get("allocatable") or {}).get(GPU, 0)) or 0.0
-
-
-def _gpu_labelled(node: dict[str, Any]) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    return labels.get(NFD_GPU_LABEL) == "true" or GPU_PRODUCT_LABEL in labels
 
 
 def kubernetes_version(s: Subject) -> Iterator[Violation]:
@@ -109,7 +99,7 @@ def gpu_nodes_labelled(s: Subject) -> Iterator[Violation]:
     install Node Feature Discovery and the GPU Operator (GPU feature discovery)
     ```
     """
-    if not any(_gpu_labelled(n) for n in s.facts.nodes):
+    if not any(gpu_labelled(n) for n in s.facts.nodes):
         yield Violation(
             _cluster(s, "nodes"),
             f"none of {len(s.facts.nodes)} nodes has {NFD_GPU_LABEL} or {GPU_PRODUCT_LABEL}",
@@ -134,7 +124,7 @@ def gpu_capacity_advertised(s: Subject) -> Iterator[Violation]:
     ```
     """
     for node in s.facts.nodes:
-        if _gpu_labelled(node) and not _gpus(node):
+        if gpu_labelled(node) and not gpu_allocatable(node):
             yield Violation(
                 _node(s, node, "status.allocatable"),
                 f"node {node['metadata']['name']} has GPU labels but advertises no {GPU}",
@@ -340,11 +330,11 @@ def platform_pools_present(s: Subject) -> Iterator[Violation]:
                 f"the Platform says {pool.nodes}",
             )
         for node in nodes:
-            if _gpus(node) != pool.gpus_advertised:
+            if gpu_allocatable(node) != pool.gpus_advertised:
                 yield Violation(
                     _node(s, node, "status.allocatable"),
                     f"pool {pool.name}: node {node['metadata']['name']} advertises "
-                    f"{_gpus(node):g} GPUs, the Platform says {pool.gpus_advertised}",
+                    f"{gpu_allocatable(node):g} GPUs, the Platform says {pool.gpus_advertised}",
                 )
             taints = {
                 (t.get("key"), t.get("effect")) for t in node.get("spec", {}).get("taints") or []
