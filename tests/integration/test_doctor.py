@@ -4,16 +4,20 @@ scheduler, Kueue and KWOK's failure stages."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
+from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import FAIL_ANNOTATION
 
 from ..conftest import Result, Run
 from . import scenarios
+from .conftest import NAME
 
 NAMESPACE = "doctor"
 
@@ -150,3 +154,54 @@ def test_preflight_reports_what_the_local_cluster_has_and_lacks(
     payload = json.loads(preflight("--platform", str(bigger), "-f", "json").out)
     pools = [f for f in payload["findings"] if f["rule"] == "PF201"]
     assert pools and "the Platform says 5" in pools[0]["message"]
+
+
+def test_scheduler_preemption_is_diagnosed_with_its_reason(
+    kube: Kube, mlkube: Run, local_cluster: Path
+) -> None:
+    """Fill the time-sliced pool with low-priority pods, then ask for a slice at high
+    priority: the scheduler preempts one. KWOK is paused meanwhile (SIGSTOP, by pid) so
+    that the victim stays terminating, with its DisruptionTarget condition, as a slow
+    kubelet would leave it."""
+    namespace = "doctor-preempt"
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+
+    def slice_pod(name: str, priority: str) -> None:
+        limits = {"nvidia.com/gpu": "1"}
+        spec = {
+            "priorityClassName": priority,
+            "containers": [{"name": "c", "image": "notebook:1", "resources": {"limits": limits}}],
+            "tolerations": [{"operator": "Exists"}],
+            "nodeSelector": {"mlkube.dev/pool": "t4-dev"},
+        }
+        meta = {"name": name, "namespace": namespace}
+        kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+
+    for i in range(4):  # the pool: 1 node x 4 time-sliced GPUs
+        slice_pod(f"low-{i}", "ml-dev")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = [
+            p for p in kube.list("v1", "Pod", namespace) if p["status"].get("phase") == "Running"
+        ]
+        if len(running) == 4:
+            break
+        time.sleep(0.5)
+    state = cluster.running(NAME)
+    assert state is not None
+    kwok = state.processes["kwok"][0]
+    os.kill(kwok, signal.SIGSTOP)
+    try:
+        slice_pod("urgent", "ml-serving-critical")
+        deadline = time.monotonic() + 30
+        findings: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            _, findings, _ = _doctor(mlkube, local_cluster, "-n", namespace)
+            if any(f["rule"] == "DK203" for f in findings):
+                break
+            time.sleep(1)
+    finally:
+        os.kill(kwok, signal.SIGCONT)
+    (victim,) = [f for f in findings if f["rule"] == "DK203"]
+    assert victim["object"]["name"].startswith("low-")
+    assert "PreemptionByScheduler" in victim["message"]

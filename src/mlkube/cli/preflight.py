@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     checks = outcomes(subject, findings)
     color = use_color(args.color)
     sys.stdout.writelines(
-        render_findings(findings, args.format, RULES, objects=len(checks), color=color)
+        render_findings(
+            findings, args.format, RULES, objects=len(checks), color=color, unit="check"
+        )
     )
     if args.format == "text":
         names = {r.id: r.name for r in RULES}

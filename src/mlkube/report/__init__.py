@@ -21,11 +21,12 @@ def render_findings(
     *,
     objects: int,
     color: bool = False,
+    unit: str = "object",
 ) -> Iterator[str]:
     """The report in chunks, written as they come: a large report never sits in memory
-    as one string."""
+    as one string. ``objects`` counts what was examined, in ``unit``s (preflight: checks)."""
     if fmt == "json":
-        return to_json(findings, objects=objects)
+        return to_json(findings, objects=objects, unit=unit)
     if fmt == "sarif":
         return to_sarif(findings, rules)
-    return to_text(findings, objects=objects, color=color)
+    return to_text(findings, objects=objects, color=color, unit=unit)

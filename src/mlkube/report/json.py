@@ -8,11 +8,11 @@ from collections.abc import Iterator, Sequence
 from mlkube.rules.model import Finding, Severity
 
 
-def to_json(findings: Sequence[Finding], *, objects: int) -> Iterator[str]:
+def to_json(findings: Sequence[Finding], *, objects: int, unit: str = "object") -> Iterator[str]:
     """``{"findings": [...], "summary": {...}}``, one finding per line."""
     counts = {str(s): sum(1 for f in findings if f.severity == s) for s in Severity}
     yield '{\n  "findings": ['
     for i, finding in enumerate(findings):
         yield ("," if i else "") + "\n    " + json.dumps(finding.to_dict())
-    summary = {"objects": objects, "findings": len(findings), **counts}
+    summary = {f"{unit}s": objects, "findings": len(findings), **counts}
     yield f'\n  ],\n  "summary": {json.dumps(summary)}\n}}\n'

@@ -13,7 +13,9 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
-def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -> Iterator[str]:
+def to_text(
+    findings: Sequence[Finding], *, objects: int, color: bool = False, unit: str = "object"
+) -> Iterator[str]:
     for f in findings:
         # Findings about live objects have no line: only the cluster they came from.
         where = f"{f.where.source}:{f.where.line}" if f.where.line else f.where.source
@@ -25,19 +27,17 @@ def to_text(findings: Sequence[Finding], *, objects: int, color: bool = False) -
             f"    {f.message}\n"
             f"    fix: {f.remediation}\n"
         )
-    yield summary(findings, objects) + "\n"
+    yield summary(findings, objects, unit) + "\n"
 
 
-def summary(findings: Sequence[Finding], objects: int) -> str:
+def summary(findings: Sequence[Finding], objects: int, unit: str = "object") -> str:
+    examined = f"{objects} {unit}{'s' if objects != 1 else ''}"
     if not findings:
-        return f"No findings in {objects} object{'s' if objects != 1 else ''}."
+        return f"No findings in {examined}."
     parts = []
     for s in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         n = sum(1 for f in findings if f.severity == s)
         if n:
             parts.append(f"{n} {s}{'s' if n != 1 else ''}")
     total = len(findings)
-    return (
-        f"{total} finding{'s' if total != 1 else ''} ({', '.join(parts)}) "
-        f"in {objects} object{'s' if objects != 1 else ''}."
-    )
+    return f"{total} finding{'s' if total != 1 else ''} ({', '.join(parts)}) in {examined}."
