@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlkube.cluster.client import Kube
-from mlkube.errors import UsageError
+from mlkube.errors import MlkubeError, UsageError
 
 PYTORCHJOB = ("kubeflow.org/v1", "PyTorchJob")
 ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
@@ -84,7 +84,7 @@ def _workload(kube: Kube, job: dict[str, Any]) -> dict[str, Any]:
     """Kueue's Workload for ``job``: its queue and whether (and where) it is admitted."""
     try:
         workloads = kube.list(*WORKLOAD, job["metadata"]["namespace"])
-    except Exception:  # Kueue not installed: no queueing to report
+    except MlkubeError:  # Kueue not installed: no queueing to report
         return {}
     uid = job["metadata"]["uid"]
     for w in workloads:

@@ -113,6 +113,14 @@ def dig(value: Any, path: Iterable[str | int]) -> Any:
     return value
 
 
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The ``status.conditions`` entry of type ``kind``, or {}."""
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == kind:
+            return c
+    return {}
+
+
 def as_str_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}

@@ -49,13 +49,6 @@ def container_statuses(pod: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any
     yield from enumerate(pod.get("status", {}).get("containerStatuses") or [])
 
 
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for c in obj.get("status", {}).get("conditions") or []:
-        if c.get("type") == kind:
-            return dict(c)
-    return {}
-
-
 def container_spec(pod: dict[str, Any], name: str) -> dict[str, Any]:
     for c in pod.get("spec", {}).get("containers") or []:
         if c.get("name") == name:

@@ -8,7 +8,8 @@ from typing import Any
 
 from mlkube.cluster.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
-from mlkube.rules.doctor.common import at, condition, container_statuses, gpus_of, owner, pods
+from mlkube.manifests.objects import condition
+from mlkube.rules.doctor.common import at, container_statuses, gpus_of, owner, pods
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.wellknown import GPU
 
