@@ -17,8 +17,7 @@ from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster
 from mlkube.localcluster.binaries import locate
-from mlkube.manifests.yamlstream import read_paths
-from mlkube.spec import load_specs
+from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
 
@@ -29,7 +28,7 @@ NAME = "mlkube-test"
 def local_cluster() -> Iterator[Path]:
     if locate() is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
-    (platform,) = load_specs(read_paths([str(EXAMPLES / "platform.yaml")]))
+    platform = load_platform(str(EXAMPLES / "platform.yaml"))
     cluster.down(NAME, lambda _m: None)
     cluster.up(NAME, platform, lambda m: print(f"[cluster] {m}"))
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
+from mlkube.localcluster.stages import FAIL_ANNOTATION
 from mlkube.manifests.yamlstream import read_paths, read_text
 from mlkube.render import render_specs
 from mlkube.spec import load_specs
@@ -28,6 +29,32 @@ spec: {{image: "trainer:1.0", nodes: {nodes}, gpusPerNode: 8, pool: a100, cpu: "
     for replica in job["spec"]["pytorchReplicaSpecs"].values():
         replica["template"]["metadata"]["annotations"] = {"kwok.mlkube.dev/run": "1h"}
     return job
+
+
+def pod(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    fail: str | None = None,
+    gpus: int = 1,
+    tolerate: bool = True,
+    select: dict[str, str] | None = None,
+    image: str = "registry.example/trainer:1.0",
+) -> None:
+    """A pod on the T4 pool (unless ``select`` says otherwise), failing as KWOK's
+    ``kwok.mlkube.dev/fail`` annotation asks, if given."""
+    limits = {"memory": "8Gi", **({"nvidia.com/gpu": str(gpus)} if gpus else {})}
+    container = {"name": "trainer", "image": image,
+                 "resources": {"requests": {"memory": "8Gi"}, "limits": limits}}  # fmt: skip
+    spec: dict[str, Any] = {"containers": [container]}
+    if tolerate:
+        spec["tolerations"] = [{"operator": "Exists"}]
+    spec["nodeSelector"] = select or {"mlkube.dev/pool": "t4"}
+    annotations = {FAIL_ANNOTATION: fail} if fail else {}
+    meta = {"name": name, "namespace": namespace, "annotations": annotations}
+    kube.apply(_namespace(namespace))
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
 
 def _obj(api: str, kind: str, name: str, namespace: str | None, **fields: Any) -> dict[str, Any]:

@@ -13,35 +13,12 @@ from typing import Any
 from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
 from mlkube.localcluster import cluster
-from mlkube.localcluster.stages import FAIL_ANNOTATION
 
 from ..conftest import Result, Run
 from . import scenarios
 from .conftest import NAME
 
 NAMESPACE = "doctor"
-
-
-def _pod(kube: Kube, name: str, *, fail: str | None = None, gpus: int = 1, tolerate: bool = True,
-         select: dict[str, str] | None = None) -> None:  # fmt: skip
-    spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "trainer",
-                "image": "registry.example/trainer:1.0",
-                "resources": {
-                    "requests": {"memory": "8Gi"},
-                    "limits": {"memory": "8Gi", "nvidia.com/gpu": str(gpus)},
-                },
-            }
-        ]
-    }
-    if tolerate:
-        spec["tolerations"] = [{"operator": "Exists"}]
-    spec["nodeSelector"] = select or {"mlkube.dev/pool": "t4"}
-    annotations = {FAIL_ANNOTATION: fail} if fail else {}
-    meta = {"name": name, "namespace": NAMESPACE, "annotations": annotations}
-    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
 
 def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
@@ -53,13 +30,15 @@ def test_each_failure_is_diagnosed_with_its_cause(
     kube: Kube, local_cluster: Path, tmp_path: Path, mlkube: Run
 ) -> None:
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    _pod(kube, "oom", fail="OOMKilled")
-    _pod(kube, "pull", fail="ImagePullBackOff")
-    _pod(kube, "crash", fail="CrashLoopBackOff")
-    _pod(kube, "toomany", gpus=16)
-    _pod(kube, "notol", tolerate=False)
-    _pod(kube, "wrongmodel", select={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"})
-    _pod(kube, "healthy")
+    scenarios.pod(kube, NAMESPACE, "oom", fail="OOMKilled")
+    scenarios.pod(kube, NAMESPACE, "pull", fail="ImagePullBackOff")
+    scenarios.pod(kube, NAMESPACE, "crash", fail="CrashLoopBackOff")
+    scenarios.pod(kube, NAMESPACE, "toomany", gpus=16)
+    scenarios.pod(kube, NAMESPACE, "notol", tolerate=False)
+    scenarios.pod(
+        kube, NAMESPACE, "wrongmodel", select={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    )
+    scenarios.pod(kube, NAMESPACE, "healthy")
     expected = {
         "oom": "DK101", "pull": "DK102", "crash": "DK103",
         "toomany": "DK201", "notol": "DK201", "wrongmodel": "DK201",

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from mlkube.cluster.client import Kube
-from mlkube.localcluster.stages import FAIL_ANNOTATION, RECLAIM_ANNOTATION
+from mlkube.localcluster.stages import RECLAIM_ANNOTATION
+
+from . import scenarios
 
 NAMESPACE = "failures"
 
@@ -27,25 +29,8 @@ def _until(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
 
 
 def _pod(kube: Kube, name: str, failure: str) -> None:
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": name,
-                "namespace": NAMESPACE,
-                "annotations": {FAIL_ANNOTATION: failure},
-            },
-            "spec": {
-                "containers": [
-                    {"name": "trainer", "image": "registry.example/llm-with-weights:1.0"}
-                ],
-                "tolerations": [{"operator": "Exists"}],
-                "nodeSelector": {"mlkube.dev/pool": "t4"},
-            },
-        }
-    )
+    image = "registry.example/llm-with-weights:1.0"
+    scenarios.pod(kube, NAMESPACE, name, fail=failure, gpus=0, image=image)
 
 
 def _status(kube: Kube, name: str) -> dict[str, Any]:

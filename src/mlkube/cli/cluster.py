@@ -8,10 +8,8 @@ import sys
 import time
 from typing import Any
 
-from mlkube.errors import InputError
 from mlkube.localcluster import cluster
-from mlkube.manifests.yamlstream import read_paths
-from mlkube.spec import Platform, SpecFile, load_specs
+from mlkube.spec import load_platform
 
 
 def register(verbs: Any) -> None:
@@ -36,18 +34,10 @@ def _say(message: str) -> None:
     print(f"mlkube: {message}", file=sys.stderr)
 
 
-def _platform(path: str | None) -> SpecFile | None:
-    if path is None:
-        return None
-    specs = [f for f in load_specs(read_paths([path])) if isinstance(f.spec, Platform)]
-    if len(specs) != 1:
-        raise InputError(path, 1, "expected exactly one Platform spec")
-    return specs[0]
-
-
 def run_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    state = cluster.up(args.name, _platform(args.platform), _say)
+    platform = load_platform(args.platform) if args.platform else None
+    state = cluster.up(args.name, platform, _say)
     _say(f"cluster {state.name!r} up in {time.monotonic() - started:.1f}s")
     print(f"export KUBECONFIG={cluster.kubeconfig_path(args.name)}")
     return 0

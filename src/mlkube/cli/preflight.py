@@ -9,12 +9,10 @@ from typing import Any
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
 from mlkube.cluster.facts import gather_facts
-from mlkube.errors import InputError
-from mlkube.manifests.yamlstream import read_paths
 from mlkube.preflight import judge, outcomes
 from mlkube.report import render_findings
 from mlkube.rules.preflight import RULES, Subject
-from mlkube.spec import Platform, load_specs
+from mlkube.spec import Platform, load_platform
 
 
 def register(verbs: Any) -> None:
@@ -31,17 +29,9 @@ def register(verbs: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _platform(path: str | None) -> Platform | None:
-    if path is None:
-        return None
-    specs = [f.spec for f in load_specs(read_paths([path])) if isinstance(f.spec, Platform)]
-    if len(specs) != 1:
-        raise InputError(path, 1, "expected exactly one Platform spec")
-    return specs[0]
-
-
 def run(args: argparse.Namespace) -> int:
-    platform = _platform(args.platform)
+    platform = load_platform(args.platform).spec if args.platform else None
+    assert platform is None or isinstance(platform, Platform)
     kube, namespace = kubeopts.connect(args)
     with kube:
         subject = Subject(gather_facts(kube, namespace), platform)

@@ -30,6 +30,7 @@ from mlkube.localcluster.nodes import platform_nodes
 from mlkube.localcluster.pki import Pki
 from mlkube.localcluster.pki import ensure as ensure_pki
 from mlkube.localcluster.stages import stages
+from mlkube.manifests.objects import condition
 from mlkube.render import render_specs
 from mlkube.spec import Platform, SpecFile
 
@@ -267,10 +268,7 @@ def wait_nodes_ready(kube: Kube, names: set[str], timeout: float) -> None:
 
 
 def _node_ready(node: dict[str, Any]) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in node.get("status", {}).get("conditions", [])
-    )
+    return condition(node, "Ready").get("status") == "True"
 
 
 def down(name: str, progress: Progress) -> bool:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlkube.errors import InputError
 from mlkube.manifests.objects import format_path
-from mlkube.manifests.yamlstream import Document
+from mlkube.manifests.yamlstream import Document, read_paths
 from mlkube.spec.models import InferenceEndpoint, Platform, TrainingJob
 
 API_VERSION = "mlkube.dev/v1alpha1"
@@ -64,3 +64,11 @@ def load_spec(doc: Document) -> SpecFile:
 
 def load_specs(docs: Iterable[Document]) -> list[SpecFile]:
     return [load_spec(d) for d in docs if d.obj is not None]
+
+
+def load_platform(path: str) -> SpecFile:
+    """The one Platform spec in ``path`` (for `cluster up --platform`, `preflight`)."""
+    platforms = [f for f in load_specs(read_paths([path])) if isinstance(f.spec, Platform)]
+    if len(platforms) != 1:
+        raise InputError(path, 1, f"expected exactly one Platform spec, found {len(platforms)}")
+    return platforms[0]
