@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from mlkube import __version__
-from mlkube.cli import apply, cluster, doctor, lint, preflight, render, rules, status
+from mlkube.cli import apply, cluster, controller, doctor, lint, preflight, render, rules, status
 from mlkube.errors import MlkubeError
 
 EXIT_USAGE = 2
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlkube {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for module in (render, lint, rules, cluster, apply, status, doctor, preflight):
+    for module in (render, lint, rules, cluster, apply, status, doctor, preflight, controller):
         module.register(verbs)
     return parser
 

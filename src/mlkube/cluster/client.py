@@ -9,8 +9,9 @@ tests drive against the real local cluster.
 from __future__ import annotations
 
 import json
+import os
 import ssl
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,27 @@ def tls_context(connection: Connection) -> ssl.SSLContext:
     return context
 
 
+class TokenFile(httpx.Auth):
+    """A bearer token read from a file, read again when the file changes (the kubelet
+    rotates projected ServiceAccount tokens)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp = -1.0
+        self._token = ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        try:
+            stamp = os.stat(self.path).st_mtime
+            if stamp != self._stamp:
+                with open(self.path) as f:
+                    self._token, self._stamp = f.read().strip(), stamp
+        except OSError:
+            pass  # keep the last token; the server says 401 if it is stale
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 class Kube:
     def __init__(self, connection: Connection, timeout: float = 30.0) -> None:
         self.connection = connection
@@ -76,6 +98,7 @@ class Kube:
             base_url=connection.server,
             verify=tls_context(connection),
             headers=headers,
+            auth=TokenFile(connection.token_file) if connection.token_file else None,
             timeout=timeout,
         )
         self._resources: dict[tuple[str, str], Resource] = {}
@@ -199,6 +222,36 @@ class Kube:
         )
         return result
 
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        body: dict[str, Any],
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """A JSON merge patch; a ``metadata.resourceVersion`` in ``body`` makes it
+        conditional (409 if the object changed since)."""
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            self.resource(api_version, kind).path(namespace, name),
+            content=json.dumps(body),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        return result
+
+    def evict(self, name: str, namespace: str) -> None:
+        """Ask for a pod's eviction: the API server honours PodDisruptionBudgets (429)
+        and the pod's own grace period."""
+        eviction = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        self.request(
+            "POST", self.resource("v1", "Pod").path(namespace, name) + "/eviction", json=eviction
+        )
+
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         try:
             self.request("DELETE", self.resource(api_version, kind).path(namespace, name))
@@ -213,9 +266,13 @@ class Kube:
         namespace: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int = 60,
+        *,
+        bookmarks: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Watch events (``{"type": …, "object": …}``) until the server closes the stream."""
         params: dict[str, str] = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
+        if bookmarks:
+            params["allowWatchBookmarks"] = "true"
         if resource_version:
             params["resourceVersion"] = resource_version
         path = self.resource(api_version, kind).path(namespace)

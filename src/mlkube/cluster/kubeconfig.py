@@ -27,6 +27,32 @@ class Connection:
     insecure: bool
     namespace: str
     context: str
+    token_file: str | None = None  # re-read on change: projected tokens rotate
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster(root: Path = SERVICE_ACCOUNT) -> Connection | None:
+    """The pod's own ServiceAccount, as client-go's InClusterConfig finds it."""
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
+    if not host or not port or not (root / "token").is_file():
+        return None
+    namespace = root / "namespace"
+    return Connection(
+        server=f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}",
+        ca_file=str(root / "ca.crt"),
+        cert_file=None,
+        key_file=None,
+        token=None,
+        insecure=False,
+        namespace=namespace.read_text().strip() if namespace.is_file() else "default",
+        context="in-cluster",
+        token_file=str(root / "token"),
+    )
 
 
 def kubeconfig_path(explicit: str | None) -> Path:
@@ -60,6 +86,10 @@ def _file(section: dict[str, Any], key: str, base: Path, spill: Path) -> str | N
 
 def load_connection(kubeconfig: str | None = None, context: str | None = None) -> Connection:
     path = kubeconfig_path(kubeconfig)
+    if not kubeconfig and not os.environ.get("KUBECONFIG") and not path.exists():
+        inside = in_cluster()
+        if inside is not None:
+            return inside
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:

@@ -1,0 +1,316 @@
+"""The controller proper: caches of Nodes and Pods kept by informers, a work queue of
+jobs and nodes, and workers that carry out each job's plan.
+
+Order of work for a job hit by a notice: record the request on the job (the one
+conditional write that makes it exactly-once), annotate its pods (the delivery), write
+the Event; eviction comes later, timed so each pod's grace period ends before the node
+does. Cordoning is the node's own work item.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mlkube.cluster.client import ApiError, Kube
+from mlkube.controller.events import record_event
+from mlkube.controller.informer import Informer, key_of
+from mlkube.controller.jobs import (
+    REQUEST_ANNOTATION,
+    JobRef,
+    Request,
+    handled,
+    job_of,
+    read_record,
+    record_patch,
+)
+from mlkube.controller.metrics import Metrics
+from mlkube.controller.plan import active_notices, plan_job, utcnow
+from mlkube.controller.signals import (
+    OBSERVED_ANNOTATION,
+    format_time,
+    node_notice,
+    observed_at,
+    pod_disruption,
+)
+from mlkube.controller.workqueue import WorkQueue
+from mlkube.errors import MlkubeError
+
+log = logging.getLogger("mlkube.controller")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKey:
+    name: str
+
+
+@dataclass
+class Options:
+    workers: int = 8
+    resync_seconds: float = 30.0
+    watch_timeout: int = 300
+    identity: str = "mlkube-controller"
+
+
+class Controller:
+    def __init__(self, kube: Kube, options: Options | None = None,
+                 metrics: Metrics | None = None) -> None:  # fmt: skip
+        self.kube = kube
+        self.options = options or Options()
+        self.metrics = metrics or Metrics()
+        self.queue = WorkQueue()
+        self.leading = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._by_job: dict[JobRef, set[str]] = defaultdict(set)
+        self._by_node: dict[str, set[str]] = defaultdict(set)
+        self._job_of_pod: dict[str, JobRef] = {}
+        self._first_seen: dict[str, datetime] = {}
+        self._records: dict[JobRef, tuple[str, list[Request]]] = {}
+        restart = self.metrics.watch_restarts
+        self.nodes = Informer(kube, "v1", "Node", self._on_node,
+                              watch_timeout=self.options.watch_timeout,
+                              on_restart=lambda k: restart.labels(k).inc())  # fmt: skip
+        self.pods = Informer(kube, "v1", "Pod", self._on_pod,
+                             watch_timeout=self.options.watch_timeout,
+                             on_restart=lambda k: restart.labels(k).inc())  # fmt: skip
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        def thread(target: Any, name: str) -> None:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+        thread(self.nodes.run, "informer-nodes")
+        thread(self.pods.run, "informer-pods")
+        for i in range(self.options.workers):
+            thread(self._work, f"worker-{i}")
+        thread(self._resync, "resync")
+
+    def wait_synced(self, timeout: float = 60) -> bool:
+        return self.nodes.synced.wait(timeout) and self.pods.synced.wait(timeout)
+
+    def lead(self) -> None:
+        """Start acting (on winning the election, or at once without one)."""
+        self.metrics.leader.set(1)
+        self.leading.set()
+        self.enqueue_all()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.leading.clear()
+        self.metrics.leader.set(0)
+        self.nodes.stop()
+        self.pods.stop()
+        self.queue.shutdown()
+
+    def enqueue_all(self) -> None:
+        """Level-triggered backstop: look again at everything touched by a notice."""
+        for node in self.nodes.snapshot():
+            if node_notice(node) is not None:
+                self._enqueue_node(node)
+        for pod in self.pods.snapshot():
+            if pod_disruption(pod) is not None:
+                self._enqueue_pod_job(pod)
+
+    # event handlers (informer threads): index and enqueue, never call the API ---------
+
+    def _on_node(self, event: str, node: dict[str, Any]) -> None:
+        name = str(node["metadata"]["name"])
+        notice = node_notice(node) if event != "DELETED" else None
+        with self._lock:
+            if notice is None:
+                self._first_seen.pop(name, None)
+                return
+            if name not in self._first_seen:
+                self._first_seen[name] = observed_at(node) or utcnow()
+                self.metrics.notices.labels(notice.signal.name).inc()
+                log.info("node %s: %s (%s)", name, notice.signal.name, notice.detail)
+        self._enqueue_node(node)
+
+    def _enqueue_node(self, node: dict[str, Any]) -> None:
+        name = str(node["metadata"]["name"])
+        with self._lock:
+            keys = self._by_node.get(name, set())
+            jobs = {self._job_of_pod[k] for k in keys if k in self._job_of_pod}
+        for job in jobs:
+            self.queue.add(job)
+        self.queue.add(NodeKey(name))
+
+    def _on_pod(self, event: str, pod: dict[str, Any]) -> None:
+        key = key_of(pod)
+        job = job_of(pod) if event != "DELETED" else None
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        with self._lock:
+            old = self._job_of_pod.pop(key, None)
+            if old is not None:
+                self._by_job[old].discard(key)
+                if not self._by_job[old]:
+                    del self._by_job[old]
+                    self._records.pop(old, None)
+            for keys in self._by_node.values():
+                keys.discard(key)
+            if job is None:
+                return
+            self._job_of_pod[key] = job
+            self._by_job[job].add(key)
+            if node:
+                self._by_node[node].add(key)
+            noticed = node in self._first_seen
+        if noticed or pod_disruption(pod) is not None:
+            self.queue.add(job)
+
+    def _enqueue_pod_job(self, pod: dict[str, Any]) -> None:
+        job = job_of(pod)
+        if job is not None:
+            self.queue.add(job)
+
+    # workers -------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            key = self.queue.get()
+            if key is None:
+                return
+            while not self.leading.wait(1.0):
+                if self._stop.is_set():
+                    return
+            try:
+                if isinstance(key, NodeKey):
+                    self.reconcile_node(key.name)
+                elif isinstance(key, JobRef):
+                    self.reconcile_job(key)
+            except (MlkubeError, Exception) as exc:  # retried: level-triggered
+                self.metrics.errors.inc()
+                log.warning("reconcile %s failed, retrying: %s", key, exc)
+                self.queue.add_after(key, 1.0)
+            finally:
+                self.queue.done(key)
+
+    def _resync(self) -> None:
+        while not self._stop.wait(self.options.resync_seconds):
+            if self.leading.is_set():
+                self.enqueue_all()
+
+    # reconcile -----------------------------------------------------------------------
+
+    def reconcile_node(self, name: str) -> None:
+        """Cordon a node whose notice drains it, and remember when the notice was seen
+        on the node itself, so the eviction deadline survives a controller restart."""
+        node = self.nodes.get(name)
+        notice = node_notice(node) if node else None
+        if node is None or notice is None or not notice.signal.drain:
+            return
+        patch: dict[str, Any] = {}
+        if not (node.get("spec") or {}).get("unschedulable"):
+            patch["spec"] = {"unschedulable": True}
+        if observed_at(node) is None:
+            with self._lock:
+                seen = self._first_seen.get(name) or utcnow()
+            patch["metadata"] = {"annotations": {OBSERVED_ANNOTATION: format_time(seen)}}
+        if not patch:
+            return
+        try:
+            self.kube.patch("v1", "Node", name, patch)
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if "spec" in patch:
+            self.metrics.cordons.inc()
+            record_event(self.kube, {"apiVersion": "v1", "kind": "Node", **node},
+                         "Cordoned", f"{notice.detail}: cordoned; the node ends within "
+                         f"{notice.signal.window_seconds or 'its'} s",
+                         notice.key.replace("/", "-"), warning=True,
+                         instance=self.options.identity)  # fmt: skip
+
+    def reconcile_job(self, ref: JobRef) -> None:
+        with self._lock:
+            keys = list(self._by_job.get(ref, ()))
+        pods = [p for p in (self.pods.get(k) for k in keys) if p is not None]
+        names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
+        nodes = {n: obj for n in names if (obj := self.nodes.get(n)) is not None}
+        notices = active_notices(pods, nodes)
+        if not notices:
+            return
+        with self._lock:
+            cached = self._records.get(ref)
+            observed = {n: self._first_seen[n] for n in names if n in self._first_seen}
+        for name, node in nodes.items():
+            observed.setdefault(name, observed_at(node) or utcnow())
+        job: dict[str, Any] | None = None
+        if cached is None or not set(notices) <= handled(cached[1]):
+            job = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
+            if job is None:
+                return
+            cached = (str(job["metadata"].get("uid", "")), read_record(job))
+        uid, record = cached
+        now = utcnow()
+        plan = plan_job(uid, pods, nodes, record, observed=observed, now=now)
+        if plan.request is not None:
+            assert job is not None
+            record = [*record, plan.request]
+            try:
+                self.kube.patch(ref.api_version, ref.kind, ref.name, record_patch(job, record),
+                                ref.namespace)  # fmt: skip
+            except ApiError as exc:
+                if exc.status == 409:  # changed since read: another replica, or a user
+                    self.metrics.conflicts.inc()
+                    with self._lock:
+                        self._records.pop(ref, None)
+                    self.queue.add(ref)
+                    return
+                if exc.status == 404:
+                    return
+                raise
+            first = min(observed.get(n, now) for n in plan.request.nodes)
+            self.metrics.requests.labels(plan.request.signal).inc()
+            self.metrics.request_latency.observe(max(0.0, (now - first).total_seconds()))
+            log.info("%s: checkpoint request %s (%s on %s)", ref, plan.request.id,
+                     plan.request.signal, ", ".join(plan.request.nodes))  # fmt: skip
+        with self._lock:
+            self._records[ref] = (uid, record)
+        for pod in plan.deliver:
+            self._deliver(pod, str(plan.current))
+        if plan.request is not None and job is not None:
+            record_event(self.kube, job, "CheckpointRequested",
+                         f"{plan.request.signal} on {', '.join(plan.request.nodes)}: asked "
+                         f"{len(plan.deliver)} pod(s) to checkpoint (request {plan.request.id})",
+                         plan.request.id, instance=self.options.identity)  # fmt: skip
+        for pod in plan.evict:
+            self._evict(ref, pod)
+        if plan.wake_at is not None:
+            self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
+
+    def _deliver(self, pod: dict[str, Any], request: str) -> None:
+        meta = pod["metadata"]
+        try:
+            self.kube.patch("v1", "Pod", meta["name"],
+                            {"metadata": {"annotations": {REQUEST_ANNOTATION: request}}},
+                            meta["namespace"])  # fmt: skip
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            return
+        self.metrics.deliveries.inc()
+
+    def _evict(self, ref: JobRef, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        try:
+            self.kube.evict(meta["name"], meta["namespace"])
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            if exc.status == 429:  # a PodDisruptionBudget says not now
+                self.queue.add_after(ref, 5.0)
+                return
+            raise
+        self.metrics.evictions.inc()
+        log.info("%s: evicted %s from %s", ref, meta["name"], pod["spec"].get("nodeName"))

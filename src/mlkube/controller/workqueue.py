@@ -1,0 +1,80 @@
+"""A work queue with client-go's guarantees: a key waiting to be processed is queued
+once however often it is added, and a key is never processed by two workers at once
+(an add during processing runs it again afterwards). Delayed adds wake up on time."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Hashable
+
+
+class WorkQueue:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[Hashable] = deque()
+        self._dirty: set[Hashable] = set()
+        self._processing: set[Hashable] = set()
+        self._later: list[tuple[float, int, Hashable]] = []
+        self._tie = itertools.count()
+        self._closed = False
+
+    def add(self, key: Hashable) -> None:
+        with self._cond:
+            if self._closed or key in self._dirty:
+                return
+            self._dirty.add(key)
+            if key not in self._processing:
+                self._queue.append(key)
+                self._cond.notify()
+
+    def add_after(self, key: Hashable, seconds: float) -> None:
+        if seconds <= 0:
+            self.add(key)
+            return
+        with self._cond:
+            heapq.heappush(self._later, (time.monotonic() + seconds, next(self._tie), key))
+            self._cond.notify()
+
+    def get(self) -> Hashable | None:
+        """The next key, blocking; None once the queue is shut down."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                self._promote()
+                if self._queue:
+                    key = self._queue.popleft()
+                    self._dirty.discard(key)
+                    self._processing.add(key)
+                    return key
+                timeout = self._later[0][0] - time.monotonic() if self._later else None
+                self._cond.wait(timeout)
+
+    def done(self, key: Hashable) -> None:
+        with self._cond:
+            self._processing.discard(key)
+            if key in self._dirty:
+                self._queue.append(key)
+                self._cond.notify()
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def _promote(self) -> None:
+        now = time.monotonic()
+        while self._later and self._later[0][0] <= now:
+            _, _, key = heapq.heappop(self._later)
+            if key not in self._dirty:
+                self._dirty.add(key)
+                if key not in self._processing:
+                    self._queue.append(key)
