@@ -27,6 +27,7 @@ from mlkube.wellknown import (
 
 # Seconds kept back from the spot notice for the node to shut down, where it allows.
 SHUTDOWN_MARGIN_SECONDS = 15
+PODINFO_DIR = "/etc/mlkube/podinfo"
 # Grace on on-demand capacity: time to write a checkpoint when evicted or preempted.
 ON_DEMAND_GRACE_SECONDS = 120
 
@@ -128,6 +129,20 @@ def _pod_spec(job: TrainingJob, pool: Pool | None) -> dict[str, Any]:
             )
         else:
             env.append({"name": "MLKUBE_CHECKPOINT_URI", "value": str(checkpoint.uri)})
+        # The checkpoint controller's requests reach the runtime as a pod annotation,
+        # which the kubelet projects into this file (docs/runtime.md says why).
+        env.append({"name": "MLKUBE_PODINFO_DIR", "value": PODINFO_DIR})
+        mounts.append({"name": "podinfo", "mountPath": PODINFO_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": "podinfo",
+                "downwardAPI": {
+                    "items": [
+                        {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}}
+                    ]
+                },
+            }
+        )
     container: dict[str, Any] = {"name": "pytorch", "image": spec.image}
     if spec.command:
         container["command"] = list(spec.command)
