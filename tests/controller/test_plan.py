@@ -140,3 +140,24 @@ def test_record_round_trips_and_is_conditional() -> None:
 def test_a_mangled_record_reads_as_empty() -> None:
     job = {"metadata": {"annotations": {"mlkube.dev/checkpoint-requests": "{not json"}}}
     assert read_record(job) == []
+
+
+def test_an_eviction_on_a_noticed_node_is_that_notice_not_another() -> None:
+    evicted = {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}
+    pods = [pod("m", "a", conditions=[evicted]), pod("w", "b")]
+    first = plan_job("j", [pod("m", "a"), pod("w", "b")], nodes(spot_itn("a"), node("b")), [],
+                     observed={}, now=NOW)  # fmt: skip
+    assert first.request is not None
+    after = plan_job("j", pods, nodes(spot_itn("a"), node("b")), [first.request],
+                     observed={}, now=NOW)  # fmt: skip
+    assert after.request is None
+    # the same eviction on a node without a notice is a notice of its own
+    quiet = plan_job("j", pods, nodes(node("a"), node("b")), [], observed={}, now=NOW)
+    assert quiet.request is not None and quiet.request.notices == ("pod/uid-m",)
+
+
+def test_pods_of_a_node_already_gone_make_no_notice() -> None:
+    gc = {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC"}
+    plan = plan_job("j", [pod("m", "gone", conditions=[gc]), pod("w", "b")], nodes(node("b")),
+                    [], observed={}, now=NOW)  # fmt: skip
+    assert plan.idle

@@ -67,13 +67,13 @@ class Informer:
                 self.synced.set()
                 while not self._stop.is_set() and version:
                     version = self._watch(version)
+                    self.on_restart(self.kind)  # resumed from ``version``, or relisted
             except MlkubeError as exc:
                 log.warning("%s watch failed, listing again: %s", self.kind, exc)
                 self._stop.wait(1.0)
             except Exception:  # a transport error mid-stream: never let the loop die
                 log.exception("%s watch broke, listing again", self.kind)
                 self._stop.wait(1.0)
-            self.on_restart(self.kind)
 
     def _relist(self) -> str:
         body = self.kube.request("GET", self.kube.resource(self.api_version, self.kind).path())

@@ -37,7 +37,7 @@ class Metrics:
             "mlkube_reconcile_errors", "Reconciles that failed and were retried", registry=r
         )
         self.watch_restarts = Counter(
-            "mlkube_watch_restarts", "Watches that ended and were listed again", ["kind"],
+            "mlkube_watch_restarts", "Watches that ended and were started again", ["kind"],
             registry=r,
         )  # fmt: skip
         self.leader = Gauge("mlkube_leader", "1 while this replica leads", registry=r)

@@ -51,9 +51,15 @@ def active_notices(
         if not live(pod):
             continue
         node = nodes.get(str((pod.get("spec") or {}).get("nodeName") or ""))
-        for notice in (node_notice(node) if node else None, pod_disruption(pod)):
-            if notice is not None:
-                out[notice.key] = notice
+        if node is None:
+            # Unscheduled, or its node is already gone (the pod garbage collector marks
+            # such pods DisruptionTarget): too late to ask it anything.
+            continue
+        # A pod evicted because its node is going away (by us, or a cloud's drain) is
+        # that node's notice, not a new one: only a disruption on a quiet node counts.
+        notice = node_notice(node) or pod_disruption(pod)
+        if notice is not None:
+            out[notice.key] = notice
     return out
 
 

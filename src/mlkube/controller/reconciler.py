@@ -71,6 +71,7 @@ class Controller:
         self._job_of_pod: dict[str, JobRef] = {}
         self._first_seen: dict[str, datetime] = {}
         self._records: dict[JobRef, tuple[str, list[Request]]] = {}
+        self._announced: set[str] = set()
         restart = self.metrics.watch_restarts
         self.nodes = Informer(kube, "v1", "Node", self._on_node,
                               watch_timeout=self.options.watch_timeout,
@@ -179,7 +180,9 @@ class Controller:
             key = self.queue.get()
             if key is None:
                 return
-            while not self.leading.wait(1.0):
+            # Act only as leader, and only on full caches: a pod seen before its node
+            # would look like a notice of its own.
+            while not (self.leading.wait(1.0) and self.wait_synced(1.0)):
                 if self._stop.is_set():
                     return
             try:
@@ -279,15 +282,27 @@ class Controller:
             self._records[ref] = (uid, record)
         for pod in plan.deliver:
             self._deliver(pod, str(plan.current))
-        if plan.request is not None and job is not None:
-            record_event(self.kube, job, "CheckpointRequested",
-                         f"{plan.request.signal} on {', '.join(plan.request.nodes)}: asked "
-                         f"{len(plan.deliver)} pod(s) to checkpoint (request {plan.request.id})",
-                         plan.request.id, instance=self.options.identity)  # fmt: skip
+        self._announce(ref, uid, job, record=record, notices=notices, asked=len(plan.deliver))
         for pod in plan.evict:
             self._evict(ref, pod)
         if plan.wake_at is not None:
             self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
+
+    def _announce(self, ref: JobRef, uid: str, job: dict[str, Any] | None, *,
+                  record: list[Request], notices: dict[str, Any], asked: int) -> None:  # fmt: skip
+        """An Event per active request, level-triggered: a replica that recorded a
+        request and died before announcing it is made up for by the next one (the
+        Event's name is the request's, so a second write is a 409)."""
+        for request in record:
+            if request.id in self._announced or not set(request.notices) & set(notices):
+                continue
+            meta = {"name": ref.name, "namespace": ref.namespace, "uid": uid}
+            involved = job or {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": meta}
+            record_event(self.kube, involved, "CheckpointRequested",
+                         f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
+                         f"pod(s) to checkpoint (request {request.id})",
+                         request.id, instance=self.options.identity)  # fmt: skip
+            self._announced.add(request.id)
 
     def _deliver(self, pod: dict[str, Any], request: str) -> None:
         meta = pod["metadata"]
