@@ -19,6 +19,10 @@ CAPACITY_LABEL = "mlkube.dev/capacity"
 CHECKPOINT_PATH_ANNOTATION = "mlkube.dev/checkpoint-path"
 CHECKPOINT_INTERVAL_ANNOTATION = "mlkube.dev/checkpoint-interval-seconds"
 IGNORE_ANNOTATION = "mlkube.dev/ignore"
+# Set on a training pod by the checkpoint controller, read by mlkube.runtime through
+# the downward API: the id of the newest checkpoint request.
+CHECKPOINT_REQUEST_ANNOTATION = "mlkube.dev/checkpoint-request"
+PODINFO_DIR = "/etc/mlkube/podinfo"  # where training pods mount their own annotations
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION
+
 # On the job: every request made, with the notices it answered (JSON list, newest last).
 RECORD_ANNOTATION = "mlkube.dev/checkpoint-requests"
 # On each pod: the id of the newest request; the runtime reads it through the
 # downward API and checkpoints once per id.
-REQUEST_ANNOTATION = "mlkube.dev/checkpoint-request"
+REQUEST_ANNOTATION = CHECKPOINT_REQUEST_ANNOTATION
 RECORD_KEEP = 20
 
 KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})

@@ -21,13 +21,13 @@ from mlkube.wellknown import (
     CHECKPOINT_PATH_ANNOTATION,
     GPU,
     JOB_NAME_LABEL,
+    PODINFO_DIR,
     QUEUE_LABEL,
     SPOT_BY_PROVIDER,
 )
 
 # Seconds kept back from the spot notice for the node to shut down, where it allows.
 SHUTDOWN_MARGIN_SECONDS = 15
-PODINFO_DIR = "/etc/mlkube/podinfo"
 # Grace on on-demand capacity: time to write a checkpoint when evicted or preempted.
 ON_DEMAND_GRACE_SECONDS = 120
 

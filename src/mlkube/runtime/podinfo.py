@@ -13,10 +13,12 @@ import os
 import re
 from pathlib import Path
 
+from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION, PODINFO_DIR
+
 log = logging.getLogger(__name__)
 
-REQUEST_ANNOTATION = "mlkube.dev/checkpoint-request"
-DEFAULT_PODINFO_DIR = "/etc/mlkube/podinfo"
+REQUEST_ANNOTATION = CHECKPOINT_REQUEST_ANNOTATION
+DEFAULT_PODINFO_DIR = PODINFO_DIR
 ANNOTATIONS_FILE = "annotations"
 # What the controller writes: a short token, safe in logs, file names and JSON.
 REQUEST_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
