@@ -35,7 +35,9 @@ demo: setup binaries
 	eval "$$($(BIN)/mlkube cluster up --name demo --platform examples/platform.yaml)"; \
 	$(BIN)/mlkube apply examples/platform.yaml examples/resnet-training.yaml demo/resnet-volumes.yaml; \
 	$(BIN)/mlkube wait resnet-training -n ml-training --for=Succeeded --timeout=5m; \
-	$(BIN)/mlkube status resnet-training -n ml-training
+	$(BIN)/mlkube status resnet-training -n ml-training; \
+	echo; echo "== 5. A spot node is reclaimed mid-run: the checkpoint controller at work =="; \
+	$(BIN)/python demo/spot.py
 
 # The local cluster's binaries, built from the Go module proxy and cached outside the
 # repository by version (tools/build.sh); a no-op once built.
@@ -43,8 +45,8 @@ binaries:
 	bash tools/build.sh
 
 check: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench demo
+	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/mypy
 
 test: check crds binaries
@@ -65,6 +67,7 @@ bench: setup .venv-checkov/bin/checkov
 docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md
 	$(BIN)/python -m mlkube.spec.docs > docs/spec.md
+	$(BIN)/mlkube controller manifests > deploy/controller.yaml
 
 clean:
 	rm -rf out

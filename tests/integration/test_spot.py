@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
+from mlkube.controller.manifests import bundle
 
 from .jobs import delete_job, submit, wait_for
 from .spot import (
@@ -165,3 +167,10 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
         assert set(per_notice.values()) == {1}  # none twice
         assert len(requested_events(kube, name)) == len(entries)
     wait_until("b saw its watches end", lambda: b.metric("mlkube_watch_restarts_total") >= 3, 10)
+
+
+def test_the_shipped_deployment_is_accepted_by_the_api_server(
+    kube: Kube, sa_kubeconfig: Path
+) -> None:
+    applied = apply_objects(kube, bundle(), dry_run=True)
+    assert {a.kind for a in applied} >= {"Deployment", "ClusterRole", "PodDisruptionBudget"}

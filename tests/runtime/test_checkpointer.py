@@ -3,13 +3,12 @@ with a JSON serializer: no torch."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,8 @@ from mlkube.runtime import (
 )
 from mlkube.runtime.manifest import manifest_name
 
+from .jsonstate import Json
 from .kubelet import project
-
-
-class Json:
-    def dumps(self, state: Mapping[str, Any]) -> bytes:
-        return json.dumps(dict(state)).encode()
-
-    def loads(self, data: bytes) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(data)
-        return loaded
 
 
 class Clock:

@@ -3,8 +3,7 @@ exactly as to S3, found through AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,16 +20,8 @@ from mlkube.runtime import (
 )
 from mlkube.runtime.manifest import data_name, manifest_name
 
+from .jsonstate import Json
 from .kubelet import project
-
-
-class Json:
-    def dumps(self, state: Mapping[str, Any]) -> bytes:
-        return json.dumps(dict(state)).encode()
-
-    def loads(self, data: bytes) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(data)
-        return loaded
 
 
 @pytest.fixture(scope="module")
