@@ -47,3 +47,24 @@ def test_shutdown_releases_workers() -> None:
     q.shutdown()
     worker.join(5)
     assert got == [None]
+
+
+def test_urgent_keys_go_first_and_an_upgrade_is_not_run_twice() -> None:
+    q = WorkQueue()
+    q.add("slow-1")
+    q.add("slow-2")
+    q.add("fast", urgent=True)
+    q.add("slow-2", urgent=True)  # upgraded: runs now, and not again later
+    assert len(q) == 3
+    assert [q.get(), q.get(), q.get()] == ["fast", "slow-2", "slow-1"]
+    assert len(q) == 0
+
+
+def test_an_urgent_add_during_processing_stays_urgent() -> None:
+    q = WorkQueue()
+    q.add("a")
+    q.add("b")
+    assert q.get() == "a"
+    q.add("a", urgent=True)
+    q.done("a")
+    assert q.get() == "a"

@@ -97,3 +97,23 @@ def test_qos_class_depends_on_cpu_and_memory_only(
 ) -> None:
     pod = kube.create(_pod(f"qos-{name}", "default", resources))
     assert pod["status"]["qosClass"] == qos
+
+
+def test_a_uid_in_a_patch_or_an_eviction_is_a_precondition(kube: Kube) -> None:
+    """What the checkpoint controller relies on when the Training Operator replaces a
+    pod under the same name: a write meant for the old pod fails (a patch: 422, uid
+    immutable; an eviction: 409, precondition failed)."""
+    ns = _namespace(kube, "uid-precondition")
+    created = kube.create(_pod("p", ns, {"limits": {"memory": "1Gi"}}))
+    stale = {"metadata": {"uid": "00000000-0000-0000-0000-000000000000",
+                          "annotations": {"mlkube.dev/checkpoint-request": "r-1"}}}  # fmt: skip
+    with pytest.raises(ApiError) as patched:
+        kube.patch("v1", "Pod", "p", stale, ns)
+    assert patched.value.status == 422 and "immutable" in patched.value.message
+    with pytest.raises(ApiError) as evicted:
+        kube.evict("p", ns, "00000000-0000-0000-0000-000000000000")
+    assert evicted.value.status == 409
+    current = {"metadata": {"uid": created["metadata"]["uid"],
+                            "annotations": {"mlkube.dev/checkpoint-request": "r-1"}}}  # fmt: skip
+    patched_ok = kube.patch("v1", "Pod", "p", current, ns)
+    assert patched_ok["metadata"]["annotations"]["mlkube.dev/checkpoint-request"] == "r-1"

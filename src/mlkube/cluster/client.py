@@ -240,14 +240,17 @@ class Kube:
         )
         return result
 
-    def evict(self, name: str, namespace: str) -> None:
+    def evict(self, name: str, namespace: str, uid: str | None = None) -> None:
         """Ask for a pod's eviction: the API server honours PodDisruptionBudgets (429)
-        and the pod's own grace period."""
-        eviction = {
+        and the pod's own grace period. With ``uid``, only that pod: a replacement of
+        the same name is a 409, never evicted by mistake."""
+        eviction: dict[str, Any] = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
             "metadata": {"name": name, "namespace": namespace},
         }
+        if uid:
+            eviction["deleteOptions"] = {"preconditions": {"uid": uid}}
         self.request(
             "POST", self.resource("v1", "Pod").path(namespace, name) + "/eviction", json=eviction
         )
@@ -268,6 +271,7 @@ class Kube:
         timeout_seconds: int = 60,
         *,
         bookmarks: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Watch events (``{"type": …, "object": …}``) until the server closes the stream."""
         params: dict[str, str] = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
@@ -277,7 +281,7 @@ class Kube:
             params["resourceVersion"] = resource_version
         path = self.resource(api_version, kind).path(namespace)
         with self._http.stream(
-            "GET", path, params=params, timeout=timeout_seconds + 10
+            "GET", path, params=params, headers=headers, timeout=timeout_seconds + 10
         ) as response:
             if response.status_code >= 400:
                 response.read()

@@ -27,6 +27,10 @@ def key_of(obj: dict[str, Any]) -> str:
     return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
 
 
+def _uid(obj: dict[str, Any]) -> Any:
+    return (obj.get("metadata") or {}).get("uid")
+
+
 class Informer:
     def __init__(
         self,
@@ -37,6 +41,7 @@ class Informer:
         *,
         watch_timeout: int = 300,
         on_restart: Callable[[str], None] | None = None,
+        metadata_only: bool = False,
     ) -> None:
         self.kube = kube
         self.api_version = api_version
@@ -44,6 +49,13 @@ class Informer:
         self.handler = handler
         self.watch_timeout = watch_timeout
         self.on_restart = on_restart or (lambda _kind: None)
+        # Metadata only: the server sends PartialObjectMetadata (name, uid,
+        # resourceVersion, annotations), not whole objects.
+        self._accept = (
+            {"Accept": "application/json;as={};g=meta.k8s.io;v=v1,application/json"}
+            if metadata_only
+            else {}
+        )
         self.store: dict[str, dict[str, Any]] = {}
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -76,11 +88,17 @@ class Informer:
                 self._stop.wait(1.0)
 
     def _relist(self) -> str:
-        body = self.kube.request("GET", self.kube.resource(self.api_version, self.kind).path())
+        path = self.kube.resource(self.api_version, self.kind).path()
+        headers = {k: v.format("PartialObjectMetadataList") for k, v in self._accept.items()}
+        body = self.kube.request("GET", path, headers=headers)
         items = body.get("items") or []
         fresh = {key_of(o): o for o in items}
         with self._lock:
-            gone = [o for k, o in self.store.items() if k not in fresh]
+            # Gone, or replaced by a new object of the same name while we did not watch.
+            gone = [
+                o for k, o in self.store.items()
+                if k not in fresh or _uid(fresh[k]) != _uid(o)
+            ]  # fmt: skip
             self.store = fresh
         for obj in gone:
             self.handler("DELETED", obj)
@@ -94,6 +112,7 @@ class Informer:
         for event in self.kube.watch(
             self.api_version, self.kind, resource_version=version,
             timeout_seconds=self.watch_timeout, bookmarks=True,
+            headers={k: v.format("PartialObjectMetadata") for k, v in self._accept.items()},
         ):  # fmt: skip
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":

@@ -2,9 +2,9 @@
 
 Least privilege, rule by rule: it reads Nodes and Pods (list/watch for the caches),
 patches Nodes (cordon, the notice's first-seen time) and Pods (the request
-annotation), evicts Pods (the Eviction API, so PodDisruptionBudgets hold), reads and
-patches the training kinds it records requests on, creates Events, and holds one
-named Lease. No wildcards, no Secrets, no delete.
+annotation), evicts Pods (the Eviction API, so PodDisruptionBudgets hold), watches the
+training kinds' metadata and patches those it records requests on, creates Events,
+and holds one named Lease. No wildcards, no Secrets, no delete.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def cluster_rules() -> list[dict[str, Any]]:
         rule("", ["pods"], ["get", "list", "watch", "patch"]),
         rule("", ["pods/eviction"], ["create"]),
         rule("", ["events"], ["create"]),
-        rule("kubeflow.org", TRAINING_PLURALS, ["get", "patch"]),
-        rule("batch", ["jobs"], ["get", "patch"]),
-        rule(JOBSET_API.split("/")[0], ["jobsets"], ["get", "patch"]),
+        rule("kubeflow.org", TRAINING_PLURALS, ["get", "list", "watch", "patch"]),
+        rule("batch", ["jobs"], ["get", "list", "watch", "patch"]),
+        rule(JOBSET_API.split("/")[0], ["jobsets"], ["get", "list", "watch", "patch"]),
     ]
 
 

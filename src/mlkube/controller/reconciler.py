@@ -20,6 +20,8 @@ from mlkube.cluster.client import ApiError, Kube
 from mlkube.controller.events import record_event
 from mlkube.controller.informer import Informer, key_of
 from mlkube.controller.jobs import (
+    JOBSET_API,
+    KUBEFLOW_KINDS,
     REQUEST_ANNOTATION,
     JobRef,
     Request,
@@ -29,7 +31,7 @@ from mlkube.controller.jobs import (
     record_patch,
 )
 from mlkube.controller.metrics import Metrics
-from mlkube.controller.plan import active_notices, plan_job, utcnow
+from mlkube.controller.plan import JobPlan, active_notices, plan_job, utcnow
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
     format_time,
@@ -43,9 +45,34 @@ from mlkube.errors import MlkubeError
 log = logging.getLogger("mlkube.controller")
 
 
+def first_to_ask(plan: JobPlan, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pod the urgent pass asks: one on a node with no notice if there is one, as
+    it outlives the others and tells its peers through the ranks' agreement."""
+    quiet = [p for p in plan.deliver
+             if node_notice(nodes.get(str(p["spec"].get("nodeName")), {})) is None]  # fmt: skip
+    return (quiet or plan.deliver)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class NodeKey:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A job's slower work once its request is made: the other pods, the Event, the
+    evictions. Queued behind every job's urgent work."""
+
+    job: JobRef
+
+
+# The kinds a request is recorded on, watched metadata-only (when the server has them),
+# so recording needs no GET: the resourceVersion comes from the cache.
+JOB_KINDS = (
+    *(("kubeflow.org/v1", k) for k in sorted(KUBEFLOW_KINDS)),
+    ("batch/v1", "Job"),
+    (JOBSET_API, "JobSet"),
+)
 
 
 @dataclass
@@ -72,6 +99,8 @@ class Controller:
         self._first_seen: dict[str, datetime] = {}
         self._records: dict[JobRef, tuple[str, list[Request]]] = {}
         self._announced: set[str] = set()
+        self._delivered: dict[str, str] = {}  # pod uid → request id sent
+        self._evicted: set[str] = set()
         restart = self.metrics.watch_restarts
         self.nodes = Informer(kube, "v1", "Node", self._on_node,
                               watch_timeout=self.options.watch_timeout,
@@ -79,6 +108,7 @@ class Controller:
         self.pods = Informer(kube, "v1", "Pod", self._on_pod,
                              watch_timeout=self.options.watch_timeout,
                              on_restart=lambda k: restart.labels(k).inc())  # fmt: skip
+        self.jobs: dict[tuple[str, str], Informer] = {}
         self._threads: list[threading.Thread] = []
 
     # lifecycle ---------------------------------------------------------------------
@@ -89,6 +119,17 @@ class Controller:
             t.start()
             self._threads.append(t)
 
+        for api_version, kind in JOB_KINDS:
+            try:
+                self.kube.resource(api_version, kind)
+            except MlkubeError:
+                continue  # not served here (CRD not installed)
+            informer = Informer(
+                self.kube, api_version, kind, lambda _e, _o: None,
+                watch_timeout=self.options.watch_timeout, metadata_only=True,
+            )  # fmt: skip
+            self.jobs[(api_version, kind)] = informer
+            thread(informer.run, f"informer-{kind}")
         thread(self.nodes.run, "informer-nodes")
         thread(self.pods.run, "informer-pods")
         for i in range(self.options.workers):
@@ -96,7 +137,8 @@ class Controller:
         thread(self._resync, "resync")
 
     def wait_synced(self, timeout: float = 60) -> bool:
-        return self.nodes.synced.wait(timeout) and self.pods.synced.wait(timeout)
+        informers = [self.nodes, self.pods, *self.jobs.values()]
+        return all(i.synced.wait(timeout) for i in informers)
 
     def lead(self) -> None:
         """Start acting (on winning the election, or at once without one)."""
@@ -108,8 +150,8 @@ class Controller:
         self._stop.set()
         self.leading.clear()
         self.metrics.leader.set(0)
-        self.nodes.stop()
-        self.pods.stop()
+        for informer in (self.nodes, self.pods, *self.jobs.values()):
+            informer.stop()
         self.queue.shutdown()
 
     def enqueue_all(self) -> None:
@@ -142,7 +184,7 @@ class Controller:
             keys = self._by_node.get(name, set())
             jobs = {self._job_of_pod[k] for k in keys if k in self._job_of_pod}
         for job in jobs:
-            self.queue.add(job)
+            self.queue.add(job, urgent=True)
         self.queue.add(NodeKey(name))
 
     def _on_pod(self, event: str, pod: dict[str, Any]) -> None:
@@ -151,6 +193,10 @@ class Controller:
         node = str((pod.get("spec") or {}).get("nodeName") or "")
         with self._lock:
             old = self._job_of_pod.pop(key, None)
+            if event == "DELETED":
+                uid = str(pod["metadata"].get("uid"))
+                self._delivered.pop(uid, None)
+                self._evicted.discard(uid)
             if old is not None:
                 self._by_job[old].discard(key)
                 if not self._by_job[old]:
@@ -166,12 +212,12 @@ class Controller:
                 self._by_node[node].add(key)
             noticed = node in self._first_seen
         if noticed or pod_disruption(pod) is not None:
-            self.queue.add(job)
+            self.queue.add(job, urgent=True)
 
     def _enqueue_pod_job(self, pod: dict[str, Any]) -> None:
         job = job_of(pod)
         if job is not None:
-            self.queue.add(job)
+            self.queue.add(job, urgent=True)
 
     # workers -------------------------------------------------------------------------
 
@@ -189,7 +235,9 @@ class Controller:
                 if isinstance(key, NodeKey):
                     self.reconcile_node(key.name)
                 elif isinstance(key, JobRef):
-                    self.reconcile_job(key)
+                    self.reconcile_job(key, urgent=True)
+                elif isinstance(key, FollowUp):
+                    self.reconcile_job(key.job, urgent=False)
             except (MlkubeError, Exception) as exc:  # retried: level-triggered
                 self.metrics.errors.inc()
                 log.warning("reconcile %s failed, retrying: %s", key, exc)
@@ -234,7 +282,10 @@ class Controller:
                          notice.key.replace("/", "-"), warning=True,
                          instance=self.options.identity)  # fmt: skip
 
-    def reconcile_job(self, ref: JobRef) -> None:
+    def reconcile_job(self, ref: JobRef, *, urgent: bool) -> None:
+        """Urgent pass: record the request and deliver it to one pod (the ranks agree
+        among themselves, so one pod asked is the whole job asked), then queue the
+        follow-up. Follow-up pass: every other pod, the Event, the evictions."""
         with self._lock:
             keys = list(self._by_job.get(ref, ()))
         pods = [p for p in (self.pods.get(k) for k in keys) if p is not None]
@@ -244,49 +295,89 @@ class Controller:
         if not notices:
             return
         with self._lock:
-            cached = self._records.get(ref)
             observed = {n: self._first_seen[n] for n in names if n in self._first_seen}
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
-        job: dict[str, Any] | None = None
-        if cached is None or not set(notices) <= handled(cached[1]):
-            job = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
-            if job is None:
-                return
-            cached = (str(job["metadata"].get("uid", "")), read_record(job))
-        uid, record = cached
-        now = utcnow()
-        plan = plan_job(uid, pods, nodes, record, observed=observed, now=now)
-        if plan.request is not None:
+        recorded = self._record(ref, pods, nodes, observed)
+        if recorded is None:
+            return  # the job is gone, or the record moved under us: queued again
+        uid, job, plan = recorded
+        if urgent:
+            if plan.deliver:
+                self._deliver(first_to_ask(plan, nodes), str(plan.current))
+            self.queue.add(FollowUp(ref))
+            return
+        for pod in plan.deliver:
+            self._deliver(pod, str(plan.current))
+        with self._lock:
+            record = self._records[ref][1]
+        self._announce(ref, uid, job, record=record, notices=notices, asked=len(plan.deliver))
+        for pod in plan.evict:
+            self._evict(ref, pod)
+        if plan.wake_at is not None:
+            self.queue.add_after(FollowUp(ref), (plan.wake_at - utcnow()).total_seconds())
+
+    def _record(
+        self,
+        ref: JobRef,
+        pods: list[dict[str, Any]],
+        nodes: dict[str, dict[str, Any]],
+        observed: dict[str, datetime],
+    ) -> tuple[str, dict[str, Any] | None, JobPlan] | None:
+        """The job's plan, with a new request recorded on the job if one is due: a
+        merge patch conditional on the resourceVersion read (from the metadata cache,
+        else a GET; after a 409, always a GET)."""
+        with self._lock:
+            cached = self._records.get(ref)
+        fresh = False
+        for _ in range(3):
+            job: dict[str, Any] | None = None
+            notices = set(active_notices(pods, nodes))
+            if cached is None or not notices <= handled(cached[1]):
+                job = self._job(ref, fresh)
+                if job is None:
+                    return None
+                cached = (str(job["metadata"].get("uid", "")), read_record(job))
+            uid, record = cached
+            now = utcnow()
+            plan = plan_job(uid, pods, nodes, record, observed=observed, now=now)
+            if plan.request is None:
+                with self._lock:
+                    self._records[ref] = cached
+                return uid, job, plan
             assert job is not None
             record = [*record, plan.request]
             try:
                 self.kube.patch(ref.api_version, ref.kind, ref.name, record_patch(job, record),
                                 ref.namespace)  # fmt: skip
             except ApiError as exc:
-                if exc.status == 409:  # changed since read: another replica, or a user
-                    self.metrics.conflicts.inc()
-                    with self._lock:
-                        self._records.pop(ref, None)
-                    self.queue.add(ref)
-                    return
                 if exc.status == 404:
-                    return
-                raise
+                    return None
+                if exc.status != 409:
+                    raise
+                self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
+                cached, fresh = None, True
+                continue
             first = min(observed.get(n, now) for n in plan.request.nodes)
             self.metrics.requests.labels(plan.request.signal).inc()
             self.metrics.request_latency.observe(max(0.0, (now - first).total_seconds()))
             log.info("%s: checkpoint request %s (%s on %s)", ref, plan.request.id,
                      plan.request.signal, ", ".join(plan.request.nodes))  # fmt: skip
-        with self._lock:
-            self._records[ref] = (uid, record)
-        for pod in plan.deliver:
-            self._deliver(pod, str(plan.current))
-        self._announce(ref, uid, job, record=record, notices=notices, asked=len(plan.deliver))
-        for pod in plan.evict:
-            self._evict(ref, pod)
-        if plan.wake_at is not None:
-            self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
+            with self._lock:
+                self._records[ref] = (uid, record)
+            return uid, job, plan
+        self.queue.add(ref, urgent=True)
+        return None
+
+    def _job(self, ref: JobRef, fresh: bool) -> dict[str, Any] | None:
+        """The job's metadata: from the watch cache unless ``fresh`` is asked for."""
+        informer = self.jobs.get((ref.api_version, ref.kind))
+        if informer is not None and not fresh:
+            cached = informer.get(f"{ref.namespace}/{ref.name}")
+            if cached is not None:
+                return {"apiVersion": ref.api_version, "kind": ref.kind,
+                        "metadata": cached.get("metadata") or {}}  # fmt: skip
+        return self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
 
     def _announce(self, ref: JobRef, uid: str, job: dict[str, Any] | None, *,
                   record: list[Request], notices: dict[str, Any], asked: int) -> None:  # fmt: skip
@@ -305,27 +396,44 @@ class Controller:
             self._announced.add(request.id)
 
     def _deliver(self, pod: dict[str, Any], request: str) -> None:
+        """Annotate ``pod`` with ``request``, once per process: the pod cache shows our
+        own write only a watch event later."""
         meta = pod["metadata"]
+        key = str(meta.get("uid"))
+        with self._lock:
+            if self._delivered.get(key) == request:
+                return
+        # The uid in the patch is a precondition: a replacement pod of the same name
+        # (the Training Operator reuses names) answers 422, uid immutable, and is not
+        # asked by mistake.
+        patch = {"metadata": {"uid": meta.get("uid"),
+                              "annotations": {REQUEST_ANNOTATION: request}}}  # fmt: skip
         try:
-            self.kube.patch("v1", "Pod", meta["name"],
-                            {"metadata": {"annotations": {REQUEST_ANNOTATION: request}}},
-                            meta["namespace"])  # fmt: skip
+            self.kube.patch("v1", "Pod", meta["name"], patch, meta["namespace"])
         except ApiError as exc:
-            if exc.status != 404:
+            if exc.status not in (404, 409, 422):
                 raise
             return
+        with self._lock:
+            self._delivered[key] = request
         self.metrics.deliveries.inc()
 
     def _evict(self, ref: JobRef, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
+        key = str(meta.get("uid"))
+        with self._lock:
+            if key in self._evicted:  # the cache has not caught up with it yet
+                return
         try:
-            self.kube.evict(meta["name"], meta["namespace"])
+            self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
-            if exc.status == 404:
+            if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
             if exc.status == 429:  # a PodDisruptionBudget says not now
                 self.queue.add_after(ref, 5.0)
                 return
             raise
+        with self._lock:
+            self._evicted.add(key)
         self.metrics.evictions.inc()
         log.info("%s: evicted %s from %s", ref, meta["name"], pod["spec"].get("nodeName"))

@@ -1,6 +1,9 @@
 """A work queue with client-go's guarantees: a key waiting to be processed is queued
 once however often it is added, and a key is never processed by two workers at once
-(an add during processing runs it again afterwards). Delayed adds wake up on time."""
+(an add during processing runs it again afterwards). Delayed adds wake up on time.
+
+Urgent keys are handed out before the others: the controller makes every affected
+job's request before it does the slower follow-up work of any of them."""
 
 from __future__ import annotations
 
@@ -15,20 +18,26 @@ from collections.abc import Hashable
 class WorkQueue:
     def __init__(self) -> None:
         self._cond = threading.Condition()
+        self._urgent: deque[Hashable] = deque()
         self._queue: deque[Hashable] = deque()
-        self._dirty: set[Hashable] = set()
+        self._dirty: dict[Hashable, bool] = {}  # waiting keys → urgent
         self._processing: set[Hashable] = set()
         self._later: list[tuple[float, int, Hashable]] = []
         self._tie = itertools.count()
         self._closed = False
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: Hashable, *, urgent: bool = False) -> None:
         with self._cond:
-            if self._closed or key in self._dirty:
+            if self._closed:
                 return
-            self._dirty.add(key)
+            waiting = key in self._dirty
+            if waiting and (self._dirty[key] or not urgent):
+                return
+            self._dirty[key] = urgent
             if key not in self._processing:
-                self._queue.append(key)
+                # An urgent add of a key already waiting as ordinary queues it again, in
+                # front; get() skips whichever copy comes second.
+                (self._urgent if urgent else self._queue).append(key)
                 self._cond.notify()
 
     def add_after(self, key: Hashable, seconds: float) -> None:
@@ -46,11 +55,13 @@ class WorkQueue:
                 if self._closed:
                     return None
                 self._promote()
-                if self._queue:
-                    key = self._queue.popleft()
-                    self._dirty.discard(key)
-                    self._processing.add(key)
-                    return key
+                for queue in (self._urgent, self._queue):
+                    while queue:
+                        key = queue.popleft()
+                        if key in self._dirty and key not in self._processing:
+                            del self._dirty[key]
+                            self._processing.add(key)
+                            return key
                 timeout = self._later[0][0] - time.monotonic() if self._later else None
                 self._cond.wait(timeout)
 
@@ -58,7 +69,7 @@ class WorkQueue:
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty:
-                self._queue.append(key)
+                (self._urgent if self._dirty[key] else self._queue).append(key)
                 self._cond.notify()
 
     def shutdown(self) -> None:
@@ -67,14 +78,15 @@ class WorkQueue:
             self._cond.notify_all()
 
     def __len__(self) -> int:
+        """Keys waiting to be handed out."""
         with self._cond:
-            return len(self._queue)
+            return sum(1 for k in self._dirty if k not in self._processing)
 
     def _promote(self) -> None:
         now = time.monotonic()
         while self._later and self._later[0][0] <= now:
             _, _, key = heapq.heappop(self._later)
             if key not in self._dirty:
-                self._dirty.add(key)
+                self._dirty[key] = False
                 if key not in self._processing:
                     self._queue.append(key)
