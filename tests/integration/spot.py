@@ -98,7 +98,7 @@ SIGNALS = {
 # jobs ---------------------------------------------------------------------------------
 
 
-def spot_job(name: str, *, nodes: int = 1, run: str = "25s", apart: bool = True) -> dict[str, Any]:
+def spot_job(name: str, *, nodes: int = 1, run: str = "35s", apart: bool = True) -> dict[str, Any]:
     """A checkpointing PyTorchJob on spot A100s; ``apart`` keeps it off nodes that run
     another scenario's pods, so each signal hits one job."""
     extra = f"  spot: true\n  checkpoint: {{uri: s3://ckpt/{name}, intervalMinutes: 10}}\n"
