@@ -13,7 +13,7 @@ from mlkube.controller.jobs import (
     record_patch,
     request_id,
 )
-from mlkube.controller.plan import plan_job
+from mlkube.controller.plan import first_to_ask, plan_job
 
 from .snapshots import node, pod, spot_itn
 
@@ -161,3 +161,13 @@ def test_pods_of_a_node_already_gone_make_no_notice() -> None:
     plan = plan_job("j", [pod("m", "gone", conditions=[gc]), pod("w", "b")], nodes(node("b")),
                     [], observed={}, now=NOW)  # fmt: skip
     assert plan.idle
+
+
+def test_the_urgent_pass_asks_a_pod_on_a_healthy_node_first() -> None:
+    pods = [pod("m", "a"), pod("w", "b")]
+    n = nodes(spot_itn("a"), node("b"))
+    plan = plan_job("j", pods, n, [], observed={}, now=NOW)
+    assert first_to_ask(plan, n)["metadata"]["name"] == "w"
+    both = nodes(spot_itn("a"), spot_itn("b"))
+    everywhere = plan_job("j", pods, both, [], observed={}, now=NOW)
+    assert first_to_ask(everywhere, both)["metadata"]["name"] == "m"  # any will do: the first

@@ -1,10 +1,11 @@
-"""The controller proper: caches of Nodes and Pods kept by informers, a work queue of
-jobs and nodes, and workers that carry out each job's plan.
+"""The controller proper: caches of Nodes, Pods and the training kinds' metadata kept
+by informers, a work queue, and workers that carry out each job's plan.
 
-Order of work for a job hit by a notice: record the request on the job (the one
-conditional write that makes it exactly-once), annotate its pods (the delivery), write
-the Event; eviction comes later, timed so each pod's grace period ends before the node
-does. Cordoning is the node's own work item.
+Work for a job hit by a notice comes in two passes. Urgent: record the request on the
+job (the one conditional write that makes it exactly-once) and ask one pod. Follow-up,
+queued behind every job's urgent pass: ask the other pods, write the Event, evict when
+the pod's grace period just fits before the node's end. Cordoning is the node's own
+work item.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from mlkube.controller.jobs import (
     record_patch,
 )
 from mlkube.controller.metrics import Metrics
-from mlkube.controller.plan import JobPlan, active_notices, plan_job, utcnow
+from mlkube.controller.plan import JobPlan, active_notices, first_to_ask, plan_job, utcnow
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
     format_time,
@@ -43,14 +44,6 @@ from mlkube.controller.workqueue import WorkQueue
 from mlkube.errors import MlkubeError
 
 log = logging.getLogger("mlkube.controller")
-
-
-def first_to_ask(plan: JobPlan, nodes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The pod the urgent pass asks: one on a node with no notice if there is one, as
-    it outlives the others and tells its peers through the ranks' agreement."""
-    quiet = [p for p in plan.deliver
-             if node_notice(nodes.get(str(p["spec"].get("nodeName")), {})) is None]  # fmt: skip
-    return (quiet or plan.deliver)[0]
 
 
 @dataclass(frozen=True, slots=True)
