@@ -124,7 +124,8 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
 
         wait_until(f"{name}: pods replaced off the reclaimed node", moved, 60)
         wait_for(kube, name, lambda s: s.phase == "Succeeded", 90)
-        assert len(requested_events(kube, name)) == 1
+        (event,) = requested_events(kube, name)
+        assert "asked 1 pod(s)" in event["message"]
         assert len(record(kube, name)) == 1
 
     leader, standby = (a, b) if a.metric("mlkube_leader") == 1 else (b, a)

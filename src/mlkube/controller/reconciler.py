@@ -304,7 +304,12 @@ class Controller:
             self._deliver(pod, str(plan.current))
         with self._lock:
             record = self._records[ref][1]
-        self._announce(ref, uid, job, record=record, notices=notices, asked=len(plan.deliver))
+        carrying = {
+            p["metadata"].get("uid") for p in pods
+            if (p["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION) == plan.current
+        }  # fmt: skip
+        asked = len(carrying | {p["metadata"].get("uid") for p in plan.deliver})
+        self._announce(ref, uid, job, record=record, notices=notices, asked=asked)
         for pod in plan.evict:
             self._evict(ref, pod)
         if plan.wake_at is not None:
