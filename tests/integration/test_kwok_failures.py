@@ -3,7 +3,6 @@ API reports them (what `mlkube doctor` will read)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -83,11 +82,6 @@ def test_spot_node_is_reclaimed_after_its_notice(kube: Kube) -> None:
             ]
         },
     }
-    kube.request(
-        "PATCH",
-        kube.resource("v1", "Node").path(None, node),
-        content=json.dumps(patch),
-        headers={"Content-Type": "application/merge-patch+json"},
-    )
+    kube.patch("v1", "Node", node, patch)
     assert kube.get("v1", "Node", node) is not None  # the notice is not the end yet
     _until("node deleted", lambda: kube.get("v1", "Node", node) is None)

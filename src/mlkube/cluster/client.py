@@ -212,15 +212,9 @@ class Kube:
         return result
 
     def patch_status(self, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-        resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        result: dict[str, Any] = self.request(
-            "PATCH",
-            resource.path(meta.get("namespace"), meta["name"]) + "/status",
-            content=json.dumps({"status": status}),
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-        return result
+        return self.patch(obj["apiVersion"], obj["kind"], meta["name"], {"status": status},
+                          meta.get("namespace"), subresource="status")  # fmt: skip
 
     def patch(
         self,
@@ -229,12 +223,15 @@ class Kube:
         name: str,
         body: dict[str, Any],
         namespace: str | None = None,
+        *,
+        subresource: str | None = None,
     ) -> dict[str, Any]:
         """A JSON merge patch; a ``metadata.resourceVersion`` in ``body`` makes it
         conditional (409 if the object changed since)."""
+        path = self.resource(api_version, kind).path(namespace, name)
         result: dict[str, Any] = self.request(
             "PATCH",
-            self.resource(api_version, kind).path(namespace, name),
+            f"{path}/{subresource}" if subresource else path,
             content=json.dumps(body),
             headers={"Content-Type": "application/merge-patch+json"},
         )

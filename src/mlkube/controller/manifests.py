@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import __version__
-from mlkube.controller.jobs import JOBSET_API
+from mlkube.controller.jobs import JOBSET_API, KUBEFLOW_KINDS
 from mlkube.controller.run import LEASE_NAME
 from mlkube.wellknown import HOSTNAME_LABEL, SPOT_LABELS
 
@@ -20,7 +20,7 @@ NAME = "mlkube-controller"
 NAMESPACE = "mlkube-system"
 METRICS_PORT = 9402
 IMAGE = f"ghcr.io/mlkube/mlkube:{__version__}"
-TRAINING_PLURALS = ["pytorchjobs", "tfjobs", "mpijobs", "xgboostjobs", "paddlejobs", "jaxjobs"]
+TRAINING_PLURALS = sorted(f"{kind.lower()}s" for kind in KUBEFLOW_KINDS)  # pytorchjobs, …
 
 
 def cluster_rules() -> list[dict[str, Any]]:

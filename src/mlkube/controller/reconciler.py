@@ -89,6 +89,7 @@ class Controller:
         self._by_job: dict[JobRef, set[str]] = defaultdict(set)
         self._by_node: dict[str, set[str]] = defaultdict(set)
         self._job_of_pod: dict[str, JobRef] = {}
+        self._node_of_pod: dict[str, str] = {}
         self._first_seen: dict[str, datetime] = {}
         self._records: dict[JobRef, tuple[str, list[Request]]] = {}
         self._announced: set[str] = set()
@@ -195,13 +196,17 @@ class Controller:
                 if not self._by_job[old]:
                     del self._by_job[old]
                     self._records.pop(old, None)
-            for keys in self._by_node.values():
-                keys.discard(key)
+            old_node = self._node_of_pod.pop(key, None)
+            if old_node is not None:
+                self._by_node[old_node].discard(key)
+                if not self._by_node[old_node]:
+                    del self._by_node[old_node]
             if job is None:
                 return
             self._job_of_pod[key] = job
             self._by_job[job].add(key)
             if node:
+                self._node_of_pod[key] = node
                 self._by_node[node].add(key)
             noticed = node in self._first_seen
         if noticed or pod_disruption(pod) is not None:
@@ -231,7 +236,7 @@ class Controller:
                     self.reconcile_job(key, urgent=True)
                 elif isinstance(key, FollowUp):
                     self.reconcile_job(key.job, urgent=False)
-            except (MlkubeError, Exception) as exc:  # retried: level-triggered
+            except Exception as exc:  # retried: level-triggered
                 self.metrics.errors.inc()
                 log.warning("reconcile %s failed, retrying: %s", key, exc)
                 self.queue.add_after(key, 1.0)
@@ -291,7 +296,7 @@ class Controller:
             observed = {n: self._first_seen[n] for n in names if n in self._first_seen}
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
-        recorded = self._record(ref, pods, nodes, observed)
+        recorded = self._record(ref, pods, nodes, set(notices), observed)
         if recorded is None:
             return  # the job is gone, or the record moved under us: queued again
         uid, job, plan = recorded
@@ -320,6 +325,7 @@ class Controller:
         ref: JobRef,
         pods: list[dict[str, Any]],
         nodes: dict[str, dict[str, Any]],
+        notices: set[str],
         observed: dict[str, datetime],
     ) -> tuple[str, dict[str, Any] | None, JobPlan] | None:
         """The job's plan, with a new request recorded on the job if one is due: a
@@ -330,7 +336,6 @@ class Controller:
         fresh = False
         for _ in range(3):
             job: dict[str, Any] | None = None
-            notices = set(active_notices(pods, nodes))
             if cached is None or not notices <= handled(cached[1]):
                 job = self._job(ref, fresh)
                 if job is None:
@@ -428,7 +433,7 @@ class Controller:
             if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
             if exc.status == 429:  # a PodDisruptionBudget says not now
-                self.queue.add_after(ref, 5.0)
+                self.queue.add_after(FollowUp(ref), 5.0)
                 return
             raise
         with self._lock:
