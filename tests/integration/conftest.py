@@ -21,7 +21,8 @@ from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
 
-NAME = "mlkube-test"
+# Unique per run, so two test runs on one machine never share (or tear down) a cluster.
+NAME = f"mlkube-test-{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,6 @@ def local_cluster() -> Iterator[Path]:
     if locate() is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
-    cluster.down(NAME, lambda _m: None)
     cluster.up(NAME, platform, lambda m: print(f"[cluster] {m}"))
     try:
         yield cluster.kubeconfig_path(NAME)

@@ -15,7 +15,7 @@ from .conftest import NAME
 def test_second_cluster_runs_beside_the_first_and_down_leaves_nothing(
     local_cluster: Path, mlkube: Run
 ) -> None:
-    other = "mlkube-test-side"
+    other = f"{NAME}-side"
     up = mlkube("cluster", "up", "--name", other)
     assert up.code == 0, up.err
     assert up.out.strip() == f"export KUBECONFIG={cluster.kubeconfig_path(other)}"
