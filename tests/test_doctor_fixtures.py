@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.doctor import diagnose
 from mlkube.errors import InputError
 from mlkube.rules.doctor import RULES
 from mlkube.rules.model import Rule
+from mlkube.snapshots.evidence import Evidence
 
 FIXTURES = Path(__file__).parent / "doctor"
 

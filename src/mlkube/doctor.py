@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.manifests.objects import ObjectRef
 from mlkube.rules.doctor import RULES
 from mlkube.rules.doctor.common import ref
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.model import Finding
+from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
 
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from mlkube.cluster.facts import Facts
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.preflight import judge, outcomes
 from mlkube.rules.preflight import RULES, Subject
+from mlkube.snapshots.facts import Facts
 from mlkube.spec import Platform, load_specs
 
 from ..conftest import EXAMPLES

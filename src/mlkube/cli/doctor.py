@@ -11,12 +11,13 @@ from typing import Any
 
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
-from mlkube.cluster.evidence import Evidence, gather
+from mlkube.cluster.evidence import gather
 from mlkube.doctor import diagnose, examined
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.model import Severity
+from mlkube.snapshots.evidence import Evidence
 
 
 def register(verbs: Any) -> None:

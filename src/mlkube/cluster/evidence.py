@@ -9,70 +9,17 @@ attached to a bug report.
 from __future__ import annotations
 
 import datetime
-import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlkube.cluster.client import Kube
-from mlkube.errors import InputError, MlkubeError
-
-# (apiVersion, kind, namespaced)
-NAMESPACED = (
-    ("v1", "Pod"),
-    ("v1", "Event"),
-    ("v1", "Service"),
-    ("v1", "ResourceQuota"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("kubeflow.org/v1", "PyTorchJob"),
-    ("serving.kserve.io/v1beta1", "InferenceService"),
-    ("kueue.x-k8s.io/v1beta2", "Workload"),
-    ("kueue.x-k8s.io/v1beta2", "LocalQueue"),
-)
-CLUSTER_SCOPED = (
-    ("v1", "Node"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("kueue.x-k8s.io/v1beta2", "ClusterQueue"),
-)
-GPU_OPERATOR_NAMESPACE = "gpu-operator"
+from mlkube.errors import MlkubeError
+from mlkube.snapshots.evidence import CLUSTER_SCOPED, GPU_OPERATOR_NAMESPACE, NAMESPACED, Evidence
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
     return {**obj, "metadata": meta}
-
-
-@dataclass
-class Evidence:
-    """Objects by ``apiVersion/kind``; kinds the cluster does not serve are absent."""
-
-    context: str
-    namespace: str | None
-    taken: str
-    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
-    calls: int = 0
-
-    def of(self, api_version: str, kind: str) -> list[dict[str, Any]]:
-        return self.objects.get(f"{api_version}/{kind}", [])
-
-    def serves(self, api_version: str, kind: str) -> bool:
-        return f"{api_version}/{kind}" not in self.missing
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=1, sort_keys=True)
-
-    @classmethod
-    def load(cls, path: str) -> Evidence:
-        try:
-            data = json.loads(Path(path).read_text())
-            return cls(**data)
-        except OSError as exc:
-            raise InputError(path, 0, f"cannot read: {exc.strerror}") from None
-        except (ValueError, TypeError) as exc:
-            raise InputError(path, 1, f"not an mlkube doctor snapshot: {exc}") from None
 
 
 def gather(kube: Kube, namespace: str | None) -> Evidence:
@@ -115,3 +62,6 @@ def gather(kube: Kube, namespace: str | None) -> Evidence:
             if (o["metadata"].get("namespace"), o["metadata"]["name"]) not in names
         )
     return evidence
+
+
+__all__ = ["CLUSTER_SCOPED", "GPU_OPERATOR_NAMESPACE", "NAMESPACED", "Evidence", "gather"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.rules.doctor import pods, scheduling, workloads
 from mlkube.rules.model import Rule
+from mlkube.snapshots.evidence import Evidence
 
 RULES: tuple[Rule[Evidence], ...] = tuple(
     sorted((*pods.RULES, *scheduling.RULES, *workloads.RULES), key=lambda r: r.id)

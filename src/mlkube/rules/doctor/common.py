@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.manifests.objects import Location, ObjectRef, format_path
 from mlkube.quantity import parse_quantity
+from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.quantity import format_bytes, parse_quantity
 from mlkube.rules.doctor.common import at, container_spec, container_statuses, owner, pods
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.snapshots.evidence import Evidence
 
 
 def pod_oom_killed(evidence: Evidence) -> Iterator[Violation]:

@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.cluster.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import condition
 from mlkube.rules.doctor.common import at, container_statuses, gpus_of, owner, pods
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.wellknown import GPU
 
 KUEUE = "kueue.x-k8s.io/v1beta2"

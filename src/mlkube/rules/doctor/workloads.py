@@ -7,12 +7,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.cluster.evidence import Evidence
 from mlkube.manifests.objects import Location, condition, live_manifest
 from mlkube.rules.doctor.common import at, pods
 from mlkube.rules.lint import network
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
 
 _QUOTA = re.compile(

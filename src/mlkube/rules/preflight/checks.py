@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.cluster.facts import GPU_METRIC, Facts
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import Location, ObjectRef
 from mlkube.render.labels import pool_selector
 from mlkube.rules.model import Rule, Severity, Violation
+from mlkube.snapshots.facts import GPU_METRIC, Facts
 from mlkube.spec.models import Platform
 from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, NFD_GPU_LABEL
 

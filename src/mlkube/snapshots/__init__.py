@@ -1,0 +1,1 @@
+"""Snapshots the rules read (doctor's Evidence, preflight's Facts): data only, no I/O."""
