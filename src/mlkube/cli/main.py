@@ -1,16 +1,18 @@
-"""``mlkube``: the entry point. Every MlkubeError becomes one line on stderr and exit 2."""
+"""``mlkube``: the entry point. Every MlkubeError becomes one line on stderr and its exit
+code (see `mlkube.errors`); anything else is a bug, reported as one."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from mlkube import __version__
 from mlkube.cli import apply, cluster, controller, doctor, lint, preflight, render, rules, status
-from mlkube.errors import MlkubeError
+from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, MlkubeError
 
-EXIT_USAGE = 2
+REPORT_BUGS = "https://github.com/mlkube/mlkube/issues"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except MlkubeError as exc:
         print(f"mlkube: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except BrokenPipeError:  # `mlkube lint … | head`
         sys.stderr.close()
         return 1
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug in mlkube, never bad input: say so, with the traceback
+        traceback.print_exc()
+        print(
+            f"mlkube: internal error (a bug in mlkube); please report it at {REPORT_BUGS}",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     return code
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 
 from mlkube.cluster.kubeconfig import Connection
-from mlkube.errors import MlkubeError
+from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
 FIELD_MANAGER = "mlkube"
 
 
-class ApiError(MlkubeError):
+class ApiError(ClusterError):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(f"API server: {status} {reason}: {message}")
         self.status = status
@@ -119,8 +119,9 @@ class Kube:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise MlkubeError(
-                f"cannot reach the API server at {self.connection.server}: {exc}"
+            raise Unreachable(
+                f"cannot reach the API server at {self.connection.server}"
+                f" (context {self.connection.context!r}): {exc}"
             ) from None
         if response.status_code >= 400:
             raise _error(response)
