@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup crds binaries demo test check unit bench docs clean
+.PHONY: setup crds binaries demo test check unit bench docs golden clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,10 @@ docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md
 	$(BIN)/python -m mlkube.spec.docs > docs/spec.md
 	$(BIN)/mlkube controller manifests > deploy/controller.yaml
+
+# Rewrite tests/golden from the examples; review the diff before committing it.
+golden: setup
+	$(BIN)/python -m tests.golden_bundles
 
 clean:
 	rm -rf out

@@ -84,9 +84,12 @@ def test_config_file_disables_rules_and_sets_fail_on(mlkube: Run, tmp_path: Path
     (tmp_path / "job.yaml").write_text(bad_job())
     (tmp_path / ".mlkube.yaml").write_text("lint:\n  failOn: error\n  disable: [MK101]\n")
     result = mlkube("lint", "job.yaml", "--format", "json", cwd=tmp_path)
-    findings = json.loads(result.out)["findings"]
-    assert "MK101" not in {f["rule"] for f in findings}
-    assert result.code == (1 if any(f["severity"] == "error" for f in findings) else 0)
+    rules = {f["rule"]: f["severity"] for f in json.loads(result.out)["findings"]}
+    assert "MK101" not in rules  # the job's one error, disabled
+    assert rules["MK104"] == "warning"  # warnings remain, and failOn: error ignores them
+    assert result.code == 0
+    (tmp_path / ".mlkube.yaml").write_text("lint:\n  disable: [MK101]\n")
+    assert mlkube("lint", "job.yaml", cwd=tmp_path).code == 1  # the default fails on warnings
 
 
 def test_bad_config_file_is_a_clear_error(mlkube: Run, tmp_path: Path) -> None:

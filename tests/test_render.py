@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,14 @@ from mlkube.render import render_paths
 from mlkube.render.output import to_stream
 
 from .conftest import EXAMPLES, Run
-
-GOLDEN = Path(__file__).parent / "golden"
-JOBS = sorted(p.name for p in EXAMPLES.glob("*.yaml") if p.name != "platform.yaml")
+from .golden_bundles import GOLDEN, NAMES, rendered
 
 
-def _render(name: str) -> str:
-    return to_stream(render_paths([str(EXAMPLES / "platform.yaml"), str(EXAMPLES / name)]))
-
-
-@pytest.mark.parametrize("name", ["platform.yaml", *JOBS])
+@pytest.mark.parametrize("name", NAMES)
 def test_render_matches_golden(name: str) -> None:
-    text = (
-        _render(name)
-        if name != "platform.yaml"
-        else to_stream(render_paths([str(EXAMPLES / name)]))
-    )
     golden = GOLDEN / name
-    if os.environ.get("MLKUBE_UPDATE_GOLDEN"):
-        golden.write_text(text)
-    assert golden.is_file(), "run with MLKUBE_UPDATE_GOLDEN=1 to create the golden file"
-    assert text == golden.read_text()
+    assert golden.is_file(), "run `make golden` to create the golden file, then review it"
+    assert rendered(name) == golden.read_text()
 
 
 def test_render_is_byte_identical_across_runs(mlkube: Run) -> None:

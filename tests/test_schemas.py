@@ -52,8 +52,6 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in schema.get(key, []):
             _strict(sub)
-    if schema.get("properties", {}).get("metadata") == {"type": "object"}:
-        schema["properties"]["metadata"] = {"type": "object"}
     return schema
 
 

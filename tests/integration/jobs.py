@@ -3,7 +3,6 @@ KWOK annotation that sets how long their pods run."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from mlkube.cluster.apply import apply_objects
@@ -15,6 +14,7 @@ from mlkube.render import render_specs
 from mlkube.spec import load_specs
 
 from ..conftest import EXAMPLES
+from .waiting import until
 
 
 def training_job(
@@ -54,19 +54,31 @@ def submit(kube: Kube, objs: list[dict[str, Any]]) -> None:
 
 
 def wait_for(kube: Kube, name: str, ok: Any, timeout: float = 120) -> Status:
-    deadline = time.monotonic() + timeout
-    status = job_status(kube, name, "ml-training")
-    while not ok(status):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last status: {status.line()}")
-        time.sleep(0.5)
-        status = job_status(kube, name, "ml-training")
-    return status
+    last: list[Status] = []
+
+    def reached() -> Status | None:
+        last[:] = [job_status(kube, name, "ml-training")]
+        return last[0] if ok(last[0]) else None
+
+    try:
+        return until(f"{name}", reached, timeout, every=0.5)
+    except AssertionError:
+        raise AssertionError(f"timed out; last status: {last[0].line()}") from None
 
 
 def delete_job(kube: Kube, name: str, timeout: float = 60) -> None:
     kube.delete("kubeflow.org/v1", "PyTorchJob", name, "ml-training")
-    deadline = time.monotonic() + timeout
     selector = f"training.kubeflow.org/job-name={name}"
-    while kube.list("v1", "Pod", "ml-training", selector) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    until(
+        f"{name}'s pods gone", lambda: not kube.list("v1", "Pod", "ml-training", selector), timeout
+    )
+
+
+def workload_conditions(kube: Kube, name: str) -> dict[str, dict[str, Any]]:
+    """The conditions of the Kueue Workload that owns training job ``name``, by type."""
+    job = kube.get("kubeflow.org/v1", "PyTorchJob", name, "ml-training") or {}
+    uid = job.get("metadata", {}).get("uid")
+    for w in kube.list("kueue.x-k8s.io/v1beta2", "Workload", "ml-training"):
+        if uid and any(o.get("uid") == uid for o in w["metadata"].get("ownerReferences", [])):
+            return {c["type"]: c for c in w.get("status", {}).get("conditions", [])}
+    return {}

@@ -3,17 +3,30 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from mlkube.cluster.client import ApiError, Kube
 
+from .waiting import until
+
 
 def _namespace(kube: Kube, name: str) -> str:
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     return name
+
+
+def _quota_counted(kube: Kube, namespace: str, pods: int) -> dict[str, str]:
+    """The quota's ``status.used`` once the quota controller has counted ``pods`` pods
+    (admission refuses pods under a quota whose status is not computed yet)."""
+
+    def used() -> dict[str, str] | None:
+        quota = kube.get("v1", "ResourceQuota", "gpu", namespace) or {}
+        counted: dict[str, str] = (quota.get("status") or {}).get("used") or {}
+        return counted if counted.get("pods") == str(pods) else None
+
+    return until(f"the quota in {namespace} counting {pods} pods", used)
 
 
 def _pod(name: str, namespace: str, resources: dict[str, Any]) -> dict[str, Any]:
@@ -34,14 +47,15 @@ def test_limits_prefix_gpu_quota_is_accepted_but_enforces_nothing(kube: Kube) ->
         "apiVersion": "v1",
         "kind": "ResourceQuota",
         "metadata": {"name": "gpu", "namespace": ns},
-        "spec": {"hard": {"limits.nvidia.com/gpu": "1"}},
+        # `pods` is tracked beside the GPU key to see the quota controller count at all
+        "spec": {"hard": {"limits.nvidia.com/gpu": "1", "pods": "10"}},
     }
     kube.create(quota)  # accepted by validation
-    time.sleep(1)  # let the quota controller fill in status.used
+    _quota_counted(kube, ns, 0)
     kube.create(_pod("two-gpus", ns, {"limits": {"nvidia.com/gpu": 2}}))  # over the "limit"
     kube.create(_pod("two-more", ns, {"limits": {"nvidia.com/gpu": 2}}))
-    used = (kube.get("v1", "ResourceQuota", "gpu", ns) or {}).get("status", {}).get("used", {})
-    assert "limits.nvidia.com/gpu" not in used
+    used = _quota_counted(kube, ns, 2)  # both pods admitted and counted
+    assert used.get("limits.nvidia.com/gpu", "0") == "0"  # 4 GPUs asked, none counted
 
 
 def test_requests_prefix_gpu_quota_is_enforced(kube: Kube) -> None:
@@ -51,14 +65,15 @@ def test_requests_prefix_gpu_quota_is_enforced(kube: Kube) -> None:
             "apiVersion": "v1",
             "kind": "ResourceQuota",
             "metadata": {"name": "gpu", "namespace": ns},
-            "spec": {"hard": {"requests.nvidia.com/gpu": "1"}},
+            "spec": {"hard": {"requests.nvidia.com/gpu": "1", "pods": "10"}},
         }
     )
-    time.sleep(1)
+    _quota_counted(kube, ns, 0)
     kube.create(_pod("first", ns, {"limits": {"nvidia.com/gpu": 1}}))
     with pytest.raises(ApiError, match="exceeded quota") as info:
         kube.create(_pod("second", ns, {"limits": {"nvidia.com/gpu": 1}}))
     assert info.value.status == 403
+    assert _quota_counted(kube, ns, 1)["requests.nvidia.com/gpu"] == "1"
 
 
 def test_gpu_request_needs_an_equal_limit(kube: Kube) -> None:

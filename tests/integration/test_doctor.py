@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from mlkube.localcluster import cluster
 from ..conftest import Result, Run
 from . import scenarios
 from .conftest import NAME
+from .waiting import until
 
 NAMESPACE = "doctor"
 
@@ -43,14 +43,16 @@ def test_each_failure_is_diagnosed_with_its_cause(
         "oom": "DK101", "pull": "DK102", "crash": "DK103",
         "toomany": "DK201", "notol": "DK201", "wrongmodel": "DK201",
     }  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
+    seen: dict[str, str] = {}
+
+    def diagnosed() -> tuple[int, list[dict[str, Any]]] | None:
         code, findings, _ = _doctor(mlkube, local_cluster, "-n", NAMESPACE)
-        found = {f["object"]["name"]: f["rule"] for f in findings}
-        if found == expected or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert found == expected  # and nothing about the healthy pod
+        seen.clear()
+        seen.update({f["object"]["name"]: f["rule"] for f in findings})
+        return (code, findings) if seen == expected else None
+
+    code, findings = until(f"{expected} (last: {seen})", diagnosed, every=1)
+    assert seen == expected  # and nothing about the healthy pod
     assert code == 1
     oom = next(f for f in findings if f["rule"] == "DK101")
     assert "to 12Gi (1.5x)" in oom["remediation"]
@@ -86,24 +88,21 @@ def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path, mlkube
     scenarios.endpoint(kube, "dk-isvc-zero", 0)
     scenarios.autoscaler(kube, "dk-hpa", 1)
     expected = {"DK204", "DK301", "DK302", "DK401", "DK402"}
+
+    def diagnosed() -> list[dict[str, Any]] | None:
+        _, findings, _ = _doctor(mlkube, local_cluster, "-A")
+        rules = {f["rule"] for f in findings if f["object"]["namespace"].startswith("dk-")}
+        return findings if expected <= rules else None
+
     try:
-        deadline = time.monotonic() + 90  # the HPA controller syncs every 15 s
-        while True:
-            _, findings, _ = _doctor(mlkube, local_cluster, "-A")
-            rules = {f["rule"] for f in findings if f["object"]["namespace"].startswith("dk-")}
-            if expected <= rules or time.monotonic() > deadline:
-                break
-            time.sleep(2)
-        assert expected <= rules
+        findings = until(f"{expected}", diagnosed, timeout=90, every=2)  # HPA syncs every 15 s
         dist = next(f for f in findings if f["rule"] == "DK301")
         assert "2 of 3 pods running" in dist["message"]
         dns = [f for f in findings if f["rule"] == "DK302" and "DNS" in f["message"]]
         assert dns and dns[0]["object"]["kind"] == "NetworkPolicy"
     finally:
         kube.delete("kubeflow.org/v1", "PyTorchJob", "dist", "dk-dist")
-        deadline = time.monotonic() + 60
-        while kube.list("v1", "Pod", "dk-dist") and time.monotonic() < deadline:
-            time.sleep(0.5)
+        until("dk-dist's pods gone", lambda: not kube.list("v1", "Pod", "dk-dist"))
 
 
 def test_preflight_reports_what_the_local_cluster_has_and_lacks(
@@ -158,27 +157,25 @@ def test_scheduler_preemption_is_diagnosed_with_its_reason(
 
     for i in range(4):  # the pool: 1 node x 4 time-sliced GPUs
         slice_pod(f"low-{i}", "ml-dev")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        running = [
-            p for p in kube.list("v1", "Pod", namespace) if p["status"].get("phase") == "Running"
-        ]
-        if len(running) == 4:
-            break
-        time.sleep(0.5)
+    until(
+        "4 low-priority pods Running",
+        lambda: (
+            sum(p["status"].get("phase") == "Running" for p in kube.list("v1", "Pod", namespace))
+            == 4
+        ),
+    )
     state = cluster.running(NAME)
     assert state is not None
     kwok = state.processes["kwok"][0]
     os.kill(kwok, signal.SIGSTOP)
     try:
         slice_pod("urgent", "ml-serving-critical")
-        deadline = time.monotonic() + 30
-        findings: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
+
+        def preempted() -> list[dict[str, Any]] | None:
             _, findings, _ = _doctor(mlkube, local_cluster, "-n", namespace)
-            if any(f["rule"] == "DK203" for f in findings):
-                break
-            time.sleep(1)
+            return findings if any(f["rule"] == "DK203" for f in findings) else None
+
+        findings = until("a DK203 finding", preempted, timeout=30, every=1)
     finally:
         os.kill(kwok, signal.SIGCONT)
     (victim,) = [f for f in findings if f["rule"] == "DK203"]

@@ -3,28 +3,22 @@ API reports them (what `mlkube doctor` will read)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from mlkube.cluster.client import Kube
+from mlkube.localcluster.nodes import fake_node
 from mlkube.localcluster.stages import RECLAIM_ANNOTATION
+from mlkube.manifests.objects import condition
+from mlkube.spec import load_platform
+from mlkube.spec.models import Platform
 
+from ..conftest import EXAMPLES
 from . import scenarios
+from .waiting import until
 
 NAMESPACE = "failures"
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _pod(kube: Kube, name: str, failure: str) -> None:
@@ -51,7 +45,7 @@ def test_container_dies_and_backs_off(
 ) -> None:
     name = failure.lower()
     _pod(kube, name, failure)
-    status = _until(f"{failure} pod", lambda: (s := _status(kube, name)).get("lastState") and s)
+    status = until(f"{failure} pod", lambda: (s := _status(kube, name)).get("lastState") and s)
     assert status["phase"] == "Running" and status["restartCount"] == 1
     assert status["lastState"]["terminated"]["reason"] == reason
     assert status["lastState"]["terminated"]["exitCode"] == exit_code
@@ -60,7 +54,7 @@ def test_container_dies_and_backs_off(
 
 def test_image_pull_backs_off_on_a_scheduled_pod(kube: Kube) -> None:
     _pod(kube, "image-pull", "ImagePullBackOff")
-    status = _until(
+    status = until(
         "ImagePullBackOff", lambda: (s := _status(kube, "image-pull")).get("state") and s
     )
     assert status["phase"] == "Pending" and status["node"].startswith("t4-")
@@ -69,7 +63,18 @@ def test_image_pull_backs_off_on_a_scheduled_pod(kube: Kube) -> None:
 
 
 def test_spot_node_is_reclaimed_after_its_notice(kube: Kube) -> None:
-    node = "t4-dev-0"
+    """On a node of its own, shaped like the Platform's T4 pool, so that the shared
+    cluster keeps every node the other tests rely on."""
+    platform = load_platform(str(EXAMPLES / "platform.yaml")).spec
+    assert isinstance(platform, Platform)
+    pool = next(p for p in platform.spec.pools if p.name == "t4-dev")
+    shape = fake_node(pool, 0)
+    node = shape["metadata"]["name"] = "reclaim-t4-0"
+    shape["metadata"]["labels"]["kubernetes.io/hostname"] = node
+    status = shape.pop("status")
+    kube.patch_status(kube.create(shape), status)
+    until("node Ready", lambda: condition(kube.get("v1", "Node", node) or {}, "Ready").get(
+        "status") == "True")  # fmt: skip
     patch = {
         "metadata": {"annotations": {RECLAIM_ANNOTATION: "2s"}},
         "spec": {
@@ -84,4 +89,4 @@ def test_spot_node_is_reclaimed_after_its_notice(kube: Kube) -> None:
     }
     kube.patch("v1", "Node", node, patch)
     assert kube.get("v1", "Node", node) is not None  # the notice is not the end yet
-    _until("node deleted", lambda: kube.get("v1", "Node", node) is None)
+    until("node deleted", lambda: kube.get("v1", "Node", node) is None)

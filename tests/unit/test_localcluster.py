@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from mlkube.crds import module_dir
 from mlkube.localcluster import components, controllers
-from mlkube.localcluster.binaries import Binaries
+from mlkube.localcluster.binaries import MODULES, Binaries, version
 from mlkube.localcluster.components import PORT_NAMES, Layout
 from mlkube.localcluster.nodes import platform_nodes
 from mlkube.localcluster.pki import Pki
@@ -15,6 +18,8 @@ from mlkube.manifests.yamlstream import read_paths
 from mlkube.spec import Platform, load_specs
 
 from ..conftest import EXAMPLES
+
+WEBHOOK_MANIFEST = "config/components/webhook/manifests.yaml"  # in Kueue's release
 
 
 @pytest.fixture
@@ -82,8 +87,21 @@ def test_kueue_webhooks_cover_only_what_this_configuration_serves(layout: Layout
     layout.pki.root.mkdir()
     layout.pki.ca.write_bytes(b"-----CA-----")
     configs = controllers.kueue_webhooks(layout)
-    names = {w["name"] for c in configs for w in c["webhooks"]}
-    assert names == controllers.KUEUE_WEBHOOKS
+    # What Kueue must intercept here, by resource: the two frameworks it is configured
+    # for (batch/v1 Job, the PyTorchJob) and its own kinds. Read from Kueue's released
+    # manifest, not from our list: every webhook there on these resources, none other.
+    served = {"jobs", "pytorchjobs", "clusterqueues", "cohorts", "resourceflavors", "workloads"}
+
+    def resources(webhook: dict[str, Any]) -> set[str]:
+        return {r.split("/")[0] for rule in webhook["rules"] for r in rule["resources"]}
+
+    manifest = module_dir(MODULES["kueue"], version("kueue")) / WEBHOOK_MANIFEST
+    released = [
+        w for doc in yaml.safe_load_all(manifest.read_text()) if doc for w in doc["webhooks"]
+    ]
+    kept = [w for c in configs for w in c["webhooks"]]
+    assert {w["name"] for w in kept} == {w["name"] for w in released if resources(w) <= served}
+    assert set().union(*(resources(w) for w in kept)) == served
     for config in configs:
         assert config["metadata"]["name"].startswith("kueue-")
         for webhook in config["webhooks"]:
