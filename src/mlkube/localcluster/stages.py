@@ -29,7 +29,6 @@ RUN_ANNOTATION = "kwok.mlkube.dev/run"
 FAIL_ANNOTATION = "kwok.mlkube.dev/fail"
 RECLAIM_ANNOTATION = "kwok.mlkube.dev/reclaim"
 DEFAULT_RUN_MILLISECONDS = 10_000
-FAILURES = ("OOMKilled", "CrashLoopBackOff", "ImagePullBackOff")
 _DEFAULTS = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat/node-heartbeat.yaml",

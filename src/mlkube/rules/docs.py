@@ -7,6 +7,8 @@ from typing import Any
 
 from mlkube.rules.model import Rule
 
+LINT_PREFIX = "MK"
+
 
 def explain(rule: Rule[Any], heading: str = "#") -> str:
     doc = rule.doc
@@ -18,8 +20,9 @@ def explain(rule: Rule[Any], heading: str = "#") -> str:
         f"{heading}# Example\n\n{doc.example}",
         f"{heading}# Use instead\n\n{doc.instead}",
         f"{heading}# Fix\n\n{rule.remediation}",
-        f"Suppress on one object with the annotation `mlkube.dev/ignore: {rule.id}`.",
     ]
+    if rule.id.startswith(LINT_PREFIX):  # doctor and preflight read no annotation
+        parts.append(f"Suppress on one object with the annotation `mlkube.dev/ignore: {rule.id}`.")
     return "\n\n".join(parts) + "\n"
 
 
