@@ -3,7 +3,7 @@
 # Training Operator) from the Go module proxy into a per-version cache outside
 # the repository.
 #
-#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [training-operator]   (default: all)
+#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [training-operator] [kubelet-writer]   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
 # the version; binaries land in
@@ -20,7 +20,7 @@
 # $CACHE/log/<component>-<version>.log and its tail is shown on failure.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue training-operator)
+ALL_COMPONENTS=(k8s etcd kwok kueue training-operator kubelet-writer)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -43,6 +43,7 @@ main_module() {
     kwok) echo sigs.k8s.io/kwok ;;
     kueue) echo sigs.k8s.io/kueue ;;
     training-operator) echo github.com/kubeflow/training-operator ;;
+    kubelet-writer) echo k8s.io/kubernetes ;;   # the kubelet's downwardAPI writer, for tests
     *) return 1 ;;
   esac
 }
@@ -57,6 +58,7 @@ targets() {
     kwok) echo kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl ;;
     kueue) echo kueue=sigs.k8s.io/kueue/cmd/kueue ;;
     training-operator) echo training-operator=github.com/kubeflow/training-operator/cmd/training-operator.v1 ;;
+    kubelet-writer) echo atomic-writer=mlkube.invalid/tools/kubelet-writer ;;
   esac
 }
 
@@ -82,7 +84,7 @@ stamp_ldflags() {
 
 build_tags() {
   case $1 in
-    k8s) echo notest,grpcnotrace ;;   # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only)
+    k8s|kubelet-writer) echo notest,grpcnotrace ;;   # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only)
     *) echo "" ;;
   esac
 }

@@ -1,10 +1,18 @@
 """What the kubelet does to a downwardAPI volume, for tests: Go-quoted ``key="value"``
-lines in a timestamped directory, published by swapping the ``..data`` symlink."""
+lines in a timestamped directory, published by swapping the ``..data`` symlink.
+
+`project` is a quick port used by the tests that only need annotations delivered;
+`real_project` runs the kubelet's own code (tools/kubelet-writer: AtomicWriter and
+fieldpath.FormatMap, built from the Kubernetes module), and test_podinfo holds the port
+to it and the runtime's reader to both.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -45,3 +53,9 @@ def project(podinfo: Path, annotations: dict[str, str]) -> None:
         os.symlink("..data/annotations", podinfo / "annotations")
     if previous:
         shutil.rmtree(podinfo / previous)
+
+
+def real_project(writer: Path, podinfo: Path, annotations: dict[str, str]) -> None:
+    """Publish ``annotations`` with the kubelet's own atomic writer, built from source."""
+    podinfo.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(writer), str(podinfo)], input=json.dumps(annotations).encode(), check=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from mlkube.localcluster.binaries import locate
 from mlkube.runtime.podinfo import (
     REQUEST_ANNOTATION,
     AnnotationsFile,
@@ -14,7 +16,7 @@ from mlkube.runtime.podinfo import (
     unquote_go,
 )
 
-from .kubelet import go_quote, project
+from .kubelet import go_quote, project, real_project
 
 
 @pytest.mark.parametrize(
@@ -106,3 +108,64 @@ def test_ids_outside_the_contract_are_ignored(
     assert watcher.current() is None
     assert watcher.current() is None
     assert sum("not a request id" in r.message for r in caplog.records) == 1
+
+
+@pytest.fixture(scope="module")
+def kubelet_writer() -> Path:
+    """The kubelet's own downwardAPI writer (built with the cluster's binaries)."""
+    found = locate(("kubelet-writer",))
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("tools/kubelet-writer is not built: run tools/build.sh kubelet-writer")
+        pytest.skip("tools/kubelet-writer is not built yet (tools/build.sh kubelet-writer)")
+    return Path(found["atomic-writer"])
+
+
+# Values the Go quoting must survive: quotes, backslashes, control characters, non-ASCII
+# (printable and not), and a request id as the controller writes it.
+TRICKY = [
+    {},
+    {REQUEST_ANNOTATION: "r-0123456789ab"},
+    {"a": 'say "hi"\\now', "b": "line1\nline2\ttab\r\x01\x7f", "c": "café 😀 \u2028 \ufeff"},
+    {"kubectl.kubernetes.io/last-applied-configuration": '{"a":1}\n', "z/y": "a=b"},
+]
+
+
+@pytest.mark.parametrize("annotations", TRICKY)
+def test_the_kubelets_own_writer_is_read_back_exactly(
+    kubelet_writer: Path, tmp_path: Path, annotations: dict[str, str]
+) -> None:
+    real_project(kubelet_writer, tmp_path, annotations)
+    assert AnnotationsFile(tmp_path / "annotations").read() == annotations
+
+
+@pytest.mark.parametrize("annotations", TRICKY)
+def test_the_port_writes_what_the_kubelet_writes(
+    kubelet_writer: Path, tmp_path: Path, annotations: dict[str, str]
+) -> None:
+    real, port = tmp_path / "real", tmp_path / "port"
+    real_project(kubelet_writer, real, annotations)
+    project(port, annotations)
+    assert (port / "annotations").read_bytes() == (real / "annotations").read_bytes()
+    for root in (real, port):  # the layout: user file -> ..data/annotations -> ..<stamp>/
+        assert os.readlink(root / "annotations") == "..data/annotations"
+        assert os.readlink(root / "..data").startswith("..")
+        assert sorted(p.name for p in root.iterdir() if not p.is_symlink()) == [
+            os.readlink(root / "..data")
+        ]
+
+
+def test_watcher_follows_the_kubelets_own_symlink_swap(
+    kubelet_writer: Path, tmp_path: Path
+) -> None:
+    watcher = RequestWatcher(tmp_path)
+    real_project(kubelet_writer, tmp_path, {"other": "x"})
+    assert watcher.current() is None
+    real_project(kubelet_writer, tmp_path, {"other": "x", REQUEST_ANNOTATION: "r-0123456789ab"})
+    assert watcher.current() == "r-0123456789ab"
+    real_project(kubelet_writer, tmp_path, {REQUEST_ANNOTATION: "r-ba9876543210"})
+    assert watcher.current() == "r-ba9876543210"
+    real_project(kubelet_writer, tmp_path, {})
+    assert watcher.current() is None
+    stamped = [p for p in tmp_path.iterdir() if not p.is_symlink()]
+    assert len(stamped) == 1  # the kubelet removed every earlier version

@@ -23,7 +23,10 @@ MODULES = {
     "kwok": "sigs.k8s.io/kwok",
     "kueue": "sigs.k8s.io/kueue",
     "training-operator": "github.com/kubeflow/training-operator",
+    # not part of a cluster: the kubelet's downwardAPI writer, for the runtime's tests
+    "kubelet-writer": "k8s.io/kubernetes",
 }
+CLUSTER = ("k8s", "etcd", "kwok", "kueue", "training-operator")
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -32,6 +35,7 @@ BINARIES = {
     "kwok": "kwok",
     "kueue": "kueue",
     "training-operator": "training-operator",
+    "atomic-writer": "kubelet-writer",
 }
 
 
@@ -59,7 +63,7 @@ class Binaries:
         return str(self.paths[name])
 
 
-def locate(components: tuple[str, ...] = tuple(MODULES)) -> Binaries | None:
+def locate(components: tuple[str, ...] = CLUSTER) -> Binaries | None:
     paths = {}
     for binary, component in BINARIES.items():
         if component not in components:
@@ -71,7 +75,7 @@ def locate(components: tuple[str, ...] = tuple(MODULES)) -> Binaries | None:
     return Binaries(paths)
 
 
-def ensure(components: tuple[str, ...] = tuple(MODULES)) -> Binaries:
+def ensure(components: tuple[str, ...] = CLUSTER) -> Binaries:
     """The binaries, building what the cache lacks (progress on stderr)."""
     found = locate(components)
     if found is not None:
