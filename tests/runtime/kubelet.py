@@ -40,7 +40,8 @@ def go_quote(value: str) -> str:
 def project(podinfo: Path, annotations: dict[str, str]) -> None:
     """Publish ``annotations`` the way the kubelet's atomic writer does."""
     podinfo.mkdir(parents=True, exist_ok=True)
-    text = "".join(f"{k}={go_quote(v)}\n" for k, v in sorted(annotations.items()))
+    # fieldpath.FormatMap: one line a key, sorted, and no newline after the last one
+    text = "\n".join(f"{k}={go_quote(v)}" for k, v in sorted(annotations.items()))
     version = podinfo / f"..{time.time_ns()}"
     version.mkdir()
     (version / "annotations").write_text(text)
