@@ -51,17 +51,22 @@ def timeouts(args: argparse.Namespace) -> Timeouts:
     return Timeouts(getattr(args, "request_timeout", duration(DEFAULT_REQUEST_TIMEOUT)))
 
 
+_HANDLER = logging.StreamHandler()
+_HANDLER.setFormatter(logging.Formatter("mlkube: %(message)s"))
+
+
 def configure_logging(args: argparse.Namespace) -> None:
     """Debug lines on stderr: retries from level 1 (or ``MLKUBE_DEBUG``), requests from 6."""
     env = os.environ.get("MLKUBE_DEBUG", "")
     level = max(getattr(args, "verbosity", 0), int(env) if env.isdigit() else (4 if env else 0))
-    if level <= 0:
-        return
     root = logging.getLogger("mlkube")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("mlkube: %(message)s"))
-        root.addHandler(handler)
+    if level <= 0:  # as if never configured (main() may run more than once in a process)
+        root.removeHandler(_HANDLER)
+        root.setLevel(logging.NOTSET)
+        return
+    _HANDLER.setStream(sys.stderr)  # today's stderr
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
     root.setLevel(logging.DEBUG)
     logging.getLogger("mlkube.cluster.client.http").setLevel(
         logging.DEBUG if level >= 6 else logging.INFO
