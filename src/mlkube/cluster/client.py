@@ -547,14 +547,14 @@ class Kube:
         cached: bool = False,
         limit: int = PAGE_SIZE,
         headers: dict[str, str] | None = None,
-        on_page: Callable[[int], None] | None = None,
+        on_page: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """The items and the list's resourceVersion (to watch from).
 
         Pages follow ``metadata.continue``; when a token expires (410: etcd compacted
         the revision the list is pinned to), the list starts over as one full list,
         as client-go's pager does (``tools/pager``, ``FullListIfExpired``).
-        ``on_page(n)`` is called after each page (progress, or a test's fault).
+        ``on_page(items)`` is called with each page (progress, or a test's fault).
         """
         path = self.resource(api_version, kind).path(namespace)
         params: dict[str, str] = {}
@@ -587,9 +587,10 @@ class Kube:
             self._count("pages")
             meta = body.get("metadata") or {}
             version = version or str(meta.get("resourceVersion") or "")
-            items.extend(body.get("items") or [])
+            page = body.get("items") or []
+            items.extend(page)
             if on_page is not None:
-                on_page(pages)
+                on_page(page)
             token = str(meta.get("continue") or "")
             if not token:
                 return items, version
@@ -603,7 +604,7 @@ class Kube:
         *,
         cached: bool = False,
         limit: int = PAGE_SIZE,
-        on_page: Callable[[int], None] | None = None,
+        on_page: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Objects of a kind, in pages of ``limit`` (0: one request).
 
