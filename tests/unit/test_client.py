@@ -124,9 +124,15 @@ def test_a_refusal_in_an_api_group_names_the_qualified_resource() -> None:
     assert "--verb=watch --resource=pytorchjobs.kubeflow.org" in text
 
 
-def test_an_unparsable_refusal_still_says_what_to_do() -> None:
-    text = str(client._error(_status(403, "Forbidden", "access denied by webhook")))
-    assert "RBAC" in text
+def test_a_refusal_by_admission_is_not_taken_for_rbac() -> None:
+    # The ServiceAccount admission plugin's refusal (plugin/pkg/admission/serviceaccount).
+    message = (
+        'pods "p-0" is forbidden: error looking up service account ml/default: '
+        'serviceaccount "default" not found'
+    )
+    text = str(client._error(_status(403, "Forbidden", message)))
+    assert text.endswith('serviceaccount "default" not found')
+    assert "kubectl create" not in text
 
 
 def test_unauthorised_suggests_logging_in_again() -> None:

@@ -150,9 +150,9 @@ def _refusal(message: str) -> dict[str, str]:
 
 
 def _rbac_hint(refusal: dict[str, str]) -> str:
-    """The kubectl commands that grant what was refused."""
+    """The kubectl commands that grant what RBAC refused."""
     if "verb" not in refusal:
-        return "ask the cluster's administrator for access (RBAC)"
+        return ""  # not RBAC (admission, say): the server's message is the reason
     user, verb, resource = refusal["user"], refusal["verb"], refusal["resource"]
     group = refusal.get("group") or ""
     qualified = f"{resource}.{group}" if group else resource
