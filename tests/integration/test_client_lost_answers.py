@@ -167,7 +167,7 @@ def test_server_side_apply_whose_answer_is_lost_is_applied_again(
     proxied: tuple[Kube, Faults],
 ) -> None:
     kube, faults = proxied
-    faults.rules.append(("PATCH", r"/configmaps/applied$", "lose"))
+    faults.rules.append(("PATCH", r"/configmaps/applied\?", "lose"))
     applied = kube.apply(_configmap("applied"))
-    assert applied["data"] == {"a": "1"}
-    assert faults.arrived["PATCH"] == 2  # a declared state: the second apply is a no-op
+    assert applied["data"] == {"a": "1"}, applied
+    assert faults.arrived["PATCH"] == 2, faults.arrived  # a declared state: the second apply is a no-op
