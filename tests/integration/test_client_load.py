@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mlkube.cluster.apply import apply_objects
-from mlkube.cluster.client import Gone, Kube
+from mlkube.cluster.client import ApiError, Gone, Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.errors import EXIT_CLUSTER
 from mlkube.localcluster import cluster, components
@@ -333,3 +333,35 @@ def test_a_rejected_token_is_exit_4_suggesting_to_log_in_again(
     assert result.code == EXIT_CLUSTER
     (line,) = result.err.strip().splitlines()
     assert "401 Unauthorized" in line and "log in again" in line
+
+
+def test_a_server_error_on_a_read_is_retried_with_backoff_then_reported(kube: Kube) -> None:
+    """A real 503: an aggregated API whose Service does not exist, as when a metrics
+    adapter is down (kube-aggregator answers for it). Reads are retried a few times."""
+    group = "mlkube-test.example.com"
+    name = f"v1beta1.{group}"
+    kube.apply(
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+         "metadata": {"name": name},
+         "spec": {"group": group, "version": "v1beta1", "groupPriorityMinimum": 100,
+                  "versionPriority": 100, "insecureSkipTLSVerify": True,
+                  "service": {"namespace": f"{NAMESPACE}-absent", "name": "adapter"}}}
+    )  # fmt: skip
+    path = f"/apis/{group}/v1beta1"
+
+    def unavailable() -> bool:
+        try:
+            kube.send("GET", path, idempotent=False)  # not repeated: one look
+        except ApiError as exc:
+            return exc.status == 503
+        return False
+
+    try:
+        wait_until("the aggregator to serve the dead API", unavailable)
+        before = kube.stats["retry:503"]
+        with pytest.raises(ApiError) as info:
+            kube.request("GET", path)
+        assert info.value.status == 503
+        assert kube.stats["retry:503"] - before == kube.retry.fault_retries
+    finally:
+        kube.delete("apiregistration.k8s.io/v1", "APIService", name)

@@ -170,4 +170,6 @@ def test_server_side_apply_whose_answer_is_lost_is_applied_again(
     faults.rules.append(("PATCH", r"/configmaps/applied\?", "lose"))
     applied = kube.apply(_configmap("applied"))
     assert applied["data"] == {"a": "1"}, applied
-    assert faults.arrived["PATCH"] == 2, faults.arrived  # a declared state: the second apply is a no-op
+    assert faults.arrived["PATCH"] == 2, (
+        faults.arrived
+    )  # a declared state: the second apply is a no-op

@@ -429,6 +429,10 @@ class Kube:
                         method, path, exc, sent=sent, idempotent=idempotent, limit=limit, started=t0
                     ) from None
                 wait, why = policy.backoff(faults), f"connection: {_cause(exc)}"
+                if deadline is not None and time.monotonic() + wait > deadline:
+                    raise self._unreachable(
+                        method, path, exc, sent=sent, idempotent=idempotent, limit=limit, started=t0
+                    ) from None
             else:
                 http_log.debug(
                     "%s %s %d in %.0f ms",
@@ -443,15 +447,10 @@ class Kube:
                     response.read()
                     response.close()
                 error = _error(response)
-                retry_after = _retry_after(response)
-                status = response.status_code
-                if status == 429 and retry_after is not None:
-                    wait, why = retry_after, _reason(response)  # refused, not executed
-                elif status >= 500 and idempotent and retry_after is not None:
-                    wait, why = retry_after, _reason(response)
-                elif status >= 500 and idempotent and faults < policy.fault_retries:
-                    faults += 1
-                    wait, why = policy.backoff(faults), f"{status} {error.reason}"
+                wait, why, fault = self._again(
+                    response, error, idempotent=idempotent, faults=faults
+                )
+                faults += fault
                 if wait is None or attempt > policy.retries:
                     raise error
                 if deadline is not None and time.monotonic() + wait > deadline:
@@ -464,6 +463,19 @@ class Kube:
             self._count("retries", f"retry:{why.split(':')[0].split(' ')[0]}")
             log.debug("retry %d of %s %s in %.2fs: %s", attempt, method, path, wait, why)
             time.sleep(wait)
+
+    def _again(
+        self, response: httpx.Response, error: ApiError, *, idempotent: bool, faults: int
+    ) -> tuple[float | None, str, int]:
+        """After an error status: the wait before repeating (None: do not), why, and
+        whether it counts as a fault (backoff) rather than the server's pacing."""
+        retry_after = _retry_after(response)
+        status = response.status_code
+        if retry_after is not None and (status == 429 or (status >= 500 and idempotent)):
+            return retry_after, _reason(response), 0  # 429: refused, so not executed
+        if status >= 500 and idempotent and faults < self.retry.fault_retries:
+            return self.retry.backoff(faults + 1), f"{status} {error.reason}", 1
+        return None, "", 0
 
     def _unreachable(
         self,
