@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mlkube.cluster.client import Conflict, Kube, OutcomeUnknown
+from mlkube.cluster.client import Conflict, Kube, OutcomeUnknown, tls_context
 from mlkube.cluster.kubeconfig import Connection, load_connection
 from mlkube.localcluster.pki import Pki
 
@@ -90,8 +90,7 @@ def proxied(local_cluster: Path) -> Iterator[tuple[Kube, Faults]]:
     faults = Faults()
     upstream = httpx.Client(
         base_url=admin.server,
-        verify=ssl.create_default_context(cafile=admin.ca_file),
-        cert=(admin.cert_file, admin.key_file),
+        verify=tls_context(admin),
         timeout=30,
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, faults))
@@ -103,6 +102,7 @@ def proxied(local_cluster: Path) -> Iterator[tuple[Kube, Faults]]:
     connection: Connection = replace(admin, server=f"https://127.0.0.1:{server.server_port}")
     kube = Kube(connection, 10)
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    faults.arrived.clear()  # count only what the test sends
     try:
         yield kube, faults
     finally:
