@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlkube.cli.main import main
 from mlkube.errors import MlkubeError
 from mlkube.localcluster import components, processes
 from mlkube.localcluster.binaries import CHECKOUT_TOOLS, MODULES, tools_dir, version
@@ -140,3 +141,10 @@ def test_throttling_gives_the_service_accounts_one_level_of_their_own() -> None:
 
 def test_every_module_pins_its_component() -> None:
     assert all(version(c).startswith("v") for c in MODULES)
+
+
+def test_cluster_up_refuses_a_throttle_that_names_no_serviceaccount(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["cluster", "up", "--name", "never-started", "--throttle", "doctor"]) == 2
+    assert "expected NAMESPACE/SERVICEACCOUNT" in capsys.readouterr().err
