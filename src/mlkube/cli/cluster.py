@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from mlkube.errors import UsageError
 from mlkube.localcluster import cluster
 from mlkube.spec import load_platform
 
@@ -22,6 +23,14 @@ def register(verbs: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser("up", help="start (builds the binaries on first use)")
     up.add_argument("--platform", metavar="FILE", help="a Platform spec that shapes the nodes")
+    up.add_argument(
+        "--throttle",
+        action="append",
+        default=[],
+        metavar="NAMESPACE/SERVICEACCOUNT",
+        help="give this ServiceAccount one seat of API Priority and Fairness, so that "
+        "bursts of its requests are rejected with 429 (tests of clients under load)",
+    )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text")
@@ -37,7 +46,11 @@ def _say(message: str) -> None:
 def run_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     platform = load_platform(args.platform) if args.platform else None
-    state = cluster.up(args.name, platform, _say)
+    for account in args.throttle:
+        namespace, _, name = account.partition("/")
+        if not namespace or not name:
+            raise UsageError(f"--throttle {account!r}: expected NAMESPACE/SERVICEACCOUNT")
+    state = cluster.up(args.name, platform, _say, throttle=args.throttle)
     _say(f"cluster {state.name!r} up in {time.monotonic() - started:.1f}s")
     print(f"export KUBECONFIG={cluster.kubeconfig_path(args.name)}")
     return 0

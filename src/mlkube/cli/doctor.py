@@ -11,7 +11,7 @@ from typing import Any
 
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
-from mlkube.cluster.evidence import gather
+from mlkube.cluster.evidence import gather, require
 from mlkube.doctor import diagnose, examined
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         kube, namespace = kubeopts.connect(args)
         with kube:
             evidence = gather(kube, None if args.all_namespaces else namespace)
+        require(evidence)  # exit 4 when the pods or nodes could not be read
+        for key, why in evidence.unreadable.items():
+            print(f"mlkube: not diagnosed, could not read {key}: {why}", file=sys.stderr)
         if args.save:
             _save(evidence, args.save)
             print(

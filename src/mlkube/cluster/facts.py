@@ -1,11 +1,15 @@
-"""Facts about a cluster that preflight judges, gathered once into a plain snapshot."""
+"""Facts about a cluster that preflight judges, gathered once into a plain snapshot.
+
+Every read either succeeds or ends preflight with the server's reason (unreachable:
+exit 3; forbidden: exit 4, naming the verb and resource): a prerequisite that could
+not be looked at is never judged as present or absent. Only an API the cluster does
+not serve (the custom metrics API unregistered) is an answer in itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mlkube.cluster.client import ApiError, Kube
-from mlkube.errors import MlkubeError
+from mlkube.cluster.client import ApiError, Kube, NotFound
 from mlkube.snapshots.facts import ACCESS, GPU_METRIC, Facts
 
 
@@ -31,19 +35,20 @@ def gather_facts(kube: Kube, namespace: str) -> Facts:
         }
         if not check.get("cluster"):
             attributes["namespace"] = namespace
-        review = kube.create(
+        review = kube.create(  # an access review changes nothing: safe to repeat
             {
                 "apiVersion": "authorization.k8s.io/v1",
                 "kind": "SelfSubjectAccessReview",
                 "metadata": {},
                 "spec": {"resourceAttributes": attributes},
-            }
+            },
+            idempotent=True,
         )
         facts.access[_access_key(check)] = bool(review.get("status", {}).get("allowed"))
     try:
         group = kube.request("GET", "/apis/custom.metrics.k8s.io")
         facts.custom_metrics = group.get("preferredVersion", {}).get("groupVersion")
-    except MlkubeError:
+    except NotFound:  # not registered; Unreachable and refusals end preflight
         facts.custom_metrics = None
     if facts.custom_metrics:
         path = f"/apis/{facts.custom_metrics}/namespaces/*/pods/*/{GPU_METRIC}"

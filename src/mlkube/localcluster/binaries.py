@@ -3,6 +3,11 @@ per-version cache outside the repository, and found there by version.
 
 Each component's version is the one its tools module pins (``tools/<c>/go.mod``),
 so the cache directory name and the build agree without a second list.
+
+``tools/`` is found in the source checkout, else where the installed package put it
+(the wheel ships ``build.sh`` and each module's ``go.mod``/``go.sum`` as data files
+under ``<prefix>/share/mlkube/tools``, see pyproject.toml), else at ``$MLKUBE_TOOLS``:
+`cluster up` works from ``pip install mlkube`` as from a checkout.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlkube.errors import MlkubeError
 
-TOOLS = Path(__file__).resolve().parents[3] / "tools"
+CHECKOUT_TOOLS = Path(__file__).resolve().parents[3] / "tools"
+INSTALLED_TOOLS = Path("share") / "mlkube" / "tools"  # under the install prefix
 MODULES = {
     "k8s": "k8s.io/kubernetes",
     "etcd": "go.etcd.io/etcd/server/v3",
@@ -43,8 +51,30 @@ def cache_root() -> Path:
     return Path(os.environ.get("MLKUBE_CACHE") or Path.home() / ".cache" / "mlkube")
 
 
+def tools_dir(candidates: Sequence[Path] | None = None) -> Path:
+    """The first directory that holds ``build.sh`` and every component's ``go.mod``."""
+    if candidates is None:
+        env = os.environ.get("MLKUBE_TOOLS")
+        prefixes = dict.fromkeys(
+            Path(p) for p in (sysconfig.get_path("data"), sys.prefix, sys.base_prefix)
+        )
+        candidates = [
+            *([Path(env)] if env else []),
+            CHECKOUT_TOOLS,
+            *(prefix / INSTALLED_TOOLS for prefix in prefixes),
+        ]
+    for path in candidates:
+        if (path / "build.sh").is_file() and all((path / c / "go.mod").is_file() for c in MODULES):
+            return path
+    raise MlkubeError(
+        "cannot find mlkube's tools/ (build.sh and the components' go.mod): looked in "
+        + ", ".join(str(p) for p in candidates)
+        + "; reinstall mlkube, or set MLKUBE_TOOLS to a checkout's tools/ directory"
+    )
+
+
 def version(component: str) -> str:
-    gomod = TOOLS / component / "go.mod"
+    gomod = tools_dir() / component / "go.mod"
     match = re.search(
         rf"^\s*(?:require\s+)?{re.escape(MODULES[component])}\s+(v\S+)", gomod.read_text(), re.M
     )
@@ -82,7 +112,7 @@ def ensure(components: tuple[str, ...] = CLUSTER) -> Binaries:
         return found
     print("mlkube: building the cluster binaries (cached for later runs)…", file=sys.stderr)
     proc = subprocess.run(
-        ["bash", str(TOOLS / "build.sh"), *components], stdout=sys.stderr, check=False
+        ["bash", str(tools_dir() / "build.sh"), *components], stdout=sys.stderr, check=False
     )
     if proc.returncode != 0:
         raise MlkubeError(f"tools/build.sh failed (exit {proc.returncode}); see its output above")

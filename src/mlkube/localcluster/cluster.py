@@ -10,7 +10,7 @@ import json
 import shutil
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +137,17 @@ def _tail(log: Path) -> str:
     return " | ".join(lines)[-600:]
 
 
-def up(name: str, platform: SpecFile | None, progress: Progress) -> State:
-    """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``."""
+def up(
+    name: str,
+    platform: SpecFile | None,
+    progress: Progress,
+    *,
+    throttle: Sequence[str] = (),
+) -> State:
+    """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``.
+
+    ``throttle``: ServiceAccounts (``namespace/name``) that API Priority and Fairness
+    gives one seat, so that a burst of their requests gets real 429s."""
     existing = running(name)
     if existing is not None:
         progress(f"cluster {name!r} is already running")
@@ -161,6 +170,7 @@ def up(name: str, platform: SpecFile | None, progress: Progress) -> State:
             installed = apply_objects(kube, crds)
             progress(f"{len(installed)} CRDs installed (Training Operator, KServe, Kueue)")
             apply_objects(kube, [_namespace(ns) for ns in INFRASTRUCTURE_NAMESPACES])
+            apply_objects(kube, components.throttling(list(throttle)))
             _start_controllers(kube, binaries, layout, start)
             if platform is not None:
                 _shape(kube, platform, progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlkube.localcluster.binaries import Binaries
 from mlkube.localcluster.pki import Pki
@@ -151,3 +152,85 @@ def kwok(b: Binaries, layout: Layout, stages: Path) -> list[str]:
         f"--server-address=127.0.0.1:{layout.ports['kwok']}",
         "--node-ip=127.0.0.1",
     ]
+
+
+# API Priority and Fairness for tests of clients under load ---------------------------
+
+THROTTLE_LEVEL = "mlkube-throttled"
+BALLAST_LEVEL = "mlkube-ballast"
+# A level's nominal concurrency is ceil(server limit × its shares / all shares)
+# (KEP-1040, "Dispatching"). With --max-requests-inflight + --max-mutating-requests-
+# inflight = 3000 and the built-in levels' 245 shares, a level of 1 share would still
+# get 13 seats; an unused, fully lendable ballast level of 3000 shares brings it to 1
+# seat while every other level keeps about 93% of its own (and may borrow the rest).
+BALLAST_SHARES = 3000
+
+
+def throttling(service_accounts: list[str]) -> list[dict[str, Any]]:
+    """FlowSchema and PriorityLevelConfiguration objects that give the ServiceAccounts
+    ``namespace/name`` one seat of concurrency, rejecting what does not fit with a real
+    429 and ``Retry-After`` (``limitResponse: Reject``), as a busy managed control
+    plane does. Shaped after the built-in ``global-default`` objects
+    (kubernetes apiserver/pkg/apis/flowcontrol/bootstrap/default.go)."""
+    if not service_accounts:
+        return []
+    api = "flowcontrol.apiserver.k8s.io/v1"
+    subjects = []
+    for account in service_accounts:
+        namespace, _, name = account.partition("/")
+        subjects.append(
+            {"kind": "ServiceAccount", "serviceAccount": {"namespace": namespace, "name": name}}
+        )
+    level = {
+        "apiVersion": api,
+        "kind": "PriorityLevelConfiguration",
+        "metadata": {"name": THROTTLE_LEVEL},
+        "spec": {
+            "type": "Limited",
+            "limited": {
+                "nominalConcurrencyShares": 1,
+                "lendablePercent": 0,
+                "borrowingLimitPercent": 0,
+                "limitResponse": {"type": "Reject"},
+            },
+        },
+    }
+    ballast = {
+        "apiVersion": api,
+        "kind": "PriorityLevelConfiguration",
+        "metadata": {"name": BALLAST_LEVEL},
+        "spec": {
+            "type": "Limited",
+            "limited": {
+                "nominalConcurrencyShares": BALLAST_SHARES,
+                "lendablePercent": 100,
+                "limitResponse": {"type": "Reject"},
+            },
+        },
+    }
+    schema = {
+        "apiVersion": api,
+        "kind": "FlowSchema",
+        "metadata": {"name": THROTTLE_LEVEL},
+        "spec": {
+            "priorityLevelConfiguration": {"name": THROTTLE_LEVEL},
+            "matchingPrecedence": 500,  # before service-accounts (9000), after system ones
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [
+                {
+                    "subjects": subjects,
+                    "resourceRules": [
+                        {
+                            "verbs": ["*"],
+                            "apiGroups": ["*"],
+                            "resources": ["*"],
+                            "clusterScope": True,
+                            "namespaces": ["*"],
+                        }
+                    ],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }
+            ],
+        },
+    }
+    return [level, ballast, schema]

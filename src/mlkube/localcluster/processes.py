@@ -77,19 +77,49 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def exit_status(pid: int) -> int | None:
+    """The exit code of our child ``pid`` once it has ended (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child, or already reaped
+        return None
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def tail(log: Path, lines: int = 5) -> str:
+    """The last lines of a component's log, on one line."""
+    if not log.exists():
+        return "(no output)"
+    last = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return " | ".join(last)[-800:] or "(no output)"
+
+
 def wait_until(
-    what: str, check: Callable[[], bool], timeout: float, log: Path | None = None
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    log: Path | None = None,
+    pid: int | None = None,
 ) -> None:
+    """Until ``check()`` is true. A check that raises an MlkubeError (the process
+    exited, say) ends the wait at once; other exceptions mean "not up yet". With
+    ``pid``, the process ending is noticed at once too, and reported with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if pid is not None and not alive(pid):
+            code = exit_status(pid)
+            how = f"with code {code}" if code is not None else ""
+            raise MlkubeError(
+                f"{what} exited {how} at start; last lines of {log}: "
+                f"{tail(log) if log else ''}".replace("  ", " ")
+            )
         try:
             if check():
                 return
+        except MlkubeError:
+            raise
         except Exception:  # not up yet, whatever the reason
             pass
         time.sleep(0.2)
-    tail = ""
-    if log is not None and log.exists():
-        lines = log.read_text(errors="replace").strip().splitlines()[-3:]
-        tail = ": " + " | ".join(lines)[-600:]
-    raise MlkubeError(f"{what} not ready after {timeout:.0f}s{tail}")
+    suffix = f": {tail(log, 3)}" if log is not None and log.exists() else ""
+    raise MlkubeError(f"{what} not ready after {timeout:.0f}s{suffix}")

@@ -44,6 +44,8 @@ class Evidence:
     objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     calls: int = 0
+    # Kinds served but not readable by this identity (forbidden, say): key → why.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def of(self, api_version: str, kind: str) -> list[dict[str, Any]]:
         return self.objects.get(f"{api_version}/{kind}", [])
