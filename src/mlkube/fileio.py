@@ -43,12 +43,12 @@ def write_atomic(
     if tmp is None:
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         temporary = Path(name)
-        os.fchmod(fd, mode)
     else:
         temporary = Path(tmp)
         fd = os.open(temporary, flags | os.O_TRUNC, mode)
     try:
         try:
+            os.fchmod(fd, mode)
             view = memoryview(content)
             while view:
                 view = view[os.write(fd, view) :]

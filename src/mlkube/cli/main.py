@@ -14,7 +14,7 @@ from typing import NoReturn
 from mlkube import __version__
 from mlkube.cli import apply, cluster, controller, doctor, lint, preflight, render, rules, status
 from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE, MlkubeError
-from mlkube.fileio import reason
+from mlkube.fileio import reason, write_stdout
 from mlkube.messages import one_line
 
 REPORT_BUGS = "https://github.com/mlkube/mlkube/issues"
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-        sys.stdout.flush()  # a write that fails fails here, not at exit
+        write_stdout([])  # a write that fails fails here, not at exit
     except MlkubeError as exc:
         _say(str(exc))
         return exc.exit_code
