@@ -127,7 +127,7 @@ class Checkpointer:
             interval = float(raw) if raw else None
         except ValueError:
             interval = math.nan
-        if interval is not None and not math.isfinite(interval):
+        if interval is not None and not 0 <= interval < math.inf:
             raise CheckpointConfigError(
                 f"MLKUBE_CHECKPOINT_INTERVAL_SECONDS={raw!r} is not a number of seconds"
             )
