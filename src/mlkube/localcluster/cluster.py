@@ -207,14 +207,16 @@ def up(name: str, platform: SpecFile | None, progress: Progress) -> State:
     return state
 
 
-def _http_ok(url: str) -> Callable[[], bool]:
+def _health_ok(url: str) -> Callable[[], bool]:
+    """A health endpoint answers 200: http, or https with the component's self-signed
+    serving certificate, which is not checked (only the API server's is)."""
     return lambda: _https_ok(url, False)
 
 
 def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
     p = layout.ports
     admin = tls_context(load_connection(str(layout.kubeconfig)))
-    start("etcd", components.etcd(b, layout), _http_ok(f"http://127.0.0.1:{p['etcd']}/health"))
+    start("etcd", components.etcd(b, layout), _health_ok(f"http://127.0.0.1:{p['etcd']}/health"))
     start(
         "kube-apiserver",
         components.apiserver(b, layout),
@@ -224,17 +226,17 @@ def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
     start(
         "kube-controller-manager",
         components.controller_manager(b, layout),
-        _http_ok(f"https://127.0.0.1:{p['controller-manager']}/healthz"),
+        _health_ok(f"https://127.0.0.1:{p['controller-manager']}/healthz"),
     )
     start(
         "kube-scheduler",
         components.scheduler(b, layout),
-        _http_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
+        _health_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
     )
     stage_file = layout.root / "kwok-stages.yaml"
     stage_file.write_text(yaml.safe_dump_all(stages(), sort_keys=False))
     kwok = components.kwok(b, layout, stage_file)
-    start("kwok", kwok, _http_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
+    start("kwok", kwok, _health_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
 
 
 def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
@@ -253,7 +255,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     start(
         "training-operator",
         controllers.training_argv(b, layout),
-        _http_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
+        _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
         env={"MY_POD_NAMESPACE": controllers.TRAINING_NAMESPACE},
     )
     config = layout.root / "kueue-config.yaml"
@@ -269,7 +271,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     start(
         "kueue",
         controllers.kueue_argv(b, layout, config),
-        _http_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
+        _health_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
         timeout=120,
     )
 
