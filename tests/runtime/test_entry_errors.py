@@ -76,3 +76,10 @@ def test_a_symlink_loop_in_the_store_is_a_checkpoint_error(tmp_path: Path) -> No
         pytest.raises(CheckpointLoadError, match="Too many levels of symbolic links"),
     ):
         ckpt.resume()
+
+
+def test_an_s3_configuration_botocore_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region botocore cannot use: a config error at from_env, not botocore's own."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "not a region!")
+    with pytest.raises(CheckpointConfigError, match="cannot make an S3 client"):
+        _from_env({"MLKUBE_CHECKPOINT_URI": "s3://bucket/run"})

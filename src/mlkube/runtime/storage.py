@@ -142,7 +142,10 @@ class S3Store:
                 raise CheckpointConfigError(
                     f"{uri}: S3 checkpoints need boto3 (pip install 'mlkube[s3]')"
                 ) from exc
-            client = boto3.client("s3")
+            try:
+                client = boto3.client("s3")
+            except Exception as exc:  # region, endpoint or profile that botocore refuses
+                raise CheckpointConfigError(f"{uri}: cannot make an S3 client: {exc}") from exc
         self._client = client
 
     @property
