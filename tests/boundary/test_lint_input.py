@@ -3,7 +3,10 @@ is refused when it says something lint cannot do (issue 14)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,16 @@ def test_disabling_a_known_rule_by_name_works(tmp_path: Path) -> None:
     args = ("lint", str(tmp_path / "job.yaml"), "--config", "/dev/null")
     assert "MK101" in run_cli(*args).out
     assert "MK101" not in run_cli(*args, "--disable", "gpu-limit-missing").out
+
+
+def test_a_closed_standard_input_is_an_error() -> None:
+    """`mlkube lint - <&-`: Python starts with sys.stdin None."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlkube", "lint", "-", "--config", "/dev/null"],
+        capture_output=True,
+        preexec_fn=lambda: os.close(0),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == ["mlkube: <stdin>:0: standard input is closed"]

@@ -116,14 +116,20 @@ def read_paths(paths: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[
     """Documents of files, directories (their YAML/JSON files, sorted) and ``-`` (stdin)."""
     for raw in paths:
         if raw == "-":
-            yield from read_stream(stdin or sys.stdin.buffer, "<stdin>")
+            stream = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
+            if stream is None:
+                raise InputError("<stdin>", 0, "standard input is closed")
+            try:
+                yield from read_stream(stream, "<stdin>")
+            except OSError as exc:
+                raise InputError("<stdin>", 0, f"cannot read: {_os_reason(exc)}") from None
             continue
         for file in expand_path(raw):
             try:
                 with file.open("rb") as stream:
                     yield from read_stream(stream, str(file))
             except OSError as exc:
-                raise InputError(str(file), 0, f"cannot read: {exc.strerror}") from None
+                raise InputError(str(file), 0, f"cannot read: {_os_reason(exc)}") from None
 
 
 def expand_path(raw: str) -> list[Path]:
