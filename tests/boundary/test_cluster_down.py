@@ -104,3 +104,14 @@ def test_a_corrupt_state_file_is_one_line_and_nothing_is_removed(cache: Path) ->
         assert result.code == 2 and len(result.err_lines) == 1, result.err
         assert "not a state file" in result.err
     assert (root / "logs" / "etcd.log").is_file()
+
+
+def test_up_refuses_to_start_in_a_directory_it_did_not_make(cache: Path) -> None:
+    """`up` first clears what a failed start left: never a stranger's directory."""
+    foreign = cache / "clusters" / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a cluster")
+    result = run_cli("cluster", "up", "--name", "mine")
+    assert result.code == 2 and len(result.err_lines) == 1
+    assert MARKER in result.err
+    assert (foreign / "notes.txt").read_text() == "not a cluster"
