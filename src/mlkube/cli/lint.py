@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from mlkube.config import load_config
+from mlkube.config import load_config, unknown_rules
+from mlkube.errors import UsageError
+from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
 from mlkube.report import FORMATS, render_findings
 from mlkube.rules.engine import at_or_above
@@ -51,6 +53,8 @@ def use_color(choice: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if unknown := unknown_rules(args.disable):
+        raise UsageError(f"--disable {unknown[0]}: no lint rule by that id or name; `mlkube rules`")
     config = load_config(args.config).lint
     selection = config.selection()
     if args.disable:
@@ -59,6 +63,6 @@ def run(args: argparse.Namespace) -> int:
     chunks = render_findings(
         report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
     )
-    sys.stdout.writelines(chunks)
+    write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")
     return 1 if at_or_above(report.findings, threshold) else 0

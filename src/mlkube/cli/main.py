@@ -1,5 +1,7 @@
 """``mlkube``: the entry point. Every MlkubeError becomes one line on stderr and its exit
-code (see `mlkube.errors`); anything else is a bug, reported as one."""
+code (see `mlkube.errors`); so does an OSError that escaped an edge (a file that could
+not be read or written, standard output on a full disk): the environment's failure,
+not mlkube's. Anything else is a bug, reported as one."""
 
 from __future__ import annotations
 
@@ -7,18 +9,30 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mlkube import __version__
 from mlkube.cli import apply, cluster, controller, doctor, lint, preflight, render, rules, status
-from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, MlkubeError
+from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE, MlkubeError
+from mlkube.fileio import reason, write_stdout
+from mlkube.messages import one_line
 
 REPORT_BUGS = "https://github.com/mlkube/mlkube/issues"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the value it complains about clipped and escaped like any error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mlkube",
-        description="ML workloads on Kubernetes: render, lint, explain.",
+        description="ML workloads on Kubernetes: render, lint, apply and watch them, diagnose "
+        "and preflight a cluster, run a local one, and the spot checkpoint controller.",
     )
     parser.add_argument("--version", action="version", version=f"mlkube {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
@@ -31,12 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+        write_stdout([])  # a write that fails fails here, not at exit
     except MlkubeError as exc:
-        print(f"mlkube: {exc}", file=sys.stderr)
+        _say(str(exc))
         return exc.exit_code
     except BrokenPipeError:  # `mlkube lint … | head`
         sys.stderr.close()
         return 1
+    except OSError as exc:
+        _say(_os_error(exc))
+        return EXIT_UNREACHABLE if isinstance(exc, ConnectionError | TimeoutError) else EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception:  # a bug in mlkube, never bad input: say so, with the traceback
@@ -47,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_BUG
     return code
+
+
+def _say(message: str) -> None:
+    print(f"mlkube: {one_line(message)}", file=sys.stderr)
+
+
+def _os_error(exc: OSError) -> str:
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' → '.join(names)}: {reason(exc)}" if names else reason(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from mlkube.fileio import write_stdout
 from mlkube.render import render_paths
 from mlkube.render.output import to_stream, write_directory
 
@@ -31,7 +32,7 @@ def register(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     bundle = render_paths(args.paths)
     if args.output == "-":
-        sys.stdout.write(to_stream(bundle))
+        write_stdout([to_stream(bundle)])
     else:
         files = write_directory(bundle, args.output)
         print(f"wrote {len(files)} objects to {args.output}", file=sys.stderr)

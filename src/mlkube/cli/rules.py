@@ -12,7 +12,9 @@ from mlkube.rules.registry import ALL_RULES
 
 
 def register(verbs: Any) -> None:
-    p: argparse.ArgumentParser = verbs.add_parser("rules", help="list the lint and doctor rules")
+    p: argparse.ArgumentParser = verbs.add_parser(
+        "rules", help="list the lint, doctor and preflight rules"
+    )
     p.set_defaults(run=run_rules)
     e: argparse.ArgumentParser = verbs.add_parser(
         "explain", help="what a rule checks, why, an example and the fix"

@@ -2,11 +2,16 @@
 
 State lives in ``<cache>/clusters/<name>/state.json``: the ports and, for each
 process, its pid and binary, so that ``down`` stops exactly what ``up`` started.
+
+A name is a DNS label, so it can never step out of ``<cache>/clusters``; and ``up``
+writes a marker file (``MARKER``) into the directory before anything else, so that
+``down`` removes only a directory ``up`` made, never one that merely has the name.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 import time
@@ -23,6 +28,7 @@ from mlkube.cluster.client import Kube, tls_context
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
+from mlkube.fileio import reason, write_atomic
 from mlkube.localcluster import components, controllers, processes
 from mlkube.localcluster.binaries import Binaries, cache_root, ensure
 from mlkube.localcluster.components import PORT_NAMES, Layout
@@ -39,6 +45,9 @@ PKI_FORMAT = "rsa-v2"  # a new name when the PKI's format changes: old ones are 
 # Namespaces that the GPU Operator, Prometheus and the ML controllers' installs create
 # on a real cluster, and that rendered bundles refer to.
 INFRASTRUCTURE_NAMESPACES = ("gpu-operator", "monitoring", "kubeflow", "kueue-system")
+# What `up` writes first into a cluster's directory, and `down` requires before removing it.
+MARKER = ".mlkube-cluster"
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS label (RFC 1123)
 
 
 def _namespace(name: str) -> dict[str, Any]:
@@ -53,19 +62,43 @@ class State:
     platform: str | None = None
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.rename(path)
+        write_atomic(path, json.dumps(asdict(self), indent=2))
 
     @classmethod
     def load(cls, path: Path) -> State:
-        data = json.loads(path.read_text())
-        data["processes"] = {k: tuple(v) for k, v in data["processes"].items()}
-        return cls(**data)
+        try:
+            data = json.loads(path.read_text())
+            data["processes"] = {k: (int(p), str(b)) for k, (p, b) in data["processes"].items()}
+            state = cls(**data)
+            if not isinstance(state.ports, dict):
+                raise TypeError("ports is not a mapping")
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {reason(exc)}") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UsageError(
+                f"{path}: not a state file written by `mlkube cluster up` ({exc}); stop the "
+                "processes it started and remove its directory by hand"
+            ) from None
+        return state
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a DNS label (as kind's cluster names are), else a UsageError."""
+    if not _NAME.match(name):
+        raise UsageError(
+            f"--name {name!r}: a cluster name is 1 to 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
 
 
 def cluster_root(name: str) -> Path:
-    return cache_root() / "clusters" / name
+    """The cluster's directory, checked to lie inside ``<cache>/clusters``."""
+    clusters = (cache_root() / "clusters").resolve()
+    root = clusters / check_name(name)
+    if root.resolve().parent != clusters:  # a symlink planted in place of the directory
+        raise UsageError(f"{root}: resolves outside {clusters}; remove it by hand if unwanted")
+    return root
 
 
 def _layout(name: str, ports: dict[str, int]) -> Layout:
@@ -157,6 +190,8 @@ def up(
     layout = _layout(
         name, dict(zip(PORT_NAMES, processes.free_ports(len(PORT_NAMES)), strict=True))
     )
+    layout.root.mkdir(parents=True)
+    (layout.root / MARKER).write_text(f"created by `mlkube cluster up --name {name}`\n")
     ensure_pki(layout.pki.root)
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.kubeconfig.write_text(yaml.safe_dump(components.kubeconfig(layout, name)))
@@ -182,14 +217,16 @@ def up(
     return state
 
 
-def _http_ok(url: str) -> Callable[[], bool]:
+def _health_ok(url: str) -> Callable[[], bool]:
+    """A health endpoint answers 200: http, or https with the component's self-signed
+    serving certificate, which is not checked (only the API server's is)."""
     return lambda: _https_ok(url, False)
 
 
 def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
     p = layout.ports
     admin = tls_context(load_connection(str(layout.kubeconfig)))
-    start("etcd", components.etcd(b, layout), _http_ok(f"http://127.0.0.1:{p['etcd']}/health"))
+    start("etcd", components.etcd(b, layout), _health_ok(f"http://127.0.0.1:{p['etcd']}/health"))
     start(
         "kube-apiserver",
         components.apiserver(b, layout),
@@ -199,17 +236,17 @@ def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
     start(
         "kube-controller-manager",
         components.controller_manager(b, layout),
-        _http_ok(f"https://127.0.0.1:{p['controller-manager']}/healthz"),
+        _health_ok(f"https://127.0.0.1:{p['controller-manager']}/healthz"),
     )
     start(
         "kube-scheduler",
         components.scheduler(b, layout),
-        _http_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
+        _health_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
     )
     stage_file = layout.root / "kwok-stages.yaml"
     stage_file.write_text(yaml.safe_dump_all(stages(), sort_keys=False))
     kwok = components.kwok(b, layout, stage_file)
-    start("kwok", kwok, _http_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
+    start("kwok", kwok, _health_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
 
 
 def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
@@ -228,7 +265,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     start(
         "training-operator",
         controllers.training_argv(b, layout),
-        _http_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
+        _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
         env={"MY_POD_NAMESPACE": controllers.TRAINING_NAMESPACE},
     )
     config = layout.root / "kueue-config.yaml"
@@ -244,7 +281,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     start(
         "kueue",
         controllers.kueue_argv(b, layout, config),
-        _http_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
+        _health_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
         timeout=120,
     )
 
@@ -282,16 +319,31 @@ def _node_ready(node: dict[str, Any]) -> bool:
 
 
 def down(name: str, progress: Progress) -> bool:
-    """Stop every process the cluster started, by pid, and remove its files."""
-    path = _state_file(name)
+    """Stop every process the cluster started, by pid, and remove its files; False if
+    there was no cluster of that name. A directory without ``up``'s marker is refused."""
     root = cluster_root(name)
-    if not path.is_file():
-        if root.exists():
-            shutil.rmtree(root, ignore_errors=True)
+    if not root.exists() and not root.is_symlink():
         return False
-    _stop(State.load(path), progress)
-    shutil.rmtree(root, ignore_errors=True)
-    return True
+    # state.json: the clusters of an mlkube from before the marker.
+    if root.is_symlink() or not ((root / MARKER).is_file() or _state_file(name).is_file()):
+        raise UsageError(
+            f"{root}: not a directory made by `mlkube cluster up` (no {MARKER}); "
+            "left as it is: remove it yourself if it is not needed"
+        )
+    path = _state_file(name)
+    had_state = path.is_file()
+    if had_state:
+        _stop(State.load(path), progress)
+    _remove(root)
+    return had_state
+
+
+def _remove(root: Path) -> None:
+    def failed(_function: Any, path: str, info: Any) -> None:
+        exc = info[1]
+        raise UsageError(f"{path}: cannot remove: {reason(exc)}") from None
+
+    shutil.rmtree(root, onerror=failed)
 
 
 def _stop(state: State, progress: Progress) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -114,24 +116,55 @@ def read_paths(paths: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[
     """Documents of files, directories (their YAML/JSON files, sorted) and ``-`` (stdin)."""
     for raw in paths:
         if raw == "-":
-            yield from read_stream(stdin or sys.stdin.buffer, "<stdin>")
+            stream = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
+            if stream is None:
+                raise InputError("<stdin>", 0, "standard input is closed")
+            try:
+                yield from read_stream(stream, "<stdin>")
+            except OSError as exc:
+                raise InputError("<stdin>", 0, f"cannot read: {_os_reason(exc)}") from None
             continue
         for file in expand_path(raw):
             try:
                 with file.open("rb") as stream:
                     yield from read_stream(stream, str(file))
             except OSError as exc:
-                raise InputError(str(file), 0, f"cannot read: {exc.strerror}") from None
+                raise InputError(str(file), 0, f"cannot read: {_os_reason(exc)}") from None
 
 
 def expand_path(raw: str) -> list[Path]:
-    """A file as itself; a directory as its YAML and JSON files, recursively and sorted."""
+    """A file as itself; a directory as its YAML and JSON files, recursively and sorted.
+
+    A directory that cannot be listed is an error naming it, never an empty one: lint
+    must not report "no findings" about files it could not look at.
+    """
     path = Path(raw)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in _YAML_SUFFIXES and p.is_file())
-    if not path.exists():
-        raise InputError(raw, 0, "no such file or directory")
-    return [path]
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise InputError(raw, 0, _os_reason(exc).lower()) from None
+    if not path.is_dir():
+        return [path]
+
+    def unlistable(exc: OSError) -> None:
+        raise InputError(str(exc.filename or raw), 0, f"cannot list: {_os_reason(exc)}")
+
+    found = []
+    for folder, _dirs, files in os.walk(path, onerror=unlistable):
+        found += [Path(folder, f) for f in files if Path(f).suffix in _YAML_SUFFIXES]
+    return sorted(p for p in found if _regular_or_unknown(p))
+
+
+def _regular_or_unknown(path: Path) -> bool:
+    """Files to open: regular ones, and those whose stat fails (opening says why)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 class _Rejoined:

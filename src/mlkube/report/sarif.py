@@ -58,15 +58,16 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
 
 
 def to_sarif(findings: Sequence[Finding], rules: Sequence[Rule[Any]]) -> Iterator[str]:
-    """A SARIF log with one run; results are streamed one per line."""
+    """A SARIF log with one run, built as data and encoded in chunks as it goes."""
     index = {r.id: i for i, r in enumerate(rules)}
     driver = {"name": "mlkube", "informationUri": _DOCS, "rules": [_descriptor(r) for r in rules]}
-    head = {"$schema": SCHEMA, "version": "2.1.0"}
-    yield json.dumps(head)[:-1] + ', "runs": [{"tool": {"driver": ' + json.dumps(driver)
-    yield '}, "results": ['
-    for i, finding in enumerate(findings):
-        yield ("," if i else "") + "\n" + json.dumps(_result(finding, index))
-    yield "\n]}]}\n"
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": [_result(f, index) for f in findings]}],
+    }
+    yield from json.JSONEncoder(indent=1).iterencode(log)
+    yield "\n"
 
 
 def _uri(source: str) -> str:

@@ -1,9 +1,14 @@
-"""``--format text``: one block per finding, coloured on a terminal."""
+"""``--format text``: one block per finding, coloured on a terminal.
+
+Everything in a finding may come from the input (object names, field keys, values in
+messages), so control characters are escaped before printing: a name holding an ANSI
+sequence must not recolour, move or clear the reader's terminal."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from mlkube.messages import printable
 from mlkube.rules.model import Finding, Severity
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -22,12 +27,17 @@ def to_text(
         severity = _paint(str(f.severity), _COLOURS[f.severity], color)
         field = f" {f.where.field}" if f.where.field else ""
         yield (
-            f"{_paint(where, '1', color)}: {severity} {f.rule} {f.name}\n"
-            f"    {f.where.obj}{field}\n"
-            f"    {f.message}\n"
-            f"    fix: {f.remediation}\n"
+            f"{_paint(_line(where), '1', color)}: {severity} {f.rule} {f.name}\n"
+            f"    {_line(f'{f.where.obj}{field}')}\n"
+            f"    {_line(f.message)}\n"
+            f"    fix: {_line(f.remediation)}\n"
         )
     yield summary(findings, objects, unit) + "\n"
+
+
+def _line(text: str) -> str:
+    """One line of a block: printable, and a line break in a value stays inside it."""
+    return printable(text).replace("\n", "\\n")
 
 
 def summary(findings: Sequence[Finding], objects: int, unit: str = "object") -> str:

@@ -4,6 +4,7 @@ written by rank 0, and where to resume from."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -69,8 +70,10 @@ class Checkpointer:
             raise CheckpointConfigError(f"keep={keep}: keep at least one checkpoint")
         if check_every < 1:
             raise CheckpointConfigError(f"check_every={check_every}: check at least every step")
-        if interval_seconds is not None and interval_seconds < 0:
-            raise CheckpointConfigError(f"interval_seconds={interval_seconds} is negative")
+        if interval_seconds is not None and not 0 <= interval_seconds < math.inf:
+            raise CheckpointConfigError(
+                f"interval_seconds={interval_seconds}: a finite, non-negative number of seconds"
+            )
         self.store = store
         self.keep = keep
         self.check_every = check_every
@@ -123,9 +126,11 @@ class Checkpointer:
         try:
             interval = float(raw) if raw else None
         except ValueError:
+            interval = math.nan
+        if interval is not None and not 0 <= interval < math.inf:
             raise CheckpointConfigError(
                 f"MLKUBE_CHECKPOINT_INTERVAL_SECONDS={raw!r} is not a number of seconds"
-            ) from None
+            )
         return cls(
             dir=dir,
             uri=uri,

@@ -4,10 +4,15 @@ rank alike, so a job never leaves some ranks waiting in a collective for the oth
 from __future__ import annotations
 
 from mlkube.errors import MlkubeError
+from mlkube.messages import one_line
 
 
 class CheckpointError(MlkubeError):
-    """Base class of the runtime's errors."""
+    """Base class of the runtime's errors. The message is made one printable line, with
+    overlong values (a 100 KB URI in the environment) clipped: it goes to the job's log."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class CheckpointConfigError(CheckpointError):

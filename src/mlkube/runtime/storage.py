@@ -8,13 +8,14 @@ Everything here is plain bytes: no torch.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlkube.fileio import write_atomic
 from mlkube.runtime.errors import CheckpointConfigError, CheckpointStoreError
 
 _TMP = re.compile(r"\.tmp-\d+$")
@@ -58,6 +59,19 @@ class LocalStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if not str(path):
+            raise CheckpointConfigError("an empty checkpoint directory: give a path")
+        try:
+            is_dir = stat.S_ISDIR(os.stat(self.path).st_mode)
+        except FileNotFoundError:
+            is_dir = True  # made by the first put
+        except (OSError, ValueError) as exc:  # ENOTDIR, ELOOP, EACCES; a NUL byte
+            detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise CheckpointConfigError(
+                f"{path}: cannot be a checkpoint directory: {detail}"
+            ) from None
+        if not is_dir:
+            raise CheckpointConfigError(f"{path}: not a directory, cannot hold checkpoints")
 
     @property
     def location(self) -> str:
@@ -65,21 +79,11 @@ class LocalStore:
 
     def put(self, name: str, data: bytes) -> None:
         target = self.path / name
-        tmp = self.path / f"{name}.tmp-{os.getpid()}"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)  # the bytes are on disk before the name points at them
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-            _fsync_dir(self.path)  # and the rename itself survives a crash
+            # Durable: the bytes, then the rename, on disk before put returns.
+            write_atomic(target, data, durable=True, tmp=self.path / f"{name}.tmp-{os.getpid()}")
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise CheckpointStoreError(f"{target}: {exc.strerror or exc}") from exc
 
     def get(self, name: str) -> bytes:
@@ -93,11 +97,12 @@ class LocalStore:
     def names(self) -> list[str]:
         try:
             entries = list(os.scandir(self.path))
+            files = [e.name for e in entries if e.is_file() and not _TMP.search(e.name)]
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise CheckpointStoreError(f"{self.path}: {exc.strerror or exc}") from exc
-        return sorted(e.name for e in entries if e.is_file() and not _TMP.search(e.name))
+        return sorted(files)
 
     def delete(self, name: str) -> None:
         try:
@@ -120,17 +125,6 @@ class LocalStore:
         pass
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some network file systems refuse fsync on a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
-
-
 class S3Store:
     """``s3://bucket/prefix``; boto3 finds credentials, region and ``AWS_ENDPOINT_URL``."""
 
@@ -148,7 +142,10 @@ class S3Store:
                 raise CheckpointConfigError(
                     f"{uri}: S3 checkpoints need boto3 (pip install 'mlkube[s3]')"
                 ) from exc
-            client = boto3.client("s3")
+            try:
+                client = boto3.client("s3")
+            except Exception as exc:  # region, endpoint or profile that botocore refuses
+                raise CheckpointConfigError(f"{uri}: cannot make an S3 client: {exc}") from exc
         self._client = client
 
     @property
