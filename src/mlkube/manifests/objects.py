@@ -55,10 +55,12 @@ def format_path(path: Iterable[str | int]) -> str:
     for step in path:
         if isinstance(step, int):
             out += f"[{step}]"
-        elif "." in step or "/" in step:
-            out += f'["{step}"]'
+            continue
+        key = str(step)  # keys read from YAML are strings; live objects may differ
+        if "." in key or "/" in key or not key:
+            out += f'["{key}"]'
         else:
-            out += f".{step}" if out else step
+            out += f".{key}" if out else key
     return out
 
 

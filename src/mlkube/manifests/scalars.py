@@ -57,10 +57,15 @@ _YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9
 _DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 _INT64 = (-(2**63), 2**63 - 1)
 _UINT64_MAX = 2**64 - 1
+# Python refuses to convert longer digit strings (sys.get_int_max_str_digits).
+MAX_DIGITS = 4300
 
 
 def resolve(text: str) -> tuple[str, Any]:
-    """The tag and value go-yaml gives the untagged plain scalar ``text``."""
+    """The tag and value go-yaml gives the untagged plain scalar ``text``.
+
+    Raises ValueError for an integer too long to convert (over `MAX_DIGITS` digits).
+    """
     hint = text[:1]
     if text in _MAP:
         return _MAP[text]
@@ -96,6 +101,8 @@ def _number(plain: str) -> int | float | None:
 
 
 def _go_int(plain: str) -> int:
+    if len(plain) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(plain)} digits: more than mlkube reads ({MAX_DIGITS})")
     sign = -1 if plain[0] == "-" else 1
     digits = plain.lstrip("+-")
     prefix = digits[:2].lower()

@@ -266,6 +266,12 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         tag, text = node.tag, node.value
+        try:
+            return self._resolve(node, tag, text)
+        except ValueError as exc:
+            raise self._error(node, str(exc)) from None
+
+    def _resolve(self, node: yaml.ScalarNode, tag: str, text: str) -> Any:
         if tag == scalars.PLAIN:
             return scalars.resolve(text)[1]
         if tag == scalars.BINARY:
