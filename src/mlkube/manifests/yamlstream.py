@@ -13,8 +13,10 @@ non-strict decode) and listed in `Document.duplicates` for lint and spec loading
 
 Aliases are shared, not copied, and a document whose aliases would expand to far more
 nodes than it holds (a "billion laughs" bomb) is refused before anything walks it.
-Nothing here recurses: libyaml refuses nesting past 1000 levels, and every walk below
-is iterative, so deep documents cost time, never a RecursionError.
+Nothing here recurses, and nesting is bounded: libyaml refuses documents nested past
+1000 levels, and this reader past `MAX_DEPTH` (the API server's JSON decoder allows
+10000, but no manifest comes near, and every consumer of the data, down to ``repr``
+in a message, can then walk it without hitting Python's recursion limit).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _MAX_EXPANSION_SLACK = 10_000
 # kubectl decodes files through unicode.BOMOverride (k8s.io/cli-runtime's FileVisitor):
 # a UTF-16 or UTF-8 byte-order mark picks the encoding; libyaml honours the same marks.
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+MAX_DEPTH = 256
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 
@@ -213,6 +216,8 @@ class _Builder:
                 raise self._error(
                     node, f"{node.value} cannot be sent to the API server (JSON has no inf or nan)"
                 )
+        elif len(path) >= MAX_DEPTH:
+            raise self._error(node, f"nested deeper than {MAX_DEPTH} levels (mlkube's limit)")
         elif isinstance(node, yaml.SequenceNode):
             value = []
             todo.append((node, path))

@@ -38,6 +38,8 @@ def names(items: object, key: str = "name") -> set[str]:
 def shown(value: object, limit: int = 40) -> str:
     """A value as a message quotes it: repr, cut to ``limit`` characters (a 5,000-digit
     number or a 100 KB string is not echoed whole)."""
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
     text = repr(value) if isinstance(value, str) else _number_text(value)
     return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
 
