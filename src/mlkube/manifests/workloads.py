@@ -119,10 +119,6 @@ def pod_templates(m: Manifest) -> tuple[PodTemplate, ...]:
     return tuple(extract(m)) if extract else ()
 
 
-def is_workload(m: Manifest) -> bool:
-    return (m.ref.group, m.ref.kind) in _EXTRACTORS
-
-
 def is_batch(m: Manifest) -> bool:
     """Kinds that run to completion and that Kueue admits by their queue label."""
     return (m.ref.group, m.ref.kind) in _BATCH
