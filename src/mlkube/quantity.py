@@ -23,6 +23,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -67,6 +68,7 @@ def quantity(value: Any) -> Decimal | None:
     return _parse(text)
 
 
+@lru_cache(maxsize=4096)  # manifests repeat the same few quantities ("8Gi", "1")
 def _parse(text: str) -> Decimal | None:
     match = _SCAN.match(text)
     if not text or match is None:

@@ -28,6 +28,7 @@ import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -113,9 +114,15 @@ def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
     return None
 
 
+@lru_cache(maxsize=8192)  # keys repeat across objects: "name", "spec", "containers"
+def _plain_key(text: str) -> str | None:
+    """The JSON key of an untagged plain key (None for a null key)."""
+    return scalars.json_key(scalars.resolve(text)[1])
+
+
 def _key_text(key: yaml.ScalarNode) -> str | None:
     if key.tag == scalars.PLAIN:
-        return scalars.json_key(scalars.resolve(key.value)[1])
+        return _plain_key(key.value)
     return key.value if key.tag in (scalars.STR, scalars.TIMESTAMP) else None
 
 
@@ -263,7 +270,9 @@ class _Builder:
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise self._error(node, "a mapping key must be a scalar")
-        name = scalars.json_key(self._scalar(node))
+        name = _plain_key(node.value) if node.tag == scalars.PLAIN else None
+        if name is None:
+            name = scalars.json_key(self._scalar(node))
         if name is None:
             raise self._error(node, f"a null mapping key ({node.value or 'empty'!r})")
         self.memo.setdefault(id(node), name)  # counted as a distinct node

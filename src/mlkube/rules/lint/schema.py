@@ -169,32 +169,37 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
 _KUBEFLOW_ROLE = Obj({"replicas": _COUNT})
 
 
-def _problems(value: Any, schema: Schema, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+def _problems(value: Any, schema: Schema, path: FieldPath) -> list[tuple[FieldPath, str]]:
     """(path, problem) for each value that does not fit ``schema``."""
-    if isinstance(schema, Obj):
-        if not isinstance(value, dict):
-            yield path, _expected("a mapping", value)
-            return
-        for name, sub in schema.fields.items():
-            if value.get(name) is not None:
-                yield from _problems(value[name], sub, (*path, name))
-    elif isinstance(schema, ListOf):
-        if not isinstance(value, list):
-            yield path, _expected("a list", value)
-            return
-        for i, item in enumerate(value):
-            if item is not None:
-                yield from _problems(item, schema.item, (*path, i))
-    elif isinstance(schema, MapOf):
-        if not isinstance(value, dict):
-            yield path, _expected("a mapping", value)
-            return
-        for key, item in value.items():
-            yield from _problems(item, schema.value, (*path, key))
-    else:
-        expected = schema(value)
-        if expected is not None:
-            yield path, _expected(expected, value)
+    out: list[tuple[FieldPath, str]] = []
+    stack: list[tuple[Any, Schema, FieldPath]] = [(value, schema, path)]
+    while stack:
+        value, schema, path = stack.pop()
+        if isinstance(schema, Obj):
+            if not isinstance(value, dict):
+                out.append((path, _expected("a mapping", value)))
+                continue
+            for name, sub in schema.fields.items():
+                item = value.get(name)
+                if item is not None:
+                    stack.append((item, sub, (*path, name)))
+        elif isinstance(schema, ListOf):
+            if not isinstance(value, list):
+                out.append((path, _expected("a list", value)))
+                continue
+            stack.extend(
+                (item, schema.item, (*path, i)) for i, item in enumerate(value) if item is not None
+            )
+        elif isinstance(schema, MapOf):
+            if not isinstance(value, dict):
+                out.append((path, _expected("a mapping", value)))
+                continue
+            stack.extend((item, schema.value, (*path, key)) for key, item in value.items())
+        else:
+            expected = schema(value)
+            if expected is not None:
+                out.append((path, _expected(expected, value)))
+    return out
 
 
 def _expected(expected: str, value: Any) -> str:
