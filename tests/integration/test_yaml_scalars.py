@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mlkube.cluster.client import ApiError, Kube
+from mlkube.errors import InputError
 from mlkube.manifests.yamlstream import read_text
 
 SCALARS = [
@@ -68,7 +69,8 @@ def test_int_and_bool_fields_keep_what_mlkube_reads(kube: Kube, scalar: str) -> 
         if wanted is int and fits and not -(2**31) <= ours < 2**31:
             fits = False
         try:
-            stored = _post(kube, "/apis/scheduling.k8s.io/v1/priorityclasses", text)[field]
+            result = _post(kube, "/apis/scheduling.k8s.io/v1/priorityclasses", text)
+            stored = result.get(field, False if wanted is bool else None)  # false is omitted
         except ApiError as exc:
             assert not fits, f"server refused {field}: {scalar!r}: {exc}"
         else:
@@ -93,3 +95,15 @@ def test_duplicate_keys_are_refused_strictly_and_the_last_wins_otherwise(kube: K
         _post(kube, "/api/v1/namespaces/default/configmaps", text)
     kept = _post(kube, "/api/v1/namespaces/default/configmaps", text, validation="Ignore")
     assert kept["data"] == doc.obj["data"] == {"k": "two"}
+
+
+@pytest.mark.parametrize("scalar", [".inf", "-.Inf", ".nan"])
+def test_values_json_cannot_hold_are_refused_by_both(kube: Kube, scalar: str) -> None:
+    text = (
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\n"
+        f"metadata: {{name: p}}\nvalue: {scalar}\n"
+    )
+    with pytest.raises(InputError, match="no inf or nan"):
+        read_text(text, "inf.yaml")
+    with pytest.raises(ApiError):
+        _post(kube, "/apis/scheduling.k8s.io/v1/priorityclasses", text)
