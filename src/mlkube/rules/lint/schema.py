@@ -194,7 +194,11 @@ def _problems(value: Any, schema: Schema, path: FieldPath) -> list[tuple[FieldPa
             if not isinstance(value, dict):
                 out.append((path, _expected("a mapping", value)))
                 continue
-            stack.extend((item, schema.value, (*path, key)) for key, item in value.items())
+            stack.extend(  # null decodes to the zero value: no error
+                (item, schema.value, (*path, key))
+                for key, item in value.items()
+                if item is not None
+            )
         else:
             expected = schema(value)
             if expected is not None:
