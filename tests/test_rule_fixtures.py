@@ -24,10 +24,14 @@ def test_rule_fires(rule: Rule[Any]) -> None:
     assert path.is_file(), f"{rule.name} has no firing fixture at {path}"
     findings = [f for f in lint_paths([str(path)]).findings if f.rule == rule.id]
     assert findings, f"{rule.id} {rule.name} did not fire on {path}"
-    lines = len(path.read_text().splitlines())
+    text = path.read_text().splitlines()
     for f in findings:
-        assert 1 <= f.where.line <= lines
+        assert 1 <= f.where.line <= len(text)
         assert f.name == rule.name and f.message and f.remediation
+    # A fixture may mark the lines its findings must point at: `# expect: <rule-name>`.
+    marked = {n for n, line in enumerate(text, 1) if line.endswith(f"# expect: {rule.name}")}
+    if marked:
+        assert {f.where.line for f in findings} == marked
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=_ids)

@@ -54,8 +54,8 @@ def test_scalars_are_typed_like_kubernetes_reads_them() -> None:
 
 
 def test_merge_keys_and_aliases_are_shared_not_copied() -> None:
-    (doc,) = read_text("base: &b {x: 1, y: 2}\nmerged: {<<: *b, y: 3}\nsame: *b\n", "t")
-    assert doc.obj["merged"] == {"x": 1, "y": 3}
+    (doc,) = read_text("base: &b {p: 1, q: 2}\nmerged: {<<: *b, q: 3}\nsame: *b\n", "t")
+    assert doc.obj["merged"] == {"p": 1, "q": 3}
     assert doc.obj["same"] is doc.obj["base"]
 
 

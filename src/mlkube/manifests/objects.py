@@ -55,10 +55,12 @@ def format_path(path: Iterable[str | int]) -> str:
     for step in path:
         if isinstance(step, int):
             out += f"[{step}]"
-        elif "." in step or "/" in step:
-            out += f'["{step}"]'
+            continue
+        key = str(step)  # keys read from YAML are strings; live objects may differ
+        if "." in key or "/" in key or not key:
+            out += f'["{key}"]'
         else:
-            out += f".{step}" if out else step
+            out += f".{key}" if out else key
     return out
 
 
@@ -122,9 +124,11 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def as_str_map(value: Any) -> dict[str, str]:
+    """A map of strings (labels, annotations, data); entries that are lists or maps are
+    left out (the schema-invalid rule reports them), scalars are read as text."""
     if not isinstance(value, dict):
         return {}
-    return {str(k): str(v) for k, v in value.items()}
+    return {str(k): str(v) for k, v in value.items() if not isinstance(v, list | dict)}
 
 
 def manifests(documents: Iterable[Document]) -> Iterator[Manifest]:

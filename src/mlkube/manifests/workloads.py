@@ -14,7 +14,7 @@ from typing import Any
 
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
 from mlkube.manifests.yamlstream import FieldPath
-from mlkube.quantity import parse_quantity
+from mlkube.quantity import parse_quantity, whole_number
 from mlkube.wellknown import GPU, ISVC_LABEL
 
 GPU_RESOURCES = (GPU, "amd.com/gpu")
@@ -119,10 +119,6 @@ def pod_templates(m: Manifest) -> tuple[PodTemplate, ...]:
     return tuple(extract(m)) if extract else ()
 
 
-def is_workload(m: Manifest) -> bool:
-    return (m.ref.group, m.ref.kind) in _EXTRACTORS
-
-
 def is_batch(m: Manifest) -> bool:
     """Kinds that run to completion and that Kueue admits by their queue label."""
     return (m.ref.group, m.ref.kind) in _BATCH
@@ -133,7 +129,10 @@ def is_training(m: Manifest) -> bool:
 
 
 def _replicas(value: Any, default: int = 1) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+    """A replica count as the API server decodes it (int32, not negative); else the
+    default, and the schema-invalid rule reports the value."""
+    count = whole_number(value)
+    return count if count is not None and count >= 0 else default
 
 
 def _containers(m: Manifest, spec_path: FieldPath) -> tuple[Container, ...]:

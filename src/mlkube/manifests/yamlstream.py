@@ -1,46 +1,77 @@
-"""YAML streams with line numbers, read safely and lazily.
+"""YAML streams with line numbers, read safely and lazily, as Kubernetes reads them.
 
 Documents are composed by libyaml (C speed) into node trees and converted to plain
 Python data here, so that every object keeps its node tree and any field path can be
 mapped back to a line. A stream is read one document at a time: a 50 MB Helm render
 never sits in memory as objects all at once.
 
+Scalars are resolved as kubectl and the API server resolve them (`scalars`), mapping
+keys become the strings the API server's JSON has, and what the API server cannot
+convert to JSON (a null key, ``.inf``, bad ``!!binary``) is an InputError with a line.
+Duplicate keys, which only strict decoding refuses, are kept (the last wins, as in a
+non-strict decode) and listed in `Document.duplicates` for lint and spec loading.
+
 Aliases are shared, not copied, and a document whose aliases would expand to far more
 nodes than it holds (a "billion laughs" bomb) is refused before anything walks it.
+Nothing here recurses, and nesting is bounded: libyaml refuses documents nested past
+1000 levels, and this reader past `MAX_DEPTH` (the API server's JSON decoder allows
+10000, but no manifest comes near, and every consumer of the data, down to ``repr``
+in a message, can then walk it without hitting Python's recursion limit).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import math
 import os
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
 
 from mlkube.errors import InputError
+from mlkube.manifests import scalars
 
 FieldPath = tuple[str | int, ...]
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SNIFF_BYTES = 8192
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 # A document may reuse its own nodes through aliases, but not blow up: past this ratio
 # of expanded to distinct nodes it is an alias bomb, whatever its absolute size.
 _MAX_EXPANSION_RATIO = 10
 _MAX_EXPANSION_SLACK = 10_000
+# kubectl decodes files through unicode.BOMOverride (k8s.io/cli-runtime's FileVisitor):
+# a UTF-16 or UTF-8 byte-order mark picks the encoding; libyaml honours the same marks.
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+MAX_DEPTH = 256
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_MERGE = "tag:yaml.org,2002:merge"
-_BINARY = "tag:yaml.org,2002:binary"
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser; plain scalars are tagged for go-yaml's resolution, not PyYAML's."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return scalars.PLAIN if implicit[0] else scalars.STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A mapping key given twice: strict decoding (kubectl's default) refuses it."""
+
+    path: FieldPath  # of the mapping
+    key: str
+    line: int  # of the second occurrence
+    first: int  # line of the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +81,7 @@ class Document:
     obj: Any
     source: str
     node: yaml.Node
+    duplicates: tuple[Duplicate, ...] = ()
 
     @property
     def line(self) -> int:
@@ -67,12 +99,14 @@ class Document:
 
 
 def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
-    """The child at ``step`` and the (0-based) line that names it."""
+    """The child at ``step`` and the (0-based) line that names it (the last, if twice)."""
     if isinstance(node, yaml.MappingNode):
+        found = None
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                return key.start_mark.line, value
-    elif (
+            if isinstance(key, yaml.ScalarNode) and _key_text(key) == str(step):
+                found = key.start_mark.line, value
+        return found
+    if (
         isinstance(node, yaml.SequenceNode)
         and isinstance(step, int)
         and 0 <= step < len(node.value)
@@ -82,22 +116,34 @@ def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
     return None
 
 
+@lru_cache(maxsize=8192)  # keys repeat across objects: "name", "spec", "containers"
+def _plain_key(text: str) -> str | None:
+    """The JSON key of an untagged plain key (None for a null key)."""
+    return scalars.json_key(scalars.resolve(text)[1])
+
+
+def _key_text(key: yaml.ScalarNode) -> str | None:
+    if key.tag == scalars.PLAIN:
+        return _plain_key(key.value)
+    return key.value if key.tag in (scalars.STR, scalars.TIMESTAMP) else None
+
+
 def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
     """Documents of one YAML stream; raises InputError naming ``source`` and a line."""
     head = stream.read(_SNIFF_BYTES)
-    if b"\x00" in head:
+    if b"\x00" in head and not head.startswith(_BOMS):
         raise InputError(source, 1, "not a YAML file: binary data (NUL byte)")
     try:
-        for node in yaml.compose_all(_Rejoined(head, stream), Loader=_LOADER):
-            memo: dict[int, Any] = {}
-            obj = _construct(node, memo, source)
-            if len(memo) < _count_visits(node, limit=len(memo) + 1):  # aliases in use
-                _refuse_alias_bomb(node, source)
-            yield Document(obj, source, node)
+        for node in yaml.compose_all(_Rejoined(head, stream), Loader=_Loader):
+            builder = _Builder(source)
+            obj = builder.build(node)
+            if len(builder.memo) < _count_visits(node, limit=len(builder.memo) + 1):
+                _refuse_alias_bomb(node, source)  # aliases in use
+            yield Document(obj, source, node, tuple(builder.duplicates))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        message = f"invalid YAML: {exc.problem or exc.context}"
+        message = f"invalid YAML: {_one_line(exc.problem or exc.context or 'error')}"
         if exc.problem and exc.context and exc.context_mark is not None:
             message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         raise InputError(source, line, message) from None
@@ -181,6 +227,117 @@ class _Rejoined:
         return self._rest.read(size)
 
 
+class _Builder:
+    """Node tree → data, iteratively: containers are made when first met, filled later."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.memo: dict[int, Any] = {}
+        self.duplicates: list[Duplicate] = []
+
+    def build(self, root: yaml.Node) -> Any:
+        todo: list[tuple[yaml.Node, FieldPath]] = []
+        value = self._value(root, (), todo)
+        while todo:
+            node, path = todo.pop()
+            self._fill(node, path, todo)
+        return value
+
+    def _value(
+        self, node: yaml.Node, path: FieldPath, todo: list[tuple[yaml.Node, FieldPath]]
+    ) -> Any:
+        """The value of ``node``: scalars now, containers empty and queued to be filled."""
+        key = id(node)
+        if key in self.memo:
+            return self.memo[key]
+        if isinstance(node, yaml.ScalarNode):
+            value = self._scalar(node)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self._error(
+                    node, f"{node.value} cannot be sent to the API server (JSON has no inf or nan)"
+                )
+        elif len(path) >= MAX_DEPTH:
+            raise self._error(node, f"nested deeper than {MAX_DEPTH} levels (mlkube's limit)")
+        elif isinstance(node, yaml.SequenceNode):
+            value = []
+            todo.append((node, path))
+        elif isinstance(node, yaml.MappingNode):
+            value = {}
+            todo.append((node, path))
+        else:  # pragma: no cover - libyaml produces only the three node kinds
+            raise self._error(node, "unsupported YAML node")
+        self.memo[key] = value
+        return value
+
+    def _fill(
+        self, node: yaml.Node, path: FieldPath, todo: list[tuple[yaml.Node, FieldPath]]
+    ) -> None:
+        target = self.memo[id(node)]
+        later: list[tuple[yaml.Node, FieldPath]] = []  # children, to fill in document order
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                target.append(self._value(item, (*path, i), later))
+        else:
+            seen: dict[str, int] = {}
+            for k, v in node.value:
+                if k.tag == scalars.PLAIN and k.value == "<<":
+                    self._merge(target, v)
+                    continue
+                name = self._key(k)
+                line = k.start_mark.line + 1
+                if name in seen:
+                    self.duplicates.append(Duplicate(path, name, line, seen[name]))
+                seen[name] = line
+                target[name] = self._value(v, (*path, name), later)
+        todo.extend(reversed(later))
+
+    def _merge(self, target: dict[str, Any], value: yaml.Node) -> None:
+        """``<<: *base``: keys of the merged mappings that the mapping does not set."""
+        for merged in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            if not isinstance(merged, yaml.MappingNode):
+                raise self._error(merged, "a merge key (<<) takes a mapping or a list of mappings")
+            base = self.build(merged)
+            for name, item in base.items():
+                target.setdefault(name, item)
+
+    def _key(self, node: yaml.Node) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self._error(node, "a mapping key must be a scalar")
+        name = _plain_key(node.value) if node.tag == scalars.PLAIN else None
+        if name is None:
+            name = scalars.json_key(self._scalar(node))
+        if name is None:
+            raise self._error(node, f"a null mapping key ({node.value or 'empty'!r})")
+        self.memo.setdefault(id(node), name)  # counted as a distinct node
+        return name
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        try:
+            return self._resolve(node, tag, text)
+        except ValueError as exc:
+            raise self._error(node, str(exc)) from None
+
+    def _resolve(self, node: yaml.ScalarNode, tag: str, text: str) -> Any:
+        if tag == scalars.PLAIN:
+            return scalars.resolve(text)[1]
+        if tag == scalars.BINARY:
+            try:
+                data = base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise self._error(node, "!!binary value contains invalid base64 data") from None
+            return data.decode("utf-8", errors="replace")
+        if tag not in scalars.RESOLVABLE:
+            return text  # a custom tag (!foo): go-yaml keeps the text
+        resolved = scalars.explicit(tag, text)
+        if isinstance(resolved, str):
+            raise self._error(node, resolved)
+        return resolved[1]
+
+    def _error(self, node: yaml.Node, message: str) -> InputError:
+        return InputError(self.source, node.start_mark.line + 1, message)
+
+
 def _count_visits(root: yaml.Node, limit: int) -> int:
     """Nodes visited walking the tree as if aliases were copies, stopping past ``limit``.
 
@@ -202,23 +359,17 @@ def _count_visits(root: yaml.Node, limit: int) -> int:
 
 
 def _refuse_alias_bomb(root: yaml.Node, source: str) -> None:
-    sizes: dict[int, int] = {}
-
-    def expanded(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        sizes[key] = 1  # guards against recursive aliases
-        if isinstance(node, yaml.MappingNode):
-            total = 1 + sum(expanded(k) + expanded(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(expanded(v) for v in node.value)
-        else:
-            total = 1
-        sizes[key] = total
-        return total
-
-    total = expanded(root)
+    sizes: dict[int, int] = {}  # node -> nodes it expands to (1 while being counted)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+        elif id(node) not in sizes:
+            sizes[id(node)] = 1  # guards against recursive aliases
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    total = sizes[id(root)]
     if total > _MAX_EXPANSION_RATIO * len(sizes) + _MAX_EXPANSION_SLACK:
         raise InputError(
             source,
@@ -228,79 +379,11 @@ def _refuse_alias_bomb(root: yaml.Node, source: str) -> None:
         )
 
 
-def _construct(node: yaml.Node, memo: dict[int, Any], source: str) -> Any:
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    if isinstance(node, yaml.ScalarNode):
-        value = _scalar(node, source)
-    elif isinstance(node, yaml.SequenceNode):
-        value = memo[key] = []
-        value.extend(_construct(item, memo, source) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        value = memo[key] = {}
-        for k, v in node.value:
-            if k.tag == _MERGE:
-                for merged in v.value if isinstance(v, yaml.SequenceNode) else [v]:
-                    base = _construct(merged, memo, source)
-                    if isinstance(base, dict):
-                        for name, item in base.items():
-                            value.setdefault(name, item)
-                continue
-            name = _construct(k, memo, source)
-            if isinstance(name, list | dict):
-                raise InputError(source, k.start_mark.line + 1, "a mapping key must be a scalar")
-            value[name] = _construct(v, memo, source)
-    else:  # pragma: no cover - libyaml produces only the three node kinds
-        raise InputError(source, node.start_mark.line + 1, "unsupported YAML node")
-    memo[key] = value
-    return value
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
-def _scalar(node: yaml.ScalarNode, source: str) -> Any:
-    text: str = node.value
-    tag = node.tag
-    try:
-        if tag == _INT:
-            return _yaml_int(text)
-        if tag == _FLOAT:
-            return _yaml_float(text)
-    except ValueError:
-        raise InputError(source, node.start_mark.line + 1, f"bad number {text!r}") from None
-    if tag == _BOOL:
-        return text.lower() in ("true", "yes", "on")
-    if tag == _NULL:
-        return None
-    if tag == _BINARY:
-        return base64.b64encode(base64.b64decode(text)).decode()
-    return text  # strings, and timestamps kept as written (as Kubernetes does)
-
-
-def _yaml_int(text: str) -> int:
-    clean = text.replace("_", "")
-    sign = -1 if clean.startswith("-") else 1
-    digits = clean.lstrip("+-")
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    if digits.startswith("0o"):
-        return sign * int(digits[2:], 8)
-    if digits.startswith("0b"):
-        return sign * int(digits[2:], 2)
-    if len(digits) > 1 and digits.startswith("0"):
-        return sign * int(digits, 8)
-    return sign * int(digits)
-
-
-def _yaml_float(text: str) -> float:
-    clean = text.replace("_", "").lower()
-    if clean in (".inf", "+.inf"):
-        return float("inf")
-    if clean == "-.inf":
-        return float("-inf")
-    if clean == ".nan":
-        return float("nan")
-    return float(clean)
-
-
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import yaml
 
-from mlkube.quantity import format_bytes, parse_quantity
+from mlkube.quantity import format_bytes, format_cores, quantity
 from mlkube.render.labels import metadata, pool_selector, pool_tolerations
 from mlkube.spec.models import Platform, Pool, Queue, QueueFlavor
 from mlkube.wellknown import GPU
@@ -94,9 +95,9 @@ def _flavor_quota(flavor: QueueFlavor, pool: Pool) -> dict[str, Any]:
     pool_gpus = pool.nodes * pool.gpus_advertised
     gpus = pool_gpus if flavor.gpus is None else flavor.gpus
     # CPU and memory follow the GPUs: a queue with half the pool's GPUs gets half its hosts.
-    share = gpus / pool_gpus if pool_gpus else 0.0
-    cpu = (parse_quantity(pool.cpu) or 0.0) * pool.nodes * share
-    memory = (parse_quantity(pool.memory) or 0.0) * pool.nodes * share
+    share = Fraction(gpus, pool_gpus) if pool_gpus else Fraction(0)
+    cpu = _exact(pool.cpu) * pool.nodes * share
+    memory = _exact(pool.memory) * pool.nodes * share
     # Quantities as strings, as the API server stores them: re-applies then change nothing.
     gpu: dict[str, Any] = {"name": GPU, "nominalQuota": str(gpus)}
     if flavor.borrowing_limit is not None:
@@ -104,16 +105,18 @@ def _flavor_quota(flavor: QueueFlavor, pool: Pool) -> dict[str, Any]:
     return {
         "name": pool.name,
         "resources": [
-            {"name": "cpu", "nominalQuota": _cores(cpu)},
+            {"name": "cpu", "nominalQuota": format_cores(cpu)},
             {"name": "memory", "nominalQuota": format_bytes(memory)},
             gpu,
         ],
     }
 
 
-def _cores(value: float) -> str:
-    millis = round(value * 1000)
-    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+def _exact(value: str | int | float) -> Fraction:
+    """A validated spec quantity, exactly (no float rounding, no overflow)."""
+    exact = quantity(value)
+    assert exact is not None  # the spec validated it
+    return Fraction(exact)
 
 
 def _cluster_queue(queue: Queue, platform: Platform) -> dict[str, Any]:

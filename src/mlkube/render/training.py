@@ -11,9 +11,10 @@ request == limit the pod is Guaranteed, evicted last.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from mlkube.quantity import format_bytes, parse_quantity
+from mlkube.quantity import format_bytes, quantity
 from mlkube.render.labels import metadata, pool_selector, pool_tolerations
 from mlkube.spec.models import Platform, Pool, TrainingJob
 from mlkube.wellknown import (
@@ -80,11 +81,20 @@ def _replicas(job: TrainingJob, pool: Pool | None, count: int) -> dict[str, Any]
     }
 
 
-def shm_bytes(job: TrainingJob) -> float:
-    """``/dev/shm`` size: as asked, else a quarter of the job's memory (at least 1 GiB)."""
+def shm_bytes(job: TrainingJob) -> Decimal:
+    """``/dev/shm`` size: as asked, else a quarter of the job's memory (at least 1 GiB).
+
+    Exact: the spec bounds quantities to what Kubernetes counts (int64), so sums of
+    two stay finite and render as quantities."""
     if job.spec.shm is not None:
-        return parse_quantity(job.spec.shm) or 0.0
-    return max(2.0**30, (parse_quantity(job.spec.memory) or 0.0) / 4)
+        return _bytes(job.spec.shm)
+    return max(Decimal(2**30), _bytes(job.spec.memory) / 4)
+
+
+def _bytes(value: str | int | float) -> Decimal:
+    exact = quantity(value)
+    assert exact is not None  # the spec validated it
+    return exact
 
 
 def grace_seconds(job: TrainingJob, pool: Pool | None) -> int | None:
@@ -97,7 +107,7 @@ def grace_seconds(job: TrainingJob, pool: Pool | None) -> int | None:
 def _pod_spec(job: TrainingJob, pool: Pool | None) -> dict[str, Any]:
     spec = job.spec
     shm = shm_bytes(job)
-    memory = format_bytes((parse_quantity(spec.memory) or 0.0) + shm)
+    memory = format_bytes(_bytes(spec.memory) + shm)
     cpu = str(spec.cpu)
     limits: dict[str, Any] = {"cpu": cpu, "memory": memory}
     if spec.gpus_per_node:

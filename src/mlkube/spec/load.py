@@ -41,6 +41,10 @@ def is_spec(obj: Any) -> bool:
 
 
 def load_spec(doc: Document) -> SpecFile:
+    """A validated spec; a key given twice is an error (kubectl's strict decoding)."""
+    for dup in doc.duplicates:
+        where = format_path((*dup.path, dup.key))
+        raise InputError(doc.source, dup.line, f"{where}: given twice (first on line {dup.first})")
     obj = doc.obj
     kind = obj.get("kind") if isinstance(obj, dict) else None
     model = _KINDS.get(str(kind))

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from mlkube.quantity import parse_quantity
+from mlkube.quantity import INT32, INT64, quantity
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -27,19 +27,28 @@ def _dns_name(value: str) -> str:
 
 
 def _quantity(value: str | int | float) -> str:
+    exact = quantity(value)
     text = str(value)
-    if parse_quantity(text) is None or (parse_quantity(text) or 0) <= 0:
-        raise ValueError(f"{text!r} is not a positive Kubernetes quantity (like 8, 500m, 64Gi)")
+    if exact is None or exact <= 0:
+        raise ValueError(
+            f"{text[:40]!r} is not a positive Kubernetes quantity (like 8, 500m, 64Gi)"
+        )
+    if exact > INT64[1]:
+        # The scheduler and kubelet count in int64: a larger request can never fit.
+        raise ValueError(f"{text[:40]!r} is larger than Kubernetes can count (2^63-1)")
     return text
 
 
 Name = Annotated[str, AfterValidator(_dns_name)]
 Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+# Counts are int32 in the Kubernetes APIs they are rendered into (replicas, quotas).
+Int32 = Annotated[int, Field(ge=INT32[0], le=INT32[1])]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # YAML `true` is not 1, `"3"` is not 3, and `1e3` is not a count
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
@@ -71,14 +80,14 @@ class Gpu(_Model):
     model: str = Field(
         description="product as GPU feature discovery labels it (`nvidia.com/gpu.product`)"
     )
-    count: int = Field(ge=1, description="GPUs per node")
-    memory_mib: int | None = Field(default=None, alias="memoryMiB", ge=1)
+    count: Int32 = Field(ge=1, description="GPUs per node")
+    memory_mib: Int32 | None = Field(default=None, alias="memoryMiB", ge=1)
 
 
 class TimeSlicing(_Model):
     """NVIDIA time-slicing, for development pools only: no isolation, no latency SLA."""
 
-    replicas: int = Field(ge=2, description="pods sharing each physical GPU")
+    replicas: Int32 = Field(ge=2, description="pods sharing each physical GPU")
 
 
 Provider = Literal["aws", "gcp", "azure", "on-prem"]
@@ -90,7 +99,7 @@ class Pool(_Model):
 
     name: Name
     gpu: Gpu
-    nodes: int = Field(ge=0, description="node count (the local cluster creates this many)")
+    nodes: Int32 = Field(ge=0, description="node count (the local cluster creates this many)")
     zones: list[str] = Field(min_length=1, description="zones the nodes are spread over")
     capacity: Literal["on-demand", "spot"] = "on-demand"
     provider: Provider = Field(
@@ -118,7 +127,7 @@ class PriorityClass(_Model):
     """A PriorityClass: what preempts what when the cluster is full."""
 
     name: Name
-    value: int = Field(ge=-(2**31), le=1_000_000_000)
+    value: Int32 = Field(ge=-(2**31), le=1_000_000_000)
     description: str = ""
     preemption_policy: Literal["PreemptLowerPriority", "Never"] | None = None
     global_default: bool = False
@@ -127,7 +136,7 @@ class PriorityClass(_Model):
 class Quota(_Model):
     """A namespace's ResourceQuota on requests."""
 
-    gpu: int = Field(ge=0, description="`requests.nvidia.com/gpu`")
+    gpu: Int32 = Field(ge=0, description="`requests.nvidia.com/gpu`")
     memory: Quantity | None = Field(default=None, description="`requests.memory`")
     cpu: Quantity | None = Field(default=None, description="`requests.cpu`")
 
@@ -146,10 +155,10 @@ class QueueFlavor(_Model):
     """A pool's share of a queue: a Kueue ResourceFlavor with nominal quota."""
 
     pool: Name
-    gpus: int | None = Field(
+    gpus: Int32 | None = Field(
         default=None, ge=0, description="nominal GPU quota; default the whole pool"
     )
-    borrowing_limit: int | None = Field(
+    borrowing_limit: Int32 | None = Field(
         default=None, ge=0, description="GPUs it may borrow from its cohort; needs a cohort"
     )
 
@@ -239,7 +248,7 @@ class Checkpoint(_Model):
         default=None, pattern=r"^(s3|gs|az|abfs|file)://.+", description="object storage"
     )
     mount_path: str = "/checkpoints"
-    interval_minutes: int = Field(default=15, ge=1, description="periodic checkpoints")
+    interval_minutes: Int32 = Field(default=15, ge=1, description="periodic checkpoints")
 
     @model_validator(mode="after")
     def _one_target(self) -> Checkpoint:
@@ -255,8 +264,8 @@ class TrainingJobSpec(_Model):
     command: list[str] | None = None
     args: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    nodes: int = Field(default=1, ge=1, description="pods: one master and nodes-1 workers")
-    gpus_per_node: int = Field(default=1, ge=0)
+    nodes: Int32 = Field(default=1, ge=1, description="pods: one master and nodes-1 workers")
+    gpus_per_node: Int32 = Field(default=1, ge=0)
     pool: Name | None = Field(default=None, description="a pool of the Platform")
     cpu: Quantity = Field(default="8", description="per pod; request == limit")
     memory: Quantity = Field(description="peak host memory per pod; request == limit")
@@ -301,13 +310,13 @@ class Resources(_Model):
 
     cpu: Quantity = "1"
     memory: Quantity = "2Gi"
-    gpus: int = Field(default=0, ge=0)
+    gpus: Int32 = Field(default=0, ge=0)
 
 
 class Autoscaling(_Model):
     """An HPA on a per-pod GPU metric from dcgm-exporter."""
 
-    gpu_utilization: int = Field(default=70, ge=1, le=100, description="target, percent")
+    gpu_utilization: Int32 = Field(default=70, ge=1, le=100, description="target, percent")
     metric: str = Field(default="DCGM_FI_DEV_GPU_UTIL", description="dcgm-exporter series")
 
 
@@ -321,10 +330,10 @@ class InferenceEndpointSpec(_Model):
         description="production: >= 3 replicas over zones, PDB; development: scale to zero",
     )
     pool: Name | None = Field(default=None, description="a pool of the Platform")
-    min_replicas: int | None = Field(
+    min_replicas: Int32 | None = Field(
         default=None, ge=0, description="default 3, or 0 in development"
     )
-    max_replicas: int | None = Field(default=None, ge=1)
+    max_replicas: Int32 | None = Field(default=None, ge=1)
     autoscaling: Autoscaling | None = None
     priority: Name | None = Field(default=None, description="a PriorityClass of the Platform")
 

@@ -13,6 +13,7 @@ from mlkube.rules.lint import (
     network,
     platform,
     scheduling,
+    schema,
     serving,
     storage,
     training,
@@ -20,7 +21,7 @@ from mlkube.rules.lint import (
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule
 
-_MODULES = (gpu, training, serving, autoscaling, scheduling, storage, network, platform)
+_MODULES = (schema, gpu, training, serving, autoscaling, scheduling, storage, network, platform)
 
 OBJECT_RULES: tuple[Rule[Manifest], ...] = tuple(r for m in _MODULES for r in m.OBJECT_RULES)
 INPUT_RULES: tuple[Rule[Inventory], ...] = tuple(r for m in _MODULES for r in m.INPUT_RULES)

@@ -2,79 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from mlkube.manifests.objects import Manifest, as_str_map, dig
+from mlkube.manifests.objects import Manifest, dig
 from mlkube.manifests.workloads import pod_templates
+from mlkube.rules.lint.adapter import adapter_config, adapter_rules
+from mlkube.rules.lint.exporters import DCGM_1X_NAMES, exported_gpu_metric, looks_like_gpu_metric
 from mlkube.rules.lint.inventory import Inventory, WorkloadFacts
 from mlkube.rules.model import Rule, Severity, Violation
-
-# What GPU exporters publish, as Prometheus scrapes it. ---------------------------------
-
-# dcgm-exporter's default and profiling (DCP) counters. Its counter list is a CSV the
-# operator can extend, so any well-formed DCGM field name counts as exported too.
-DCGM_EXPORTER_METRICS = frozenset(
-    {
-        "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_MEMORY_TEMP",
-        "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE",
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
-        "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_ENC_UTIL",
-        "DCGM_FI_DEV_DEC_UTIL", "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_FB_FREE",
-        "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
-        "DCGM_FI_DEV_VGPU_LICENSE_STATUS", "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
-        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "DCGM_FI_DEV_ROW_REMAP_FAILURE",
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_SM_OCCUPANCY",
-        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_DRAM_ACTIVE",
-        "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "DCGM_FI_PROF_PIPE_FP32_ACTIVE",
-        "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "DCGM_FI_PROF_PCIE_TX_BYTES",
-        "DCGM_FI_PROF_PCIE_RX_BYTES", "DCGM_FI_PROF_NVLINK_TX_BYTES",
-        "DCGM_FI_PROF_NVLINK_RX_BYTES",
-    }
-)  # fmt: skip
-_DCGM_FIELD = re.compile(r"DCGM_FI_[A-Z0-9_]+")
-# dcgm-exporter 1.x names, exported today only in its opt-in compatibility mode.
-DCGM_1X_NAMES = {
-    "dcgm_gpu_utilization": "DCGM_FI_DEV_GPU_UTIL",
-    "dcgm_mem_copy_utilization": "DCGM_FI_DEV_MEM_COPY_UTIL",
-    "dcgm_fb_used": "DCGM_FI_DEV_FB_USED",
-    "dcgm_fb_free": "DCGM_FI_DEV_FB_FREE",
-    "dcgm_power_usage": "DCGM_FI_DEV_POWER_USAGE",
-    "dcgm_gpu_temp": "DCGM_FI_DEV_GPU_TEMP",
-    "dcgm_sm_clock": "DCGM_FI_DEV_SM_CLOCK",
-    "dcgm_fi_prof_gr_engine_active": "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-}
-# AMD device-metrics-exporter (optionally prefixed amd_), Triton and vLLM.
-AMD_EXPORTER_METRICS = frozenset(
-    {
-        "gpu_gfx_activity", "gpu_umc_activity", "gpu_mm_activity", "gpu_used_vram",
-        "gpu_free_vram", "gpu_total_vram", "gpu_package_power", "gpu_average_package_power",
-        "gpu_power_usage", "gpu_edge_temperature", "gpu_junction_temperature",
-        "gpu_memory_temperature", "gpu_clock", "gpu_prof_sm_active",
-        "gpu_prof_tensor_active_percent", "gpu_prof_occupancy_percent",
-    }
-)  # fmt: skip
-_SERVER_GPU_PREFIXES = ("nv_gpu_", "vllm:")
-
-
-def looks_like_gpu_metric(name: str) -> bool:
-    lower = name.lower()
-    return "gpu" in lower or lower.startswith("dcgm")
-
-
-def exported_gpu_metric(name: str) -> bool:
-    """Whether some GPU exporter or model server publishes a series of this name."""
-    return bool(
-        name in DCGM_EXPORTER_METRICS
-        or _DCGM_FIELD.fullmatch(name)
-        or name.removeprefix("amd_") in AMD_EXPORTER_METRICS
-        or name.startswith(_SERVER_GPU_PREFIXES)
-    )
-
 
 # HorizontalPodAutoscaler metrics. --------------------------------------------------
 
@@ -250,7 +187,7 @@ def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
         return
     metric = m.get("spec", "predictor", "scaleMetric")
     metrics = m.get("spec", "predictor", "autoScaling", "metrics")
-    if metric in _HOST_RESOURCES:
+    if isinstance(metric, str) and metric in _HOST_RESOURCES:
         yield Violation(
             m.at("spec", "predictor", "scaleMetric"),
             f"the GPU predictor scales on {metric}",
@@ -271,120 +208,8 @@ def _host_metric(item: object) -> bool:
     return (
         isinstance(item, dict)
         and item.get("type") == "Resource"
-        and dig(item, ("resource", "name")) in _HOST_RESOURCES
+        and str(dig(item, ("resource", "name"))) in _HOST_RESOURCES
     )
-
-
-# prometheus-adapter rules. ----------------------------------------------------------
-
-_BARE_NAME = re.compile(r"\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{|$)")
-_NAME_MATCHER = re.compile(r"""__name__\s*(=~|!~|!=|=)\s*(["'])(.*?)\2""")
-_REFERENCE = re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))")
-
-
-@dataclass(frozen=True, slots=True)
-class _AdapterRule:
-    """One discovery rule: which series it selects, and how it names them."""
-
-    series: str | None  # a literal series name, when the query gives one
-    matchers: tuple[tuple[str, str], ...]  # (operator, value) on __name__
-    filters: tuple[tuple[bool, str], ...]  # seriesFilters: (is, regex)
-    matches: re.Pattern[str]
-    as_: str
-
-    def selects(self, series: str) -> bool:
-        try:
-            return all(_name_matcher(op, v, series) for op, v in self.matchers) and all(
-                bool(re.search(rx, series)) == keep for keep, rx in self.filters
-            )
-        except re.error:
-            return True
-
-    def names(self, series: str) -> str | None:
-        """The metric name the adapter exposes for ``series``, as Go's Regexp.Expand does."""
-        found = self.matches.search(series)
-        if found is None:
-            return None
-
-        def expand(ref: re.Match[str]) -> str:
-            key = ref.group(1) or ref.group(2)
-            if key is None:
-                return "$"
-            try:
-                return found.group(int(key) if key.isdigit() else key) or ""
-            except IndexError:
-                return ""
-
-        return _REFERENCE.sub(expand, self.as_)
-
-    def exposes(self, name: str) -> bool:
-        if "$" not in self.as_:
-            return self.as_ == name
-        if self.series is not None:
-            return self.names(self.series) == name
-        # A regex query: try the series GPU exporters publish.
-        for series in (*DCGM_EXPORTER_METRICS, *AMD_EXPORTER_METRICS):
-            if self.selects(series) and self.names(series) == name:
-                return True
-        # A renaming template (gpu_${1}) may fit series outside that list.
-        literal = _REFERENCE.sub("", self.as_)
-        pattern = "".join(
-            ".+" if part.startswith("$") else re.escape(part)
-            for part in re.split(r"(\$(?:\$|\{\w+\}|\w+))", self.as_)
-        )
-        return bool(literal) and re.fullmatch(pattern, name) is not None
-
-
-def _name_matcher(op: str, value: str, series: str) -> bool:
-    if op == "=":
-        return series == value
-    if op == "!=":
-        return series != value
-    full = re.fullmatch(value, series) is not None
-    return full if op == "=~" else not full
-
-
-def _adapter_rule(raw: object) -> _AdapterRule | None:
-    if not isinstance(raw, dict):
-        return None
-    query = str(raw.get("seriesQuery") or "")
-    bare = _BARE_NAME.match(query)
-    matchers = tuple((op, value) for op, _, value in _NAME_MATCHER.findall(query))
-    series = bare.group(1) if bare else next((v for op, v in matchers if op == "="), None)
-    filters = tuple(
-        (key == "is", str(f[key]))
-        for f in raw.get("seriesFilters") or []
-        if isinstance(f, dict)
-        for key in ("is", "isNot")
-        if f.get(key)
-    )
-    naming = raw.get("name")
-    naming = naming if isinstance(naming, dict) else {}
-    try:
-        matches = re.compile(str(naming.get("matches") or ".*"))
-    except re.error:
-        return None
-    as_ = str(naming.get("as") or ("$1" if matches.groups == 1 else "$0"))
-    return _AdapterRule(series, matchers, filters, matches, as_)
-
-
-def _adapter_rules(inventory: Inventory, section: str) -> list[_AdapterRule]:
-    """The ``section`` rules (rules, externalRules) of prometheus-adapter ConfigMaps."""
-    out: list[_AdapterRule] = []
-    for config_map in inventory.of_kind("ConfigMap"):
-        for text in as_str_map(config_map.get("data")).values():
-            if section not in text:
-                continue
-            try:
-                config = yaml.safe_load(text)
-            except yaml.YAMLError:
-                continue
-            raw = config.get(section) if isinstance(config, dict) else None
-            for item in raw if isinstance(raw, list) else []:
-                rule = _adapter_rule(item)
-                if rule is not None:
-                    out.append(rule)
-    return out
 
 
 def _unknown_gpu_metric(name: str, api: str) -> str:
@@ -429,9 +254,10 @@ def hpa_gpu_metric_unknown(inventory: Inventory) -> Iterator[Violation]:
           target: {type: AverageValue, averageValue: "70"}
     ```
     """
+    config_maps = inventory.of_kind("ConfigMap")
     adapters = {
-        "custom": _adapter_rules(inventory, "rules"),
-        "external": _adapter_rules(inventory, "externalRules"),
+        "custom": list(adapter_rules(config_maps, "rules")),
+        "external": list(adapter_rules(config_maps, "externalRules")),
     }
     for hpa in inventory.of_kind("HorizontalPodAutoscaler"):
         for metric in _metrics(hpa):
@@ -493,6 +319,36 @@ def hpa_gpu_external_average(m: Manifest) -> Iterator[Violation]:
             )
 
 
+def adapter_regex_invalid(m: Manifest) -> Iterator[Violation]:
+    """Finds prometheus-adapter rules whose regular expressions Go cannot compile.
+
+    ## Why is this bad?
+    prometheus-adapter compiles every `seriesFilters`, `name.matches` and `=~`
+    matcher of its configuration with Go's `regexp` (RE2 syntax) when it starts,
+    and a pattern Go refuses (a lookahead `(?=`, a backreference `\\1`, a
+    possessive `a++`) stops it loading the configuration: no custom or external
+    metric is served, and every HPA that reads one reports `FailedGetPodsMetric`.
+
+    ## Example
+    ```yaml
+    rules:
+      - seriesQuery: 'DCGM_FI_DEV_GPU_UTIL{pod!=""}'
+        name: {matches: "^(?=DCGM)(.*)$", as: "gpu_util"}
+    ```
+
+    ## Use instead
+    ```yaml
+    rules:
+      - seriesQuery: 'DCGM_FI_DEV_GPU_UTIL{pod!=""}'
+        name: {matches: "^DCGM_FI_DEV_(.*)$", as: "gpu_${1}"}
+    ```
+    """
+    if m.ref.kind != "ConfigMap":
+        return
+    for problem in adapter_config(m).problems:
+        yield Violation(problem.where, f"{m.ref}: {problem.message}")
+
+
 OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK402",
@@ -507,6 +363,13 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
         "Use a Pods metric, with dcgm-exporter's pod labels (DCGM_EXPORTER_KUBERNETES=true, "
         "honorLabels: true).",
         hpa_gpu_external_average,
+    ),
+    Rule(
+        "MK405",
+        Severity.ERROR,
+        "Write the pattern in Go regexp (RE2) syntax: no lookaround, backreferences or "
+        "possessive repetition.",
+        adapter_regex_invalid,
     ),
 )
 

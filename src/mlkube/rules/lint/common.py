@@ -33,3 +33,18 @@ def names(items: object, key: str = "name") -> set[str]:
     if not isinstance(items, list):
         return set()
     return {str(i[key]) for i in items if isinstance(i, dict) and i.get(key) is not None}
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value as a message quotes it: repr, cut to ``limit`` characters (a 5,000-digit
+    number or a 100 KB string is not echoed whole)."""
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    text = repr(value) if isinstance(value, str) else _number_text(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
+
+
+def _number_text(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"{str(value)[:20]}…"  # str() of a long int is slow and bounded by Python
+    return repr(value)

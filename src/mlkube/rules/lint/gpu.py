@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import GPU_RESOURCES
-from mlkube.quantity import parse_quantity
-from mlkube.rules.lint.common import containers, gpu_containers
+from mlkube.quantity import quantity
+from mlkube.rules.lint.common import containers, gpu_containers, shown
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 
@@ -75,11 +75,11 @@ def gpu_request_limit_mismatch(m: Manifest) -> Iterator[Violation]:
             limit = c.resource("limits", resource)
             if request is None or limit is None:
                 continue
-            if parse_quantity(request) != parse_quantity(limit):
+            if quantity(request) != quantity(limit):
                 yield Violation(
                     m.at(*c.field("resources", "requests", resource)),
-                    f"container {c.name!r} of the {template.where} requests {request} {resource} "
-                    f"but its limit is {limit}",
+                    f"container {c.name!r} of the {template.where} requests {shown(request)} "
+                    f"{resource} but its limit is {shown(limit)}",
                 )
 
 
@@ -106,11 +106,11 @@ def gpu_count_fractional(m: Manifest) -> Iterator[Violation]:
         for kind in ("limits", "requests"):
             for resource in GPU_RESOURCES:
                 raw = c.resource(kind, resource)
-                value = parse_quantity(raw) if raw is not None else None
-                if raw is not None and (value is None or value < 0 or value != int(value)):
+                value = quantity(raw)
+                if value is not None and (value < 0 or value != value.to_integral_value()):
                     yield Violation(
                         m.at(*c.field("resources", kind, resource)),
-                        f"container {c.name!r} of the {template.where} asks for {raw!r} "
+                        f"container {c.name!r} of the {template.where} asks for {shown(raw)} "
                         f"{resource}: GPUs are whole devices",
                     )
 

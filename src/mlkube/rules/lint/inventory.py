@@ -143,7 +143,8 @@ def selects(selector: object, labels: dict[str, str]) -> bool:
         if not isinstance(expr, dict):
             return False
         key, op = str(expr.get("key")), expr.get("operator")
-        values = {str(v) for v in expr.get("values") or []}
+        raw = expr.get("values")
+        values = {str(v) for v in raw} if isinstance(raw, list) else set()
         present = key in labels
         if (
             (op == "In" and labels.get(key) not in values)

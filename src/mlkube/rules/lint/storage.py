@@ -123,7 +123,7 @@ def training_hostpath_volume(m: Manifest) -> Iterator[Violation]:
 
 def _system_path(host: dict[str, object]) -> bool:
     path = str(host.get("path") or "").rstrip("/")
-    return host.get("type") in _SYSTEM_TYPES or any(
+    return str(host.get("type")) in _SYSTEM_TYPES or any(
         path == p or path.startswith(p + "/") for p in _SYSTEM_PATHS
     )
 
