@@ -9,14 +9,13 @@ tests drive against the real local cluster.
 from __future__ import annotations
 
 import json
-import os
-import ssl
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from mlkube.cluster.auth import TokenFile, client_options, tls_context
 from mlkube.cluster.kubeconfig import Connection
 from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
@@ -56,50 +55,11 @@ class Resource:
         return f"{root}/{name}" if name else root
 
 
-def tls_context(connection: Connection) -> ssl.SSLContext:
-    """Server verification and client certificate, as the kubeconfig says."""
-    if connection.insecure:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=connection.ca_file)
-    if connection.cert_file:
-        context.load_cert_chain(connection.cert_file, connection.key_file)
-    return context
-
-
-class TokenFile(httpx.Auth):
-    """A bearer token read from a file, read again when the file changes (the kubelet
-    rotates projected ServiceAccount tokens)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._stamp = -1.0
-        self._token = ""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        try:
-            stamp = os.stat(self.path).st_mtime
-            if stamp != self._stamp:
-                with open(self.path) as f:
-                    self._token, self._stamp = f.read().strip(), stamp
-        except OSError:
-            pass  # keep the last token; the server says 401 if it is stale
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
 class Kube:
     def __init__(self, connection: Connection, timeout: float = 30.0) -> None:
         self.connection = connection
-        headers = {"Authorization": f"Bearer {connection.token}"} if connection.token else {}
         self._http = httpx.Client(
-            base_url=connection.server,
-            verify=tls_context(connection),
-            headers=headers,
-            auth=TokenFile(connection.token_file) if connection.token_file else None,
-            timeout=timeout,
+            base_url=connection.server, timeout=timeout, **client_options(connection)
         )
         self._resources: dict[tuple[str, str], Resource] = {}
         self._discovered: set[str] = set()
@@ -297,3 +257,6 @@ def _error(response: httpx.Response) -> ApiError:
         reason, message = response.reason_phrase, response.text[:200]
     cls = NotFound if response.status_code == 404 else ApiError
     return cls(response.status_code, reason, message)
+
+
+__all__ = ["ApiError", "Kube", "NotFound", "Resource", "TokenFile", "tls_context"]
