@@ -1,0 +1,65 @@
+"""An exec credential plugin for the tests, doing what `aws eks get-token` does for EKS:
+hand out a short-lived token for an identity the API server knows. Here the identity
+is a ServiceAccount and the token comes from its TokenRequest, asked for with an admin
+kubeconfig (client-go's plugin protocol: k8s.io/client-go/plugin/pkg/client/auth/exec).
+
+Environment (set in the kubeconfig's ``exec.env``):
+    PLUGIN_ADMIN_KUBECONFIG   the admin kubeconfig used to call TokenRequest
+    PLUGIN_SERVICE_ACCOUNT    namespace/name of the ServiceAccount
+    PLUGIN_CALLS              file: one JSON line per invocation (its KUBERNETES_EXEC_INFO)
+    PLUGIN_TTL                seconds until the expirationTimestamp it reports (default:
+                              the token's own)
+    PLUGIN_BOGUS_FIRST        if set, the first invocation hands out a token the server
+                              rejects (as a revoked or rotated credential would be)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from mlkube.cluster.client import Kube
+from mlkube.cluster.kubeconfig import load_connection
+
+
+def main() -> int:
+    info = json.loads(os.environ.get("KUBERNETES_EXEC_INFO", "{}"))
+    calls = Path(os.environ["PLUGIN_CALLS"])
+    previous = calls.read_text().count("\n") if calls.exists() else 0
+    with calls.open("a") as f:
+        f.write(json.dumps(info) + "\n")
+    namespace, name = os.environ["PLUGIN_SERVICE_ACCOUNT"].split("/")
+    if os.environ.get("PLUGIN_BOGUS_FIRST") and previous == 0:
+        token, expires = "bogus-token", datetime.now(UTC) + timedelta(hours=1)
+    else:
+        with Kube(load_connection(os.environ["PLUGIN_ADMIN_KUBECONFIG"])) as kube:
+            review = kube.request(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                json={
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": {"expirationSeconds": 600},
+                },
+            )
+        token = review["status"]["token"]
+        expires = datetime.fromisoformat(review["status"]["expirationTimestamp"])
+        if os.environ.get("PLUGIN_TTL"):
+            expires = datetime.now(UTC) + timedelta(seconds=float(os.environ["PLUGIN_TTL"]))
+    credential = {
+        "apiVersion": info.get("apiVersion", "client.authentication.k8s.io/v1"),
+        "kind": "ExecCredential",
+        "status": {
+            "token": token,
+            "expirationTimestamp": expires.isoformat().replace("+00:00", "Z"),
+        },
+    }
+    json.dump(credential, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
