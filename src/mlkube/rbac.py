@@ -31,7 +31,7 @@ def _rules(cluster: bool) -> list[dict[str, Any]]:
     for check in ACCESS:
         if bool(check.get("cluster")) != cluster:
             continue
-        resource = check["resource"]
+        resource = str(check["resource"])
         if "subresource" in check:
             resource += f"/{check['subresource']}"
         rules.append(
