@@ -6,7 +6,8 @@ kubeconfig (client-go's plugin protocol: k8s.io/client-go/plugin/pkg/client/auth
 Environment (set in the kubeconfig's ``exec.env``):
     PLUGIN_ADMIN_KUBECONFIG   the admin kubeconfig used to call TokenRequest
     PLUGIN_SERVICE_ACCOUNT    namespace/name of the ServiceAccount
-    PLUGIN_CALLS              file: one JSON line per invocation (its KUBERNETES_EXEC_INFO)
+    PLUGIN_CALLS              file: one JSON line per invocation (its KUBERNETES_EXEC_INFO,
+                              when it ran, which token and expiry it handed out)
     PLUGIN_TTL                seconds until the expirationTimestamp it reports (default:
                               the token's own)
     PLUGIN_BOGUS_FIRST        if set, the first invocation hands out a token the server
@@ -29,8 +30,7 @@ def main() -> int:
     info = json.loads(os.environ.get("KUBERNETES_EXEC_INFO", "{}"))
     calls = Path(os.environ["PLUGIN_CALLS"])
     previous = calls.read_text().count("\n") if calls.exists() else 0
-    with calls.open("a") as f:
-        f.write(json.dumps(info) + "\n")
+    at = datetime.now(UTC).timestamp()
     namespace, name = os.environ["PLUGIN_SERVICE_ACCOUNT"].split("/")
     if os.environ.get("PLUGIN_BOGUS_FIRST") and previous == 0:
         token, expires = "bogus-token", datetime.now(UTC) + timedelta(hours=1)
@@ -49,6 +49,11 @@ def main() -> int:
         expires = datetime.fromisoformat(review["status"]["expirationTimestamp"])
         if os.environ.get("PLUGIN_TTL"):
             expires = datetime.now(UTC) + timedelta(seconds=float(os.environ["PLUGIN_TTL"]))
+    with calls.open("a") as f:  # what it was given and what it handed out
+        f.write(json.dumps({
+            "info": info, "at": at, "token": "bogus" if token == "bogus-token" else "real",
+            "expires": expires.isoformat().replace("+00:00", "Z"),
+        }) + "\n")  # fmt: skip
     credential = {
         "apiVersion": info.get("apiVersion", "client.authentication.k8s.io/v1"),
         "kind": "ExecCredential",
