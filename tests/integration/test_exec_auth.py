@@ -247,7 +247,7 @@ def test_tls_server_name_is_the_name_checked(local_cluster: Path, tmp_path: Path
     admin["clusters"][0]["cluster"]["tls-server-name"] = "not-in-the-cert.example"
     bad = tmp_path / "bad"
     bad.write_text(yaml.safe_dump(admin))
-    result = _run({"KUBECONFIG": str(bad)}, "doctor")
+    result = _run({"KUBECONFIG": str(bad)}, "preflight")
     assert result.code == 3, result.err  # unreachable: the certificate is not for that name
     assert "not-in-the-cert.example" in result.err or "certificate" in result.err
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mlkube.cluster.auth import authenticate
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import Impersonation, Overrides, load_connection
 
@@ -44,4 +45,5 @@ def overrides(args: argparse.Namespace) -> Overrides:
 def connect(args: argparse.Namespace) -> tuple[Kube, str]:
     """A client, and the namespace to use."""
     connection = load_connection(args.kubeconfig, overrides=overrides(args))
+    authenticate(connection)
     return Kube(connection), connection.namespace

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -161,19 +162,28 @@ class ExecPlugin(_Source):
     """An exec credential plugin, run when there is no credential, when it has expired,
     and once after the server rejected it (client-go's exec authenticator)."""
 
-    def __init__(self, config: ExecConfig, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, config: ExecConfig) -> None:
         self.config = config
-        self.tls = tls  # a returned client certificate goes into it
         self.calls = 0
         self._cached: Credential | None = None
         self._lock = threading.Lock()
+        self._contexts: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+
+    def use_for(self, context: ssl.SSLContext) -> None:
+        """A client certificate the plugin returns goes into ``context`` (for new
+        connections), now and whenever it is renewed."""
+        with self._lock:
+            self._contexts.add(context)
+            if self._cached is not None and self._cached.cert and self._cached.key:
+                load_chain(context, self._cached.cert, self._cached.key)
 
     def credential(self) -> Credential:
         with self._lock:
             if self._cached is None or self._cached.expired():
                 self._cached = self._run()
-                if self._cached.cert and self._cached.key and self.tls is not None:
-                    load_chain(self.tls, self._cached.cert, self._cached.key)
+                if self._cached.cert and self._cached.key:
+                    for context in list(self._contexts):
+                        load_chain(context, self._cached.cert, self._cached.key)
             return self._cached
 
     def token(self) -> str | None:
@@ -277,6 +287,24 @@ class ExecPlugin(_Source):
         )
 
 
+_PLUGINS: dict[ExecConfig, ExecPlugin] = {}
+_PLUGINS_LOCK = threading.Lock()
+
+
+def exec_plugin(config: ExecConfig) -> ExecPlugin:
+    """One plugin (and so one cached credential) per exec config in this process, as
+    client-go caches its exec authenticators."""
+    with _PLUGINS_LOCK:
+        return _PLUGINS.setdefault(config, ExecPlugin(config))
+
+
+def authenticate(connection: Connection) -> None:
+    """Fetch an exec credential now, so that a failing plugin is reported before a verb
+    starts, not as a failure of whatever request came first."""
+    if connection.exec and not (connection.token or connection.token_file):
+        exec_plugin(connection.exec).credential()
+
+
 class ClusterAuth(httpx.Auth):
     """Per request: the TLS server name (SNI and hostname check), then a bearer token
     from one source; a 401 is retried once with a fresh token when one may exist."""
@@ -298,7 +326,6 @@ class ClusterAuth(httpx.Auth):
         if response.status_code == 401 and self.source.refresh(token):
             fresh = self.source.token()
             if fresh and fresh != token:
-                response.close()
                 request.headers["Authorization"] = f"Bearer {fresh}"
                 yield request
 
@@ -331,7 +358,9 @@ def client_options(connection: Connection) -> dict[str, Any]:
         pair = f"{connection.username}:{connection.password or ''}".encode()
         headers.append(("Authorization", f"Basic {base64.b64encode(pair).decode()}"))
     elif connection.exec:
-        source = ExecPlugin(connection.exec, verify)
+        plugin = exec_plugin(connection.exec)
+        plugin.use_for(verify)
+        source = plugin
     if connection.disable_compression:
         headers.append(("Accept-Encoding", "identity"))
     auth = None
