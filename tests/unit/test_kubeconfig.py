@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mlkube.cli import kubeopts
-from mlkube.cluster.auth import impersonation_headers, tls_context
+from mlkube.cluster.auth import ClusterAuth, client_options, impersonation_headers, tls_context
 from mlkube.cluster.kubeconfig import (
     Impersonation,
     Overrides,
@@ -484,3 +484,26 @@ def test_inline_key_data_never_reaches_the_disk(
     assert context.verify_mode.name == "CERT_REQUIRED"
     assert list(spill.iterdir()) == []
     assert c.key_data == pki.path("admin.key").read_bytes()
+
+
+def test_client_options_carry_the_cluster_settings(tmp_path: Path, pki: Pki) -> None:
+    path = write(tmp_path / "c", config(
+        clusters={"c": {"server": "https://10.0.0.1:6443",
+                        "certificate-authority-data": b64(pki.ca),
+                        "tls-server-name": "kubernetes.default",
+                        "proxy-url": "http://proxy.corp:3128", "disable-compression": True}},
+        users={"u": {"username": "admin", "password": "s3cret"}},
+        contexts={"c": {"cluster": "c", "user": "u"}}, current="c",
+    ))  # fmt: skip
+    options = client_options(load_connection(str(path)))
+    assert options["proxy"] == "http://proxy.corp:3128"
+    assert ("Accept-Encoding", "identity") in options["headers"]
+    assert ("Authorization", "Basic YWRtaW46czNjcmV0") in options["headers"]
+    assert isinstance(options["auth"], ClusterAuth) and options["auth"].server_name == (
+        "kubernetes.default"
+    )  # fmt: skip
+    plain = write(tmp_path / "d", config(
+        clusters={"c": SERVER}, contexts={"c": {"cluster": "c"}}, current="c"
+    ))  # fmt: skip
+    bare = client_options(load_connection(str(plain)))
+    assert bare["auth"] is None and "proxy" not in bare and bare["headers"] == []
