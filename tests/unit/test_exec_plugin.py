@@ -137,6 +137,7 @@ FAILURES = {
     "not installed": ({"command": "aws-nonexistent", "installHint": "Install the AWS CLI:\n"
                        "  https://docs.aws.amazon.com/cli/"}, None,
                       "is not installed (not found in PATH): Install the AWS CLI: https://"),
+    "missing path": ({"command": "./bin/missing"}, None, "is not installed (no program at /"),
     "no hint": ({"command": "kubelogin-nonexistent"}, None, "fix users[].user.exec.command"),
     "always needs a terminal": ({"interactiveMode": "Always"}, f"echo '{credential()}'",
                                 "needs a terminal (interactiveMode: Always)"),

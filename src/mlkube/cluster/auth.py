@@ -206,8 +206,9 @@ class ExecPlugin(_Source):
         command = shutil.which(c.command) if "/" not in c.command else c.command
         if command is None or not os.access(command, os.X_OK):
             hint = " ".join((c.install_hint or "").split())
+            where = "not found in PATH" if "/" not in c.command else f"no program at {c.command}"
             raise self._fail(
-                "is not installed (not found in PATH)"
+                f"is not installed ({where})"
                 + (f": {hint}" if hint else "; install it, or fix users[].user.exec.command")
             )
         terminal = sys.stdin.isatty()
