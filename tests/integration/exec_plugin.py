@@ -12,6 +12,9 @@ Environment (set in the kubeconfig's ``exec.env``):
                               the token's own)
     PLUGIN_BOGUS_FIRST        if set, the first invocation hands out a token the server
                               rejects (as a revoked or rotated credential would be)
+    PLUGIN_CLIENT_CERT        if set, hand out the admin kubeconfig's client certificate
+                              and key instead of a token (as Teleport's `tsh kube
+                              credentials` does)
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def main() -> int:
     calls = Path(os.environ["PLUGIN_CALLS"])
     previous = calls.read_text().count("\n") if calls.exists() else 0
     at = datetime.now(UTC).timestamp()
+    if os.environ.get("PLUGIN_CLIENT_CERT"):
+        return _client_certificate(info, calls, at)
     namespace, name = os.environ["PLUGIN_SERVICE_ACCOUNT"].split("/")
     if os.environ.get("PLUGIN_BOGUS_FIRST") and previous == 0:
         token, expires = "bogus-token", datetime.now(UTC) + timedelta(hours=1)
@@ -63,6 +68,20 @@ def main() -> int:
         },
     }
     json.dump(credential, sys.stdout)
+    return 0
+
+
+def _client_certificate(info: dict[str, object], calls: Path, at: float) -> int:
+    admin = load_connection(os.environ["PLUGIN_ADMIN_KUBECONFIG"])
+    assert admin.cert_file and admin.key_file
+    with calls.open("a") as f:
+        f.write(json.dumps({"info": info, "at": at, "token": "certificate"}) + "\n")
+    status = {
+        "clientCertificateData": Path(admin.cert_file).read_text(),
+        "clientKeyData": Path(admin.key_file).read_text(),
+    }
+    apiversion = info.get("apiVersion", "client.authentication.k8s.io/v1")
+    json.dump({"apiVersion": apiversion, "kind": "ExecCredential", "status": status}, sys.stdout)
     return 0
 
 

@@ -178,6 +178,17 @@ def test_a_rejected_credential_is_replaced_once(
         assert len(_calls(log)) == 2  # the good one is kept
 
 
+def test_a_plugin_may_hand_out_a_client_certificate(
+    local_cluster: Path, accounts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig, log = merged(local_cluster, tmp_path, PLUGIN_CLIENT_CERT="1")
+    monkeypatch.setenv("KUBECONFIG", kubeconfig)
+    with Kube(load_connection()) as kube:
+        assert _whoami(kube) == "mlkube-admin"  # the certificate's CN, not a token's user
+        kube.list("v1", "ServiceAccount", NAMESPACE)
+    assert [c["token"] for c in _calls(log)] == ["certificate"]
+
+
 def test_a_plugin_that_keeps_failing_is_one_line(
     local_cluster: Path, accounts: None, tmp_path: Path
 ) -> None:
