@@ -381,20 +381,22 @@ def test_inline_key_data_leaves_nothing_in_the_temp_dir(
             "replicas": 1, "restartPolicy": "OnFailure",
             "template": {"spec": {"containers": [{"name": "pytorch", "image": "busybox"}]}}}}},
     })  # fmt: skip
-    waiting = subprocess.Popen(
-        [sys.executable, "-m", "mlkube", "wait", "never-admitted", "-n", NAMESPACE,
-         "--for=Succeeded", "--timeout=10m"],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
     try:
-        assert waiting.stdout is not None and waiting.stderr is not None
-        first = waiting.stdout.readline()  # it has connected and read the job
-        assert b"Queued" in first or b"Pending" in first, first + waiting.stderr.read()
-        assert waiting.poll() is None  # still waiting, key loaded
-        os.kill(waiting.pid, signal.SIGKILL)
-        assert waiting.wait(timeout=30) == -signal.SIGKILL
+        with subprocess.Popen(
+            [sys.executable, "-m", "mlkube", "wait", "never-admitted", "-n", NAMESPACE,
+             "--for=Succeeded", "--timeout=10m"],
+            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ) as waiting:  # fmt: skip
+            try:
+                assert waiting.stdout is not None
+                first = waiting.stdout.readline()  # it has connected and read the job
+                assert b"Queued" in first or b"Pending" in first, first
+                assert waiting.poll() is None  # still waiting, key loaded
+                os.kill(waiting.pid, signal.SIGKILL)
+                assert waiting.wait(timeout=30) == -signal.SIGKILL
+            finally:
+                if waiting.poll() is None:
+                    waiting.kill()
     finally:
-        if waiting.poll() is None:
-            waiting.kill()
         kube.delete("kubeflow.org/v1", "PyTorchJob", "never-admitted", NAMESPACE)
     assert list(spill.iterdir()) == []
