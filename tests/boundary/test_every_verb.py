@@ -103,14 +103,6 @@ KINDS = ["missing", "directory", "binary", "loop", "below-a-file"]
 # Open elsewhere when this was written (issue 14, the kubeconfig part of the "auth"
 # work): a binary kubeconfig is a UnicodeDecodeError traceback. Strict, so the marks
 # fail, and are removed, as soon as that lands.
-KNOWN_ELSEWHERE = {
-    (("apply",), 1, "binary"),
-    (("status",), 0, "binary"),
-    (("wait",), 0, "binary"),
-    (("doctor",), 1, "binary"),
-    (("preflight",), 1, "binary"),
-    (("controller", "run"), 0, "binary"),
-}
 
 
 def _assert_one_line(code: int, err: str, argv: list[str]) -> None:
@@ -133,9 +125,6 @@ def test_a_bad_file_is_one_line(
     kind: str,
 ) -> None:
     verb, index = case
-    if (verb, index, kind) in KNOWN_ELSEWHERE:
-        reason = "binary kubeconfig: a traceback in cluster.kubeconfig (auth, issue 14)"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     monkeypatch.setenv("MLKUBE_CACHE", str(tmp_path / "cache"))
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)

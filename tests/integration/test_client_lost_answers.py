@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mlkube.cluster.client import Conflict, Kube, OutcomeUnknown, tls_context
+from mlkube.cluster.auth import tls_context
+from mlkube.cluster.client import Conflict, Kube, OutcomeUnknown
 from mlkube.cluster.kubeconfig import Connection, load_connection
 from mlkube.localcluster.pki import Pki
 

@@ -5,19 +5,48 @@ from __future__ import annotations
 import argparse
 
 from mlkube.cli import clientopts
+from mlkube.cluster.auth import authenticate
 from mlkube.cluster.client import Kube
-from mlkube.cluster.kubeconfig import load_connection
+from mlkube.cluster.kubeconfig import Impersonation, Overrides, load_connection
 
 
 def add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     p.add_argument("--context", help="kubeconfig context (default: its current-context)")
+    p.add_argument("--cluster", help="kubeconfig cluster to use instead of the context's")
+    p.add_argument("--user", help="kubeconfig user to use instead of the context's")
     p.add_argument("-n", "--namespace", help="namespace (default: the context's)")
     clientopts.add(p)  # --request-timeout, -v
+    p.add_argument("--as", dest="as_user", metavar="USER", help="impersonate this user")
+    p.add_argument(
+        "--as-group", action="append", default=[], metavar="GROUP",
+        help="impersonate this group (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--as-uid", metavar="UID", help="impersonate this UID")
+
+
+def overrides(args: argparse.Namespace) -> Overrides:
+    """The flags, as kubectl applies them over the kubeconfig."""
+    as_user, groups, uid = (
+        getattr(args, "as_user", None), getattr(args, "as_group", []), getattr(args, "as_uid", None)
+    )  # fmt: skip
+    who = (
+        Impersonation(user=as_user, uid=uid, groups=tuple(groups))
+        if as_user or groups or uid
+        else None
+    )
+    return Overrides(
+        context=args.context,
+        cluster=getattr(args, "cluster", None),
+        user=getattr(args, "user", None),
+        namespace=args.namespace,
+        impersonate=who,
+    )
 
 
 def connect(args: argparse.Namespace) -> tuple[Kube, str]:
     """A client, and the namespace to use."""
     clientopts.configure_logging(args)
-    connection = load_connection(args.kubeconfig, args.context)
-    return Kube(connection, clientopts.timeouts(args)), args.namespace or connection.namespace
+    connection = load_connection(args.kubeconfig, overrides=overrides(args))
+    authenticate(connection)
+    return Kube(connection, clientopts.timeouts(args)), connection.namespace

@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+import yaml
+
+from mlkube import rbac
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
 from mlkube.cluster.facts import gather_facts
@@ -24,12 +27,22 @@ def register(verbs: Any) -> None:
         "deployer's access, the GPU metric; with --platform, the pools too. Exit 1 on a fail.",
     )
     p.add_argument("--platform", metavar="FILE", help="also check the pools of this Platform")
+    p.add_argument(
+        "--print-rbac", nargs="?", const="", metavar="SUBJECT",
+        help="print the Role and ClusterRoles the deployer needs in -n NAMESPACE (and "
+        "bindings for SUBJECT: User:NAME, Group:NAME or ServiceAccount:[NS/]NAME); no cluster",
+    )  # fmt: skip
     add_report_options(p)
     kubeopts.add(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.print_rbac is not None:
+        namespace = args.namespace or "default"
+        who = rbac.subject(args.print_rbac, namespace) if args.print_rbac else None
+        print(yaml.safe_dump_all(rbac.deployer_rbac(namespace, who), sort_keys=False), end="")
+        return 0
     platform = load_platform(args.platform).spec if args.platform else None
     assert platform is None or isinstance(platform, Platform)
     kube, namespace = kubeopts.connect(args)

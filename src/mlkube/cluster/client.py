@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import socket
@@ -41,12 +40,13 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from mlkube.cluster.auth import client_options
 from mlkube.cluster.kubeconfig import Connection
 from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
@@ -225,40 +225,6 @@ class RetryPolicy:
         return delay + random.uniform(0, self.jitter * delay)
 
 
-def tls_context(connection: Connection) -> ssl.SSLContext:
-    """Server verification and client certificate, as the kubeconfig says."""
-    if connection.insecure:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=connection.ca_file)
-    if connection.cert_file:
-        context.load_cert_chain(connection.cert_file, connection.key_file)
-    return context
-
-
-class TokenFile(httpx.Auth):
-    """A bearer token read from a file, read again when the file changes (the kubelet
-    rotates projected ServiceAccount tokens)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._stamp = -1.0
-        self._token = ""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        try:
-            stamp = os.stat(self.path).st_mtime
-            if stamp != self._stamp:
-                with open(self.path) as f:
-                    self._token, self._stamp = f.read().strip(), stamp
-        except OSError:
-            pass  # keep the last token; the server says 401 if it is stale
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
 def _idempotent(method: str, headers: dict[str, str], body: Any) -> bool:
     """Whether sending the request twice does no more than sending it once."""
     if method in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -318,13 +284,10 @@ class Kube:
         self.connection = connection
         self.timeouts = timeout if isinstance(timeout, Timeouts) else Timeouts(timeout)
         self.retry = retry or RetryPolicy()
-        headers = {"Authorization": f"Bearer {connection.token}"} if connection.token else {}
         self._http = httpx.Client(
             base_url=connection.server,
-            verify=tls_context(connection),
-            headers=headers,
-            auth=TokenFile(connection.token_file) if connection.token_file else None,
             timeout=self._timeout(self.timeouts.request or None),
+            **client_options(connection),
         )
         self._resources: dict[tuple[str, str], Resource] = {}
         self._discovered: set[str] = set()

@@ -24,7 +24,8 @@ import httpx
 import yaml
 
 from mlkube.cluster.apply import apply_objects
-from mlkube.cluster.client import Kube, tls_context
+from mlkube.cluster.auth import tls_context
+from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
