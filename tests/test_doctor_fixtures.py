@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mlkube.doctor import diagnose
-from mlkube.errors import InputError
+from mlkube.cli.main import main
+from mlkube.doctor import diagnose, require_workload
+from mlkube.errors import InputError, UsageError
 from mlkube.rules.doctor import RULES
 from mlkube.rules.model import Rule
 from mlkube.snapshots.evidence import Evidence
@@ -60,5 +61,25 @@ def test_eviction_names_the_job_that_displaced_it() -> None:
 def test_bad_snapshot_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(InputError, match="not an mlkube doctor snapshot"):
+    with pytest.raises(InputError, match="not JSON: Expecting property name"):
         Evidence.load(str(bad))
+
+
+def test_a_workload_that_does_not_exist_is_an_error_not_a_clean_bill(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 2 (bad usage), not 0 ("No findings") nor 1 (findings): nothing was examined."""
+    snapshot = str(FIXTURES / "distributed-job-incomplete" / "fires.json")
+    assert main(["doctor", "nosuch", "--from", snapshot]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"mlkube: no job, endpoint or pod named 'nosuch' in any namespace (snapshot {snapshot})\n"
+    )
+
+
+def test_a_near_miss_is_told_the_name_it_may_mean() -> None:
+    evidence = Evidence.load(str(FIXTURES / "distributed-job-incomplete" / "fires.json"))
+    with pytest.raises(UsageError, match=r"did you mean dist\?$"):
+        require_workload(evidence, "dits")
+    require_workload(evidence, "dist")  # the job, its pods and its events exist

@@ -12,7 +12,7 @@ from typing import Any
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
 from mlkube.cluster.evidence import gather
-from mlkube.doctor import diagnose, examined
+from mlkube.doctor import diagnose, examined, require_workload
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
 from mlkube.rules.engine import at_or_above
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
                 f"mlkube: evidence saved to {args.save} ({evidence.calls} list calls)",
                 file=sys.stderr,
             )
+    if args.name is not None:
+        require_workload(evidence, args.name, args.source)
     findings = diagnose(evidence, args.name)
     chunks = render_findings(
         findings,
