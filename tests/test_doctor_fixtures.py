@@ -1,6 +1,7 @@
 """Every doctor rule fires on its recorded ``fires.json`` snapshot and stays silent on
 its ``passes.json``. The snapshots were recorded from the local cluster with
-``mlkube doctor --save`` and trimmed to the objects of the case."""
+``mlkube doctor --save`` and trimmed to the objects of the case; a snapshot derived
+from another one says how in its ``comment``."""
 
 from __future__ import annotations
 
@@ -83,3 +84,36 @@ def test_a_near_miss_is_told_the_name_it_may_mean() -> None:
     with pytest.raises(UsageError, match=r"did you mean dist\?$"):
         require_workload(evidence, "dits")
     require_workload(evidence, "dist")  # the job, its pods and its events exist
+
+
+def _findings(evidence: Evidence, rule: str) -> list[str]:
+    return [f.message for f in diagnose(evidence) if f.rule == rule]
+
+
+def test_rendezvous_passes_because_policies_allow_the_peers_and_dns() -> None:
+    """The healthy case is behind a default deny too: without its two allow policies
+    the same snapshot fires, so the rule's premise is exercised, not absent."""
+    evidence = Evidence.load(str(FIXTURES / "rendezvous-blocked-by-policy" / "passes.json"))
+    policies = evidence.objects["networking.k8s.io/v1/NetworkPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == {
+        "default-deny",
+        "allow-dist-peers",
+        "allow-dns",
+    }
+    assert not _findings(evidence, "DK302")
+    evidence.objects["networking.k8s.io/v1/NetworkPolicy"] = [
+        p for p in policies if p["metadata"]["name"] == "default-deny"
+    ]
+    assert len(_findings(evidence, "DK302")) == 3  # ingress, egress, DNS
+
+
+def test_distributed_job_passes_because_every_rank_runs() -> None:
+    """The healthy case is a running two-rank job; with one rank Pending it fires."""
+    evidence = Evidence.load(str(FIXTURES / "distributed-job-incomplete" / "passes.json"))
+    pods = evidence.of("v1", "Pod")
+    assert sorted(p["metadata"]["name"] for p in pods) == ["dist-master-0", "dist-worker-0"]
+    assert {p["status"]["phase"] for p in pods} == {"Running"}
+    assert not _findings(evidence, "DK301")
+    pods[1]["status"]["phase"] = "Pending"
+    (message,) = _findings(evidence, "DK301")
+    assert message.startswith("PyTorchJob dk-dist/dist: 1 of 2 pods running")
