@@ -32,6 +32,9 @@ EXAMPLES = int(os.environ.get("MLKUBE_FUZZ_EXAMPLES", "400"))
 REPLACEMENTS: list[Any] = [
     None, 7, -1, 0, 2**63, 1.5, 1e300, True, "", "x", "1e400", "-3", "Running", [], {},
     [None], [7], ["x"], [{}], {"a": 7}, {"name": 5}, {"type": "Ready", "status": 7},
+    # values of the right type at their limits: they pass the schema, the rules must cope
+    "1e308", "1.7e308", 1e308, -1e308, "999999Ei", "-8", "0.0001m", 2**31 - 1, -(2**31),
+    "\x1b[31mred", "a/b.c", {"type": "Ready", "status": "True"}, [{"name": "x"}],
 ]  # fmt: skip
 
 

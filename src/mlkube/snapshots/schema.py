@@ -22,10 +22,17 @@ class _Read(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
+# Beyond int64 of base units no real resource lies, and arithmetic on it (1.5x a memory
+# limit) would overflow to infinity.
+_LARGEST = 2**63 - 1
+
+
 def _quantity(value: str | int | float) -> str | int | float:
     number = parse_quantity(value)
     if number is None or not math.isfinite(number):
         raise ValueError("not a Kubernetes quantity")
+    if abs(number) > _LARGEST:
+        raise ValueError("a quantity beyond 2^63-1, which no resource has")
     return value
 
 
