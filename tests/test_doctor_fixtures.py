@@ -117,3 +117,31 @@ def test_distributed_job_passes_because_every_rank_runs() -> None:
     pods[1]["status"]["phase"] = "Pending"
     (message,) = _findings(evidence, "DK301")
     assert message.startswith("PyTorchJob dk-dist/dist: 1 of 2 pods running")
+
+
+def test_a_missing_claim_is_one_finding_per_claim_naming_it_and_its_provisioner() -> None:
+    evidence = Evidence.load(str(FIXTURES / "volume-claim-unavailable" / "fires.json"))
+    findings = diagnose(evidence)
+    assert not [f for f in findings if f.rule == "DK201"]  # not the raw message per pod
+    by_claim = {f.message.split("PersistentVolumeClaim ")[1].split(" ")[0]: f for f in findings}
+    assert set(by_claim) == {"dk-pvc/datasets", "dk-pvc/checkpoints"}
+    datasets = by_claim["dk-pvc/datasets"]
+    assert datasets.message.startswith("Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt)")
+    assert "does not exist; the default StorageClass 'standard'" in datasets.message
+    assert "create PersistentVolumeClaim 'datasets' in namespace 'dk-pvc'" in datasets.remediation
+    assert (datasets.where.obj.name, datasets.where.field) == ("prep-4xk2p", "spec.volumes[0]")
+    checkpoints = by_claim["dk-pvc/checkpoints"]
+    assert "is not bound (phase Pending)" in checkpoints.message
+    assert "StorageClass 'fast-ssd' does not exist" in checkpoints.message
+    (only,) = diagnose(evidence, "prep")
+    assert only.where.obj.name == "prep-4xk2p"
+
+
+def test_without_any_storage_class_the_claim_needs_a_volume_by_hand() -> None:
+    evidence = Evidence.load(str(FIXTURES / "volume-claim-unavailable" / "fires.json"))
+    evidence.objects["storage.k8s.io/v1/StorageClass"] = []
+    messages = {f.message for f in diagnose(evidence, "prep")}
+    assert messages == {
+        "Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt) cannot be scheduled: "
+        "PersistentVolumeClaim dk-pvc/datasets does not exist; there is no default StorageClass"
+    }

@@ -29,11 +29,13 @@ NAMESPACED = (
     ("serving.kserve.io/v1beta1", "InferenceService"),
     ("kueue.x-k8s.io/v1beta2", "Workload"),
     ("kueue.x-k8s.io/v1beta2", "LocalQueue"),
+    ("v1", "PersistentVolumeClaim"),
 )
 CLUSTER_SCOPED = (
     ("v1", "Node"),
     ("scheduling.k8s.io/v1", "PriorityClass"),
     ("kueue.x-k8s.io/v1beta2", "ClusterQueue"),
+    ("storage.k8s.io/v1", "StorageClass"),
 )
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
 

@@ -90,8 +90,18 @@ class Toleration(_Read):
     effect: str | None = None
 
 
+class ClaimSource(_Read):
+    claimName: str
+
+
+class Volume(_Read):
+    name: str
+    persistentVolumeClaim: ClaimSource | None = None
+
+
 class PodSpec(_Read):
     nodeName: str | None = None
+    volumes: list[Volume] | None = None
     containers: list[Container] | None = None
     initContainers: list[Container] | None = None
     tolerations: list[Toleration] | None = None
@@ -242,6 +252,30 @@ class HorizontalPodAutoscaler(Object):
     status: Status | None = None
 
 
+class ClaimSpec(_Read):
+    storageClassName: str | None = None
+    volumeName: str | None = None
+
+
+class ClaimStatus(_Read):
+    phase: str | None = None
+
+
+class PersistentVolumeClaim(Object):
+    spec: ClaimSpec | None = None
+    status: ClaimStatus | None = None
+
+
+class ObjectMetadata(Metadata):
+    annotations: dict[str, str] | None = None
+
+
+class StorageClass(Object):
+    metadata: ObjectMetadata
+    provisioner: str
+    volumeBindingMode: str | None = None
+
+
 class Envelope(_Read):
     context: str
     namespace: str | None = None
@@ -267,4 +301,6 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "kueue.x-k8s.io/v1beta2/LocalQueue": TypeAdapter(list[LocalQueue]),
     "kueue.x-k8s.io/v1beta2/ClusterQueue": TypeAdapter(list[ClusterQueue]),
     "scheduling.k8s.io/v1/PriorityClass": TypeAdapter(list[Object]),
+    "v1/PersistentVolumeClaim": TypeAdapter(list[PersistentVolumeClaim]),
+    "storage.k8s.io/v1/StorageClass": TypeAdapter(list[StorageClass]),
 }
