@@ -19,8 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlkube.doctor import diagnose, examined
-from mlkube.errors import InputError
+from mlkube.doctor import diagnose, examined, require_workload
+from mlkube.errors import InputError, UsageError
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
 from mlkube.snapshots.evidence import Evidence
@@ -105,13 +105,19 @@ def _has(container: Any, step: Any) -> bool:
 
 
 def diagnosed_or_refused(text: str, name: str | None) -> None:
-    """Load, diagnose and report as the CLI does; only InputError may escape."""
+    """Load, diagnose and report as the CLI does; only InputError (and UsageError for a
+    name that the mutated snapshot no longer holds) may end it."""
     try:
         evidence = Evidence.parse(text, "snapshot.json")
     except InputError as exc:
         assert 1 <= exc.line <= text.count("\n") + 1
         assert "\n" not in str(exc)
         return
+    if name is not None:
+        try:
+            require_workload(evidence, name)
+        except UsageError:
+            return
     findings = diagnose(evidence, name)
     for fmt in ("text", "json", "sarif"):
         chunks = render_findings(findings, fmt, RULES, objects=examined(evidence, name))
