@@ -137,3 +137,20 @@ def test_the_cli_reports_a_bad_snapshot_in_one_line_with_exit_2(
         f'mlkube: {bad}:{line}: objects["v1/Pod"][0].metadata.name: '
         "expected a string, found an integer\n"
     )
+
+
+def test_numbers_past_any_field_are_refused_on_their_line(tmp_path: Path) -> None:
+    digits = _refused(tmp_path, '{"context": "c",\n "calls": ' + "9" * 5000 + "}")
+    assert (digits.line, digits.message) == (
+        2,
+        "a number of 5000 digits, past any Kubernetes field",
+    )
+    huge = _refused(tmp_path, '{"context": "c",\n "calls": 1e400}')
+    assert (huge.line, huge.message) == (2, "1e400 is out of the range of a number")
+
+
+def test_half_a_surrogate_pair_is_refused_but_a_whole_one_is_kept(tmp_path: Path) -> None:
+    lone = _refused(tmp_path, '{"context": "c",\n "taken": "\\ud800"}')
+    assert lone.line == 2 and "half of a UTF-16 pair" in lone.message
+    whole = json.dumps(_envelope(), ensure_ascii=True).replace('"c"', '"\\ud83d\\ude00"')
+    assert Evidence.parse(whole, "s.json").context == "\U0001f600"

@@ -8,6 +8,7 @@ the same parser (``raw_decode``), so a 50 MB snapshot costs nothing extra when i
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -20,29 +21,75 @@ MAX_DEPTH = 64
 _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
+class _Refused(ValueError):
+    """A value JSON allows but a snapshot cannot hold, and the text it was read from."""
+
+    def __init__(self, token: str, problem: str) -> None:
+        super().__init__(problem)
+        self.token, self.problem = token, problem
+
+
 def parse(text: str, source: str) -> Any:
     """The JSON value of ``text`` (without null members), or an InputError naming the
     line of the problem."""
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_float)
     except RecursionError:
         raise _too_deep(text, source) from None
     except json.JSONDecodeError as exc:
         raise InputError(source, exc.lineno, f"not JSON: {exc.msg}") from None
-    except ValueError as exc:  # NaN / Infinity, which JSON does not have
-        raise InputError(source, _line_of_constant(text), str(exc)) from None
+    except _Refused as exc:
+        raise InputError(source, _line_of_token(text, exc.token), exc.problem) from None
     if _depth(value) > MAX_DEPTH:
         raise _too_deep(text, source)
+    if _SURROGATE.search(text) and _has_lone_surrogate(value):
+        line = line_at(text, _SURROGATE.search(text).start())  # type: ignore[union-attr]
+        raise InputError(source, line, "not JSON text: a string holds half of a UTF-16 pair")
     return value
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"not JSON: {name} is not a JSON number")
+def _constant(name: str) -> Any:
+    raise _Refused(name, f"not JSON: {name} is not a JSON number")
 
 
-def _line_of_constant(text: str) -> int:
-    match = re.search(r"(?<![\w\"])(NaN|-?Infinity)\b", text)
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > 20:  # int64 has 19
+        raise _Refused(digits, f"a number of {len(digits)} digits, past any Kubernetes field")
+    return int(digits)
+
+
+def _float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Refused(text, f"{text[:30]} is out of the range of a number")
+    return number
+
+
+def _line_of_token(text: str, token: str) -> int:
+    match = re.search(rf"(?<![\w.\"]){re.escape(token)}(?![\w.])", text)
     return line_at(text, match.start()) if match else 1
+
+
+# A \u escape of half a UTF-16 surrogate pair: alone, it decodes to a string that no
+# terminal or file can encode.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _depth(value: Any) -> int:
