@@ -10,6 +10,7 @@ import pytest
 
 from mlkube.cli.main import main
 from mlkube.errors import InputError
+from mlkube.snapshots import evidence
 from mlkube.snapshots.evidence import Evidence
 
 RECORDED = Path(__file__).parent / "distributed-job-incomplete" / "fires.json"
@@ -154,3 +155,9 @@ def test_half_a_surrogate_pair_is_refused_but_a_whole_one_is_kept(tmp_path: Path
     assert lone.line == 2 and "half of a UTF-16 pair" in lone.message
     whole = json.dumps(_envelope(), ensure_ascii=True).replace('"c"', '"\\ud83d\\ude00"')
     assert Evidence.parse(whole, "s.json").context == "\U0001f600"
+
+
+def test_an_endless_file_is_refused_not_read_into_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "LARGEST_FILE", 4096)
+    with pytest.raises(InputError, match="larger than 1 GiB"):
+        Evidence.load("/dev/zero")

@@ -38,6 +38,8 @@ CLUSTER_SCOPED = (
     ("storage.k8s.io/v1", "StorageClass"),
 )
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
+# 100,000 pods make about 600 MB of JSON; a larger file is not a snapshot `--save` wrote.
+LARGEST_FILE = 2**30
 
 
 @dataclass
@@ -64,9 +66,12 @@ class Evidence:
     def load(cls, path: str) -> Evidence:
         """A snapshot saved by ``--save``, checked against `schema` (InputError if bad)."""
         try:
-            raw = Path(path).read_bytes()
+            with Path(path).open("rb") as file:
+                raw = file.read(LARGEST_FILE + 1)  # /dev/zero is not a snapshot
         except OSError as exc:
             raise InputError(path, 0, f"cannot read: {exc.strerror}") from None
+        if len(raw) > LARGEST_FILE:
+            raise InputError(path, 0, "larger than 1 GiB: not an mlkube doctor snapshot")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:

@@ -19,7 +19,7 @@ from mlkube.quantity import parse_quantity
 
 
 class _Read(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 # Beyond int64 of base units no real resource lies, and arithmetic on it (1.5x a memory
