@@ -161,3 +161,12 @@ def test_an_endless_file_is_refused_not_read_into_memory(monkeypatch: pytest.Mon
     monkeypatch.setattr(evidence, "LARGEST_FILE", 4096)
     with pytest.raises(InputError, match="larger than 1 GiB"):
         Evidence.load("/dev/zero")
+
+
+def test_a_quantity_that_is_an_object_names_the_field_not_a_union_member(tmp_path: Path) -> None:
+    node = {"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": {"str": 1}}}}
+    error = _refused(tmp_path, json.dumps(_envelope(**{"v1/Node": [node]})))
+    assert error.message == (
+        'objects["v1/Node"][0].status.allocatable.cpu: '
+        "expected a quantity (a string like '8Gi' or a number), found an object"
+    )

@@ -109,7 +109,8 @@ def _invalid(
 ) -> InputError:
     """The first schema error as one line: the field's path, its line, the problem."""
     error = exc.errors()[0]
-    path = _present(data, (*base, *error["loc"]))
+    loc = error["loc"][:-1] if _quantity_union(error) else error["loc"]
+    path = _present(data, (*base, *loc))
     return InputError(source, jsontext.line_of(text, path), f"{_shown(path)}: {_problem(error)}")
 
 
@@ -126,13 +127,18 @@ def _problem(error: Any) -> str:
     found = _JSON_TYPES.get(type(error.get("input")), "a value")
     if kind == "missing":
         return "missing (every snapshot and object has it)"
-    if error["loc"] and error["loc"][-1] in ("str", "int", "float"):  # a Quantity's union
+    if _quantity_union(error):
         return f"expected a quantity (a string like '8Gi' or a number), found {found}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, found {found}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     return str(error["msg"]).lower()
+
+
+def _quantity_union(error: Any) -> bool:
+    """Whether pydantic tells a Quantity's members apart (its loc ends in their names)."""
+    return bool(error["loc"]) and error["loc"][-1] in ("str", "int", "float")
 
 
 def _present(data: Any, loc: Any) -> tuple[str | int, ...]:
