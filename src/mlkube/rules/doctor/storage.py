@@ -100,8 +100,9 @@ def _provision(evidence: Evidence, claim: dict[str, Any] | None) -> tuple[str, s
 
 
 def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
-    """Finds workloads whose pods wait for a PersistentVolumeClaim that does not exist or
-    is not bound, once per claim, and says whether any StorageClass could provide it.
+    """Finds pods held by a PersistentVolumeClaim that does not exist or is not bound.
+
+    Reported once per claim and workload, with whether any StorageClass could provide it.
 
     ## Why is this bad?
     The scheduler will not place a pod until every claim it mounts exists and (for an
