@@ -1,6 +1,7 @@
 """Every doctor rule fires on its recorded ``fires.json`` snapshot and stays silent on
 its ``passes.json``. The snapshots were recorded from the local cluster with
-``mlkube doctor --save`` and trimmed to the objects of the case."""
+``mlkube doctor --save`` and trimmed to the objects of the case; a snapshot derived
+from another one says how in its ``comment``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from mlkube.doctor import diagnose
-from mlkube.errors import InputError
+from mlkube.cli.main import main
+from mlkube.doctor import diagnose, require_workload
+from mlkube.errors import InputError, UsageError
 from mlkube.rules.doctor import RULES
 from mlkube.rules.model import Rule
 from mlkube.snapshots.evidence import Evidence
@@ -60,5 +62,86 @@ def test_eviction_names_the_job_that_displaced_it() -> None:
 def test_bad_snapshot_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(InputError, match="not an mlkube doctor snapshot"):
+    with pytest.raises(InputError, match="not JSON: Expecting property name"):
         Evidence.load(str(bad))
+
+
+def test_a_workload_that_does_not_exist_is_an_error_not_a_clean_bill(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 2 (bad usage), not 0 ("No findings") nor 1 (findings): nothing was examined."""
+    snapshot = str(FIXTURES / "distributed-job-incomplete" / "fires.json")
+    assert main(["doctor", "nosuch", "--from", snapshot]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"mlkube: no job, endpoint or pod named 'nosuch' in any namespace (snapshot {snapshot})\n"
+    )
+
+
+def test_a_near_miss_is_told_the_name_it_may_mean() -> None:
+    evidence = Evidence.load(str(FIXTURES / "distributed-job-incomplete" / "fires.json"))
+    with pytest.raises(UsageError, match=r"did you mean dist\?$"):
+        require_workload(evidence, "dits")
+    require_workload(evidence, "dist")  # the job, its pods and its events exist
+
+
+def _findings(evidence: Evidence, rule: str) -> list[str]:
+    return [f.message for f in diagnose(evidence) if f.rule == rule]
+
+
+def test_rendezvous_passes_because_policies_allow_the_peers_and_dns() -> None:
+    """The healthy case is behind a default deny too: without its two allow policies
+    the same snapshot fires, so the rule's premise is exercised, not absent."""
+    evidence = Evidence.load(str(FIXTURES / "rendezvous-blocked-by-policy" / "passes.json"))
+    policies = evidence.objects["networking.k8s.io/v1/NetworkPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == {
+        "default-deny",
+        "allow-dist-peers",
+        "allow-dns",
+    }
+    assert not _findings(evidence, "DK302")
+    evidence.objects["networking.k8s.io/v1/NetworkPolicy"] = [
+        p for p in policies if p["metadata"]["name"] == "default-deny"
+    ]
+    assert len(_findings(evidence, "DK302")) == 3  # ingress, egress, DNS
+
+
+def test_distributed_job_passes_because_every_rank_runs() -> None:
+    """The healthy case is a running two-rank job; with one rank Pending it fires."""
+    evidence = Evidence.load(str(FIXTURES / "distributed-job-incomplete" / "passes.json"))
+    pods = evidence.of("v1", "Pod")
+    assert sorted(p["metadata"]["name"] for p in pods) == ["dist-master-0", "dist-worker-0"]
+    assert {p["status"]["phase"] for p in pods} == {"Running"}
+    assert not _findings(evidence, "DK301")
+    pods[1]["status"]["phase"] = "Pending"
+    (message,) = _findings(evidence, "DK301")
+    assert message.startswith("PyTorchJob dk-dist/dist: 1 of 2 pods running")
+
+
+def test_a_missing_claim_is_one_finding_per_claim_naming_it_and_its_provisioner() -> None:
+    evidence = Evidence.load(str(FIXTURES / "volume-claim-unavailable" / "fires.json"))
+    findings = diagnose(evidence)
+    assert not [f for f in findings if f.rule == "DK201"]  # not the raw message per pod
+    by_claim = {f.message.split("PersistentVolumeClaim ")[1].split(" ")[0]: f for f in findings}
+    assert set(by_claim) == {"dk-pvc/datasets", "dk-pvc/checkpoints"}
+    datasets = by_claim["dk-pvc/datasets"]
+    assert datasets.message.startswith("Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt)")
+    assert "does not exist; the default StorageClass 'standard'" in datasets.message
+    assert "create PersistentVolumeClaim 'datasets' in namespace 'dk-pvc'" in datasets.remediation
+    assert (datasets.where.obj.name, datasets.where.field) == ("prep-4xk2p", "spec.volumes[0]")
+    checkpoints = by_claim["dk-pvc/checkpoints"]
+    assert "is not bound (phase Pending)" in checkpoints.message
+    assert "StorageClass 'fast-ssd' does not exist" in checkpoints.message
+    (only,) = diagnose(evidence, "prep")
+    assert only.where.obj.name == "prep-4xk2p"
+
+
+def test_without_any_storage_class_the_claim_needs_a_volume_by_hand() -> None:
+    evidence = Evidence.load(str(FIXTURES / "volume-claim-unavailable" / "fires.json"))
+    evidence.objects["storage.k8s.io/v1/StorageClass"] = []
+    messages = {f.message for f in diagnose(evidence, "prep")}
+    assert messages == {
+        "Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt) cannot be scheduled: "
+        "PersistentVolumeClaim dk-pvc/datasets does not exist; there is no default StorageClass"
+    }

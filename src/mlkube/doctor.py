@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
+from mlkube.errors import UsageError
 from mlkube.manifests.objects import ObjectRef
 from mlkube.rules.doctor import RULES
 from mlkube.rules.doctor.common import ref
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.model import Finding
-from mlkube.snapshots.evidence import Evidence
+from mlkube.snapshots.evidence import Evidence, clipped
 from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
 
 
@@ -45,6 +47,33 @@ def belonging(evidence: Evidence, name: str) -> set[ObjectRef]:
         for o in evidence.objects.get(key, [])
         if _belongs(o, name)
     }
+
+
+def _workload_names(evidence: Evidence) -> set[str]:
+    """The names users ask doctor about: jobs, endpoints, owners and pods."""
+    names: set[str] = set()
+    for key in _PER_WORKLOAD:
+        for o in evidence.objects.get(key, []):
+            meta = o.get("metadata", {})
+            labels = meta.get("labels") or {}
+            names.add(str(meta.get("name", "")))
+            names.update(str(r.get("name", "")) for r in meta.get("ownerReferences") or [])
+            names.update(str(labels[k]) for k in (JOB_NAME_LABEL, ISVC_LABEL) if k in labels)
+    return names - {""}
+
+
+def require_workload(evidence: Evidence, name: str, source: str | None = None) -> None:
+    """A UsageError (exit 2) when nothing in the snapshot is, or belongs to, ``name``:
+    "No findings" would claim a workload that does not exist is healthy."""
+    if belonging(evidence, name):
+        return
+    where = f"in namespace {evidence.namespace!r}" if evidence.namespace else "in any namespace"
+    looked = f"snapshot {source}" if source else f"context {evidence.context!r}"
+    close = difflib.get_close_matches(name, sorted(_workload_names(evidence)), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    if evidence.namespace and not close:
+        hint = "; -A looks in every namespace"
+    raise UsageError(f"no job, endpoint or pod named {clipped(name)!r} {where} ({looked}){hint}")
 
 
 def diagnose(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from mlkube.cli import kubeopts
 from mlkube.cli.lint import add_report_options, use_color
 from mlkube.cluster.evidence import gather, require
-from mlkube.doctor import diagnose, examined
+from mlkube.doctor import diagnose, examined, require_workload
+from mlkube.errors import UsageError
+from mlkube.fileio import reason, write_atomic
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
 from mlkube.rules.engine import at_or_above
@@ -44,11 +43,10 @@ def register(verbs: Any) -> None:
 
 
 def _save(evidence: Evidence, path: str) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    with os.fdopen(fd, "w") as out:
-        out.write(evidence.to_json())
-    os.replace(tmp, target)
+    try:
+        write_atomic(path, evidence.to_json())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot save the evidence: {reason(exc)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
                 f"mlkube: evidence saved to {args.save} ({evidence.calls} list calls)",
                 file=sys.stderr,
             )
+    if args.name is not None:
+        require_workload(evidence, args.name, args.source)
     findings = diagnose(evidence, args.name)
     chunks = render_findings(
         findings,

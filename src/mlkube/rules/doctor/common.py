@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.manifests.objects import Location, ObjectRef, format_path
+from mlkube.manifests.objects import Location, ObjectRef, condition, format_path
 from mlkube.quantity import parse_quantity
 from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL
@@ -30,19 +30,37 @@ def pods(evidence: Evidence) -> list[dict[str, Any]]:
     return [{"apiVersion": "v1", "kind": "Pod", **p} for p in evidence.of("v1", "Pod")]
 
 
+def workload(pod: dict[str, Any]) -> str | None:
+    """What the pod belongs to, as users name it (``PyTorchJob ml/w``), or None."""
+    meta = pod["metadata"]
+    labels = meta.get("labels") or {}
+    ns = meta.get("namespace")
+    refs = meta.get("ownerReferences") or []
+    if JOB_NAME_LABEL in labels:
+        return f"PyTorchJob {ns}/{labels[JOB_NAME_LABEL]}"
+    if ISVC_LABEL in labels:
+        return f"InferenceService {ns}/{labels[ISVC_LABEL]}"
+    if refs:
+        return f"{refs[0]['kind']} {ns}/{refs[0]['name']}"
+    return None
+
+
 def owner(pod: dict[str, Any]) -> str:
     """The pod and what it belongs to, as users name them: ``pod w-0 of PyTorchJob ml/w``."""
     meta = pod["metadata"]
-    labels = meta.get("labels") or {}
-    ns, name = meta.get("namespace"), meta["name"]
-    refs = meta.get("ownerReferences") or []
-    if JOB_NAME_LABEL in labels:
-        return f"pod {name} of PyTorchJob {ns}/{labels[JOB_NAME_LABEL]}"
-    if ISVC_LABEL in labels:
-        return f"pod {name} of InferenceService {ns}/{labels[ISVC_LABEL]}"
-    if refs:
-        return f"pod {name} of {refs[0]['kind']} {ns}/{refs[0]['name']}"
-    return f"pod {ns}/{name}"
+    of = workload(pod)
+    return f"pod {meta['name']} of {of}" if of else f"pod {meta.get('namespace')}/{meta['name']}"
+
+
+def unschedulable(pod: dict[str, Any]) -> str | None:
+    """The scheduler's message for a pending pod it cannot place, or None."""
+    scheduled = condition(pod, "PodScheduled")
+    if (
+        pod.get("status", {}).get("phase") != "Pending"
+        or scheduled.get("reason") != "Unschedulable"
+    ):
+        return None
+    return str(scheduled.get("message", ""))
 
 
 def container_statuses(pod: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:

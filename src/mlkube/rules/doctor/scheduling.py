@@ -8,7 +8,15 @@ from typing import Any
 
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import condition
-from mlkube.rules.doctor.common import at, container_statuses, gpus_of, owner, pods
+from mlkube.rules.doctor.common import (
+    at,
+    container_statuses,
+    gpus_of,
+    owner,
+    pods,
+    unschedulable,
+)
+from mlkube.rules.doctor.storage import blocked_by_claim
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.wellknown import GPU
@@ -16,16 +24,6 @@ from mlkube.wellknown import GPU
 KUEUE = "kueue.x-k8s.io/v1beta2"
 _COUNTED = re.compile(r"^(\d+) (.+)$")
 _JOB_UID = re.compile(r"JobUID: ([0-9a-f-]+)")
-
-
-def _unschedulable(pod: dict[str, Any]) -> str | None:
-    scheduled = condition(pod, "PodScheduled")
-    if (
-        pod.get("status", {}).get("phase") != "Pending"
-        or scheduled.get("reason") != "Unschedulable"
-    ):
-        return None
-    return str(scheduled.get("message", ""))
 
 
 def _reasons(message: str) -> list[str]:
@@ -137,8 +135,8 @@ def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
     ```
     """
     for pod in pods(evidence):
-        message = _unschedulable(pod)
-        if message is None:
+        message = unschedulable(pod)
+        if message is None or blocked_by_claim(message):  # DK205 names the claim
             continue
         reasons = _reasons(message)
         causes: list[str] = []

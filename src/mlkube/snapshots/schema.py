@@ -1,0 +1,306 @@
+"""The shape of a doctor snapshot: the envelope, and of each kind the fields the
+diagnosis rules read, with their types.
+
+Lenient on everything else (a snapshot holds whole objects, and newer servers add
+fields), strict on what is read: a ``status`` that is a number, a label that is a list
+or a quantity that is not one is refused on load, with its path, instead of crashing a
+rule later. Null members were dropped before (`jsontext.parse`), so ``None`` defaults
+below mean "absent".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from mlkube.quantity import parse_quantity
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+# Beyond int64 of base units no real resource lies, and arithmetic on it (1.5x a memory
+# limit) would overflow to infinity.
+_LARGEST = 2**63 - 1
+
+
+def _quantity(value: str | int | float) -> str | int | float:
+    number = parse_quantity(value)
+    if number is None or not math.isfinite(number):
+        raise ValueError("not a Kubernetes quantity")
+    if abs(number) > _LARGEST:
+        raise ValueError("a quantity beyond 2^63-1, which no resource has")
+    return value
+
+
+Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]  # int32, as the API declares counts
+
+
+class OwnerReference(_Read):
+    kind: str
+    name: str
+    uid: str | None = None
+
+
+class Metadata(_Read):
+    name: str
+    namespace: str | None = None
+    uid: str | None = None
+    labels: dict[str, str] | None = None
+    ownerReferences: list[OwnerReference] | None = None
+    creationTimestamp: str | None = None
+
+
+class Condition(_Read):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class Status(_Read):
+    conditions: list[Condition] | None = None
+
+
+class Object(_Read):
+    apiVersion: str | None = None
+    kind: str | None = None
+    metadata: Metadata
+
+
+class Resources(_Read):
+    limits: dict[str, Quantity] | None = None
+    requests: dict[str, Quantity] | None = None
+
+
+class Container(_Read):
+    name: str
+    image: str | None = None
+    resources: Resources | None = None
+
+
+class Toleration(_Read):
+    key: str | None = None
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+
+
+class ClaimSource(_Read):
+    claimName: str
+
+
+class Volume(_Read):
+    name: str
+    persistentVolumeClaim: ClaimSource | None = None
+
+
+class PodSpec(_Read):
+    nodeName: str | None = None
+    volumes: list[Volume] | None = None
+    containers: list[Container] | None = None
+    initContainers: list[Container] | None = None
+    tolerations: list[Toleration] | None = None
+    nodeSelector: dict[str, str] | None = None
+
+
+class Waiting(_Read):
+    reason: str | None = None
+    message: str | None = None
+
+
+class Terminated(_Read):
+    reason: str | None = None
+    message: str | None = None
+    exitCode: int | None = None
+
+
+class ContainerState(_Read):
+    waiting: Waiting | None = None
+    terminated: Terminated | None = None
+
+
+class ContainerStatus(_Read):
+    name: str
+    image: str | None = None
+    restartCount: Count | None = None
+    state: ContainerState | None = None
+    lastState: ContainerState | None = None
+
+
+class PodStatus(Status):
+    phase: str | None = None
+    containerStatuses: list[ContainerStatus] | None = None
+
+
+class Pod(Object):
+    spec: PodSpec | None = None
+    status: PodStatus | None = None
+
+
+class TemplateMetadata(_Read):
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class PodTemplate(_Read):
+    metadata: TemplateMetadata | None = None
+    spec: PodSpec | None = None
+
+
+class ReplicaSpec(_Read):
+    replicas: Count | None = None
+    template: PodTemplate | None = None
+
+
+class PyTorchJobSpec(_Read):
+    pytorchReplicaSpecs: dict[str, ReplicaSpec] | None = None
+
+
+class PyTorchJob(Object):
+    spec: PyTorchJobSpec | None = None
+    status: Status | None = None
+
+
+class InvolvedObject(_Read):
+    apiVersion: str | None = None
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+
+class Event(Object):
+    involvedObject: InvolvedObject | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class Taint(_Read):
+    key: str
+    value: str | None = None
+    effect: str
+
+
+class NodeSpec(_Read):
+    taints: list[Taint] | None = None
+
+
+class NodeStatus(Status):
+    allocatable: dict[str, Quantity] | None = None
+    capacity: dict[str, Quantity] | None = None
+
+
+class Node(Object):
+    spec: NodeSpec | None = None
+    status: NodeStatus | None = None
+
+
+class Predictor(_Read):
+    minReplicas: Count | None = None
+
+
+class InferenceServiceSpec(_Read):
+    predictor: Predictor | None = None
+
+
+class InferenceService(Object):
+    spec: InferenceServiceSpec | None = None
+    status: Status | None = None
+
+
+class WorkloadSpec(_Read):
+    queueName: str | None = None
+    priority: int | None = None
+
+
+class Workload(Object):
+    spec: WorkloadSpec | None = None
+    status: Status | None = None
+
+
+class LocalQueueSpec(_Read):
+    clusterQueue: str | None = None
+
+
+class LocalQueue(Object):
+    spec: LocalQueueSpec | None = None
+
+
+class FlavorResource(_Read):
+    name: str
+    total: Quantity | None = None
+
+
+class FlavorUsage(_Read):
+    name: str
+    resources: list[FlavorResource] | None = None
+
+
+class ClusterQueueStatus(Status):
+    flavorsReservation: list[FlavorUsage] | None = None
+
+
+class ClusterQueue(Object):
+    status: ClusterQueueStatus | None = None
+
+
+class HorizontalPodAutoscaler(Object):
+    status: Status | None = None
+
+
+class ClaimSpec(_Read):
+    storageClassName: str | None = None
+    volumeName: str | None = None
+
+
+class ClaimStatus(_Read):
+    phase: str | None = None
+
+
+class PersistentVolumeClaim(Object):
+    spec: ClaimSpec | None = None
+    status: ClaimStatus | None = None
+
+
+class ObjectMetadata(Metadata):
+    annotations: dict[str, str] | None = None
+
+
+class StorageClass(Object):
+    metadata: ObjectMetadata
+    provisioner: str
+    volumeBindingMode: str | None = None
+
+
+class Envelope(_Read):
+    context: str
+    namespace: str | None = None
+    taken: str
+    objects: dict[str, list[dict[str, Any]]] = {}
+    missing: list[str] = []
+    calls: Count = 0
+
+
+# The model of each kind the rules read, by ``apiVersion/kind``; other kinds are kept
+# unchecked (no rule reads them).
+ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "v1/Pod": TypeAdapter(list[Pod]),
+    "v1/Event": TypeAdapter(list[Event]),
+    "v1/Service": TypeAdapter(list[Object]),
+    "v1/ResourceQuota": TypeAdapter(list[Object]),
+    "v1/Node": TypeAdapter(list[Node]),
+    "networking.k8s.io/v1/NetworkPolicy": TypeAdapter(list[Object]),
+    "autoscaling/v2/HorizontalPodAutoscaler": TypeAdapter(list[HorizontalPodAutoscaler]),
+    "kubeflow.org/v1/PyTorchJob": TypeAdapter(list[PyTorchJob]),
+    "serving.kserve.io/v1beta1/InferenceService": TypeAdapter(list[InferenceService]),
+    "kueue.x-k8s.io/v1beta2/Workload": TypeAdapter(list[Workload]),
+    "kueue.x-k8s.io/v1beta2/LocalQueue": TypeAdapter(list[LocalQueue]),
+    "kueue.x-k8s.io/v1beta2/ClusterQueue": TypeAdapter(list[ClusterQueue]),
+    "scheduling.k8s.io/v1/PriorityClass": TypeAdapter(list[Object]),
+    "v1/PersistentVolumeClaim": TypeAdapter(list[PersistentVolumeClaim]),
+    "storage.k8s.io/v1/StorageClass": TypeAdapter(list[StorageClass]),
+}
