@@ -24,11 +24,14 @@ FIELD_MANAGER = "mlkube"
 
 
 class ApiError(ClusterError):
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, causes: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"API server: {status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes or []  # the Status' details.causes: field, type, message
 
 
 class NotFound(ApiError):
@@ -290,10 +293,18 @@ class Kube:
 
 
 def _error(response: httpx.Response) -> ApiError:
+    causes: list[dict[str, Any]] = []
     try:
         status = response.json()
         reason, message = str(status.get("reason", "")), str(status.get("message", ""))
+        causes = _causes(status)
     except ValueError:
         reason, message = response.reason_phrase, response.text[:200]
     cls = NotFound if response.status_code == 404 else ApiError
-    return cls(response.status_code, reason, message)
+    return cls(response.status_code, reason, message, causes)
+
+
+def _causes(status: dict[str, Any]) -> list[dict[str, Any]]:
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return [c for c in causes if isinstance(c, dict)] if isinstance(causes, list) else []
