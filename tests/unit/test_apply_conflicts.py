@@ -2,7 +2,9 @@
 
 The causes below are shaped as kube-apiserver words them: kubernetes/kubernetes
 staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/conflict_test.go
-(TestNewConflictError), one cause per field, type FieldManagerConflict.
+(TestNewConflictError), one cause per field, type FieldManagerConflict, in their JSON
+form: StatusCause's Type is serialised as "reason" (apimachinery pkg/apis/meta/v1/types.go,
+``Type CauseType `json:"reason,omitempty"```).
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from mlkube.cluster.apply import ApplyConflict, Conflict, conflicts
 
 CAUSES = [
     {
-        "type": "FieldManagerConflict",
+        "reason": "FieldManagerConflict",
         "message": 'conflict with "foo" using v1 at 2001-02-03T04:05:06Z',
         "field": ".spec.replicas",
     },
     {
-        "type": "FieldManagerConflict",
+        "reason": "FieldManagerConflict",
         "message": 'conflict with "bar"',
         "field": ".metadata.labels.app",
     },
     {
-        "type": "FieldManagerConflict",
+        "reason": "FieldManagerConflict",
         "message": 'conflict with "foo" with subresource "scale" using v1 at 2001-02-03T04:05:06Z',
         "field": ".spec.replicas",
     },
@@ -37,7 +39,7 @@ def test_each_cause_names_its_manager_field_and_subresource() -> None:
 
 
 def test_causes_of_other_types_are_not_conflicts() -> None:
-    invalid = {"type": "FieldValueInvalid", "message": "Invalid value", "field": "spec.x"}
+    invalid = {"reason": "FieldValueInvalid", "message": "Invalid value", "field": "spec.x"}
     assert conflicts([invalid]) == []
 
 

@@ -81,10 +81,11 @@ class ApplyConflict(ClusterError):
 
 def conflicts(causes: Iterable[dict[str, Any]]) -> list[Conflict]:
     """The FieldManagerConflict causes of a 409 Status, as the API server words them:
-    ``conflict with "kubectl-edit" [with subresource "scale"] using v1 [at <time>]``."""
+    ``conflict with "kubectl-edit" [with subresource "scale"] using v1 [at <time>]``.
+    A cause's type is serialised as ``reason`` (metav1.StatusCause)."""
     out = []
     for cause in causes:
-        if cause.get("type") != "FieldManagerConflict":
+        if cause.get("reason") != "FieldManagerConflict":
             continue
         match = _MANAGER.search(str(cause.get("message", "")))
         manager, subresource = (match.group(1), match.group(2) or "") if match else ("?", "")
