@@ -143,10 +143,13 @@ def _workload(kube: Kube, job: dict[str, Any]) -> dict[str, Any]:
             if _true(conditions, "Finished"):
                 state = "finished"
             admission = w.get("status", {}).get("admission") or {}
+            # An evicted workload keeps QuotaReserved True for a moment: say why it was
+            # evicted (Kueue: "Preempted to accommodate a workload …"), not that quota is held.
+            first = ("Evicted",) if state == "evicted" else ()
             message = next(
                 (
                     c.get("message", "")
-                    for t, c in conditions.items()
+                    for t, c in [*((t, conditions[t]) for t in first), *conditions.items()]
                     if t in ("QuotaReserved", "Evicted", "Admitted")
                 ),
                 "",
