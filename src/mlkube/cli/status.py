@@ -6,11 +6,11 @@ import argparse
 import json
 import re
 import sys
-import time
 from typing import Any
 
 from mlkube.cli import kubeopts
-from mlkube.cluster.status import TERMINAL, Status, job_status
+from mlkube.cluster.status import Status, follow, job_status
+from mlkube.cluster.waiting import WaitTimeout
 from mlkube.errors import UsageError
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
@@ -57,40 +57,34 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_wait(args: argparse.Namespace) -> int:
-    deadline = time.monotonic() + seconds(args.timeout)
+    timeout = seconds(args.timeout)
     live = args.output == "text" and sys.stdout.isatty()
-    last = ""
+    shown = [""]
+
+    def changed(status: Status) -> None:
+        line = status.line()
+        if live:
+            print(f"\r\033[K{line}", end="", flush=True)
+        elif args.output == "text" and line != shown[0]:
+            print(line, flush=True)
+        shown[0] = line
+
     kube, namespace = kubeopts.connect(args)
-    with kube:
-        while True:
-            status = job_status(kube, args.name, namespace)
-            line = status.line()
-            if live:
-                print(f"\r\033[K{line}", end="", flush=True)
-            elif line != last and args.output == "text":
-                print(line, flush=True)
-            last = line
-            if status.phase == args.condition:
-                break
-            if status.phase in TERMINAL:
-                if live:
-                    print()
-                print(
-                    f"mlkube: {args.name} ended {status.phase}, not {args.condition}",
-                    file=sys.stderr,
-                )
-                return 1
-            if time.monotonic() > deadline:
-                if live:
-                    print()
-                print(
-                    f"mlkube: timed out after {args.timeout} waiting for {args.condition}",
-                    file=sys.stderr,
-                )
-                return 1
-            time.sleep(1)
-    if live:
-        print()
+    try:
+        with kube:
+            status = follow(kube, args.name, namespace, args.condition, timeout, changed=changed)
+    except WaitTimeout:
+        failure = f"timed out after {args.timeout} waiting for {args.condition}"
+    else:
+        failure = ""
+        if status.phase != args.condition:
+            failure = f"{args.name} ended {status.phase}, not {args.condition}"
+    finally:
+        if live:
+            print()
+    if failure:
+        print(f"mlkube: {failure}", file=sys.stderr)
+        return 1
     if args.output == "json":
         print(json.dumps(status.to_dict()))
     return 0

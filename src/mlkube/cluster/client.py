@@ -61,7 +61,14 @@ class ApiError(ClusterError):
 
     hint = ""
 
-    def __init__(self, status: int, reason: str, message: str, hint: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        hint: str = "",
+        causes: list[dict[str, Any]] | None = None,
+    ) -> None:
         hint = hint or self.hint
         super().__init__(
             f"API server: {status} {reason}: {message}" + (f"; {hint}" if hint else "")
@@ -69,6 +76,7 @@ class ApiError(ClusterError):
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes or []  # the Status' details.causes: field, type, message
 
 
 class Unauthorized(ApiError):
@@ -81,9 +89,16 @@ class Unauthorized(ApiError):
 class Forbidden(ApiError):
     """Forbidden, with what was refused to whom (parsed from the server's message)."""
 
-    def __init__(self, status: int, reason: str, message: str, hint: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        hint: str = "",
+        causes: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.refusal = _refusal(message)
-        super().__init__(status, reason, message, hint or _rbac_hint(self.refusal))
+        super().__init__(status, reason, message, hint or _rbac_hint(self.refusal), causes)
 
     @property
     def verb(self) -> str | None:
@@ -748,12 +763,21 @@ def _reason(response: httpx.Response) -> str:
 def _error(response: httpx.Response) -> ApiError:
     try:
         status = response.json()
+        if not isinstance(status, dict):
+            raise ValueError("not a Status")
         reason, message = str(status.get("reason", "")), str(status.get("message", ""))
+        causes = _causes(status)
     except ValueError:
-        status = {}
+        status, causes = {}, []
         reason, message = response.reason_phrase, response.text[:200]
     code = response.status_code
     cls = _BY_STATUS.get(code, ServerError if code >= 500 else ApiError)
     if reason in ("ServerTimeout", "Timeout"):
         cls = ServerTimeout
-    return cls(code, reason, message)
+    return cls(code, reason, message, causes=causes)
+
+
+def _causes(status: dict[str, Any]) -> list[dict[str, Any]]:
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return [c for c in causes if isinstance(c, dict)] if isinstance(causes, list) else []

@@ -4,10 +4,12 @@ server says about it, reduced to a phase and the facts behind it."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlkube.cluster.client import Kube
+from mlkube.cluster.waiting import Watched, until
 from mlkube.errors import MlkubeError, UsageError
 
 PYTORCHJOB = ("kubeflow.org/v1", "PyTorchJob")
@@ -53,8 +55,52 @@ def job_status(kube: Kube, name: str, namespace: str) -> Status:
     if job is None:
         endpoint = kube.get(*ISVC, name, namespace)
         if endpoint is None:
-            raise UsageError(f"no PyTorchJob or InferenceService {namespace}/{name}")
+            raise _missing(name, namespace)
         return _endpoint_status(kube, endpoint)
+    return _job_status(kube, job)
+
+
+def follow(
+    kube: Kube,
+    name: str,
+    namespace: str,
+    phase: str,
+    timeout: float,
+    *,
+    changed: Callable[[Status], None] = lambda _s: None,
+    every: float = 5.0,
+) -> Status:
+    """The job's or endpoint's status once it is in ``phase`` or has ended (check the
+    phase: it may have ended otherwise); `WaitTimeout` after ``timeout`` seconds.
+
+    Woken by a watch on the job or endpoint itself: the Training Operator and KServe
+    write their status whenever a pod changes, and Kueue admits by unsuspending the job.
+    What only the Workload or a pod shows (a queue message) is read again every
+    ``every`` seconds. ``changed`` hears of each new status."""
+    first = job_status(kube, name, namespace)
+    api_version, kind = PYTORCHJOB if first.kind == PYTORCHJOB[1] else ISVC
+    watched = Watched(kube, api_version, kind, name, namespace)
+    last: list[Status] = []
+
+    def check() -> Status | None:
+        obj = watched.get()
+        if obj is None:
+            raise _missing(name, namespace)
+        status = _job_status(kube, obj) if kind == PYTORCHJOB[1] else _endpoint_status(kube, obj)
+        if not last or status != last[-1]:
+            changed(status)
+            last[:] = [status]
+        return status if status.phase == phase or status.phase in TERMINAL else None
+
+    return until(f"{name} to be {phase}", check, timeout=timeout, wake=watched.wake, every=every)
+
+
+def _missing(name: str, namespace: str) -> UsageError:
+    return UsageError(f"no PyTorchJob or InferenceService {namespace}/{name}")
+
+
+def _job_status(kube: Kube, job: dict[str, Any]) -> Status:
+    name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
     conditions = _conditions(job)
     queue = _workload(kube, job)
     pods = kube.list("v1", "Pod", namespace, f"training.kubeflow.org/job-name={name}")
@@ -97,10 +143,13 @@ def _workload(kube: Kube, job: dict[str, Any]) -> dict[str, Any]:
             if _true(conditions, "Finished"):
                 state = "finished"
             admission = w.get("status", {}).get("admission") or {}
+            # An evicted workload keeps QuotaReserved True for a moment: say why it was
+            # evicted (Kueue: "Preempted to accommodate a workload …"), not that quota is held.
+            first = ("Evicted",) if state == "evicted" else ()
             message = next(
                 (
                     c.get("message", "")
-                    for t, c in conditions.items()
+                    for t, c in [*((t, conditions[t]) for t in first), *conditions.items()]
                     if t in ("QuotaReserved", "Evicted", "Admitted")
                 ),
                 "",

@@ -35,17 +35,24 @@ def render_paths(paths: Sequence[str]) -> Bundle:
     return render_specs(load_specs(docs))
 
 
-def render_specs(files: Iterable[SpecFile]) -> Bundle:
+def render_specs(
+    files: Iterable[SpecFile], *, known: Platform | None = None, origin: str | None = None
+) -> Bundle:
+    """Render ``files``. A Platform among them is rendered and resolves the others;
+    without one, ``known`` (the cluster's, say) resolves them and is not rendered, and
+    ``origin`` says in errors where a Platform was looked for."""
     files = list(files)
     platforms = [f for f in files if isinstance(f.spec, Platform)]
     if len(platforms) > 1:
         raise platforms[1].error(("kind",), "a second Platform: render one platform at a time")
-    platform = platforms[0].spec if platforms else None
+    platform = platforms[0].spec if platforms else known
     assert platform is None or isinstance(platform, Platform)
+    if platforms:
+        origin = None
     out: Bundle = []
     seen: set[tuple[str, str, str]] = set()
     for f in files:
-        objs = _render_one(f, platform)
+        objs = _render_one(f, platform, origin)
         _refuse_duplicates(objs, f, seen)
         out += objs
     adapter_metrics = [
@@ -59,25 +66,27 @@ def render_specs(files: Iterable[SpecFile]) -> Bundle:
     return ordered(out)
 
 
-def _render_one(f: SpecFile, platform: Platform | None) -> Bundle:
+def _render_one(f: SpecFile, platform: Platform | None, origin: str | None) -> Bundle:
     spec = f.spec
     if isinstance(spec, Platform):
         return render_platform(spec)
     if isinstance(spec, TrainingJob):
-        pool = _pool(f, spec.spec.pool, platform)
+        pool = _pool(f, spec.spec.pool, platform, origin)
         _check_job(f, spec, pool, platform)
         return render_training_job(spec, pool, platform)
-    pool = _pool(f, spec.spec.pool, platform)
+    pool = _pool(f, spec.spec.pool, platform, origin)
     _check_priority(f, spec.spec.priority, platform)
     return render_endpoint(spec, pool)
 
 
-def _pool(f: SpecFile, name: str | None, platform: Platform | None) -> Pool | None:
+def _pool(
+    f: SpecFile, name: str | None, platform: Platform | None, origin: str | None = None
+) -> Pool | None:
     if name is None:
         return None
     pool = platform.spec.pool(name) if platform else None
     if pool is None:
-        where = "the Platform" if platform else "a Platform in the input (none given)"
+        where = origin or ("the Platform" if platform else "a Platform in the input (none given)")
         raise f.error(("spec", "pool"), f"pool {name!r} is not defined by {where}")
     return pool
 

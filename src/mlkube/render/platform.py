@@ -1,4 +1,5 @@
-"""Platform → namespaces, quotas, priority classes, Kueue queues, isolation, time-slicing."""
+"""Platform → namespaces, quotas, priority classes, Kueue queues, isolation, time-slicing,
+and the Platform itself, stored on the cluster for jobs applied without it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from mlkube.wellknown import GPU
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
 TIME_SLICING_NAMESPACE = "gpu-operator"
 TIME_SLICING_CONFIGMAP = "time-slicing-config"
+# Where the cluster keeps its Platform, as kubeadm keeps its ClusterConfiguration in
+# the ConfigMap kube-system/kubeadm-config (and lets nodes read it through a Role).
+STORED_NAMESPACE = "kube-system"
+STORED_NAME = "mlkube-platform"
+STORED_KEY = "platform.yaml"
 
 
 def render_platform(platform: Platform) -> list[dict[str, Any]]:
@@ -75,7 +81,46 @@ def render_platform(platform: Platform) -> list[dict[str, Any]]:
     sliced = [p for p in spec.pools if p.time_slicing is not None]
     if sliced:
         out.append(_time_slicing(sliced))
+    out.extend(_stored(platform))
     return out
+
+
+def _stored(platform: Platform) -> list[dict[str, Any]]:
+    """The Platform spec as written, in a ConfigMap every authenticated user may read:
+    `mlkube apply job.yaml` resolves the job's pool and queue against it."""
+    spec = platform.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    rule = {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [STORED_NAME]}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(STORED_NAME, STORED_NAMESPACE),
+            "data": {STORED_KEY: yaml.safe_dump(spec, sort_keys=False)},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata(f"{STORED_NAME}-reader", STORED_NAMESPACE),
+            "rules": [{**rule, "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata(f"{STORED_NAME}-reader", STORED_NAMESPACE),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": f"{STORED_NAME}-reader",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Group",
+                    "name": "system:authenticated",
+                }
+            ],
+        },
+    ]
 
 
 def _resource_flavor(pool: Pool) -> dict[str, Any]:
