@@ -17,8 +17,10 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import SERVICE_ACCOUNT
@@ -26,6 +28,7 @@ from mlkube.controller.leader import LeaderElector, Timing
 from mlkube.controller.metrics import Metrics
 from mlkube.controller.reachability import Reachability
 from mlkube.controller.reconciler import Controller, Options
+from mlkube.errors import Unreachable
 
 log = logging.getLogger("mlkube.controller")
 LEASE_NAME = "mlkube-controller"
@@ -78,13 +81,17 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
     reach = Reachability(kube, opts.give_up_seconds)
     elector: LeaderElector | None = None
     try:
-        controller.start()  # raises Unreachable at once when there is no server
+        # Raises Unreachable at once when nothing listens, after give_up_seconds when
+        # the server does not answer; SIGTERM meanwhile ends the run at once.
+        if not _until(stop, controller.start, opts.give_up_seconds, kube):
+            return 0
         reach.start()
         if opts.leader_elect:
             elector = LeaderElector(kube, opts.lease_namespace, LEASE_NAME, me, opts.timing)
-            # The first attempt in the foreground: a missing namespace or a missing
+            # The first attempt before anything else: a missing namespace or a missing
             # right ends the run here, within seconds, with one line.
-            elector.try_once()
+            if not _until(stop, elector.try_once, opts.give_up_seconds, kube):
+                return 0
             threading.Thread(target=elector.run, args=(stop,), name="leader",
                              daemon=True).start()  # fmt: skip
         else:
@@ -105,3 +112,34 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
         if server is not None:
             threading.Thread(target=server.shutdown, daemon=True).start()
         log.info("controller %s stopped", me)
+
+
+def _until(stop: threading.Event, step: Callable[[], Any], seconds: float, kube: Kube) -> bool:
+    """Run ``step`` in a daemon thread and wait for it, for ``stop``, or for
+    ``seconds``: True when it finished (its exception is raised here), False on stop.
+    The main thread stays free to notice SIGTERM while a request hangs."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            step()
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="startup", daemon=True).start()
+    waited = 0.0
+    while not done.wait(0.1):
+        waited += 0.1
+        if stop.is_set():
+            return False
+        if waited >= seconds:
+            raise Unreachable(
+                f"the API server at {kube.connection.server} (context "
+                f"{kube.connection.context!r}) did not answer within {seconds:.0f} s"
+            )
+    if failure:
+        raise failure[0]
+    return True
