@@ -69,6 +69,7 @@ class Informer:
         self.synced = threading.Event()
         self.version = ""  # the newest resourceVersion seen: list, event or bookmark
         self.relists = 0
+        self.bookmarks = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -152,6 +153,7 @@ class Informer:
                 return None
             self.version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if kind == "BOOKMARK":
+                self.bookmarks += 1
                 continue  # only a newer version to resume from; no object changed
             with self._lock:
                 if kind == "DELETED":

@@ -142,6 +142,14 @@ class Controller:
         for i in range(self.options.workers):
             thread(self._work, f"worker-{i}")
         thread(self._resync, "resync")
+        thread(self._log_synced, "synced")
+
+    def _log_synced(self) -> None:
+        while not self._stop.is_set():
+            if self.wait_synced(1.0):
+                log.info("caches synced: %d nodes, %d pods", len(self.nodes.snapshot()),
+                         len(self.pods.snapshot()))  # fmt: skip
+                return
 
     def informers(self) -> list[Informer]:
         return [self.nodes, self.pods, *self.jobs.values()]
