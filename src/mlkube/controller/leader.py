@@ -36,6 +36,7 @@ from mlkube.errors import ClusterError, MlkubeError, Unreachable
 log = logging.getLogger("mlkube.controller")
 LEASE_API = "coordination.k8s.io/v1"
 JITTER = 1.2  # client-go's JitterFactor
+RELEASE_TIMEOUT = 1.0  # seconds per request while handing the Lease over on exit
 
 
 class LeaseRefused(ClusterError):
@@ -153,16 +154,18 @@ class LeaderElector:
 
     def run(self, stop: threading.Event) -> None:
         """Acquire (every retry period, jittered), then renew until ``stop``, loss, or
-        an error that retrying cannot fix (``failure`` says which)."""
+        an error that retrying cannot fix (``failure`` says which). On ``stop``, the
+        Lease is released here, after the last renewal, never racing it."""
         try:
             while not stop.is_set() and not self.try_once():
                 stop.wait(self.timing.retry * random.uniform(1.0, JITTER))
-            if stop.is_set():
-                return
-            self._renew(stop)
+            if not stop.is_set():
+                self._renew(stop)
         except MlkubeError as exc:  # LeaseRefused
             self.failure = exc
             self.leading.clear()
+        if stop.is_set():
+            self._release()
 
     def _renew(self, stop: threading.Event) -> None:
         last = time.monotonic()
@@ -199,29 +202,23 @@ class LeaderElector:
             self._last_error, self._unreachable = "", False
         return won
 
-    def release(self, timeout: float = 2.0) -> None:
-        """Hand the Lease over at once on a clean exit, waiting at most ``timeout``: a
+    def _release(self) -> None:
+        """Hand the Lease over (client-go's ReleaseOnCancel), with short timeouts: a
         server that does not answer must not hold up the shutdown."""
         if not self.leading.is_set():
             return
         self.leading.clear()
-        done = threading.Event()
-
-        def release() -> None:
-            try:
-                lease = self._get()
-                spec = (lease or {}).get("spec") or {}
-                if lease is not None and spec.get("holderIdentity") == self.identity:
-                    self.election.observe(spec)
-                    lease["spec"] = self.election.released(datetime.now(UTC))
-                    self._update(lease)
-            except MlkubeError as exc:
-                log.warning("could not release the Lease %s: %s", self.lease, exc)
-            done.set()
-
-        threading.Thread(target=release, name="lease-release", daemon=True).start()
-        if not done.wait(timeout):
-            log.warning("gave up releasing the Lease %s after %.0f s", self.lease, timeout)
+        self._request_timeout = RELEASE_TIMEOUT
+        try:
+            lease = self._get()
+            spec = (lease or {}).get("spec") or {}
+            if lease is not None and spec.get("holderIdentity") == self.identity:
+                self.election.observe(spec)
+                lease["spec"] = self.election.released(datetime.now(UTC))
+                self._update(lease)
+                log.info("released the Lease %s", self.lease)
+        except MlkubeError as exc:
+            log.warning("could not release the Lease %s: %s", self.lease, exc)
 
     # one attempt ---------------------------------------------------------------------
 

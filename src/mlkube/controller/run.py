@@ -34,6 +34,7 @@ log = logging.getLogger("mlkube.controller")
 LEASE_NAME = "mlkube-controller"
 # Where `mlkube controller manifests` puts the Lease's Role (controller.manifests).
 DEFAULT_LEASE_NAMESPACE = "mlkube-system"
+SHUTDOWN_WAIT = 2.5  # seconds, at most, for the Lease to be handed over on exit
 
 
 @dataclass
@@ -80,6 +81,7 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
     controller = Controller(kube, options, metrics)
     reach = Reachability(kube, opts.give_up_seconds)
     elector: LeaderElector | None = None
+    electing: threading.Thread | None = None
     try:
         # Raises Unreachable at once when nothing listens, after give_up_seconds when
         # the server does not answer; SIGTERM meanwhile ends the run at once.
@@ -92,8 +94,9 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
             # right ends the run here, within seconds, with one line.
             if not _until(stop, elector.try_once, opts.give_up_seconds, kube):
                 return 0
-            threading.Thread(target=elector.run, args=(stop,), name="leader",
-                             daemon=True).start()  # fmt: skip
+            electing = threading.Thread(target=elector.run, args=(stop,), name="leader",
+                                        daemon=True)  # fmt: skip
+            electing.start()
         else:
             controller.lead()
         while not stop.wait(0.2):
@@ -105,10 +108,11 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
             reach.check()
         return 0
     finally:
+        stop.set()  # also when ending on an error: the elector releases the Lease
         controller.stop()
         reach.stop()
-        if elector is not None:
-            elector.release()
+        if electing is not None:
+            electing.join(SHUTDOWN_WAIT)  # its release: two short requests at most
         if server is not None:
             threading.Thread(target=server.shutdown, daemon=True).start()
         log.info("controller %s stopped", me)
