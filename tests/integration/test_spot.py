@@ -22,6 +22,7 @@ from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.informer import Informer
+from mlkube.controller.leader import LeaderElector, LeaseRefused, Timing
 from mlkube.controller.manifests import bundle, cluster_rules
 from mlkube.controller.signals import parse_time
 from mlkube.errors import EXIT_CLUSTER, EXIT_UNREACHABLE
@@ -363,3 +364,15 @@ def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
             assert all(event != "BOOKMARK" for event, _ in seen)  # no handler call
         finally:
             informer.stop()
+
+
+def test_a_lease_the_api_server_calls_invalid_is_an_error_not_a_lost_race(kube: Kube) -> None:
+    # The record holds whole seconds: a 0.9 s lease is written as 0, which the API
+    # server's Lease validation rejects (422, "must be greater than 0"). Before, a 422
+    # read as "someone else got there first", and the candidate waited forever.
+    elector = LeaderElector(kube, "default", f"invalid-{os.getpid()}", "me",
+                            Timing(lease=0.9, renew_deadline=0.5, retry=0.4))  # fmt: skip
+    with pytest.raises(LeaseRefused, match=r"rejected the Lease .* as invalid"):
+        elector.try_once()
+    assert not elector.leading.is_set()
+    assert kube.get("coordination.k8s.io/v1", "Lease", elector.name, "default") is None
