@@ -133,9 +133,11 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
         wait_until(f"{name}: pods replaced off the reclaimed node", moved, 60)
         # The order that matters: the request was made before the pods were replaced
         # (how fast is measured in bench/spot_scale.py, not here).
+        # creationTimestamp has whole seconds: compare the request's time at that grain.
         created = [parse_time(p["metadata"]["creationTimestamp"]) for p in pods_of(kube, name)]
         at = requested_at[name]
-        assert at is not None and all(c is not None and at <= c for c in created), (at, created)
+        assert at is not None
+        assert all(c is not None and at.replace(microsecond=0) <= c for c in created), created
         wait_for(kube, name, lambda s: s.phase == "Succeeded", 90)
         (event,) = requested_events(kube, name)
         assert "asked 1 pod(s)" in event["message"]
@@ -336,13 +338,13 @@ def test_a_server_that_goes_away_ends_the_controller_with_exit_3(
 
 
 def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
-    local_cluster: Path, proxy: TcpProxy, tmp_path: Path
+    kube: Kube, local_cluster: Path, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     config = with_server(local_cluster, proxy.address, tmp_path / "via-proxy")
     seen: list[tuple[str, str]] = []
     restarts: list[str] = []
-    with Kube(load_connection(str(config))) as kube:
-        informer = Informer(kube, "v1", "ConfigMap",
+    with Kube(load_connection(str(config))) as proxied:
+        informer = Informer(proxied, "v1", "ConfigMap",
                             lambda e, o: seen.append((e, o["metadata"]["name"])),
                             watch_timeout=3, on_restart=restarts.append)  # fmt: skip
         thread = threading.Thread(target=informer.run, daemon=True)
@@ -351,6 +353,7 @@ def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
             assert informer.synced.wait(30)
             wait_until("three watches ended and resumed", lambda: len(restarts) >= 3, 60)
             proxy.cut()  # the open watch breaks mid-stream
+            # written directly, not through the proxy: only the watch is cut
             name = f"resume-{os.getpid()}"
             kube.create({"apiVersion": "v1", "kind": "ConfigMap",
                          "metadata": {"name": name, "namespace": "default"}})  # fmt: skip
