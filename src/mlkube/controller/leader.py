@@ -145,8 +145,9 @@ class LeaderElector:
         self.failure: MlkubeError | None = None  # why the election ended, if it did
         self._last_error = ""
         self._unreachable = False  # the last failure was no answer at all
-        # Each request may take at most this long; the renew deadline bounds them all.
-        self._request_timeout = self.timing.renew_deadline / 2
+        # Each request may take at most this long: an attempt (a GET and a PUT) ends
+        # well inside the renew deadline, so a leader that cannot renew notices in time.
+        self._request_timeout = self.timing.renew_deadline / 4
 
     @property
     def lease(self) -> str:
