@@ -44,7 +44,7 @@ from mlkube.controller.signals import (
 )
 from mlkube.controller.state import CachedRecord, ControllerState
 from mlkube.controller.workqueue import WorkQueue
-from mlkube.errors import ClusterError, MlkubeError
+from mlkube.errors import MlkubeError, Unreachable
 
 log = logging.getLogger("mlkube.controller")
 
@@ -115,8 +115,8 @@ class Controller:
     # lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Discover the training kinds and start the informers and workers. Raises a
-        ClusterError (Unreachable among them) when the API server cannot be used."""
+        """Discover the training kinds and start the informers and workers. Raises
+        Unreachable when the API server does not answer."""
 
         def thread(target: Any, name: str) -> None:
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -127,8 +127,8 @@ class Controller:
         for api_version, kind in JOB_KINDS:
             try:
                 self.kube.resource(api_version, kind)
-            except ClusterError:
-                raise  # unreachable or refused: not the same as "not served here"
+            except Unreachable:
+                raise  # no answer: not the same as "not served here"
             except MlkubeError:
                 continue  # not served here (CRD not installed)
             informer = Informer(
