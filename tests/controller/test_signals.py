@@ -19,25 +19,73 @@ from .snapshots import node, pod
 T = "NoSchedule"
 
 
+# The taint keys as each project defines them, not as signals.py spells them:
+# - aws/aws-node-termination-handler pkg/node/node.go: SpotInterruptionTaint,
+#   ASGLifecycleTerminationTaint, RebalanceRecommendationTaint (and
+#   ScheduledMaintenanceTaint, which is a reboot or retirement notice, not a reclaim).
+# - kubernetes-sigs/karpenter pkg/apis/v1/taints.go: DisruptedTaintKey =
+#   apis.Group + "/disrupted", the group being "karpenter.sh".
+# - GoogleCloudPlatform/k8s-node-termination-handler main.go, --taint example
+#   "cloud.google.com/impending-node-termination::NoSchedule" (GKE's own handler).
+AWS_SPOT_ITN = "aws-node-termination-handler/spot-itn"
+AWS_ASG_TERMINATION = "aws-node-termination-handler/asg-lifecycle-termination"
+AWS_REBALANCE = "aws-node-termination-handler/rebalance-recommendation"
+AWS_SCHEDULED_MAINTENANCE = "aws-node-termination-handler/scheduled-maintenance"
+KARPENTER_DISRUPTED = "karpenter.sh/disrupted"
+GKE_TERMINATION = "cloud.google.com/impending-node-termination"
+
+# The notice each cloud documents:
+# - AWS, "Spot Instance interruption notices" (docs.aws.amazon.com/AWSEC2/latest/
+#   UserGuide/spot-instance-termination-notices.html): "a warning that is issued two
+#   minutes before Amazon EC2 stops or terminates your Spot Instance".
+# - GKE, "Spot VMs" (docs.cloud.google.com/kubernetes-engine/docs/concepts/spot-vms):
+#   after the preemption notice GKE gives Pods 30 seconds to terminate gracefully.
+AWS_WARNING_SECONDS = 2 * 60
+GKE_NOTICE_SECONDS = 30
+
+
 @pytest.mark.parametrize(
-    ("taint", "signal", "drain", "window"),
+    ("taint", "window", "drain"),
     [
-        ("aws-node-termination-handler/spot-itn", "aws-spot-interruption", True, 120),
-        ("aws-node-termination-handler/asg-lifecycle-termination", "aws-asg-termination", True,
-         120),
-        ("aws-node-termination-handler/rebalance-recommendation",
-         "aws-rebalance-recommendation", False, 0),
-        ("karpenter.sh/disrupted", "karpenter-disruption", False, 120),
-        ("cloud.google.com/impending-node-termination", "gke-impending-termination", True, 30),
+        # a reclaim with the EC2 two-minute warning: drain before it ends
+        (AWS_SPOT_ITN, AWS_WARNING_SECONDS, True),
+        # the lifecycle hook holds the instance for its heartbeat timeout (an hour by
+        # default); the shortest AWS notice, two minutes, is assumed: acting early
+        (AWS_ASG_TERMINATION, AWS_WARNING_SECONDS, True),
+        # a recommendation, not an interruption: no deadline, nothing drained
+        (AWS_REBALANCE, 0, False),
+        # Karpenter drains the node itself (on AWS within the same two-minute warning);
+        # mlkube only asks for the checkpoint
+        (KARPENTER_DISRUPTED, AWS_WARNING_SECONDS, False),
+        (GKE_TERMINATION, GKE_NOTICE_SECONDS, True),
     ],
-)  # fmt: skip
-def test_taint_signals(taint: str, signal: str, drain: bool, window: int) -> None:
+)
+def test_each_clouds_taint_is_a_notice_with_its_documented_window(
+    taint: str, window: int, drain: bool
+) -> None:
     notice = node_notice(node("n1", taints=[{"key": taint, "effect": T}]))
     assert notice is not None
-    assert (notice.signal.name, notice.signal.drain, notice.signal.window_seconds) == (
-        signal, drain, window,
-    )  # fmt: skip
+    assert (notice.signal.window_seconds, notice.signal.drain) == (window, drain)
     assert notice.key == "node/uid-n1" and notice.node == "n1"
+    assert notice.detail == f"taint {taint}"
+
+
+def test_the_five_taints_are_five_distinct_signals() -> None:
+    keys = (AWS_SPOT_ITN, AWS_ASG_TERMINATION, AWS_REBALANCE, KARPENTER_DISRUPTED,
+            GKE_TERMINATION)  # fmt: skip
+    names = set()
+    for key in keys:
+        notice = node_notice(node("n", taints=[{"key": key, "effect": T}]))
+        assert notice is not None
+        names.add(notice.signal.name)
+    assert len(names) == len(keys)
+
+
+def test_aws_scheduled_maintenance_is_not_a_reclaim() -> None:
+    # NTH taints for EC2 scheduled events too (system-reboot, instance-retirement): the
+    # node may come back, so it is not a spot notice here.
+    tainted = node("n1", taints=[{"key": AWS_SCHEDULED_MAINTENANCE, "effect": T}])
+    assert node_notice(tainted) is None
 
 
 def test_ordinary_taints_are_not_notices() -> None:

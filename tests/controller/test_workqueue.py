@@ -1,10 +1,13 @@
-"""The work queue's promises: dedup while waiting, never two workers on one key."""
+"""The work queue's promises: dedup while waiting, never two workers on one key,
+delayed keys come after ready ones, failed keys come back after their backoff."""
 
 from __future__ import annotations
 
 import threading
-import time
 
+import pytest
+
+from mlkube.controller.ratelimit import ItemBackoff, RateLimiter
 from mlkube.controller.workqueue import WorkQueue
 
 
@@ -27,26 +30,66 @@ def test_a_key_added_while_processing_runs_again_after_done() -> None:
     assert q.get() == "a"
 
 
-def test_delayed_add_wakes_a_waiting_worker() -> None:
+def test_a_delayed_key_waits_behind_ready_ones_and_then_is_handed_out() -> None:
     q = WorkQueue()
     got: list[object] = []
-    worker = threading.Thread(target=lambda: got.append(q.get()))
-    worker.start()
-    started = time.monotonic()
-    q.add_after("later", 0.2)
-    worker.join(5)
-    assert got == ["later"]
-    assert time.monotonic() - started >= 0.19
+
+    def worker() -> None:
+        for _ in range(2):
+            got.append(q.get())
+
+    q.add_after("later", 0.05)
+    q.add("now")
+    assert len(q) == 1 and q.delayed() == 1  # "later" is not ready yet
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert got == ["now", "later"]
+    assert q.delayed() == 0
 
 
-def test_shutdown_releases_workers() -> None:
+def test_a_key_delayed_twice_waits_once_for_the_earlier_time() -> None:
     q = WorkQueue()
+    q.add_after("k", 3600)
+    q.add_after("k", 0.01)  # sooner: replaces the hour
+    q.add_after("k", 7200)  # later: ignored
+    assert q.delayed() == 1
+    assert q.get() == "k"  # would block for an hour if the 0.01 s had been lost
+    q.done("k")
+    assert len(q) == 0 and q.delayed() == 0
+
+
+def test_an_add_does_not_wait_for_a_pending_delay() -> None:
+    q = WorkQueue()
+    q.add_after("k", 3600)
+    q.add("k")  # an event: now, not in an hour
+    assert q.get() == "k"
+
+
+def test_failed_keys_come_back_after_a_growing_delay_until_forgotten() -> None:
+    q = WorkQueue(RateLimiter(ItemBackoff(base=0.001, cap=1.0)))
+    delays = []
+    for _ in range(4):
+        delays.append(q.add_rate_limited("flaky"))
+        assert q.get() == "flaky"  # it does come back
+        q.done("flaky")
+    assert delays == pytest.approx([0.001, 0.002, 0.004, 0.008])
+    assert q.failures("flaky") == 4
+    q.forget("flaky")
+    assert q.add_rate_limited("flaky") == pytest.approx(0.001)
+
+
+def test_shutdown_releases_workers_even_with_delayed_keys() -> None:
+    q = WorkQueue()
+    q.add_after("someday", 3600)
     got: list[object] = []
     worker = threading.Thread(target=lambda: got.append(q.get()))
     worker.start()
     q.shutdown()
     worker.join(5)
     assert got == [None]
+    q.add("after-shutdown")
+    assert len(q) == 0
 
 
 def test_urgent_keys_go_first_and_an_upgrade_is_not_run_twice() -> None:

@@ -4,11 +4,14 @@ RBAC is what is tested), and readings of what it did."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -166,16 +169,108 @@ def serviceaccount_kubeconfig(kube: Kube, admin: Path, out: Path) -> Path:
     """Install the controller's RBAC from its shipped bundle, then a kubeconfig that
     authenticates as its ServiceAccount with a bound token (TokenRequest)."""
     apply_objects(kube, [o for o in bundle() if o["kind"] != "Deployment"])
+    return token_kubeconfig(kube, admin, out, NAME)
+
+
+def token_kubeconfig(kube: Kube, admin: Path, out: Path, account: str) -> Path:
+    """A kubeconfig for ServiceAccount ``account`` in the controller's namespace."""
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                "spec": {"expirationSeconds": 3600}}  # fmt: skip
     token = kube.request(
-        "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{NAME}/token", json=request
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{account}/token", json=request
     )["status"]["token"]
     config = yaml.safe_load(admin.read_text())
-    config["users"] = [{"name": NAME, "user": {"token": token}}]
-    config["contexts"][0]["context"]["user"] = NAME
+    config["users"] = [{"name": account, "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = account
     out.write_text(yaml.safe_dump(config))
     return out
+
+
+def restricted_account(kube: Kube, name: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A ServiceAccount bound to a ClusterRole of ``rules`` only: the objects, applied."""
+    meta = {"name": name, "labels": {"mlkube-test/restricted": "true"}}
+    objs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {**meta, "namespace": NAMESPACE}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": meta, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]},
+    ]  # fmt: skip
+    apply_objects(kube, objs)
+    return objs
+
+
+def with_server(kubeconfig: Path, server: str, out: Path) -> Path:
+    """The same kubeconfig, pointed at another address (a TcpProxy in front of the
+    API server); the server's certificate is for 127.0.0.1, whatever the port."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["server"] = server
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+class TcpProxy:
+    """A TCP forwarder on 127.0.0.1 in front of the API server, so a test can make the
+    server go silent (connections accepted, nothing forwarded, nothing answered) or go
+    away (connections refused) under a running controller, while the real server
+    stays up for every other test."""
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.removeprefix("https://").rpartition(":")
+        self.target = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.address = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.silent = threading.Event()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def go_silent(self) -> None:
+        """From now on nothing passes, either way, on old connections or new ones."""
+        self.silent.set()
+
+    def cut(self) -> None:
+        """Drop every open connection mid-stream; new ones pass as before."""
+        for sock in list(self._open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+        self._open.clear()
+
+    def close(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        self.silent.set()
+        self.listener.close()
+        for sock in list(self._open):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self._open.append(client)
+            if self.silent.is_set():
+                continue  # accepted, and never answered
+            upstream = socket.create_connection(self.target)
+            self._open.append(upstream)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                while self.silent.is_set():
+                    time.sleep(0.5)  # hold it: a server that stopped answering
+                sink.sendall(data)
 
 
 @dataclass
@@ -217,7 +312,14 @@ class ControllerProcess:
             return False
         return True
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15) -> int:
         if self.process.poll() is None:
             os.kill(self.process.pid, sig)
-        return self.process.wait(15)
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def errors(self) -> list[str]:
+        """The one-line errors it ended with (``mlkube: …``)."""
+        return [line for line in self.output().splitlines() if line.startswith("mlkube: ")]

@@ -5,38 +5,48 @@ watches and two acting replicas still make exactly one request per job per notic
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
-from mlkube.controller.manifests import bundle
+from mlkube.controller.informer import Informer
+from mlkube.controller.leader import LeaderElector, LeaseRefused, Timing
+from mlkube.controller.manifests import bundle, cluster_rules
+from mlkube.controller.signals import parse_time
+from mlkube.errors import EXIT_CLUSTER, EXIT_UNREACHABLE
 
 from .jobs import delete_job, submit, wait_for
 from .spot import (
     SIGNALS,
     ControllerProcess,
+    TcpProxy,
     add_spot_nodes,
-    delivered,
     pods_of,
     record,
     renew_node,
     requested_events,
+    restricted_account,
     running_nodes,
     serviceaccount_kubeconfig,
     spot_job,
+    token_kubeconfig,
     wait_until,
+    with_server,
 )
 
-# GKE gives ordinary pods the first 15 s of its 30 s notice: the tightest window.
-TIGHTEST_WINDOW = 15
+REFUSAL_WINDOW = 20  # seconds; the controller runs with --refused-retry 5
 EXPECTED_SIGNAL = {
     "aws": "aws-spot-interruption",
     "gke": "gke-impending-termination",
@@ -59,10 +69,9 @@ class Spot:
         self.controllers.append(process)
         return process
 
-    def signal(self, cloud: str, node: str) -> float:
+    def signal(self, cloud: str, node: str) -> None:
         self.signalled.add(node)
         SIGNALS[cloud](self.kube, node)
-        return time.monotonic()
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +110,13 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
     placed = {cloud: running_nodes(kube, name, 1) for cloud, name in jobs.items()}
     node_of = {cloud: next(iter(p.values())) for cloud, p in placed.items()}
     assert len(set(node_of.values())) == len(jobs)  # one job per signalled node
-    signalled_at = {cloud: spot.signal(cloud, node_of[cloud]) for cloud in jobs}
+    for cloud in jobs:
+        spot.signal(cloud, node_of[cloud])
 
+    requested_at = {}
     for cloud, name in jobs.items():
         (entry,) = wait_until(f"{name}: request recorded", lambda n=name: record(kube, n))
-        took = time.monotonic() - signalled_at[cloud]
-        assert took < TIGHTEST_WINDOW, f"{cloud}: {took:.1f}s"
-        if cloud == "aws":  # evicted only 10 s after the notice: its pod is still there
-            assert wait_until("aws pod asked", lambda n=name: delivered(kube, n)) == entry.id
+        requested_at[name] = parse_time(entry.at)
         node = kube.get("v1", "Node", node_of[cloud]) or {}
         assert entry.notices == (f"node/{node['metadata']['uid']}",)
         assert entry.signal == EXPECTED_SIGNAL[cloud] and entry.nodes == (node_of[cloud],)
@@ -123,6 +131,13 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
             return all(placed) and bool(placed) and not set(placed) & set(old.values())
 
         wait_until(f"{name}: pods replaced off the reclaimed node", moved, 60)
+        # The order that matters: the request was made before the pods were replaced
+        # (how fast is measured in bench/spot_scale.py, not here).
+        # creationTimestamp has whole seconds: compare the request's time at that grain.
+        created = [parse_time(p["metadata"]["creationTimestamp"]) for p in pods_of(kube, name)]
+        at = requested_at[name]
+        assert at is not None
+        assert all(c is not None and at.replace(microsecond=0) <= c for c in created), created
         wait_for(kube, name, lambda s: s.phase == "Succeeded", 90)
         (event,) = requested_events(kube, name)
         assert "asked 1 pod(s)" in event["message"]
@@ -152,13 +167,18 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
     nodes = sorted({node for pods in placed.values() for node in pods.values()})
     for node in nodes:
         spot.signal("aws", node)
-    time.sleep(0.2)
-    assert a.stop(signal.SIGKILL) != 0  # killed mid-flight, then restarted
+    # Killed mid-flight (once the first request is on record), then restarted.
+    wait_until("a first request", lambda: any(record(kube, n) for n in jobs))
+    assert a.stop(signal.SIGKILL) != 0
     a = spot.controller("a-restarted", *churn)
 
     uids = {n: (kube.get("v1", "Node", n) or {})["metadata"]["uid"] for n in nodes}
-    for name in jobs:  # before the evictions, 10 s after the notice, replace the pods
-        wait_until(f"{name}: request on every pod", lambda n=name: delivered(kube, n), 8)
+    for name in jobs:
+        # Both pods were asked, whichever replica did it: the Event counts the pods that
+        # carry the request (written after the deliveries, before the evictions). One
+        # request per notice, so a job on two noticed nodes may have two.
+        events = wait_until(f"{name}: announced", lambda n=name: requested_events(kube, n))
+        assert any("asked 2 pod(s)" in e["message"] for e in events), events
     for name in jobs:
         wait_for(kube, name, lambda s: s.phase == "Succeeded", 120)
         entries = record(kube, name)
@@ -175,3 +195,205 @@ def test_the_shipped_deployment_is_accepted_by_the_api_server(
 ) -> None:
     applied = apply_objects(kube, bundle(), dry_run=True)
     assert {a.kind for a in applied} >= {"Deployment", "ClusterRole", "PodDisruptionBudget"}
+
+
+# the controller when the cluster refuses or fails ------------------------------------
+
+
+def test_a_missing_lease_namespace_ends_the_controller_naming_it(
+    local_cluster: Path, tmp_path: Path
+) -> None:
+    missing = f"mlkube-missing-{os.getpid()}"
+    process = ControllerProcess.start(local_cluster, tmp_path / "c.log",
+                                      "--lease-namespace", missing)  # fmt: skip
+    code = process.process.wait(timeout=30)  # a generous bound: it used to retry forever
+    assert code == EXIT_CLUSTER, process.output()
+    (line,) = process.errors()
+    assert f"the lease namespace {missing!r} does not exist" in line
+    assert "--lease-namespace" in line  # and what to do about it
+    assert "Traceback" not in process.output()
+
+
+def test_no_right_to_take_the_lease_ends_the_controller_naming_it(
+    sa_kubeconfig: Path, tmp_path: Path
+) -> None:
+    # The shipped Role grants the Lease in the controller's namespace only.
+    process = ControllerProcess.start(sa_kubeconfig, tmp_path / "c.log",
+                                      "--lease-namespace", "default")  # fmt: skip
+    assert process.process.wait(timeout=30) == EXIT_CLUSTER, process.output()
+    (line,) = process.errors()
+    assert "not allowed to get the Lease default/mlkube-controller" in line
+    assert "mlkube controller manifests" in line
+
+
+@pytest.fixture
+def no_patch_on_jobs(
+    kube: Kube, local_cluster: Path, tmp_path: Path
+) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
+    """A ServiceAccount with the controller's ClusterRole minus patch on the training
+    kinds: every record write is a 403."""
+    rules = [
+        {**r, "verbs": [v for v in r["verbs"] if v != "patch"]}
+        if r["apiGroups"] == ["kubeflow.org"] else r
+        for r in cluster_rules()
+    ]  # fmt: skip
+    name = "mlkube-controller-no-patch"
+    objs = restricted_account(kube, name, rules)
+    path = token_kubeconfig(kube, local_cluster, tmp_path / "no-patch", name)
+    yield path, objs
+    for obj in reversed(objs):
+        meta = obj["metadata"]
+        kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+
+def test_a_forbidden_record_is_reported_once_paused_and_made_once_rbac_is_fixed(
+    spot: Spot, no_patch_on_jobs: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    kube = spot.kube
+    kubeconfig, objs = no_patch_on_jobs
+    process = ControllerProcess.start(
+        kubeconfig, spot.logs / "no-patch.log", "--no-leader-elect",
+        "--resync", "1", "--refused-retry", "5",
+    )  # fmt: skip
+    spot.controllers.append(process)
+    wait_until("metrics served", process.ready, 30)
+    name = "spot-forbidden"
+    spot.jobs.append(name)
+    submit(kube, [spot_job(name)])
+    (node,) = running_nodes(kube, name, 1).values()
+    spot.signal("aws", node)
+
+    def refused() -> list[dict[str, Any]]:
+        return [e for e in kube.list("v1", "Event", "ml-training")
+                if e.get("reason") == "ReconcileRefused"
+                and e["involvedObject"]["name"] == name]  # fmt: skip
+
+    (event,) = wait_until(f"{name}: refusal reported", refused, 60)
+    assert event["type"] == "Warning" and "403" in event["message"]
+    assert "patch" in event["message"]  # the verb that is missing
+    # A window of 20 s with a resync every second and pod events: the pause holds the
+    # job back, so a handful of tries (one per 5 s), not one per event or per second.
+    before = process.metric("mlkube_reconcile_refusals_total")
+    time.sleep(REFUSAL_WINDOW)  # not a synchronisation: the window the tries are counted in
+    tries = process.metric("mlkube_reconcile_refusals_total") - before
+    assert 2 <= tries <= 6, tries  # it does try again (so a fix is picked up), rarely
+    assert len(refused()) == 1  # one Event, however often it tried
+    lines = [line for line in process.output().splitlines()
+             if "the API server refused" in line and name in line]  # fmt: skip
+    assert len(lines) == 1, lines  # one log line naming the object
+    assert record(kube, name) == []  # nothing recorded: it cannot write the job
+
+    # The operator fixes the RBAC: the next try makes the request, once.
+    role = next(o for o in objs if o["kind"] == "ClusterRole")
+    apply_objects(kube, [{**role, "rules": cluster_rules()}])
+    (entry,) = wait_until(f"{name}: request recorded", lambda: record(kube, name), 60)
+    assert entry.signal == "aws-spot-interruption" and entry.nodes == (node,)
+    wait_for(kube, name, lambda s: s.phase == "Succeeded", 120)
+    assert len(record(kube, name)) == 1  # exactly one request for the one notice
+    assert len(requested_events(kube, name)) == 1
+    assert process.metric("mlkube_checkpoint_requests_total") == 1
+    assert "reconciled again after a refusal" in process.output()
+
+
+@pytest.fixture
+def proxy(local_cluster: Path) -> Iterator[TcpProxy]:
+    server = yaml.safe_load(local_cluster.read_text())["clusters"][0]["cluster"]["server"]
+    p = TcpProxy(server)
+    yield p
+    p.close()
+
+
+def test_sigterm_against_a_server_that_stopped_answering_stops_at_once(
+    local_cluster: Path, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    config = with_server(local_cluster, proxy.address, tmp_path / "via-proxy")
+    process = ControllerProcess.start(config, tmp_path / "c.log", "--no-leader-elect")
+    try:
+        wait_until("metrics served", process.ready, 30)
+        wait_until("caches synced", lambda: "caches synced" in process.output(), 30)
+        proxy.go_silent()  # every open watch and request now hangs
+        # A generous bound for a behaviour: it stops promptly (it took about 140 s).
+        assert process.stop(signal.SIGTERM, timeout=20) == 0
+    finally:
+        if process.process.poll() is None:
+            process.stop(signal.SIGKILL)
+    assert "Traceback" not in process.output()
+
+
+def test_a_server_that_goes_away_ends_the_controller_with_exit_3(
+    local_cluster: Path, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    config = with_server(local_cluster, proxy.address, tmp_path / "via-proxy")
+    process = ControllerProcess.start(config, tmp_path / "c.log", "--no-leader-elect",
+                                      "--give-up-after", "5")  # fmt: skip
+    try:
+        wait_until("caches synced", lambda: "caches synced" in process.output(), 30)
+        proxy.close()  # refused from now on, mid-run
+        assert process.process.wait(timeout=60) == EXIT_UNREACHABLE, process.output()
+    finally:
+        if process.process.poll() is None:
+            process.stop(signal.SIGKILL)
+    (line,) = process.errors()
+    assert "no answer for" in line and "giving up" in line
+    assert "Traceback" not in process.output()
+
+
+def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
+    kube: Kube, local_cluster: Path, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    config = with_server(local_cluster, proxy.address, tmp_path / "via-proxy")
+    seen: list[tuple[str, str]] = []
+    restarts: list[str] = []
+    with Kube(load_connection(str(config))) as proxied:
+        informer = Informer(proxied, "v1", "ConfigMap",
+                            lambda e, o: seen.append((e, o["metadata"]["name"])),
+                            watch_timeout=3, on_restart=restarts.append)  # fmt: skip
+        thread = threading.Thread(target=informer.run, daemon=True)
+        thread.start()
+        try:
+            assert informer.synced.wait(30)
+            wait_until("three watches ended and resumed", lambda: len(restarts) >= 3, 60)
+            proxy.cut()  # the open watch breaks mid-stream
+            # written directly, not through the proxy: only the watch is cut
+            name = f"resume-{os.getpid()}"
+            kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": name, "namespace": "default"}})  # fmt: skip
+            try:
+                wait_until("the change seen after the break",
+                           lambda: ("ADDED", name) in seen, 60)  # fmt: skip
+            finally:
+                kube.delete("v1", "ConfigMap", name, "default")
+            assert informer.relists == 1  # resumed every time, never listed again
+        finally:
+            informer.stop()
+
+
+def test_bookmarks_are_counted_and_reach_no_handler(kube: Kube) -> None:
+    # The watch cache sends a watch that asked for them a bookmark shortly before its
+    # timeout and about once a minute, carrying its newest resourceVersion, which only
+    # moves on when something is written. Leases are: the control plane renews its
+    # own every 2 s. (A quiet kind got no bookmark in 90 s in one run: no new version.)
+    seen: list[str] = []
+    informer = Informer(kube, "coordination.k8s.io/v1", "Lease",
+                        lambda e, _o: seen.append(e), watch_timeout=10)  # fmt: skip
+    thread = threading.Thread(target=informer.run, daemon=True)
+    thread.start()
+    try:
+        assert informer.synced.wait(30)
+        wait_until("a bookmark", lambda: informer.bookmarks >= 1, 130, every=1)
+        assert "BOOKMARK" not in seen  # counted, kept as the version, never handled
+        assert informer.relists == 1
+    finally:
+        informer.stop()
+
+
+def test_a_lease_the_api_server_calls_invalid_is_an_error_not_a_lost_race(kube: Kube) -> None:
+    # The record holds whole seconds: a 0.9 s lease is written as 0, which the API
+    # server's Lease validation rejects (422, "must be greater than 0"). Before, a 422
+    # read as "someone else got there first", and the candidate waited forever.
+    elector = LeaderElector(kube, "default", f"invalid-{os.getpid()}", "me",
+                            Timing(lease=0.9, renew_deadline=0.5, retry=0.4))  # fmt: skip
+    with pytest.raises(LeaseRefused, match=r"rejected the Lease .* as invalid"):
+        elector.try_once()
+    assert not elector.leading.is_set()
+    assert kube.get("coordination.k8s.io/v1", "Lease", elector.name, "default") is None

@@ -3,9 +3,46 @@ one process, as in tests, do not collide), served on /metrics."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from mlkube.errors import UsageError
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def parse_bind_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6; ``:PORT`` is 127.0.0.1) as a bind
+    address, or a UsageError saying what is wrong with it."""
+    what = f"--metrics-bind-address {address[:80]!r}"
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        raise UsageError(f"{what}: expected HOST:PORT, e.g. 127.0.0.1:9402")
+    if not port_text.isdigit() or not 1 <= int(port_text[:6]) <= 65535:
+        raise UsageError(f"{what}: the port must be a number from 1 to 65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UsageError(f"{what}: {host!r} is not an IPv6 address") from None
+    elif host and not _host(host):
+        raise UsageError(f"{what}: {host[:80]!r} is not an IP address or a host name")
+    return host, int(port_text)
+
+
+def _host(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):  # looks like IPv4: must be one
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 class Metrics:
@@ -34,8 +71,15 @@ class Metrics:
             "Job records changed under the controller (retried)", registry=r,
         )  # fmt: skip
         self.errors = Counter(
-            "mlkube_reconcile_errors", "Reconciles that failed and were retried", registry=r
-        )
+            "mlkube_reconcile_errors",
+            "Reconciles that failed for a temporary reason and were retried with backoff",
+            registry=r,
+        )  # fmt: skip
+        self.refusals = Counter(
+            "mlkube_reconcile_refusals",
+            "Reconciles the API server refused (forbidden, invalid): reported once, "
+            "tried again after a pause", registry=r,
+        )  # fmt: skip
         self.watch_restarts = Counter(
             "mlkube_watch_restarts", "Watches that ended and were started again", ["kind"],
             registry=r,
@@ -49,7 +93,14 @@ class Metrics:
         )
 
     def serve(self, address: str) -> Any:
-        host, _, port = address.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host or "127.0.0.1",
-                                            registry=self.registry)  # fmt: skip
+        """Serve /metrics on ``address`` (an empty host: 127.0.0.1, never every
+        interface by accident)."""
+        host, port = parse_bind_address(address)
+        try:
+            server, _thread = start_http_server(port, addr=host or "127.0.0.1",
+                                                registry=self.registry)  # fmt: skip
+        except OSError as exc:
+            raise UsageError(
+                f"--metrics-bind-address {address!r}: cannot listen there: {exc.strerror}"
+            ) from None
         return server

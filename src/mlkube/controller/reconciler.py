@@ -10,15 +10,18 @@ work item.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
-from collections import defaultdict
+import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube
 from mlkube.controller.events import record_event
+from mlkube.controller.failures import InvariantBroken, refused, what_to_do
 from mlkube.controller.informer import Informer, key_of
 from mlkube.controller.jobs import (
     JOBSET_API,
@@ -26,7 +29,6 @@ from mlkube.controller.jobs import (
     REQUEST_ANNOTATION,
     JobRef,
     Request,
-    handled,
     job_of,
     read_record,
     record_patch,
@@ -40,8 +42,9 @@ from mlkube.controller.signals import (
     observed_at,
     pod_disruption,
 )
+from mlkube.controller.state import CachedRecord, ControllerState
 from mlkube.controller.workqueue import WorkQueue
-from mlkube.errors import MlkubeError
+from mlkube.errors import MlkubeError, Unreachable
 
 log = logging.getLogger("mlkube.controller")
 
@@ -68,12 +71,25 @@ JOB_KINDS = (
 )
 
 
+RECORD_ATTEMPTS = 3  # conditional writes per reconcile before queueing the job again
+
+
 @dataclass
 class Options:
     workers: int = 8
     resync_seconds: float = 30.0
     watch_timeout: int = 300
     identity: str = "mlkube-controller"
+    refused_retry_seconds: float = 60.0  # a refused key waits this long (no hot loop)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A job's plan, and what it was planned from."""
+
+    uid: str
+    job: dict[str, Any] | None  # the job's metadata when read for this plan
+    plan: JobPlan
 
 
 class Controller:
@@ -83,18 +99,9 @@ class Controller:
         self.options = options or Options()
         self.metrics = metrics or Metrics()
         self.queue = WorkQueue()
+        self.state = ControllerState()
         self.leading = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._by_job: dict[JobRef, set[str]] = defaultdict(set)
-        self._by_node: dict[str, set[str]] = defaultdict(set)
-        self._job_of_pod: dict[str, JobRef] = {}
-        self._node_of_pod: dict[str, str] = {}
-        self._first_seen: dict[str, datetime] = {}
-        self._records: dict[JobRef, tuple[str, list[Request]]] = {}
-        self._announced: set[str] = set()
-        self._delivered: dict[str, str] = {}  # pod uid → request id sent
-        self._evicted: set[str] = set()
         restart = self.metrics.watch_restarts
         self.nodes = Informer(kube, "v1", "Node", self._on_node,
                               watch_timeout=self.options.watch_timeout,
@@ -108,14 +115,20 @@ class Controller:
     # lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        """Discover the training kinds and start the informers and workers. Raises
+        Unreachable when the API server does not answer."""
+
         def thread(target: Any, name: str) -> None:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
 
+        self.kube.resource("v1", "Node")  # the first contact: fails fast when unreachable
         for api_version, kind in JOB_KINDS:
             try:
                 self.kube.resource(api_version, kind)
+            except Unreachable:
+                raise  # no answer: not the same as "not served here"
             except MlkubeError:
                 continue  # not served here (CRD not installed)
             informer = Informer(
@@ -129,10 +142,20 @@ class Controller:
         for i in range(self.options.workers):
             thread(self._work, f"worker-{i}")
         thread(self._resync, "resync")
+        thread(self._log_synced, "synced")
+
+    def _log_synced(self) -> None:
+        while not self._stop.is_set():
+            if self.wait_synced(1.0):
+                log.info("caches synced: %d nodes, %d pods", len(self.nodes.snapshot()),
+                         len(self.pods.snapshot()))  # fmt: skip
+                return
+
+    def informers(self) -> list[Informer]:
+        return [self.nodes, self.pods, *self.jobs.values()]
 
     def wait_synced(self, timeout: float = 60) -> bool:
-        informers = [self.nodes, self.pods, *self.jobs.values()]
-        return all(i.synced.wait(timeout) for i in informers)
+        return all(i.synced.wait(timeout) for i in self.informers())
 
     def lead(self) -> None:
         """Start acting (on winning the election, or at once without one)."""
@@ -141,10 +164,12 @@ class Controller:
         self.enqueue_all()
 
     def stop(self) -> None:
+        """Ask every thread to stop; waits for none of them (a worker may be inside a
+        request to a server that does not answer, and they are daemon threads)."""
         self._stop.set()
         self.leading.clear()
         self.metrics.leader.set(0)
-        for informer in (self.nodes, self.pods, *self.jobs.values()):
+        for informer in self.informers():
             informer.stop()
         self.queue.shutdown()
 
@@ -155,67 +180,44 @@ class Controller:
                 self._enqueue_node(node)
         for pod in self.pods.snapshot():
             if pod_disruption(pod) is not None:
-                self._enqueue_pod_job(pod)
+                job = job_of(pod)
+                if job is not None:
+                    self._add(job, urgent=True)
+
+    def _add(self, key: Hashable, *, urgent: bool = False) -> None:
+        """Queue ``key`` unless the API server refused it and its pause is not over."""
+        if not self.state.held(key, time.monotonic()):
+            self.queue.add(key, urgent=urgent)
 
     # event handlers (informer threads): index and enqueue, never call the API ---------
 
     def _on_node(self, event: str, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
         notice = node_notice(node) if event != "DELETED" else None
-        with self._lock:
-            if notice is None:
-                self._first_seen.pop(name, None)
-                return
-            if name not in self._first_seen:
-                self._first_seen[name] = observed_at(node) or utcnow()
-                self.metrics.notices.labels(notice.signal.name).inc()
-                log.info("node %s: %s (%s)", name, notice.signal.name, notice.detail)
+        if notice is None:
+            self.state.notice_gone(name)
+            return
+        if self.state.notice_seen(name, observed_at(node) or utcnow()):
+            self.metrics.notices.labels(notice.signal.name).inc()
+            log.info("node %s: %s (%s)", name, notice.signal.name, notice.detail)
         self._enqueue_node(node)
 
     def _enqueue_node(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
-        with self._lock:
-            keys = self._by_node.get(name, set())
-            jobs = {self._job_of_pod[k] for k in keys if k in self._job_of_pod}
-        for job in jobs:
-            self.queue.add(job, urgent=True)
-        self.queue.add(NodeKey(name))
+        for job in self.state.jobs_on(name):
+            self._add(job, urgent=True)
+        self._add(NodeKey(name))
 
     def _on_pod(self, event: str, pod: dict[str, Any]) -> None:
         key = key_of(pod)
-        job = job_of(pod) if event != "DELETED" else None
-        node = str((pod.get("spec") or {}).get("nodeName") or "")
-        with self._lock:
-            old = self._job_of_pod.pop(key, None)
-            if event == "DELETED":
-                uid = str(pod["metadata"].get("uid"))
-                self._delivered.pop(uid, None)
-                self._evicted.discard(uid)
-            if old is not None:
-                self._by_job[old].discard(key)
-                if not self._by_job[old]:
-                    del self._by_job[old]
-                    self._records.pop(old, None)
-            old_node = self._node_of_pod.pop(key, None)
-            if old_node is not None:
-                self._by_node[old_node].discard(key)
-                if not self._by_node[old_node]:
-                    del self._by_node[old_node]
-            if job is None:
-                return
-            self._job_of_pod[key] = job
-            self._by_job[job].add(key)
-            if node:
-                self._node_of_pod[key] = node
-                self._by_node[node].add(key)
-            noticed = node in self._first_seen
-        if noticed or pod_disruption(pod) is not None:
-            self.queue.add(job, urgent=True)
-
-    def _enqueue_pod_job(self, pod: dict[str, Any]) -> None:
+        if event == "DELETED":
+            self.state.forget_pod(key, str(pod["metadata"].get("uid")))
+            return
         job = job_of(pod)
-        if job is not None:
-            self.queue.add(job, urgent=True)
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        self.state.index_pod(key, job, node)
+        if job is not None and (self.state.noticed(node) or pod_disruption(pod) is not None):
+            self._add(job, urgent=True)
 
     # workers -------------------------------------------------------------------------
 
@@ -230,18 +232,69 @@ class Controller:
                 if self._stop.is_set():
                     return
             try:
-                if isinstance(key, NodeKey):
-                    self.reconcile_node(key.name)
-                elif isinstance(key, JobRef):
-                    self.reconcile_job(key, urgent=True)
-                elif isinstance(key, FollowUp):
-                    self.reconcile_job(key.job, urgent=False)
-            except Exception as exc:  # retried: level-triggered
-                self.metrics.errors.inc()
-                log.warning("reconcile %s failed, retrying: %s", key, exc)
-                self.queue.add_after(key, 1.0)
+                self.reconcile(key)
+            except Exception as exc:
+                self._failed(key, exc)
+            else:
+                self.queue.forget(key)
+                if self.state.accepted(key):
+                    log.info("%s: reconciled again after a refusal", _describe(key))
             finally:
                 self.queue.done(key)
+
+    def reconcile(self, key: Hashable) -> None:
+        if isinstance(key, NodeKey):
+            self.reconcile_node(key.name)
+        elif isinstance(key, JobRef):
+            self.reconcile_job(key, urgent=True)
+        elif isinstance(key, FollowUp):
+            self.reconcile_job(key.job, urgent=False)
+
+    def _failed(self, key: Hashable, exc: Exception) -> None:
+        """Temporary failures come back after the key's backoff; refusals are reported
+        once (an Event and a log line naming the object) and tried again only after
+        ``refused_retry_seconds``."""
+        if isinstance(exc, ApiError) and refused(exc):
+            self.metrics.refusals.inc()
+            pause = self.options.refused_retry_seconds
+            reason = f"{exc.status} {exc.reason}: {exc.message}"
+            self.queue.forget(key)
+            if self.state.refuse(key, reason, time.monotonic() + pause):
+                log.error("%s: the API server refused: %s; %s; trying again in %.0f s",
+                          _describe(key), reason, what_to_do(exc), pause)  # fmt: skip
+                self._report_refusal(key, reason, what_to_do(exc))
+            self.queue.add_after(key, pause)
+            return
+        self.metrics.errors.inc()
+        tries = self.queue.failures(key) + 1
+        delay = self.queue.add_rate_limited(key)
+        if isinstance(exc, MlkubeError):
+            log.warning("%s: failed (try %d), again in %.2f s: %s",
+                        _describe(key), tries, delay, exc)  # fmt: skip
+        else:  # a bug: say where, once per run of failures
+            log.error("%s: failed (try %d), again in %.2f s: %s: %s",
+                      _describe(key), tries, delay, type(exc).__name__, exc,
+                      exc_info=tries == 1)  # fmt: skip
+
+    def _report_refusal(self, key: Hashable, reason: str, todo: str) -> None:
+        """The refusal as a Warning Event on the object; its name comes from the reason,
+        so a second report (a restart, the other replica) is a 409, not another Event."""
+        if isinstance(key, NodeKey):
+            node = self.nodes.get(key.name) or {"metadata": {"name": key.name}}
+            involved = {"apiVersion": "v1", "kind": "Node", **node}
+        else:
+            ref = key.job if isinstance(key, FollowUp) else key
+            if not isinstance(ref, JobRef):
+                return
+            involved = self._job(ref, fresh=False, read=False) or _job_stub(ref, "")
+        digest = hashlib.sha256(reason.encode()).hexdigest()[:10]
+        try:
+            record_event(self.kube, involved, "ReconcileRefused",
+                         f"mlkube-controller was refused: {reason}; {todo}",
+                         f"refused-{digest}", warning=True,
+                         instance=self.options.identity)  # fmt: skip
+        except MlkubeError as exc:
+            log.warning("%s: could not write the Event: %s", _describe(key), exc)
 
     def _resync(self) -> None:
         while not self._stop.wait(self.options.resync_seconds):
@@ -261,8 +314,7 @@ class Controller:
         if not (node.get("spec") or {}).get("unschedulable"):
             patch["spec"] = {"unschedulable": True}
         if observed_at(node) is None:
-            with self._lock:
-                seen = self._first_seen.get(name) or utcnow()
+            seen = self.state.first_seen([name]).get(name) or utcnow()
             patch["metadata"] = {"annotations": {OBSERVED_ANNOTATION: format_time(seen)}}
         if not patch:
             return
@@ -284,128 +336,131 @@ class Controller:
         """Urgent pass: record the request and deliver it to one pod (the ranks agree
         among themselves, so one pod asked is the whole job asked), then queue the
         follow-up. Follow-up pass: every other pod, the Event, the evictions."""
-        with self._lock:
-            keys = list(self._by_job.get(ref, ()))
-        pods = [p for p in (self.pods.get(k) for k in keys) if p is not None]
+        pods = [p for p in (self.pods.get(k) for k in self.state.pods_of(ref)) if p is not None]
         names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
         nodes = {n: obj for n in names if (obj := self.nodes.get(n)) is not None}
         notices = active_notices(pods, nodes)
         if not notices:
             return
-        with self._lock:
-            observed = {n: self._first_seen[n] for n in names if n in self._first_seen}
+        observed = self.state.first_seen(names)
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
-        recorded = self._record(ref, pods, nodes, set(notices), observed)
-        if recorded is None:
+        planned = self._plan(ref, pods, nodes, set(notices), observed)
+        if planned is None:
             return  # the job is gone, or the record moved under us: queued again
-        uid, job, plan = recorded
+        plan = planned.plan
         if urgent:
             if plan.deliver:
                 self._deliver(first_to_ask(plan, nodes), str(plan.current))
-            self.queue.add(FollowUp(ref))
+            self._add(FollowUp(ref))
             return
         for pod in plan.deliver:
             self._deliver(pod, str(plan.current))
-        with self._lock:
-            record = self._records[ref][1]
         carrying = {
             p["metadata"].get("uid") for p in pods
             if (p["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION) == plan.current
         }  # fmt: skip
         asked = len(carrying | {p["metadata"].get("uid") for p in plan.deliver})
-        self._announce(ref, uid, job, record=record, notices=notices, asked=asked)
+        record = self.state.record_of(ref)
+        self._announce(ref, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:
             self._evict(ref, pod)
         if plan.wake_at is not None:
             self.queue.add_after(FollowUp(ref), (plan.wake_at - utcnow()).total_seconds())
 
-    def _record(
+    def _plan(
         self,
         ref: JobRef,
         pods: list[dict[str, Any]],
         nodes: dict[str, dict[str, Any]],
         notices: set[str],
         observed: dict[str, datetime],
-    ) -> tuple[str, dict[str, Any] | None, JobPlan] | None:
-        """The job's plan, with a new request recorded on the job if one is due: a
-        merge patch conditional on the resourceVersion read (from the metadata cache,
-        else a GET; after a 409, always a GET)."""
-        with self._lock:
-            cached = self._records.get(ref)
+    ) -> Planned | None:
+        """The job's plan, with a new request recorded on the job if one is due. The
+        record comes from memory while it already handles every notice; otherwise from
+        the job's metadata (the watch cache, or a GET after a 409)."""
         fresh = False
-        for _ in range(3):
+        for _ in range(RECORD_ATTEMPTS):
+            record = None if fresh else self.state.record_of(ref)
             job: dict[str, Any] | None = None
-            if cached is None or not notices <= handled(cached[1]):
+            if record is None or not record.handles(notices):
                 job = self._job(ref, fresh)
                 if job is None:
                     return None
-                cached = (str(job["metadata"].get("uid", "")), read_record(job))
-            uid, record = cached
-            now = utcnow()
-            plan = plan_job(uid, pods, nodes, record, observed=observed, now=now)
+                record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
+            plan = plan_job(record.uid, pods, nodes, list(record.requests),
+                            observed=observed, now=utcnow())  # fmt: skip
             if plan.request is None:
-                with self._lock:
-                    self._records[ref] = cached
-                return uid, job, plan
-            assert job is not None
-            record = [*record, plan.request]
-            try:
-                self.kube.patch(ref.api_version, ref.kind, ref.name, record_patch(job, record),
-                                ref.namespace)  # fmt: skip
-            except ApiError as exc:
-                if exc.status == 404:
-                    return None
-                if exc.status != 409:
-                    raise
-                self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
-                cached, fresh = None, True
-                continue
-            first = min(observed.get(n, now) for n in plan.request.nodes)
-            self.metrics.requests.labels(plan.request.signal).inc()
-            self.metrics.request_latency.observe(max(0.0, (now - first).total_seconds()))
-            log.info("%s: checkpoint request %s (%s on %s)", ref, plan.request.id,
-                     plan.request.signal, ", ".join(plan.request.nodes))  # fmt: skip
-            with self._lock:
-                self._records[ref] = (uid, record)
-            return uid, job, plan
-        self.queue.add(ref, urgent=True)
+                self.state.remember_record(ref, record)
+                return Planned(record.uid, job, plan)
+            if job is None:
+                raise InvariantBroken(
+                    f"{ref}: a new request was planned from a record that handles every "
+                    "notice; the job's metadata was never read"
+                )
+            if self._write_record(ref, job, record, plan.request, observed):
+                return Planned(record.uid, job, plan)
+            fresh = True  # 409: someone wrote the job since it was read
+        self._add(ref, urgent=True)
         return None
 
-    def _job(self, ref: JobRef, fresh: bool) -> dict[str, Any] | None:
-        """The job's metadata: from the watch cache unless ``fresh`` is asked for."""
+    def _write_record(self, ref: JobRef, job: dict[str, Any], record: CachedRecord,
+                      request: Request, observed: dict[str, datetime]) -> bool:  # fmt: skip
+        """The conditional write (the job's resourceVersion is in the patch): True when
+        written, False on a 409. The only exactly-once mechanism there is."""
+        requests = (*record.requests, request)
+        try:
+            self.kube.patch(ref.api_version, ref.kind, ref.name,
+                            record_patch(job, list(requests)), ref.namespace)  # fmt: skip
+        except ApiError as exc:
+            if exc.status == 409:
+                self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
+                return False
+            raise
+        now = utcnow()
+        first = min(observed.get(n, now) for n in request.nodes)
+        self.metrics.requests.labels(request.signal).inc()
+        self.metrics.request_latency.observe(max(0.0, (now - first).total_seconds()))
+        log.info("%s: checkpoint request %s (%s on %s)", ref, request.id, request.signal,
+                 ", ".join(request.nodes))  # fmt: skip
+        self.state.remember_record(ref, CachedRecord(record.uid, requests))
+        return True
+
+    def _job(self, ref: JobRef, fresh: bool, *, read: bool = True) -> dict[str, Any] | None:
+        """The job's metadata: from the watch cache unless ``fresh`` is asked for (or
+        there is no cache for the kind); with ``read`` False, never from the API."""
         informer = self.jobs.get((ref.api_version, ref.kind))
         if informer is not None and not fresh:
             cached = informer.get(f"{ref.namespace}/{ref.name}")
             if cached is not None:
                 return {"apiVersion": ref.api_version, "kind": ref.kind,
                         "metadata": cached.get("metadata") or {}}  # fmt: skip
+        if not read:
+            return None
         return self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
 
-    def _announce(self, ref: JobRef, uid: str, job: dict[str, Any] | None, *,
-                  record: list[Request], notices: dict[str, Any], asked: int) -> None:  # fmt: skip
+    def _announce(self, ref: JobRef, planned: Planned, record: list[Request],
+                  notices: dict[str, Any], asked: int) -> None:  # fmt: skip
         """An Event per active request, level-triggered: a replica that recorded a
         request and died before announcing it is made up for by the next one (the
         Event's name is the request's, so a second write is a 409)."""
         for request in record:
-            if request.id in self._announced or not set(request.notices) & set(notices):
+            if self.state.announced(request.id) or not set(request.notices) & set(notices):
                 continue
-            meta = {"name": ref.name, "namespace": ref.namespace, "uid": uid}
-            involved = job or {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": meta}
+            involved = planned.job or _job_stub(ref, planned.uid)
             record_event(self.kube, involved, "CheckpointRequested",
                          f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
                          f"pod(s) to checkpoint (request {request.id})",
                          request.id, instance=self.options.identity)  # fmt: skip
-            self._announced.add(request.id)
+            self.state.mark_announced(request.id)
 
     def _deliver(self, pod: dict[str, Any], request: str) -> None:
         """Annotate ``pod`` with ``request``, once per process: the pod cache shows our
         own write only a watch event later."""
         meta = pod["metadata"]
-        key = str(meta.get("uid"))
-        with self._lock:
-            if self._delivered.get(key) == request:
-                return
+        uid = str(meta.get("uid"))
+        if self.state.delivered(uid, request):
+            return
         # The uid in the patch is a precondition: a replacement pod of the same name
         # (the Training Operator reuses names) answers 422, uid immutable, and is not
         # asked by mistake.
@@ -417,16 +472,14 @@ class Controller:
             if exc.status not in (404, 409, 422):
                 raise
             return
-        with self._lock:
-            self._delivered[key] = request
+        self.state.mark_delivered(uid, request)
         self.metrics.deliveries.inc()
 
     def _evict(self, ref: JobRef, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        key = str(meta.get("uid"))
-        with self._lock:
-            if key in self._evicted:  # the cache has not caught up with it yet
-                return
+        uid = str(meta.get("uid"))
+        if self.state.evicted(uid):  # the cache has not caught up with it yet
+            return
         try:
             self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
@@ -436,7 +489,19 @@ class Controller:
                 self.queue.add_after(FollowUp(ref), 5.0)
                 return
             raise
-        with self._lock:
-            self._evicted.add(key)
+        self.state.mark_evicted(uid)
         self.metrics.evictions.inc()
         log.info("%s: evicted %s from %s", ref, meta["name"], pod["spec"].get("nodeName"))
+
+
+def _job_stub(ref: JobRef, uid: str) -> dict[str, Any]:
+    meta = {"name": ref.name, "namespace": ref.namespace, "uid": uid or None}
+    return {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": meta}
+
+
+def _describe(key: Hashable) -> str:
+    if isinstance(key, NodeKey):
+        return f"Node/{key.name}"
+    if isinstance(key, FollowUp):
+        return f"{key.job} (follow-up)"
+    return str(key)
