@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup crds binaries demo test check unit bench docs golden clean
+.PHONY: setup crds binaries demo test check unit bench docs golden clean image system-packages
 
 setup: $(STAMP)
 
@@ -43,6 +43,16 @@ demo: setup binaries
 # repository by version (tools/build.sh); a no-op once built.
 binaries:
 	bash tools/build.sh
+
+# The controller image (Containerfile), built with buildah from a debootstrap base
+# cached outside the repository; needs root and `make system-packages`.
+image: setup
+	bash tools/image.sh
+
+# Debian packages the packaging tests need (buildah, debootstrap, runc, zsh, fish);
+# CI runs it, as root.
+system-packages:
+	bash tools/system-packages.sh
 
 check: setup
 	$(BIN)/ruff check src tests bench demo
