@@ -78,6 +78,7 @@ docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md
 	$(BIN)/python -m mlkube.spec.docs > docs/spec.md
 	$(BIN)/mlkube controller manifests > deploy/controller.yaml
+	$(BIN)/python -m mlkube.controller.chart > deploy/helm/mlkube-controller/files/controller.yaml
 
 # Rewrite tests/golden from the examples; review the diff before committing it.
 golden: setup
