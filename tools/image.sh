@@ -100,7 +100,18 @@ wheels() {
   [[ -n $ver ]] || die "no python3.X in $BASE_TAR"
   rm -rf "$CONTEXT" && mkdir -p "$CONTEXT/wheels" "$CONTEXT/pip"
   cp "$ROOT/Containerfile" "$CONTEXT/Containerfile"
-  "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$CONTEXT/wheels" "$ROOT" >&2
+  # mlkube's wheel from a copy of the checkout's files (tracked and new, not ignored):
+  # setuptools builds in the tree and would pack whatever a stale build/ still holds
+  local src=$CONTEXT/src
+  mkdir -p "$src"
+  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+      | while IFS= read -r -d '' f; do [[ -f $f ]] && cp --parents -- "$f" "$src/"; done)
+  else
+    cp -a "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/src" "$src/"
+  fi
+  "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$CONTEXT/wheels" "$src" >&2
+  rm -rf "$src"
   # dependencies as binary wheels for the base's Python (not this machine's)
   "$PYTHON" -m pip download --quiet --only-binary=:all: --python-version "$ver" \
     --dest "$CONTEXT/wheels" "$CONTEXT"/wheels/mlkube-*.whl >&2

@@ -5,7 +5,9 @@ no spot node, and uninstall removes what install made."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +100,23 @@ def test_install_upgrade_uninstall(kube: Kube, helm: Helm) -> None:
     )
     assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRole", RELEASE) is None
     assert kube.get("v1", "ServiceAccount", RELEASE, NAMESPACE) is None
+
+
+def test_kubectl_mlkube_doctor_reads_the_cluster(local_cluster: Path) -> None:
+    """kubectl hands the plugin its flags: `kubectl mlkube doctor` reaches the cluster
+    named by --kubeconfig, as `mlkube doctor` does."""
+    kubectl = built("kubectl", "kubectl")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/nonexistent"}
+    proc = subprocess.run(
+        [str(kubectl), "mlkube", "doctor", "-A", "--kubeconfig", str(local_cluster),
+         "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr  # 1: findings, which a test cluster has
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["findings"] == len(json.loads(proc.stdout)["findings"])
+    unreachable = subprocess.run(
+        [str(kubectl), "mlkube", "doctor", "-A", "--kubeconfig", str(local_cluster) + ".none"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert unreachable.returncode == 2 and "mlkube:" in unreachable.stderr
