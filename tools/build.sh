@@ -92,7 +92,9 @@ stamp_ldflags() {
 
 build_tags() {
   case $1 in
-    k8s|kubelet-writer|kubectl) echo notest,grpcnotrace ;;   # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only)
+    # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only); helm too, so that it
+    # reuses the control plane's compiled client-go, apimachinery, gRPC... (tags key the cache)
+    k8s|kubelet-writer|kubectl|helm) echo notest,grpcnotrace ;;
     *) echo "" ;;
   esac
 }
