@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup crds binaries demo test check unit bench docs golden clean
+.PHONY: setup crds binaries demo test check unit bench docs golden clean image system-packages
 
 setup: $(STAMP)
 
@@ -44,12 +44,22 @@ demo: setup binaries
 binaries:
 	bash tools/build.sh
 
+# The controller image (Containerfile), built with buildah from a debootstrap base
+# cached outside the repository; needs root and `make system-packages`.
+image: setup
+	bash tools/image.sh
+
+# Debian packages the packaging tests need (buildah, debootstrap, runc, zsh, fish);
+# `make test` runs it (installing only as root).
+system-packages:
+	bash tools/system-packages.sh
+
 check: setup
 	$(BIN)/ruff check src tests bench demo
 	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/mypy
 
-test: check crds binaries
+test: system-packages check crds binaries
 	$(BIN)/pytest
 
 unit: setup
@@ -68,6 +78,7 @@ docs: setup
 	$(BIN)/python -m mlkube.rules.docs > docs/rules.md
 	$(BIN)/python -m mlkube.spec.docs > docs/spec.md
 	$(BIN)/mlkube controller manifests > deploy/controller.yaml
+	$(BIN)/python -m mlkube.controller.chart > deploy/helm/mlkube-controller/files/controller.yaml
 
 # Rewrite tests/golden from the examples; review the diff before committing it.
 golden: setup

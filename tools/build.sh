@@ -3,7 +3,8 @@
 # Training Operator) from the Go module proxy into a per-version cache outside
 # the repository.
 #
-#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [training-operator] [kubelet-writer]   (default: all)
+#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [training-operator] [kubelet-writer] [helm] [kubectl]
+#   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
 # the version; binaries land in
@@ -20,7 +21,7 @@
 # $CACHE/log/<component>-<version>.log and its tail is shown on failure.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue training-operator kubelet-writer)
+ALL_COMPONENTS=(k8s etcd kwok kueue training-operator kubelet-writer helm kubectl)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -44,6 +45,9 @@ main_module() {
     kueue) echo sigs.k8s.io/kueue ;;
     training-operator) echo github.com/kubeflow/training-operator ;;
     kubelet-writer) echo k8s.io/kubernetes ;;   # the kubelet's downwardAPI writer, for tests
+    helm) echo helm.sh/helm/v4 ;;               # the chart's tests (not part of a cluster)
+    kubectl) echo k8s.io/kubernetes ;;          # the plugin's tests; its own module, so the
+                                                # k8s component's binaries are not rebuilt
     *) return 1 ;;
   esac
 }
@@ -59,6 +63,8 @@ targets() {
     kueue) echo kueue=sigs.k8s.io/kueue/cmd/kueue ;;
     training-operator) echo training-operator=github.com/kubeflow/training-operator/cmd/training-operator.v1 ;;
     kubelet-writer) echo atomic-writer=mlkube.invalid/tools/kubelet-writer ;;
+    helm) echo helm=helm.sh/helm/v4/cmd/helm ;;
+    kubectl) echo kubectl=k8s.io/kubernetes/cmd/kubectl ;;
   esac
 }
 
@@ -66,7 +72,7 @@ targets() {
 stamp_ldflags() {
   local comp=$1 ver=$2 date=$3 ld="" p
   case $comp in
-    k8s)
+    k8s|kubectl)
       # Without this, --version prints v0.0.0-master and kwokctl/Kueue cannot
       # parse the server version. Same variables as hack/lib/version.sh.
       local minor=${ver#v1.}; minor=${minor%%.*}
@@ -78,13 +84,17 @@ stamp_ldflags() {
     kwok) ld=" -X sigs.k8s.io/kwok/pkg/consts.Version=$ver" ;;
     kueue) ld=" -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver -X sigs.k8s.io/kueue/pkg/version.BuildDate=$date" ;;
     training-operator) ld="" ;;
+    # as helm's Makefile does for a tagged release
+    helm) ld=" -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
   esac
   echo "$ld"
 }
 
 build_tags() {
   case $1 in
-    k8s|kubelet-writer) echo notest,grpcnotrace ;;   # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only)
+    # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only); helm too, so that it
+    # reuses the control plane's compiled client-go, apimachinery, gRPC... (tags key the cache)
+    k8s|kubelet-writer|kubectl|helm) echo notest,grpcnotrace ;;
     *) echo "" ;;
   esac
 }

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for module in (render, lint, rules, cluster, apply, status, doctor, preflight, controller):
         module.register(verbs)
+    from mlkube.cli import completion  # noqa: PLC0415 - it reads this parser back
+
+    completion.register(verbs)
     return parser
 
 

@@ -33,6 +33,9 @@ MODULES = {
     "training-operator": "github.com/kubeflow/training-operator",
     # not part of a cluster: the kubelet's downwardAPI writer, for the runtime's tests
     "kubelet-writer": "k8s.io/kubernetes",
+    # not part of a cluster either: the Helm chart's and the kubectl plugin's tests
+    "helm": "helm.sh/helm/v4",
+    "kubectl": "k8s.io/kubernetes",
 }
 CLUSTER = ("k8s", "etcd", "kwok", "kueue", "training-operator")
 BINARIES = {
@@ -44,6 +47,8 @@ BINARIES = {
     "kueue": "kueue",
     "training-operator": "training-operator",
     "atomic-writer": "kubelet-writer",
+    "helm": "helm",
+    "kubectl": "kubectl",
 }
 
 

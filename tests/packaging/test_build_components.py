@@ -1,0 +1,37 @@
+"""tools/build.sh and mlkube.localcluster.binaries name the same components, and the
+packaging tools (helm, kubectl) are built but are no part of a cluster."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from mlkube.localcluster.binaries import BINARIES, CLUSTER, MODULES
+
+from ..conftest import ROOT
+
+BUILD = ROOT / "tools" / "build.sh"
+
+
+def _build_components() -> list[str]:
+    match = re.search(r"^ALL_COMPONENTS=\(([^)]*)\)", BUILD.read_text(), re.M)
+    assert match
+    return match.group(1).split()
+
+
+def test_build_sh_and_binaries_py_agree() -> None:
+    assert sorted(_build_components()) == sorted(MODULES)
+    assert set(BINARIES.values()) == set(MODULES)
+
+
+def test_helm_and_kubectl_are_built_but_not_part_of_a_cluster() -> None:
+    assert {"helm", "kubectl"} <= set(MODULES)
+    assert not {"helm", "kubectl"} & set(CLUSTER)
+
+
+def test_an_unknown_component_is_refused_by_name() -> None:
+    proc = subprocess.run(
+        ["bash", str(BUILD), "nosuch"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1
+    assert "unknown component 'nosuch'" in proc.stderr and "helm kubectl" in proc.stderr
