@@ -7,6 +7,7 @@ tls-server-name, proxies, and inline keys that never reach the disk."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -25,11 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
-from mlkube.cluster.client import ApiError, Kube
+from mlkube.cluster.client import ApiError, Kube, NotFound
 from mlkube.cluster.kubeconfig import Impersonation, Overrides, load_connection
 from mlkube.rbac import deployer_rbac
 
 from ..conftest import EXAMPLES, Result
+from .waiting import until
 
 NAMESPACE = "auth-test"
 PLUGIN = Path(__file__).with_name("exec_plugin.py")
@@ -400,3 +402,39 @@ def test_inline_key_data_leaves_nothing_in_the_temp_dir(
     finally:
         kube.delete("kubeflow.org/v1", "PyTorchJob", "never-admitted", NAMESPACE)
     assert list(spill.iterdir()) == []
+
+
+def test_the_controller_keeps_its_lease_through_expiring_exec_credentials(
+    local_cluster: Path, accounts: None, tmp_path: Path
+) -> None:
+    """A long-running verb outlives its credential: the controller, authenticated by the
+    plugin with 6-second tokens, renews its Lease past the first token's expiry."""
+    kubeconfig, log = merged(local_cluster, tmp_path, PLUGIN_TTL="6")
+    argv = [sys.executable, "-m", "mlkube", "controller", "run", "--lease-namespace",
+            NAMESPACE, "--metrics-bind-address", ""]  # fmt: skip
+    out = (tmp_path / "controller.log").open("wb")
+    process = subprocess.Popen(
+        argv, env={**os.environ, "KUBECONFIG": kubeconfig}, stdout=out, stderr=subprocess.STDOUT
+    )
+    try:
+        with Kube(load_connection(str(local_cluster))) as kube:
+
+            def renewed_after_expiry() -> dict[str, Any] | None:
+                calls = _calls(log)
+                lease = kube.get("coordination.k8s.io/v1", "Lease", "mlkube-controller", NAMESPACE)
+                if len(calls) < 2 or not lease or process.poll() is not None:
+                    assert process.poll() is None, (tmp_path / "controller.log").read_text()
+                    return None
+                first = datetime.fromisoformat(calls[0]["expires"].replace("Z", "+00:00"))
+                renew = datetime.fromisoformat(lease["spec"]["renewTime"].replace("Z", "+00:00"))
+                return lease if renew > first else None
+
+            lease = until("a Lease renewed after the first credential expired",
+                          renewed_after_expiry, timeout=90, every=1)  # fmt: skip
+        assert lease["spec"]["holderIdentity"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        out.close()
+        with Kube(load_connection(str(local_cluster))) as kube, contextlib.suppress(NotFound):
+            kube.delete("coordination.k8s.io/v1", "Lease", "mlkube-controller", NAMESPACE)
