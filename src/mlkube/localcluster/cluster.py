@@ -27,6 +27,7 @@ from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.auth import tls_context
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
+from mlkube.cluster.waiting import until
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
 from mlkube.fileio import reason, write_atomic
@@ -188,6 +189,26 @@ def up(
         return existing
     down(name, lambda _msg: None)  # whatever a failed earlier start left behind
     binaries = ensure()
+    layout, state = _prepare(name)
+    try:
+        start = _Starter(state, layout, progress)
+        _start_control_plane(binaries, layout, start)
+        with Kube(load_connection(str(layout.kubeconfig))) as kube:
+            _install_apis(kube, layout, throttle, progress)
+            _start_controllers(kube, binaries, layout, start)
+            if platform is not None:
+                _shape(kube, platform, progress)
+                state.platform = platform.doc.source
+                state.save(_state_file(name))
+    except BaseException:
+        _stop(state, lambda _msg: None)  # the logs stay, for the error to point at
+        raise
+    return state
+
+
+def _prepare(name: str) -> tuple[Layout, State]:
+    """The cluster's directory (marked as ours first), ports, certificates, kubeconfig
+    and state file: everything `up` writes before it starts a process."""
     layout = _layout(
         name, dict(zip(PORT_NAMES, processes.free_ports(len(PORT_NAMES)), strict=True))
     )
@@ -198,24 +219,17 @@ def up(
     layout.kubeconfig.write_text(yaml.safe_dump(components.kubeconfig(layout, name)))
     state = State(name, layout.ports)
     state.save(_state_file(name))
-    try:
-        start = _Starter(state, layout, progress)
-        _start_control_plane(binaries, layout, start)
-        with Kube(load_connection(str(layout.kubeconfig))) as kube:
-            crds = [controllers.with_kueue_conversion(c, layout) for c in load_crds()]
-            installed = apply_objects(kube, crds)
-            progress(f"{len(installed)} CRDs installed (Training Operator, KServe, Kueue)")
-            apply_objects(kube, [_namespace(ns) for ns in INFRASTRUCTURE_NAMESPACES])
-            apply_objects(kube, components.throttling(list(throttle)))
-            _start_controllers(kube, binaries, layout, start)
-            if platform is not None:
-                _shape(kube, platform, progress)
-                state.platform = platform.doc.source
-                state.save(_state_file(name))
-    except BaseException:
-        _stop(state, lambda _msg: None)  # the logs stay, for the error to point at
-        raise
-    return state
+    return layout, state
+
+
+def _install_apis(kube: Kube, layout: Layout, throttle: Sequence[str], progress: Progress) -> None:
+    """The released CRDs (Kueue's with its conversion webhook), the infrastructure
+    namespaces, and the API Priority and Fairness objects asked for."""
+    crds = [controllers.with_kueue_conversion(c, layout) for c in load_crds()]
+    installed = apply_objects(kube, crds)
+    progress(f"{len(installed)} CRDs installed (Training Operator, KServe, Kueue)")
+    apply_objects(kube, [_namespace(ns) for ns in INFRASTRUCTURE_NAMESPACES])
+    apply_objects(kube, components.throttling(list(throttle)))
 
 
 def _health_ok(url: str) -> Callable[[], bool]:
@@ -303,16 +317,11 @@ def _shape(kube: Kube, platform: SpecFile, progress: Progress, timeout: float = 
 
 
 def wait_nodes_ready(kube: Kube, names: set[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def all_ready() -> bool | None:
         ready = {n["metadata"]["name"] for n in kube.list("v1", "Node") if _node_ready(n)}
-        if names <= ready:
-            return
-        if time.monotonic() > deadline:
-            raise MlkubeError(
-                f"{len(names - ready)} of {len(names)} nodes not Ready after {timeout:.0f}s"
-            )
-        time.sleep(0.25)
+        return True if names <= ready else None
+
+    until(f"{len(names)} nodes Ready", all_ready, timeout=timeout, every=0.25)
 
 
 def _node_ready(node: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from mlkube.errors import InputError
 from mlkube.manifests.objects import format_path
 from mlkube.snapshots import jsontext, schema
 
-# (apiVersion, kind, namespaced)
+# (apiVersion, kind): listed in the workloads' namespace (or all), then cluster-scoped
 NAMESPACED = (
     ("v1", "Pod"),
     ("v1", "Event"),
