@@ -58,6 +58,7 @@ FILE_INPUTS: dict[Verb, list[ArgsFor]] = {
 # cluster by name (tests/boundary/test_cluster_down.py), the controller's own bundle.
 NO_FILE_INPUTS: set[Verb] = {
     ("rules",),
+    ("completion",),
     ("explain",),
     ("cluster", "down"),
     ("cluster", "status"),
