@@ -25,6 +25,11 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.measure import measure
+from mlkube.localcluster.processes import free_ports
+
 MLKUBE = [sys.executable, "-m", "mlkube"]
 
 
@@ -40,16 +45,9 @@ def kubeconfig(directory: Path, server: str) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def timed(argv: list[str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    code = subprocess.run(argv, capture_output=True, check=False, timeout=600).returncode
-    return time.perf_counter() - start, code
+    result = measure(argv)
+    return result.seconds, result.exit_code
 
 
 def sigterm_after_metrics(argv: list[str], port: int) -> tuple[float, int]:
@@ -75,12 +73,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
-        refused = kubeconfig(Path(tmp), f"https://127.0.0.1:{free_port()}")
-        metrics = ["--metrics-bind-address", f"127.0.0.1:{free_port()}"]
+        refused = kubeconfig(Path(tmp), f"https://127.0.0.1:{free_ports(1)[0]}")
+        metrics = ["--metrics-bind-address", f"127.0.0.1:{free_ports(1)[0]}"]
         rows.append(("refused", *timed([*MLKUBE, "controller", "run", "--kubeconfig",
                                          str(refused), *metrics])))  # fmt: skip
         quiet = kubeconfig(Path(tmp), f"https://127.0.0.1:{silent.getsockname()[1]}")
-        port = free_port()
+        port = free_ports(1)[0]
         argv = [*MLKUBE, "controller", "run", "--kubeconfig", str(quiet),
                 "--metrics-bind-address", f"127.0.0.1:{port}"]  # fmt: skip
         rows.append(("silent, SIGTERM (from the signal)", *sigterm_after_metrics(argv, port)))

@@ -12,30 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlkube.cli.main import main
 from mlkube.errors import EXIT_UNREACHABLE
 from mlkube.localcluster.pki import SERVICE_IP, Pki, create
 
-
-def _kubeconfig(tmp: Path, port: int, ca: Path | None = None) -> Path:
-    cluster: dict[str, object] = {"server": f"https://127.0.0.1:{port}"}
-    if ca:
-        cluster["certificate-authority"] = str(ca)
-    else:
-        cluster["insecure-skip-tls-verify"] = True
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "far", "cluster": cluster}],
-        "users": [{"name": "me", "user": {"token": "t"}}],
-        "contexts": [{"name": "far-away", "context": {"cluster": "far", "user": "me"}}],
-        "current-context": "far-away",
-    }
-    path = tmp / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
+from .conftest import token_kubeconfig
 
 
 @pytest.fixture
@@ -45,15 +27,6 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
-
-
-@pytest.fixture
-def deaf_listener() -> Iterator[int]:
-    """Listens, so the kernel completes TCP handshakes, but never reads: TLS stalls."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(16)
-        yield s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +79,9 @@ def _one_line(err: str) -> str:
 def test_a_refused_connection_is_exit_3_naming_the_server_and_context(
     verb: str, closed_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([verb, "--kubeconfig", str(_kubeconfig(tmp_path, closed_port))])
+    code = main(
+        [verb, "--kubeconfig", str(token_kubeconfig(tmp_path, f"https://127.0.0.1:{closed_port}"))]
+    )
     out, err = capsys.readouterr()
     assert code == EXIT_UNREACHABLE
     assert out == ""  # no "No findings in 0 objects."
@@ -118,7 +93,7 @@ def test_a_refused_connection_is_exit_3_naming_the_server_and_context(
 def test_a_server_that_never_completes_the_handshake_fails_within_the_timeout(
     deaf_listener: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = _kubeconfig(tmp_path, deaf_listener)
+    kubeconfig = token_kubeconfig(tmp_path, f"https://127.0.0.1:{deaf_listener}")
     started = time.monotonic()
     code = main(["doctor", "--kubeconfig", str(kubeconfig), "--request-timeout", "1s"])
     elapsed = time.monotonic() - started
@@ -130,7 +105,7 @@ def test_a_server_that_never_completes_the_handshake_fails_within_the_timeout(
 def test_a_server_that_accepts_and_never_answers_fails_within_the_timeout(
     silent_tls_server: int, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = _kubeconfig(tmp_path, silent_tls_server, pki.ca)
+    kubeconfig = token_kubeconfig(tmp_path, f"https://127.0.0.1:{silent_tls_server}", pki.ca)
     started = time.monotonic()
     code = main(["doctor", "--kubeconfig", str(kubeconfig), "--request-timeout", "1500ms"])
     elapsed = time.monotonic() - started
@@ -144,7 +119,7 @@ def test_a_server_that_accepts_and_never_answers_fails_within_the_timeout(
 def test_retries_of_a_refused_connection_show_at_verbosity_4(
     closed_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = str(_kubeconfig(tmp_path, closed_port))
+    kubeconfig = str(token_kubeconfig(tmp_path, f"https://127.0.0.1:{closed_port}"))
     assert main(["doctor", "--kubeconfig", kubeconfig, "-v", "4"]) == EXIT_UNREACHABLE
     err = capsys.readouterr().err
     retries = [line for line in err.splitlines() if line.startswith("mlkube: retry ")]

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,28 +19,12 @@ import yaml
 from mlkube.controller.metrics import parse_bind_address
 from mlkube.localcluster.processes import free_ports
 
-from ..conftest import Result, Run
-
-
-def kubeconfig(tmp_path: Path, server: str) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": server,
-                                                 "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))  # fmt: skip
-    return path
+from ..conftest import Result, Run, token_kubeconfig
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts TCP connections (the kernel's backlog) and never says a word."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+def silent_server(deaf_listener: int) -> str:
+    return f"https://127.0.0.1:{deaf_listener}"
 
 
 def one_line_error(result: Result, code: int, *needles: str) -> None:
@@ -70,7 +53,7 @@ def test_a_bad_metrics_address_is_one_line_and_exit_2(
     mlkube: Run, tmp_path: Path, address: str, complaint: str
 ) -> None:
     # The kubeconfig's server is never contacted: the flag is checked first.
-    config = kubeconfig(tmp_path, "https://127.0.0.1:1")
+    config = token_kubeconfig(tmp_path, "https://127.0.0.1:1")
     result = mlkube("controller", "run", "--kubeconfig", str(config),
                     "--metrics-bind-address", address)  # fmt: skip
     one_line_error(result, 2, "--metrics-bind-address", complaint)
@@ -89,7 +72,7 @@ def test_a_metrics_port_taken_by_another_process_is_one_line(mlkube: Run, tmp_pa
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        config = kubeconfig(tmp_path, "https://127.0.0.1:1")
+        config = token_kubeconfig(tmp_path, "https://127.0.0.1:1")
         result = mlkube("controller", "run", "--kubeconfig", str(config),
                         "--metrics-bind-address", f"127.0.0.1:{port}")  # fmt: skip
     one_line_error(result, 2, "cannot listen there")
@@ -106,7 +89,7 @@ def test_a_metrics_port_taken_by_another_process_is_one_line(mlkube: Run, tmp_pa
 def test_bad_numbers_are_one_line_and_exit_2(
     mlkube: Run, tmp_path: Path, flags: tuple[str, ...], complaint: str
 ) -> None:
-    config = kubeconfig(tmp_path, "https://127.0.0.1:1")
+    config = token_kubeconfig(tmp_path, "https://127.0.0.1:1")
     one_line_error(mlkube("controller", "run", "--kubeconfig", str(config), *flags), 2, complaint)
 
 
@@ -128,7 +111,7 @@ def test_manifests_accept_zero_replicas(mlkube: Run) -> None:
 
 def test_a_server_that_refuses_connections_is_exit_3_naming_it(mlkube: Run, tmp_path: Path) -> None:
     (port,) = free_ports(1)  # nothing listens there
-    config = kubeconfig(tmp_path, f"https://127.0.0.1:{port}")
+    config = token_kubeconfig(tmp_path, f"https://127.0.0.1:{port}")
     (metrics,) = free_ports(1)
     result = mlkube("controller", "run", "--kubeconfig", str(config),
                     "--metrics-bind-address", f"127.0.0.1:{metrics}")  # fmt: skip
@@ -138,7 +121,7 @@ def test_a_server_that_refuses_connections_is_exit_3_naming_it(mlkube: Run, tmp_
 def test_a_server_that_never_answers_is_exit_3_after_the_give_up_time(
     mlkube: Run, tmp_path: Path, silent_server: str
 ) -> None:
-    config = kubeconfig(tmp_path, silent_server)
+    config = token_kubeconfig(tmp_path, silent_server)
     (metrics,) = free_ports(1)
     result = mlkube("controller", "run", "--kubeconfig", str(config), "--give-up-after", "2",
                     "--metrics-bind-address", f"127.0.0.1:{metrics}")  # fmt: skip
@@ -148,7 +131,7 @@ def test_a_server_that_never_answers_is_exit_3_after_the_give_up_time(
 def test_sigterm_while_the_server_never_answers_ends_the_process(
     tmp_path: Path, silent_server: str
 ) -> None:
-    config = kubeconfig(tmp_path, silent_server)
+    config = token_kubeconfig(tmp_path, silent_server)
     (metrics,) = free_ports(1)
     log = tmp_path / "controller.log"
     with log.open("wb") as out:
