@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from mlkube.errors import InputError
 from mlkube.manifests.objects import format_path
+from mlkube.messages import clip
 from mlkube.snapshots import jsontext, schema
 
 # (apiVersion, kind): listed in the workloads' namespace (or all), then cluster-scoped
@@ -169,5 +170,4 @@ def _shown(path: tuple[str | int, ...]) -> str:
 
 def clipped(key: str) -> str:
     """``key`` fit for one line on a terminal: escapes shown, at most 60 characters."""
-    shown = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+    return clip(key if key.isprintable() else key.encode("unicode_escape").decode("ascii"), 60)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import Container, PodTemplate, pod_templates
+from mlkube.messages import clip
 
 
 def containers(m: Manifest, *, init: bool = False) -> Iterator[tuple[PodTemplate, Container]]:
@@ -36,12 +37,11 @@ def names(items: object, key: str = "name") -> set[str]:
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """A value as a message quotes it: repr, cut to ``limit`` characters (a 5,000-digit
+    """A value as a message quotes it: repr, clipped to about ``limit`` characters (a 5,000-digit
     number or a 100 KB string is not echoed whole)."""
     if isinstance(value, list | dict):
         return "a list" if isinstance(value, list) else "a mapping"
-    text = repr(value) if isinstance(value, str) else _number_text(value)
-    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
+    return clip(repr(value) if isinstance(value, str) else _number_text(value), limit)
 
 
 def _number_text(value: object) -> str:
