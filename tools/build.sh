@@ -3,7 +3,8 @@
 # Training Operator) from the Go module proxy into a per-version cache outside
 # the repository.
 #
-#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [training-operator] [kubelet-writer] [helm] [kubectl]
+#   tools/build.sh [k8s] [etcd] [kwok] [kueue] [jobset] [trainer] [training-operator]
+#                  [kubelet-writer] [helm] [kubectl]
 #   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
@@ -21,7 +22,7 @@
 # $CACHE/log/<component>-<version>.log and its tail is shown on failure.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue training-operator kubelet-writer helm kubectl)
+ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -43,6 +44,8 @@ main_module() {
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     kwok) echo sigs.k8s.io/kwok ;;
     kueue) echo sigs.k8s.io/kueue ;;
+    jobset) echo sigs.k8s.io/jobset ;;
+    trainer) echo github.com/kubeflow/trainer/v2 ;;
     training-operator) echo github.com/kubeflow/training-operator ;;
     kubelet-writer) echo k8s.io/kubernetes ;;   # the kubelet's downwardAPI writer, for tests
     helm) echo helm.sh/helm/v4 ;;               # the chart's tests (not part of a cluster)
@@ -61,6 +64,8 @@ targets() {
     etcd) echo etcd=go.etcd.io/etcd/server/v3 ;;
     kwok) echo kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl ;;
     kueue) echo kueue=sigs.k8s.io/kueue/cmd/kueue ;;
+    jobset) echo jobset=sigs.k8s.io/jobset ;;
+    trainer) echo trainer=github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager ;;
     training-operator) echo training-operator=github.com/kubeflow/training-operator/cmd/training-operator.v1 ;;
     kubelet-writer) echo atomic-writer=mlkube.invalid/tools/kubelet-writer ;;
     helm) echo helm=helm.sh/helm/v4/cmd/helm ;;
@@ -83,7 +88,7 @@ stamp_ldflags() {
     etcd) ld="" ;;   # version is a constant in go.etcd.io/etcd/api/v3/version
     kwok) ld=" -X sigs.k8s.io/kwok/pkg/consts.Version=$ver" ;;
     kueue) ld=" -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver -X sigs.k8s.io/kueue/pkg/version.BuildDate=$date" ;;
-    training-operator) ld="" ;;
+    training-operator|jobset|trainer) ld="" ;;
     # as helm's Makefile does for a tagged release
     helm) ld=" -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
   esac
