@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 GPU = "nvidia.com/gpu"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # a PyTorchJob's pods
+JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"  # a JobSet's pods (a TrainJob's: its name)
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

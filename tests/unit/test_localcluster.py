@@ -36,7 +36,7 @@ def layout(tmp_path: Path) -> Layout:
 
 BINARIES = Binaries({n: Path(f"/cache/{n}") for n in (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kueue",
-    "training-operator",
+    "training-operator", "jobset", "trainer",
 )})  # fmt: skip
 
 
@@ -77,20 +77,28 @@ def test_every_configurable_address_is_loopback(layout: Layout, tmp_path: Path) 
         assert addresses, argv[0]
         for arg in addresses:
             assert "127.0.0.1" in arg and "0.0.0.0" not in arg, arg
-    config = controllers.kueue_config(layout)
-    assert config["webhook"]["host"] == "127.0.0.1"
-    assert config["health"]["healthProbeBindAddress"].startswith("127.0.0.1:")
-    assert config["metrics"]["bindAddress"].startswith("127.0.0.1:")
+    for config in (
+        controllers.kueue_config(layout),
+        controllers.jobset_config(layout),
+        controllers.trainer_config(layout),
+    ):
+        assert config["webhook"]["host"] == "127.0.0.1"
+        assert config["health"]["healthProbeBindAddress"].startswith("127.0.0.1:")
+        assert config["metrics"]["bindAddress"].startswith("127.0.0.1:")
 
 
 def test_kueue_webhooks_cover_only_what_this_configuration_serves(layout: Layout) -> None:
     layout.pki.root.mkdir()
     layout.pki.ca.write_bytes(b"-----CA-----")
     configs = controllers.kueue_webhooks(layout)
-    # What Kueue must intercept here, by resource: the two frameworks it is configured
-    # for (batch/v1 Job, the PyTorchJob) and its own kinds. Read from Kueue's released
-    # manifest, not from our list: every webhook there on these resources, none other.
-    served = {"jobs", "pytorchjobs", "clusterqueues", "cohorts", "resourceflavors", "workloads"}
+    # What Kueue must intercept here, by resource: the frameworks it is configured for
+    # (batch/v1 Job, the TrainJob, the legacy PyTorchJob) and its own kinds. Read from
+    # Kueue's released manifest, not from our list: every webhook there on these
+    # resources, none other.
+    served = {
+        "jobs", "trainjobs", "pytorchjobs", "clusterqueues", "cohorts", "resourceflavors",
+        "workloads",
+    }  # fmt: skip
 
     def resources(webhook: dict[str, Any]) -> set[str]:
         return {r.split("/")[0] for rule in webhook["rules"] for r in rule["resources"]}
@@ -111,3 +119,33 @@ def test_kueue_webhooks_cover_only_what_this_configuration_serves(layout: Layout
     assert [w["name"] for w in training["webhooks"]] == [
         "validator.pytorchjob.training-operator.kubeflow.org"
     ]
+
+
+def test_jobset_and_trainer_webhooks_are_the_releases_renamed_for_their_rotators(
+    layout: Layout,
+) -> None:
+    layout.pki.root.mkdir()
+    layout.pki.ca.write_bytes(b"-----CA-----")
+    jobset = {c["metadata"]["name"]: c for c in controllers.jobset_webhooks(layout)}
+    # The names JobSet's certificate rotator injects its CA bundle into (pkg/util/cert).
+    assert set(jobset) == {
+        "jobset-mutating-webhook-configuration",
+        "jobset-validating-webhook-configuration",
+    }
+    for config in jobset.values():
+        pods = [w for w in config["webhooks"] if w["rules"][0]["resources"] == ["pods"]]
+        # The release's kustomize patch: only the pods of a JobSet pass its pod webhooks,
+        # so that every other pod of the cluster does not depend on the JobSet controller.
+        assert len(pods) == 1
+        assert pods[0]["objectSelector"] == {
+            "matchExpressions": [{"key": "jobset.sigs.k8s.io/jobset-name", "operator": "Exists"}]
+        }
+        for w in config["webhooks"]:
+            assert w["clientConfig"]["url"].startswith(
+                f"https://127.0.0.1:{layout.ports['jobset-webhook']}/"
+            )
+    trainer = {c["metadata"]["name"]: c for c in controllers.trainer_webhooks(layout)}
+    # cmd/trainer-controller-manager/main.go names them so for its rotator.
+    assert set(trainer) == {"defaulter.trainer.kubeflow.org", "validator.trainer.kubeflow.org"}
+    hooked = {w["rules"][0]["resources"][0] for c in trainer.values() for w in c["webhooks"]}
+    assert hooked == {"trainjobs", "trainingruntimes", "clustertrainingruntimes"}

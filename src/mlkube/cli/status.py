@@ -27,7 +27,13 @@ def register(verbs: Any) -> None:
         p.add_argument("name", metavar="NAME", help="TrainingJob or InferenceEndpoint name")
         p.add_argument("-o", "--output", choices=("text", "json"), default="text")
         kubeopts.add(p)
-    w.add_argument("--for", dest="condition", choices=("Succeeded", "Ready"), required=True)
+    w.add_argument(
+        "--for",
+        dest="condition",
+        choices=("Succeeded", "Complete", "Ready"),
+        required=True,
+        help="Succeeded (Complete, TrainJob's word for it, is the same) or Ready",
+    )
     w.add_argument("--timeout", default="10m", help="like 90s, 10m, 1h (default 10m)")
     s.set_defaults(run=run_status)
     w.set_defaults(run=run_wait)
@@ -58,6 +64,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_wait(args: argparse.Namespace) -> int:
     timeout = seconds(args.timeout)
+    if args.condition == "Complete":
+        args.condition = "Succeeded"
     live = args.output == "text" and sys.stdout.isatty()
     shown = [""]
 

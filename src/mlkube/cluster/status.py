@@ -11,7 +11,10 @@ from typing import Any
 from mlkube.cluster.client import Kube
 from mlkube.cluster.waiting import Watched, until
 from mlkube.errors import MlkubeError, UsageError
+from mlkube.wellknown import JOBSET_LABEL
 
+TRAINJOB = ("trainer.kubeflow.org/v1alpha1", "TrainJob")
+JOBSET = ("jobset.x-k8s.io/v1alpha2", "JobSet")
 PYTORCHJOB = ("kubeflow.org/v1", "PyTorchJob")
 ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
 WORKLOAD = ("kueue.x-k8s.io/v1beta2", "Workload")
@@ -28,6 +31,7 @@ class Status:
     queue: dict[str, Any] = field(default_factory=dict)
     pods: dict[str, int] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)
+    restarts: int = 0  # a TrainJob's JobSet restarts (a spot reclaim costs one)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,8 +41,12 @@ class Status:
         queue = ""
         if self.queue:
             queue = f"; queue {self.queue.get('name')}: {self.queue.get('state')}"
+        restarts = f"; {self.restarts} restarts" if self.restarts else ""
         tail = f" — {self.message}" if self.message else ""
-        return f"{self.kind} {self.namespace}/{self.name}: {self.phase} ({pods}{queue}){tail}"
+        return (
+            f"{self.kind} {self.namespace}/{self.name}: {self.phase} ({pods}{queue}{restarts})"
+            f"{tail}"
+        )
 
 
 def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -50,14 +58,29 @@ def _true(conditions: dict[str, dict[str, Any]], kind: str) -> bool:
     return conditions.get(kind, {}).get("status") == "True"
 
 
+# What each followed kind's status comes from: the training jobs first, by kind.
+_KINDS = (TRAINJOB, PYTORCHJOB, ISVC)
+
+
+def _get(kube: Kube, name: str, namespace: str) -> tuple[dict[str, Any], tuple[str, str]]:
+    for kind in _KINDS:
+        obj = kube.get(*kind, name, namespace)
+        if obj is not None:
+            return obj, kind
+    raise _missing(name, namespace)
+
+
+def _status(kube: Kube, obj: dict[str, Any], kind: tuple[str, str]) -> Status:
+    if kind == TRAINJOB:
+        return _trainjob_status(kube, obj)
+    if kind == PYTORCHJOB:
+        return _job_status(kube, obj)
+    return _endpoint_status(kube, obj)
+
+
 def job_status(kube: Kube, name: str, namespace: str) -> Status:
-    job = kube.get(*PYTORCHJOB, name, namespace)
-    if job is None:
-        endpoint = kube.get(*ISVC, name, namespace)
-        if endpoint is None:
-            raise _missing(name, namespace)
-        return _endpoint_status(kube, endpoint)
-    return _job_status(kube, job)
+    obj, kind = _get(kube, name, namespace)
+    return _status(kube, obj, kind)
 
 
 def follow(
@@ -77,16 +100,15 @@ def follow(
     write their status whenever a pod changes, and Kueue admits by unsuspending the job.
     What only the Workload or a pod shows (a queue message) is read again every
     ``every`` seconds. ``changed`` hears of each new status."""
-    first = job_status(kube, name, namespace)
-    api_version, kind = PYTORCHJOB if first.kind == PYTORCHJOB[1] else ISVC
-    watched = Watched(kube, api_version, kind, name, namespace)
+    _first, kind = _get(kube, name, namespace)
+    watched = Watched(kube, *kind, name, namespace)
     last: list[Status] = []
 
     def check() -> Status | None:
         obj = watched.get()
         if obj is None:
             raise _missing(name, namespace)
-        status = _job_status(kube, obj) if kind == PYTORCHJOB[1] else _endpoint_status(kube, obj)
+        status = _status(kube, obj, kind)
         if not last or status != last[-1]:
             changed(status)
             last[:] = [status]
@@ -96,7 +118,7 @@ def follow(
 
 
 def _missing(name: str, namespace: str) -> UsageError:
-    return UsageError(f"no PyTorchJob or InferenceService {namespace}/{name}")
+    return UsageError(f"no TrainJob, PyTorchJob or InferenceService {namespace}/{name}")
 
 
 def _job_status(kube: Kube, job: dict[str, Any]) -> Status:
@@ -123,6 +145,39 @@ def _job_status(kube: Kube, job: dict[str, Any]) -> Status:
         queue,
         dict(Counter(p.get("status", {}).get("phase", "Unknown") for p in pods)),
         sorted({p["spec"]["nodeName"] for p in pods if p.get("spec", {}).get("nodeName")}),
+    )
+
+
+def _trainjob_status(kube: Kube, job: dict[str, Any]) -> Status:
+    """A TrainJob: its conditions (Complete, Failed, Suspended), its JobSet's restarts,
+    and the pods JobSet labels with the TrainJob's name (the JobSet is named after it)."""
+    name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
+    conditions = _conditions(job)
+    queue = _workload(kube, job)
+    pods = kube.list("v1", "Pod", namespace, f"{JOBSET_LABEL}={name}")
+    jobset = kube.get(*JOBSET, name, namespace) or {}
+    counts = Counter(p.get("status", {}).get("phase", "Unknown") for p in pods)
+    if _true(conditions, "Failed"):
+        phase, message = "Failed", conditions["Failed"].get("message", "")
+    elif _true(conditions, "Complete"):
+        phase, message = "Succeeded", conditions["Complete"].get("message", "")
+    elif job.get("spec", {}).get("suspend"):
+        phase = "Queued"
+        message = queue.get("message", "") or "suspended until Kueue admits it"
+    elif counts.get("Running"):
+        phase, message = "Running", ""
+    else:
+        phase, message = "Pending", ""
+    return Status(
+        "TrainJob",
+        namespace,
+        name,
+        phase,
+        message,
+        queue,
+        dict(counts),
+        sorted({p["spec"]["nodeName"] for p in pods if p.get("spec", {}).get("nodeName")}),
+        int(jobset.get("status", {}).get("restarts") or 0),
     )
 
 

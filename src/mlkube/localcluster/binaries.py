@@ -30,6 +30,8 @@ MODULES = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "kwok": "sigs.k8s.io/kwok",
     "kueue": "sigs.k8s.io/kueue",
+    "jobset": "sigs.k8s.io/jobset",
+    "trainer": "github.com/kubeflow/trainer/v2",
     "training-operator": "github.com/kubeflow/training-operator",
     # not part of a cluster: the kubelet's downwardAPI writer, for the runtime's tests
     "kubelet-writer": "k8s.io/kubernetes",
@@ -37,7 +39,7 @@ MODULES = {
     "helm": "helm.sh/helm/v4",
     "kubectl": "k8s.io/kubernetes",
 }
-CLUSTER = ("k8s", "etcd", "kwok", "kueue", "training-operator")
+CLUSTER = ("k8s", "etcd", "kwok", "kueue", "jobset", "trainer", "training-operator")
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -45,6 +47,8 @@ BINARIES = {
     "etcd": "etcd",
     "kwok": "kwok",
     "kueue": "kueue",
+    "jobset": "jobset",
+    "trainer": "trainer",
     "training-operator": "training-operator",
     "atomic-writer": "kubelet-writer",
     "helm": "helm",

@@ -43,10 +43,12 @@ from mlkube.render import render_specs
 from mlkube.spec import Platform, SpecFile
 
 Progress = Callable[[str], None]
-PKI_FORMAT = "rsa-v2"  # a new name when the PKI's format changes: old ones are not reused
+PKI_FORMAT = "rsa-v3"  # a new name when the PKI's format changes: old ones are not reused
 # Namespaces that the GPU Operator, Prometheus and the ML controllers' installs create
 # on a real cluster, and that rendered bundles refer to.
-INFRASTRUCTURE_NAMESPACES = ("gpu-operator", "monitoring", "kubeflow", "kueue-system")
+INFRASTRUCTURE_NAMESPACES = (
+    "gpu-operator", "monitoring", "kubeflow", "kubeflow-system", "jobset-system", "kueue-system",
+)  # fmt: skip
 # What `up` writes first into a cluster's directory, and `down` requires before removing it.
 MARKER = ".mlkube-cluster"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS label (RFC 1123)
@@ -227,7 +229,7 @@ def _install_apis(kube: Kube, layout: Layout, throttle: Sequence[str], progress:
     namespaces, and the API Priority and Fairness objects asked for."""
     crds = [controllers.with_kueue_conversion(c, layout) for c in load_crds()]
     installed = apply_objects(kube, crds)
-    progress(f"{len(installed)} CRDs installed (Training Operator, KServe, Kueue)")
+    progress(f"{len(installed)} CRDs installed (Trainer, JobSet, Training Operator, KServe, Kueue)")
     apply_objects(kube, [_namespace(ns) for ns in INFRASTRUCTURE_NAMESPACES])
     apply_objects(kube, components.throttling(list(throttle)))
 
@@ -265,37 +267,52 @@ def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
 
 
 def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
-    """The Training Operator, then Kueue, with their secrets and webhooks in place."""
+    """The Training Operator, JobSet, Trainer v2 (with the runtimes its release ships),
+    then Kueue, each with its secret and webhooks in place."""
     p = layout.ports
+    c = controllers
     apply_objects(
         kube,
         [
-            controllers.cert_secret(
-                layout, controllers.TRAINING_SECRET, controllers.TRAINING_NAMESPACE
-            ),
-            *controllers.training_webhooks(layout),
+            c.cert_secret(layout, c.TRAINING_SECRET, c.TRAINING_NAMESPACE),
+            c.cert_secret(layout, c.JOBSET_SECRET, c.JOBSET_NAMESPACE),
+            c.cert_secret(layout, c.TRAINER_SECRET, c.TRAINER_NAMESPACE),
+            *c.training_webhooks(layout),
+            *c.jobset_webhooks(layout),
+            *c.trainer_webhooks(layout),
         ],
     )
-    controllers.write_serving_cert(layout, controllers.TRAINING_CERT_DIR)
+    c.write_serving_cert(layout, c.TRAINING_CERT_DIR)
+    kubeconfig = {"KUBECONFIG": str(layout.kubeconfig)}
     start(
         "training-operator",
-        controllers.training_argv(b, layout),
+        c.training_argv(b, layout),
         _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
-        env={"MY_POD_NAMESPACE": controllers.TRAINING_NAMESPACE},
+        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE},
     )
+    for name, settings, argv in (
+        ("jobset", c.jobset_config(layout), c.jobset_argv),
+        ("trainer", c.trainer_config(layout), c.trainer_argv),
+    ):
+        path = layout.root / f"{name}-config.yaml"
+        path.write_text(yaml.safe_dump(settings, sort_keys=False))
+        start(
+            name,
+            argv(b, layout, path),
+            _health_ok(f"http://127.0.0.1:{p[f'{name}-health']}/readyz"),
+            env=kubeconfig,
+        )
+    apply_objects(kube, c.trainer_runtimes())
     config = layout.root / "kueue-config.yaml"
-    config.write_text(yaml.safe_dump(controllers.kueue_config(layout), sort_keys=False))
+    config.write_text(yaml.safe_dump(c.kueue_config(layout), sort_keys=False))
     apply_objects(
         kube,
-        [
-            controllers.cert_secret(layout, controllers.KUEUE_SECRET, controllers.KUEUE_NAMESPACE),
-            *controllers.kueue_webhooks(layout),
-        ],
+        [c.cert_secret(layout, c.KUEUE_SECRET, c.KUEUE_NAMESPACE), *c.kueue_webhooks(layout)],
     )
-    controllers.write_serving_cert(layout, controllers.kueue_cert_dir(layout))
+    c.write_serving_cert(layout, c.kueue_cert_dir(layout))
     start(
         "kueue",
-        controllers.kueue_argv(b, layout, config),
+        c.kueue_argv(b, layout, config),
         _health_ok(f"http://127.0.0.1:{p['kueue-health']}/readyz"),
         timeout=120,
     )

@@ -14,6 +14,8 @@ PORT_NAMES = (
     "etcd", "etcd-peer", "etcd-metrics", "apiserver", "controller-manager", "scheduler",
     "kwok", "kueue-webhook", "kueue-metrics", "kueue-health",
     "training-operator-webhook", "training-operator-metrics", "training-operator-health",
+    "jobset-webhook", "jobset-metrics", "jobset-health",
+    "trainer-webhook", "trainer-metrics", "trainer-health",
 )  # fmt: skip
 SERVICE_RANGE = "10.0.0.0/24"
 

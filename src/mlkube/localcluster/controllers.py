@@ -1,7 +1,7 @@
-"""Kueue and the Kubeflow Training Operator, run out of cluster against a local
-cluster: their configuration, webhooks and certificates, as data.
+"""Kueue, JobSet, Kubeflow Trainer v2 and the Kubeflow Training Operator, run out of
+cluster against a local cluster: their configuration, webhooks and certificates, as data.
 
-Both controllers manage their webhook certificates with cert-controller's rotator,
+Each controller manages their webhook certificates with cert-controller's rotator,
 which keeps a certificate from its Secret only when it is valid for the webhook
 Service's DNS name. mlkube seeds those Secrets with its own webhook certificate
 (valid for the DNS names and for 127.0.0.1), and points every webhook at
@@ -15,6 +15,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import yaml
 
 from mlkube.crds import module_dir
@@ -32,12 +33,23 @@ TRAINING_WEBHOOK = "validator.training-operator.kubeflow.org"
 KUEUE_WEBHOOKS = frozenset(
     {
         "mjob.kb.io", "vjob.kb.io", "mpytorchjob.kb.io", "vpytorchjob.kb.io",
+        "mtrainjob.kb.io", "vtrainjob.kb.io",
         "mclusterqueue.kb.io", "vclusterqueue.kb.io", "vcohort.kb.io",
         "mresourceflavor.kb.io", "vresourceflavor.kb.io", "mworkload.kb.io", "vworkload.kb.io",
     }
 )  # fmt: skip
 KUEUE_CONVERTED = ("localqueues", "clusterqueues", "cohorts", "workloads", "multikueueclusters")
-KUEUE_FRAMEWORKS = ("batch/job", "kubeflow.org/pytorchjob")
+# Named explicitly: Kueue v0.19 turns the Training Operator v1 frameworks off by default
+# (the TrainJob one is on), and mlkube renders both paths. Not `jobset.x-k8s.io/jobset`:
+# a TrainJob's JobSet is admitted through its TrainJob, and standalone JobSets are not
+# something mlkube renders.
+KUEUE_FRAMEWORKS = ("batch/job", "kubeflow.org/pytorchjob", "trainer.kubeflow.org/trainjob")
+JOBSET_NAMESPACE = "jobset-system"  # where JobSet's rotator looks (no ServiceAccount file here)
+JOBSET_SECRET = "jobset-webhook-server-cert"
+JOBSET_SERVICE = "jobset-webhook-service"
+TRAINER_NAMESPACE = "kubeflow-system"  # likewise for Trainer v2
+TRAINER_SECRET = "kubeflow-trainer-webhook-cert"
+TRAINER_SERVICE = "kubeflow-trainer-controller-manager"
 
 
 def _module(component: str) -> Path:
@@ -52,7 +64,8 @@ def _url(layout: Layout, port: str, path: str) -> dict[str, Any]:
     return {"url": f"https://127.0.0.1:{layout.ports[port]}{path}", "caBundle": _b64(layout.pki.ca)}
 
 
-# Where the Training Operator's webhook server reads its certificate: fixed in its code.
+# Where the Training Operator's, JobSet's and Trainer's webhook servers read their
+# certificate: fixed in their code. The three share mlkube's webhook certificate.
 TRAINING_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
 
 
@@ -182,3 +195,120 @@ def training_argv(b: Binaries, layout: Layout) -> list[str]:
         f"--webhook-server-port={p['training-operator-webhook']}",
         "--enable-scheme=pytorchjob",
     ]
+
+
+# JobSet and Kubeflow Trainer v2 --------------------------------------------------------
+
+
+def _release_webhooks(
+    component: str,
+    path: str,
+    names: dict[str, str],
+    port: str,
+    layout: Layout,
+    *,
+    patches: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The webhook configurations a release ships, renamed as its kustomization names
+    them (the rotator injects its CA bundle by name), with the release's own JSON
+    patches applied, each webhook pointed at ``https://127.0.0.1:<port>``."""
+    root = _module(component)
+    out = []
+    for shipped in yaml.safe_load_all((root / path).read_text()):
+        if not shipped:
+            continue
+        kind, name = shipped["kind"], shipped["metadata"]["name"]
+        config = shipped
+        if patches and kind in patches:
+            patch = yaml.safe_load((root / patches[kind]).read_text())
+            config = jsonpatch.apply_patch(shipped, patch)
+        config["metadata"]["name"] = names[name]
+        for w in config["webhooks"]:
+            w["clientConfig"] = _url(layout, port, w["clientConfig"]["service"]["path"])
+        out.append(config)
+    return out
+
+
+def jobset_webhooks(layout: Layout) -> list[dict[str, Any]]:
+    # The pod webhooks only for the pods of a JobSet: the release's kustomize patches.
+    patches = "config/components/webhook/patches"
+    return _release_webhooks(
+        "jobset",
+        "config/components/webhook/manifests.yaml",
+        {
+            "mutating-webhook-configuration": "jobset-mutating-webhook-configuration",
+            "validating-webhook-configuration": "jobset-validating-webhook-configuration",
+        },
+        "jobset-webhook",
+        layout,
+        patches={
+            "MutatingWebhookConfiguration": f"{patches}/mutating-patch.yaml",
+            "ValidatingWebhookConfiguration": f"{patches}/validating-patch.yaml",
+        },
+    )
+
+
+def jobset_config(layout: Layout) -> dict[str, Any]:
+    p = layout.ports
+    return {
+        "apiVersion": "config.jobset.x-k8s.io/v1alpha1",
+        "kind": "Configuration",
+        "webhook": {"host": "127.0.0.1", "port": p["jobset-webhook"]},
+        "metrics": {"bindAddress": f"127.0.0.1:{p['jobset-metrics']}"},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{p['jobset-health']}"},
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {
+            "enable": True,
+            "webhookServiceName": JOBSET_SERVICE,
+            "webhookSecretName": JOBSET_SECRET,
+        },
+    }
+
+
+def jobset_argv(b: Binaries, layout: Layout, config: Path) -> list[str]:
+    return [b["jobset"], f"--config={config}", f"--kubeconfig={layout.kubeconfig}"]
+
+
+def trainer_webhooks(layout: Layout) -> list[dict[str, Any]]:
+    return _release_webhooks(
+        "trainer",
+        "manifests/base/webhook/manifests.yaml",
+        {
+            "mutating-webhook-configuration": "defaulter.trainer.kubeflow.org",
+            "validating-webhook-configuration": "validator.trainer.kubeflow.org",
+        },
+        "trainer-webhook",
+        layout,
+    )
+
+
+def trainer_config(layout: Layout) -> dict[str, Any]:
+    p = layout.ports
+    return {
+        "apiVersion": "config.trainer.kubeflow.org/v1alpha1",
+        "kind": "Configuration",
+        "webhook": {"host": "127.0.0.1", "port": p["trainer-webhook"]},
+        "metrics": {"bindAddress": f"127.0.0.1:{p['trainer-metrics']}"},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{p['trainer-health']}"},
+        "leaderElection": {"leaderElect": False},
+        "certManagement": {
+            "enable": True,
+            "webhookServiceName": TRAINER_SERVICE,
+            "webhookSecretName": TRAINER_SECRET,
+        },
+    }
+
+
+def trainer_argv(b: Binaries, layout: Layout, config: Path) -> list[str]:
+    return [b["trainer"], f"--config={config}", f"--kubeconfig={layout.kubeconfig}"]
+
+
+def trainer_runtimes() -> list[dict[str, Any]]:
+    """The ClusterTrainingRuntimes the release installs (torch-distributed, …), so that
+    TrainJobs written for a stock Trainer install run here too."""
+    root = _module("trainer") / "manifests" / "base" / "runtimes"
+    out = []
+    for path in sorted(root.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            out += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return out

@@ -28,9 +28,11 @@ _SERVICE_NAMES = (
 WEBHOOK_SERVICES = (
     "training-operator.kubeflow.svc",
     "kueue-webhook-service.kueue-system.svc",
+    "jobset-webhook-service.jobset-system.svc",
+    "kubeflow-trainer-controller-manager.kubeflow-system.svc",
 )
 # The rotator also checks the CA certificate as if it were served under the CA's name.
-CA_NAMES = ("training-operator-ca", "kueue-ca")
+CA_NAMES = ("training-operator-ca", "kueue-ca", "jobset-ca", "kubeflow-trainer-ca")
 
 
 @dataclass(frozen=True)
