@@ -9,25 +9,14 @@ from typing import Any
 from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.localcluster.stages import FAIL_ANNOTATION
-from mlkube.manifests.yamlstream import read_paths, read_text
-from mlkube.render import render_specs
-from mlkube.spec import load_specs
 
-from ..conftest import EXAMPLES
+from .jobs import training_job
 
 
 def _job(name: str, namespace: str, nodes: int) -> dict[str, Any]:
-    spec = f"""\
-apiVersion: mlkube.dev/v1alpha1
-kind: TrainingJob
-metadata: {{name: {name}, namespace: {namespace}}}
-spec: {{image: "trainer:1.0", nodes: {nodes}, gpusPerNode: 8, pool: a100, cpu: "4", memory: 16Gi}}
-"""
-    platform = load_specs(read_paths([str(EXAMPLES / "platform.yaml")]))
-    objs = render_specs([*platform, *load_specs(read_text(spec, f"{name}.yaml"))])
-    job = next(o for o in objs if o["kind"] == "PyTorchJob")
-    for replica in job["spec"]["pytorchReplicaSpecs"].values():
-        replica["template"]["metadata"]["annotations"] = {"kwok.mlkube.dev/run": "1h"}
+    (job,) = training_job(
+        name, nodes=nodes, gpus=8, namespace=namespace, queue=None, priority=None, run="1h"
+    )
     return job
 
 
@@ -94,7 +83,7 @@ def quota(kube: Kube, namespace: str, parallelism: int) -> None:
 
 
 def distributed(kube: Kube, namespace: str, nodes: int, deny: bool) -> None:
-    """A PyTorchJob of ``nodes`` 8-GPU pods on the 2-node A100 pool, not queued."""
+    """A training job of ``nodes`` 8-GPU pods on the 2-node A100 pool, not queued."""
     objs: list[dict[str, Any]] = [_namespace(namespace), _job("dist", namespace, nodes)]
     if deny:
         deny_all = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}

@@ -32,7 +32,7 @@ from mlkube.spec import load_platform
 from mlkube.spec.models import Platform, Pool
 
 from ..conftest import EXAMPLES
-from .jobs import training_job
+from .jobs import find_job, pod_templates, pods_of, training_job
 
 SPOT_POOL = "a100-spot"
 SCENARIO_LABEL = "mlkube-test/spot-scenario"
@@ -101,13 +101,16 @@ SIGNALS = {
 # jobs ---------------------------------------------------------------------------------
 
 
-def spot_job(name: str, *, nodes: int = 1, run: str = "35s", apart: bool = True) -> dict[str, Any]:
-    """A checkpointing PyTorchJob on spot A100s; ``apart`` keeps it off nodes that run
+def spot_job(
+    name: str, *, nodes: int = 1, run: str = "35s", apart: bool = True, legacy: bool = False
+) -> dict[str, Any]:
+    """A checkpointing training job on spot A100s; ``apart`` keeps it off nodes that run
     another scenario's pods, so each signal hits one job."""
     extra = f"  spot: true\n  checkpoint: {{uri: s3://ckpt/{name}, intervalMinutes: 10}}\n"
-    job = training_job(name, nodes=nodes, gpus=2, pool=SPOT_POOL, run=run, extra=extra)[0]
-    for replica in job["spec"]["pytorchReplicaSpecs"].values():
-        template = replica["template"]
+    job = training_job(
+        name, nodes=nodes, gpus=2, pool=SPOT_POOL, run=run, extra=extra, legacy=legacy
+    )[0]
+    for template in pod_templates(job):
         template["metadata"].setdefault("labels", {})[SCENARIO_LABEL] = "x" if apart else name
         if apart:
             template["spec"]["affinity"] = {"podAntiAffinity": {
@@ -116,10 +119,6 @@ def spot_job(name: str, *, nodes: int = 1, run: str = "35s", apart: bool = True)
                     "topologyKey": "kubernetes.io/hostname",
                 }]}}  # fmt: skip
     return job
-
-
-def pods_of(kube: Kube, job: str) -> list[dict[str, Any]]:
-    return kube.list("v1", "Pod", "ml-training", f"training.kubeflow.org/job-name={job}")
 
 
 def running_nodes(kube: Kube, job: str, count: int, timeout: float = 90) -> dict[str, str]:
@@ -134,8 +133,7 @@ def running_nodes(kube: Kube, job: str, count: int, timeout: float = 90) -> dict
 
 
 def record(kube: Kube, job: str) -> list[Request]:
-    obj = kube.get("kubeflow.org/v1", "PyTorchJob", job, "ml-training") or {}
-    return read_record(obj)
+    return read_record(find_job(kube, job) or {})
 
 
 def requested_events(kube: Kube, job: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from mlkube.localcluster import cluster
 from ..conftest import Result, Run
 from . import scenarios
 from .conftest import NAME
+from .jobs import delete_job
 from .waiting import until
 
 NAMESPACE = "doctor"
@@ -98,11 +99,11 @@ def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path, mlkube
         findings = until(f"{expected}", diagnosed, timeout=90, every=2)  # HPA syncs every 15 s
         dist = next(f for f in findings if f["rule"] == "DK301")
         assert "2 of 3 pods running" in dist["message"]
+        assert dist["object"]["kind"] == "TrainJob" and dist["object"]["name"] == "dist"
         dns = [f for f in findings if f["rule"] == "DK302" and "DNS" in f["message"]]
         assert dns and dns[0]["object"]["kind"] == "NetworkPolicy"
     finally:
-        kube.delete("kubeflow.org/v1", "PyTorchJob", "dist", "dk-dist")
-        until("dk-dist's pods gone", lambda: not kube.list("v1", "Pod", "dk-dist"))
+        delete_job(kube, "dist", namespace="dk-dist")
 
 
 def test_preflight_reports_what_the_local_cluster_has_and_lacks(

@@ -27,13 +27,12 @@ from mlkube.controller.manifests import bundle, cluster_rules
 from mlkube.controller.signals import parse_time
 from mlkube.errors import EXIT_CLUSTER, EXIT_UNREACHABLE
 
-from .jobs import delete_job, submit, wait_for
+from .jobs import delete_job, pods_of, submit, wait_for
 from .spot import (
     SIGNALS,
     ControllerProcess,
     TcpProxy,
     add_spot_nodes,
-    pods_of,
     record,
     renew_node,
     requested_events,
@@ -234,7 +233,7 @@ def no_patch_on_jobs(
     kinds: every record write is a 403."""
     rules = [
         {**r, "verbs": [v for v in r["verbs"] if v != "patch"]}
-        if r["apiGroups"] == ["kubeflow.org"] else r
+        if r["apiGroups"] in (["kubeflow.org"], ["trainer.kubeflow.org"]) else r
         for r in cluster_rules()
     ]  # fmt: skip
     name = "mlkube-controller-no-patch"

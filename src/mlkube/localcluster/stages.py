@@ -3,9 +3,13 @@
 KWOK's own default stages come from its release (the kwok binary has none built in);
 mlkube adds:
 
-- the end of a Kubeflow training job's pods, as a kubelet reports a training process
-  that exits 0: after the time their ``kwok.mlkube.dev/run`` annotation gives
-  (``"20s"``), else after 10 seconds;
+- the end of a training job's pods (a PyTorchJob's, or a JobSet's, which is what a
+  TrainJob runs), as a kubelet reports a training process that exits 0: after the time
+  their ``kwok.mlkube.dev/run`` annotation gives (``"20s"``), else after 10 seconds;
+- the end of a batch Job's pod that is deleted (evicted) while it runs: Failed with exit
+  code 143, as the kubelet reports a process that SIGTERM stopped, before it is removed.
+  A Job's ``podFailurePolicy`` reads that terminal phase and the ``DisruptionTarget``
+  condition the eviction set; KWOK's own stage would remove the pod still Running;
 - the failures the guide describes, on pods annotated ``kwok.mlkube.dev/fail``:
   ``OOMKilled`` and ``CrashLoopBackOff`` (a running container that died and is waiting
   to restart, its last termination state saying why) and ``ImagePullBackOff`` (a
@@ -23,7 +27,7 @@ import yaml
 
 from mlkube.crds import module_dir
 from mlkube.localcluster.binaries import version
-from mlkube.wellknown import JOB_NAME_LABEL
+from mlkube.wellknown import JOB_NAME_LABEL, JOBSET_LABEL
 
 RUN_ANNOTATION = "kwok.mlkube.dev/run"
 FAIL_ANNOTATION = "kwok.mlkube.dev/fail"
@@ -98,26 +102,33 @@ def _died(reason: str, exit_code: int) -> str:
 _NOT_FAILING = {"key": f'.metadata.annotations["{FAIL_ANNOTATION}"]', "operator": "DoesNotExist"}
 
 
-_STAY_OUT_OF = {
-    "pod-ready": {
-        "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
-        "operator": "NotIn",
-        "values": ["ImagePullBackOff"],
-    },
-    "pod-complete": _NOT_FAILING,
+_OWNED_BY_JOB = {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}
+_LIVE = ("Pending", "Running")
+_STAY_OUT_OF: dict[str, list[dict[str, Any]]] = {
+    "pod-ready": [
+        {
+            "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
+            "operator": "NotIn",
+            "values": ["ImagePullBackOff"],
+        }
+    ],
+    # A JobSet's pods are a Job's too: they run as long as a training pod does.
+    "pod-complete": [
+        _NOT_FAILING,
+        {"key": f'.metadata.labels["{JOBSET_LABEL}"]', "operator": "DoesNotExist"},
+    ],
     # A node being reclaimed stops its heartbeat: a shutting-down kubelet reports nothing.
-    "node-heartbeat": {
-        "key": f'.metadata.annotations["{RECLAIM_ANNOTATION}"]',
-        "operator": "DoesNotExist",
-    },
+    "node-heartbeat": [
+        {"key": f'.metadata.annotations["{RECLAIM_ANNOTATION}"]', "operator": "DoesNotExist"}
+    ],
 }
 
 
-def _running_training_pods() -> list[dict[str, Any]]:
+def _running_training_pods(label: str) -> list[dict[str, Any]]:
     return [
         {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
         {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-        {"key": f'.metadata.labels["{JOB_NAME_LABEL}"]', "operator": "Exists"},
+        {"key": f'.metadata.labels["{label}"]', "operator": "Exists"},
         _NOT_FAILING,
     ]
 
@@ -188,15 +199,57 @@ def reclaim_stage() -> dict[str, Any]:
     )
 
 
-def training_pod_complete() -> dict[str, Any]:
-    return _stage(
-        "mlkube-training-pod-complete",
+def training_pod_complete() -> list[dict[str, Any]]:
+    """One stage per label that marks a training pod (a stage's selector is an AND)."""
+    return [
+        _stage(
+            name,
+            "Pod",
+            _running_training_pods(label),
+            DEFAULT_RUN_MILLISECONDS,
+            {"statusTemplate": _SUCCEEDED},
+            delay_from=RUN_ANNOTATION,
+        )
+        for name, label in (
+            ("mlkube-training-pod-complete", JOB_NAME_LABEL),
+            ("mlkube-jobset-pod-complete", JOBSET_LABEL),
+        )
+    ]
+
+
+# Only the containers and the phase: the conditions the eviction set (DisruptionTarget)
+# stay, as the kubelet keeps them.
+_TERMINATED_BY_SIGTERM = (
+    "{{ $now := Now }}\n"
+    "containerStatuses:\n"
+    "{{ range $index, $item := .spec.containers }}\n"
+    "- image: {{ $item.image | Quote }}\n"
+    "  name: {{ $item.name | Quote }}\n"
+    "  ready: false\n"
+    "  started: false\n"
+    "  restartCount: 0\n"
+    "  state:\n" + _terminated("Error", 143) + "{{ end }}\n"
+    "phase: Failed\n"
+)
+
+
+def terminated_job_pod() -> dict[str, Any]:
+    """Weighted: where it and KWOK's pod-delete both match, KWOK takes the stage with a
+    weight (pkg/utils/lifecycle), so the pod ends Failed first and is deleted next."""
+    deleted_live: list[dict[str, Any]] = [
+        {"key": ".metadata.deletionTimestamp", "operator": "Exists"},
+        {"key": ".status.phase", "operator": "In", "values": list(_LIVE)},
+        _OWNED_BY_JOB,
+    ]
+    stage = _stage(
+        "mlkube-job-pod-terminated",
         "Pod",
-        _running_training_pods(),
-        DEFAULT_RUN_MILLISECONDS,
-        {"statusTemplate": _SUCCEEDED},
-        delay_from=RUN_ANNOTATION,
+        deleted_live,
+        0,
+        {"statusTemplate": _TERMINATED_BY_SIGTERM},
     )
+    stage["spec"]["weight"] = 1
+    return stage
 
 
 def stages() -> list[dict[str, Any]]:
@@ -207,8 +260,13 @@ def stages() -> list[dict[str, Any]]:
             if not stage:
                 continue
             # KWOK's own pod stages leave the pods that fail on purpose to mlkube's.
-            extra = _STAY_OUT_OF.get(stage["metadata"]["name"])
-            if extra is not None:
-                stage["spec"]["selector"]["matchExpressions"].append(extra)
+            extra = _STAY_OUT_OF.get(stage["metadata"]["name"], [])
+            stage["spec"]["selector"]["matchExpressions"] += extra
             out.append(stage)
-    return [*out, training_pod_complete(), *failure_stages(), reclaim_stage()]
+    return [
+        *out,
+        *training_pod_complete(),
+        terminated_job_pod(),
+        *failure_stages(),
+        reclaim_stage(),
+    ]
