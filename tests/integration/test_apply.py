@@ -21,6 +21,7 @@ from mlkube.render.platform import STORED_NAME, STORED_NAMESPACE
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES, Run
+from .jobs import delete_job, pod_templates
 
 # The CronTab CRD and object of the Kubernetes documentation, "Extend the Kubernetes
 # API with CustomResourceDefinitions" (kubernetes/website,
@@ -217,8 +218,7 @@ def job_file(tmp_path: Path, kube: Kube) -> Iterator[Path]:
     path = tmp_path / "job.yaml"
     path.write_text(JOB)
     yield path
-    if kube.delete("kubeflow.org/v1", "PyTorchJob", "apply-alone", "ml-training"):
-        gone(kube, "kubeflow.org/v1", "PyTorchJob", "apply-alone", "ml-training")
+    delete_job(kube, "apply-alone")
 
 
 def test_a_job_alone_uses_the_platform_on_the_cluster_and_wait_follows_it(
@@ -228,17 +228,18 @@ def test_a_job_alone_uses_the_platform_on_the_cluster_and_wait_follows_it(
     assert stored is not None  # `cluster up` applied the Platform, and with it this
     result = mlkube("apply", str(job_file), kubeconfig=local_cluster)
     assert result.code == 0, result.err
-    assert result.out.splitlines() == ["pytorchjob ml-training/apply-alone created"]
-    job = kube.get("kubeflow.org/v1", "PyTorchJob", "apply-alone", "ml-training")
+    # The cluster's Platform names no operator: Kubeflow Trainer v2, the default.
+    assert result.out.splitlines() == ["trainjob ml-training/apply-alone created"]
+    job = kube.get("trainer.kubeflow.org/v1alpha1", "TrainJob", "apply-alone", "ml-training")
     assert job is not None
-    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
-    assert pod["nodeSelector"]["mlkube.dev/pool"] == "a100"  # resolved from the cluster's pool
+    (pod,) = pod_templates(job)
+    assert pod["spec"]["nodeSelector"]["mlkube.dev/pool"] == "a100"  # the cluster's pool
     waited = mlkube(
         "wait", "apply-alone", "-n", "ml-training", "--for=Succeeded", "--timeout=3m",
         kubeconfig=local_cluster,
     )  # fmt: skip
     assert waited.code == 0, waited.err
-    assert waited.out.splitlines()[-1].startswith("PyTorchJob ml-training/apply-alone: Succeeded")
+    assert waited.out.splitlines()[-1].startswith("TrainJob ml-training/apply-alone: Succeeded")
 
 
 @pytest.fixture

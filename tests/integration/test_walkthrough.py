@@ -1,11 +1,13 @@
 """The guide's walkthrough on the local cluster: the example Platform and the resnet
-PyTorchJob are admitted by Kueue, scheduled by the real scheduler onto the A100
-pool, run, and end Succeeded; priorities preempt; quota holds."""
+job, a TrainJob (Kubeflow Trainer v2), are admitted by Kueue, run as a JobSet placed by
+the real scheduler onto the A100 pool, and end Complete; priorities preempt; quota
+holds. The legacy PyTorchJob path runs the same job to Succeeded."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,11 +15,23 @@ from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
 from mlkube.doctor import diagnose
 from mlkube.manifests.yamlstream import read_paths
-from mlkube.render import render_paths
+from mlkube.render import render_specs
+from mlkube.spec import load_specs
 
 from ..conftest import DEMO, EXAMPLES, Run
-from .jobs import delete_job, submit, training_job, wait_for, with_run, workload_conditions
+from .jobs import (
+    delete_job,
+    platform,
+    pods_of,
+    submit,
+    training_job,
+    wait_for,
+    with_run,
+    workload_conditions,
+)
 from .waiting import until
+
+RESNET = "resnet-training.yaml"
 
 
 @pytest.fixture
@@ -28,16 +42,56 @@ def cleanup(kube: Kube) -> Iterator[list[str]]:
         delete_job(kube, name)
 
 
-def test_resnet_is_admitted_scheduled_on_a100_and_succeeds(kube: Kube, cleanup: list[str]) -> None:
-    bundle = render_paths([str(EXAMPLES / "platform.yaml"), str(EXAMPLES / "resnet-training.yaml")])
-    job = with_run(next(o for o in bundle if o["kind"] == "PyTorchJob"), "3s")
+def _resnet(*, legacy: bool) -> list[dict[str, Any]]:
+    specs = [*platform(legacy=legacy), *load_specs(read_paths([str(EXAMPLES / RESNET)]))]
+    jobs = [o for o in render_specs(specs) if o["kind"] in ("TrainJob", "PyTorchJob")]
     volumes = [d.obj for d in read_paths([str(DEMO / "resnet-volumes.yaml")])]
+    return [*volumes, with_run(jobs[0], "3s")]
+
+
+def test_resnet_trainjob_is_admitted_placed_on_a100_and_completes(
+    kube: Kube, cleanup: list[str]
+) -> None:
+    objs = _resnet(legacy=False)
+    assert objs[-1]["kind"] == "TrainJob"
     cleanup.append("resnet-training")
-    submit(kube, [*volumes, job])
+    submit(kube, objs)
+    status = wait_for(
+        kube, "resnet-training", lambda s: s.phase == "Succeeded" and "Running" not in s.pods
+    )
+    assert status.kind == "TrainJob"
+    assert status.queue["state"] in ("admitted", "finished")
+    assert status.queue["clusterQueue"] == "training"
+    assert status.pods == {"Succeeded": 4}  # one JobSet Job of 4 indexed pods
+    assert status.nodes and all(n.startswith("a100-") and "spot" not in n for n in status.nodes)
+    job = kube.get("trainer.kubeflow.org/v1alpha1", "TrainJob", "resnet-training", "ml-training")
+    assert job is not None
+    assert {c["type"]: c["status"] for c in job["status"]["conditions"]}["Complete"] == "True"
+    # What Trainer made of it, seen on the real pods: the runtime's priority, the
+    # patch's volumes and grace period, the trainer block's resources, torch's env.
+    pod = pods_of(kube, "resnet-training")[0]
+    assert pod["spec"]["priorityClassName"] == "ml-training-high"
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 120
+    assert {v["name"] for v in pod["spec"]["volumes"]} >= {"dshm", "dataset", "checkpoints"}
+    (node,) = [c for c in pod["spec"]["containers"] if c["name"] == "node"]
+    assert node["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    env = {e["name"]: e.get("value") for e in node.get("env", [])}
+    assert env["PET_NNODES"] == "4" and env["PET_NPROC_PER_NODE"] == "1"
+    assert "/dev/shm" in {m["mountPath"] for m in node["volumeMounts"]}
+
+
+def test_resnet_pytorchjob_the_legacy_path_is_admitted_and_succeeds(
+    kube: Kube, cleanup: list[str]
+) -> None:
+    objs = _resnet(legacy=True)
+    assert objs[-1]["kind"] == "PyTorchJob"
+    cleanup.append("resnet-training")
+    submit(kube, objs)
     # the job Succeeds when its master does; the workers finish their own run after it
     status = wait_for(
         kube, "resnet-training", lambda s: s.phase == "Succeeded" and "Running" not in s.pods
     )
+    assert status.kind == "PyTorchJob"
     assert status.queue["state"] in ("admitted", "finished")
     assert status.queue["clusterQueue"] == "training"
     assert status.pods == {"Succeeded": 4}
@@ -60,7 +114,7 @@ def test_higher_priority_job_preempts_a_lower_one_when_the_pool_is_full(
     )
     assert preempted["Evicted"]["reason"] == "Preempted"
     evicted = [f for f in diagnose(gather(kube, "ml-training"), "filler") if f.rule == "DK203"]
-    assert evicted and "to admit PyTorchJob ml-training/urgent" in evicted[0].message
+    assert evicted and "to admit TrainJob ml-training/urgent" in evicted[0].message
     urgent = wait_for(kube, "urgent", lambda s: s.phase == "Succeeded")
     assert all(n.startswith("a100-") for n in urgent.nodes)
 
