@@ -155,3 +155,5 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 	volcano.sh/apis v1.14.0 // indirect
 )
+
+tool sigs.k8s.io/kueue/cmd/kueue

@@ -75,3 +75,5 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 	volcano.sh/apis v1.13.1-0.20251028070205-46d20c0699e7 // indirect
 )
+
+tool github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager

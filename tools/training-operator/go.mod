@@ -75,3 +75,5 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 	volcano.sh/apis v1.9.0 // indirect
 )
+
+tool github.com/kubeflow/training-operator/cmd/training-operator.v1
