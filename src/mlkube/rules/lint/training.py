@@ -723,7 +723,7 @@ def _restart_budget(m: Manifest, t: PodTemplate) -> tuple[str, Location] | None:
     restarts = restarts if isinstance(restarts, int) and not isinstance(restarts, bool) else 0
     if restarts >= _RESTART_BUDGET:
         return None
-    job = m.get(*t.path[:-3])  # the replicated job whose pod spec this is
+    job = m.get(*t.path[:-4])  # the replicated job whose pod spec this is
     if _preemption_ignored(policy, job):
         return None
     field = ("maxRestarts",) if dig(policy, ("maxRestarts",)) is not None else ()
