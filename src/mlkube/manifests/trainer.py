@@ -142,6 +142,8 @@ class _Merge:
             old = target.get(key)
             if value is None:
                 target.pop(key, None)
+            elif value == old and not isinstance(value, dict | list):
+                continue  # unchanged (a merge key): the value stays where it was written
             elif isinstance(value, dict) and isinstance(old, dict):
                 self.patch(old, here, value, there)
             elif isinstance(value, list) and isinstance(old, list) and key in _MERGE_KEYS:
