@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from mlkube.manifests.objects import Manifest, ObjectRef, manifests
+from mlkube.manifests.trainer import (
+    RuntimeKey,
+    effective,
+    is_runtime,
+    is_trainjob,
+    runtime_key,
+    runtime_ref,
+)
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
@@ -45,13 +53,48 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
     inventory = Inventory()
     findings: list[Finding] = []
     count = 0
-    for m in items:
+    trainjobs = _TrainJobs()
+    for item in items:
         count += 1
-        suppressed.add(m)
+        suppressed.add(item)
+        for m in trainjobs.add(item):
+            findings.extend(run(object_rules, m, selection, suppressed))
+            inventory.add(m)
+    for m in trainjobs.rest():
         findings.extend(run(object_rules, m, selection, suppressed))
         inventory.add(m)
     findings.extend(run(input_rules, inventory, selection, suppressed))
-    return Report(ordered(findings), count)
+    # A runtime's field is found once, however many TrainJobs run on it.
+    return Report(ordered(dict.fromkeys(findings)), count)
+
+
+@dataclass
+class _TrainJobs:
+    """TrainJobs are linted as they run: merged with their runtime. Runtimes are kept
+    whole (they are few and small); a TrainJob whose runtime has not been read yet waits
+    for the end of the input, then is linted merged, or alone if none came."""
+
+    runtimes: dict[RuntimeKey, Manifest] = field(default_factory=dict)
+    waiting: list[Manifest] = field(default_factory=list)
+
+    def add(self, m: Manifest) -> Iterator[Manifest]:
+        if is_runtime(m):
+            self.runtimes.setdefault(runtime_key(m), m)
+        elif is_trainjob(m):
+            key = runtime_ref(m)
+            runtime = self.runtimes.get(key) if key else None
+            if runtime is None and key is not None:
+                self.waiting.append(m)
+                return
+            m = effective(m, runtime) if runtime else m
+        yield m
+
+    def rest(self) -> Iterator[Manifest]:
+        for m in self.waiting:
+            key = runtime_ref(m)
+            runtime = self.runtimes.get(key) if key else None
+            yield effective(m, runtime) if runtime else m
+        self.waiting.clear()
 
 
 def lint_paths(

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
+from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity, whole_number
 from mlkube.wellknown import GPU, ISVC_LABEL
@@ -184,7 +185,11 @@ def _kubeflow(m: Manifest) -> Iterator[PodTemplate]:
 
 
 def _trainjob(m: Manifest) -> Iterator[PodTemplate]:
-    """Kubeflow Trainer v2: the trainer block stands for the node container."""
+    """Kubeflow Trainer v2: with its runtime merged in, the JobSet it runs; alone, the
+    trainer block stands for the node container."""
+    if isinstance(m, EffectiveTrainJob):
+        yield from _runtime(m)
+        return
     trainer = m.get("spec", "trainer")
     if not isinstance(trainer, dict):
         return
@@ -210,17 +215,25 @@ def _inferenceservice(m: Manifest) -> Iterator[PodTemplate]:
         yield PodTemplate(m, path, role, count, labels, tuple(containers))
 
 
-def _jobset(m: Manifest) -> Iterator[PodTemplate]:
-    jobs = m.get("spec", "replicatedJobs")
-    for i, job in enumerate(jobs if isinstance(jobs, list) else []):
-        if isinstance(job, dict):
-            count = _replicas(job.get("replicas")) * _replicas(
-                dig(job, ("template", "spec", "parallelism"))
-            )
-            role = str(job.get("name") or i)
-            yield _template(
-                m, ("spec", "replicatedJobs", i, "template", "spec", "template"), role, count
-            )
+def _jobset_spec(spec: FieldPath) -> Callable[[Manifest], Iterator[PodTemplate]]:
+    """A JobSet spec at ``spec``: a JobSet's own, or the template of a Trainer runtime."""
+
+    def extract(m: Manifest) -> Iterator[PodTemplate]:
+        jobs = m.get(*spec, "replicatedJobs")
+        for i, job in enumerate(jobs if isinstance(jobs, list) else []):
+            if isinstance(job, dict):
+                count = _replicas(job.get("replicas")) * _replicas(
+                    dig(job, ("template", "spec", "parallelism"))
+                )
+                role = str(job.get("name") or i)
+                path = (*spec, "replicatedJobs", i, "template", "spec", "template")
+                yield _template(m, path, role, count)
+
+    return extract
+
+
+_jobset = _jobset_spec(("spec",))
+_runtime = _jobset_spec((*TEMPLATE, "spec"))
 
 
 def _ray(cluster: FieldPath) -> Callable[[Manifest], Iterator[PodTemplate]]:
@@ -260,6 +273,8 @@ _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] 
     ("batch", "CronJob"): _cronjob,
     **{key: _kubeflow for key in _BATCH if key[0] == "kubeflow.org"},
     ("trainer.kubeflow.org", "TrainJob"): _trainjob,
+    ("trainer.kubeflow.org", "TrainingRuntime"): _runtime,
+    ("trainer.kubeflow.org", "ClusterTrainingRuntime"): _runtime,
     ("serving.kserve.io", "InferenceService"): _inferenceservice,
     ("jobset.x-k8s.io", "JobSet"): _jobset,
     ("ray.io", "RayJob"): _ray(("spec", "rayClusterSpec")),

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
+from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
 from mlkube.manifests.workloads import PodTemplate, is_batch, is_training, pod_templates
 from mlkube.wellknown import QUEUE_LABEL
 
@@ -22,7 +23,7 @@ DEFINITION_KINDS = frozenset(
         "Namespace", "ResourceQuota", "LimitRange", "PriorityClass", "NetworkPolicy",
         "PersistentVolumeClaim", "LocalQueue", "ClusterQueue", "ResourceFlavor",
         "WorkloadPriorityClass", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-        "ConfigMap",
+        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime",
     }
 )  # fmt: skip
 
@@ -94,15 +95,30 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeUse:
+    """A TrainJob's ``runtimeRef``: the runtime it names and where."""
+
+    job: ObjectRef
+    runtime: RuntimeKey
+    at: Location
+
+
 @dataclass
 class Inventory:
     definitions: dict[str, list[Manifest]] = field(default_factory=lambda: defaultdict(list))
     workloads: list[WorkloadFacts] = field(default_factory=list)
+    runtime_uses: list[RuntimeUse] = field(default_factory=list)
 
     def add(self, m: Manifest) -> None:
         if m.ref.kind in DEFINITION_KINDS:
             self.definitions[m.ref.kind].append(m)
-        templates = pod_templates(m)
+        if is_trainjob(m):
+            key = runtime_ref(m)
+            if key is not None:
+                self.runtime_uses.append(RuntimeUse(m.ref, key, m.at("spec", "runtimeRef", "name")))
+        # A runtime runs no pods of its own: they are counted in the TrainJobs that use it.
+        templates = () if is_runtime(m) else pod_templates(m)
         if templates:
             self.workloads.append(
                 WorkloadFacts(

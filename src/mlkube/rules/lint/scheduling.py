@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
+from mlkube.manifests.trainer import EffectiveTrainJob, is_runtime, is_trainjob
 from mlkube.rules.lint.common import gpu_templates
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
-
-# A TrainJob's trainer block is no pod spec: its priority comes from the runtime.
-_NO_POD_SPEC_GROUPS = frozenset({"trainer.kubeflow.org"})
 
 
 def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
@@ -41,8 +39,8 @@ def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
             limits: {nvidia.com/gpu: 8}
     ```
     """
-    if m.ref.group in _NO_POD_SPEC_GROUPS:
-        return
+    if is_trainjob(m) and not isinstance(m, EffectiveTrainJob):
+        return  # a trainer block is no pod spec: the priority is the runtime's
     for template in gpu_templates(m):
         if not template.spec.get("priorityClassName"):
             yield Violation(
@@ -73,7 +71,7 @@ def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
       namespace: ml-research
     ```
     """
-    if m.ref.namespace not in (None, "default") or not any(gpu_templates(m)):
+    if m.ref.namespace not in (None, "default") or is_runtime(m) or not any(gpu_templates(m)):
         return
     if m.ref.namespace is None:
         message = f"GPU workload {m.ref} sets no namespace and may land in 'default'"

@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlkube.manifests.objects import Location, Manifest, dig
+from mlkube.manifests.trainer import (
+    SHIPPED_RUNTIMES,
+    TEMPLATE,
+    EffectiveTrainJob,
+    is_runtime,
+    is_trainer_step,
+)
 from mlkube.manifests.workloads import (
     Container,
     PodTemplate,
@@ -58,20 +65,45 @@ def _strings(value: Any) -> list[str]:
     return [str(value)] if value is not None else []
 
 
+def _trainer_step(m: Manifest, t: PodTemplate) -> bool:
+    """False for the jobs of a Trainer runtime (or of a TrainJob run on one) that do not
+    train: the dataset and model initializers."""
+    if isinstance(m, EffectiveTrainJob) or is_runtime(m):
+        return is_trainer_step(m, t.path)
+    return True
+
+
 def _trains(m: Manifest, t: PodTemplate) -> bool:
+    if not _trainer_step(m, t):
+        return False
     return is_training(m) or (is_batch(m) and t.gpus() > 0)
+
+
+def _patch_pod_specs(m: Manifest) -> Iterator[tuple[dict[str, Any], FieldPath]]:
+    """The pod specs a TrainJob's runtime patches aim at jobs other than initializers."""
+    patches = m.get("spec", "runtimePatches")
+    for i, patch in enumerate(patches if isinstance(patches, list) else []):
+        base = ("spec", "runtimePatches", i, "trainingRuntimeSpec", "template", "spec")
+        jobs = dig(patch, (*base[3:], "replicatedJobs"))
+        for j, job in enumerate(jobs if isinstance(jobs, list) else []):
+            if not isinstance(job, dict) or str(job.get("name")) in _INITIALIZER_JOBS:
+                continue
+            sub = ("template", "spec", "template", "spec")
+            spec = dig(job, sub)
+            if isinstance(spec, dict):
+                yield spec, (*base, "replicatedJobs", j, *sub)
 
 
 def _pod_specs(t: PodTemplate) -> list[tuple[dict[str, Any], FieldPath]]:
     """The pod-spec blocks that shape ``t``'s pods, with their paths.
 
-    A TrainJob's pods come from its training runtime, which is not in the input: only
-    the overrides aimed at its trainer job say what its pods get.
+    A TrainJob whose runtime is not in the input says what its pods get only through
+    its patches (and the overrides of earlier API versions) aimed at its trainer job.
     """
     m = t.manifest
-    if _kind(m) != _TRAINJOB:
+    if _kind(m) != _TRAINJOB or isinstance(m, EffectiveTrainJob):
         return [(t.spec, t.path)]
-    out: list[tuple[dict[str, Any], FieldPath]] = []
+    out: list[tuple[dict[str, Any], FieldPath]] = list(_patch_pod_specs(m))
     for key, sub in (("podTemplateOverrides", ("spec",)), ("podSpecOverrides", ())):
         items = m.get("spec", key)
         for i, item in enumerate(items if isinstance(items, list) else []):
@@ -94,7 +126,7 @@ def _volumes(t: PodTemplate) -> list[dict[str, Any]]:
 
 def _override_containers(t: PodTemplate) -> list[dict[str, Any]]:
     """A TrainJob's container overrides (its trainer block has no volumeMounts of its own)."""
-    if _kind(t.manifest) != _TRAINJOB:
+    if _kind(t.manifest) != _TRAINJOB or isinstance(t.manifest, EffectiveTrainJob):
         return []
     return [c for value, _ in _spec_fields(t, "containers") for c in _dicts(value)]
 
@@ -120,6 +152,8 @@ def _mentions_torch(c: Container) -> bool:
 
 def _needs_shm(m: Manifest, t: PodTemplate) -> bool:
     if m.ref.group == "ray.io":  # KubeRay mounts a memory-backed /dev/shm in every Ray pod
+        return False
+    if not _trainer_step(m, t):
         return False
     if _kind(m) in (_PYTORCHJOB, _TRAINJOB):
         return True
@@ -521,7 +555,7 @@ def spot_without_checkpoint(m: Manifest) -> Iterator[Violation]:
     ```
     """
     templates = [t for t in pod_templates(m) if _trains(m, t)]
-    if not templates or _checkpoints(m):
+    if not templates or is_runtime(m) or _checkpoints(m):
         return
     for t in templates:
         spot = _spot(t)
@@ -625,6 +659,187 @@ def image_tag_mutable(m: Manifest) -> Iterator[Violation]:
             )
 
 
+_IGNORES_MAX_RESTARTS = frozenset(
+    {"RestartJobSetAndIgnoreMaxRestarts", "RestartJobAndIgnoreMaxRestarts"}
+)
+_RESTART_BUDGET = 3
+
+
+def _jobset_spec(m: Manifest) -> FieldPath | None:
+    """Where the JobSet spec of ``m`` sits: a JobSet's own, or a TrainJob's runtime's."""
+    if _kind(m) == ("jobset.x-k8s.io", "JobSet"):
+        return ("spec",)
+    if isinstance(m, EffectiveTrainJob):
+        return (*TEMPLATE, "spec")
+    return None
+
+
+def _preemption_reason(job: Any) -> str | None:
+    """The reason a Job fails with when a pod of it is preempted, or None when the Job
+    takes the preemption in its stride (a podFailurePolicy rule ignores DisruptionTarget)."""
+    for rule in _dicts(dig(job, ("template", "spec", "podFailurePolicy", "rules"))):
+        conditions = {str(c.get("type")) for c in _dicts(rule.get("onPodConditions"))}
+        if "DisruptionTarget" in conditions:
+            if rule.get("action") == "Ignore":
+                return None
+            if rule.get("action") == "FailJob":
+                return "PodFailurePolicy"
+    return "BackoffLimitExceeded"  # the pod counts as failed; enough of them fail the Job
+
+
+def _preemption_ignored(policy: Any, job: Any) -> bool:
+    """Whether JobSet restarts after ``job`` is preempted without counting the restart:
+    the first failure-policy rule that matches the Job's failure decides."""
+    reason = _preemption_reason(job)
+    if reason is None:
+        return True
+    name = str(job.get("name")) if isinstance(job, dict) else ""
+    for rule in _dicts(dig(policy, ("rules",))):
+        reasons = _strings(rule.get("onJobFailureReasons"))
+        targets = _strings(rule.get("targetReplicatedJobs"))
+        if (not reasons or reason in reasons) and (not targets or name in targets):
+            if rule.get("onJobFailureMessagePatterns"):
+                continue  # matches some messages only: cannot be relied on for preemptions
+            return str(rule.get("action")) in _IGNORES_MAX_RESTARTS
+    return False
+
+
+def _restart_budget(m: Manifest, t: PodTemplate) -> tuple[str, Location] | None:
+    """Why a preemption of ``t``'s pods may end ``m``, and where its budget is set."""
+    if _kind(m) == _PYTORCHJOB:
+        limit = m.get("spec", "runPolicy", "backoffLimit")
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit < _RESTART_BUDGET:
+            where = m.at("spec", "runPolicy", "backoffLimit")
+            return (
+                f"runPolicy.backoffLimit {limit} fails the job after {limit + 1} pod failures",
+                where,
+            )
+        return None
+    spec = _jobset_spec(m)
+    if spec is None:
+        return None
+    policy = m.get(*spec, "failurePolicy")
+    restarts = dig(policy, ("maxRestarts",))
+    restarts = restarts if isinstance(restarts, int) and not isinstance(restarts, bool) else 0
+    if restarts >= _RESTART_BUDGET:
+        return None
+    job = m.get(*t.path[:-4])  # the replicated job whose pod spec this is
+    if _preemption_ignored(policy, job):
+        return None
+    field = ("maxRestarts",) if dig(policy, ("maxRestarts",)) is not None else ()
+    where = m.at(*spec, "failurePolicy", *field)
+    return f"failurePolicy.maxRestarts {restarts} ends the job at preemption {restarts + 1}", where
+
+
+def spot_restart_budget_small(m: Manifest) -> Iterator[Violation]:
+    """Finds training jobs on spot capacity whose restart budget preemptions would spend.
+
+    ## Why is this bad?
+    Each spot reclaim kills a pod, and to its operator a killed pod is a failure like
+    any other. A JobSet (and so a Kubeflow Trainer TrainJob) restarts after a failed
+    Job only `failurePolicy.maxRestarts` times, 0 unless set; a PyTorchJob gives up
+    after `runPolicy.backoffLimit` failures. On spot capacity, where a day may bring
+    several reclaims, a small budget ends the run for good on the third preemption
+    even though nothing is wrong with it. Either give the job a budget that outlasts
+    a run's preemptions or, better, let preemptions restart it without counting: a
+    Job `podFailurePolicy` rule that fails the Job on the pod condition
+    `DisruptionTarget` (reason `PodFailurePolicy`), and a JobSet failure-policy rule
+    that answers `PodFailurePolicy` with `RestartJobSetAndIgnoreMaxRestarts`, so the
+    budget is kept for real failures.
+
+    ## Example
+    ```yaml
+    failurePolicy:
+      maxRestarts: 1
+    replicatedJobs:
+      - name: node
+        template:
+          spec:
+            template:
+              spec:
+                nodeSelector: {karpenter.sh/capacity-type: spot}
+    ```
+
+    ## Use instead
+    ```yaml
+    failurePolicy:
+      maxRestarts: 3
+      rules:
+        - name: preempted
+          action: RestartJobSetAndIgnoreMaxRestarts
+          onJobFailureReasons: [PodFailurePolicy]
+    replicatedJobs:
+      - name: node
+        template:
+          spec:
+            podFailurePolicy:
+              rules:
+                - action: FailJob
+                  onPodConditions: [{type: DisruptionTarget}]
+            template:
+              spec:
+                nodeSelector: {karpenter.sh/capacity-type: spot}
+    ```
+    """
+    for t in pod_templates(m):
+        if not _trains(m, t) or is_runtime(m):
+            continue
+        spot = _spot(t)
+        if spot is None:
+            continue
+        budget = _restart_budget(m, t)
+        if budget:
+            why, where = budget
+            yield Violation(
+                where,
+                f"the {t.where} may run on spot capacity ({spot.how}) and {why}",
+            )
+            return
+
+
+def trainjob_runtime_undefined(inv: Inventory) -> Iterator[Violation]:
+    """Finds TrainJobs whose runtime no input defines and Kubeflow Trainer does not ship.
+
+    ## Why is this bad?
+    A TrainJob is only the job-specific half of a run: its pods come from the
+    TrainingRuntime or ClusterTrainingRuntime it names in `runtimeRef` (kind
+    ClusterTrainingRuntime unless set; a TrainingRuntime must be in the TrainJob's
+    namespace). Trainer's webhook rejects a TrainJob whose runtime does not exist, and
+    a misspelt name is only found at apply time. The runtimes Trainer v2.3.0 installs
+    (`torch-distributed`, `deepspeed-distributed`, the `torchtune-*` ones, …) are
+    known; any other must be defined in the input or already be on the cluster, in
+    which case this finding is for information only.
+
+    ## Example
+    ```yaml
+    kind: TrainJob
+    spec:
+      runtimeRef:
+        name: torch-distributed-v2
+    ```
+
+    ## Use instead
+    ```yaml
+    kind: TrainJob
+    spec:
+      runtimeRef:
+        name: torch-distributed
+    ```
+    """
+    for use in inv.runtime_uses:
+        kind, namespace, name = use.runtime
+        if name in inv.names(kind, namespace):
+            continue
+        if kind == "ClusterTrainingRuntime" and name in SHIPPED_RUNTIMES:
+            continue
+        where = f" in namespace {namespace!r}" if namespace else ""
+        yield Violation(
+            use.at,
+            f"{use.job} runs on {kind} {name!r}, which no input defines{where} "
+            "and Trainer v2.3.0 does not ship",
+        )
+
+
 OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK201",
@@ -674,6 +889,21 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
         "Pin the image to a version tag and, better, its digest.",
         image_tag_mutable,
     ),
+    Rule(
+        "MK209",
+        Severity.WARNING,
+        "Let preemptions restart the job without counting (a DisruptionTarget podFailurePolicy "
+        "rule and a RestartJobSetAndIgnoreMaxRestarts failure-policy rule), or allow 3 or more "
+        "restarts.",
+        spot_restart_budget_small,
+    ),
 )
 
-INPUT_RULES: tuple[Rule[Inventory], ...] = ()
+INPUT_RULES: tuple[Rule[Inventory], ...] = (
+    Rule(
+        "MK210",
+        Severity.INFO,
+        "Name a runtime the input defines or Trainer ships, or make sure it is on the cluster.",
+        trainjob_runtime_undefined,
+    ),
+)
