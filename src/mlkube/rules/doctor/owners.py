@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"  # on every pod of a JobSet
+TRAINJOB_API, TRAINJOB = "trainer.kubeflow.org/v1alpha1", "TrainJob"
 Key = tuple[str, str, str]  # (kind, namespace, name)
 WALK_LIMIT = 8  # no real chain is longer; a cycle in a hand-edited snapshot ends here
 

@@ -17,6 +17,7 @@ from mlkube.rules.doctor.common import (
     pods,
     unschedulable,
 )
+from mlkube.rules.doctor.owners import TRAINJOB, TRAINJOB_API
 from mlkube.rules.doctor.storage import blocked_by_claim
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
@@ -281,10 +282,9 @@ def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
                 "give the job a higher PriorityClass, or make sure it checkpoints and resumes",
             )
     jobs = {
-        j["metadata"].get(
-            "uid"
-        ): f"PyTorchJob {j['metadata'].get('namespace')}/{j['metadata']['name']}"
-        for j in evidence.of("kubeflow.org/v1", "PyTorchJob")
+        j["metadata"].get("uid"): f"{kind} {j['metadata'].get('namespace')}/{j['metadata']['name']}"
+        for api, kind in (("kubeflow.org/v1", "PyTorchJob"), (TRAINJOB_API, TRAINJOB))
+        for j in evidence.of(api, kind)
     }
     for w in evidence.of(KUEUE, "Workload"):
         preempted, evicted = condition(w, "Preempted"), condition(w, "Evicted")

@@ -129,13 +129,13 @@ def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
             for c in evidence.of(*_CLAIMS)
         }
     held: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    index = owners(evidence)
+    jobs = owners(evidence)
     for pod in pods(evidence):
         message = unschedulable(pod)
         if message is None or not blocked_by_claim(message):
             continue
         ns = str(pod["metadata"].get("namespace"))
-        of = workload(pod, index) or f"pod {ns}/{pod['metadata']['name']}"
+        of = workload(pod, jobs) or f"pod {ns}/{pod['metadata']['name']}"
         for claim_name in _blocking(pod, message, claims):
             held.setdefault((ns, claim_name, of), []).append(pod)
     for (ns, name, of), members in sorted(held.items()):
