@@ -9,6 +9,7 @@ from mlkube.errors import UsageError
 from mlkube.manifests.objects import ObjectRef
 from mlkube.rules.doctor import RULES
 from mlkube.rules.doctor.common import ref
+from mlkube.rules.doctor.owners import JOBSET_NAME_LABEL
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.model import Finding
 from mlkube.snapshots.evidence import Evidence, clipped
@@ -25,6 +26,7 @@ def _belongs(obj: dict[str, Any], name: str) -> bool:
         or name in owners
         or labels.get(JOB_NAME_LABEL) == name
         or labels.get(ISVC_LABEL) == name
+        or labels.get(JOBSET_NAME_LABEL) == name  # a TrainJob's pods: its JobSet's name
         or involved == name
         or involved.startswith(f"{name}-")
     )
@@ -34,6 +36,7 @@ _PER_WORKLOAD = (
     "v1/Pod",
     "v1/Event",
     "kubeflow.org/v1/PyTorchJob",
+    "trainer.kubeflow.org/v1alpha1/TrainJob",
     "serving.kserve.io/v1beta1/InferenceService",
     "kueue.x-k8s.io/v1beta2/Workload",
 )
@@ -58,7 +61,11 @@ def _workload_names(evidence: Evidence) -> set[str]:
             labels = meta.get("labels") or {}
             names.add(str(meta.get("name", "")))
             names.update(str(r.get("name", "")) for r in meta.get("ownerReferences") or [])
-            names.update(str(labels[k]) for k in (JOB_NAME_LABEL, ISVC_LABEL) if k in labels)
+            names.update(
+                str(labels[k])
+                for k in (JOB_NAME_LABEL, ISVC_LABEL, JOBSET_NAME_LABEL)
+                if k in labels
+            )
     return names - {""}
 
 

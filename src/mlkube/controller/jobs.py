@@ -25,6 +25,10 @@ RECORD_KEEP = 20
 KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
 JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
 JOBSET_API = "jobset.x-k8s.io/v1alpha2"
+# Kubeflow Trainer v2: a TrainJob controls the JobSet it runs as (jobset plugin, v2.3.0:
+# ownerReferences [{apiVersion, kind: TrainJob, name, uid, controller, blockOwnerDeletion}]).
+TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
+TRAINJOB_KIND = "TrainJob"
 OPT_IN_ANNOTATION = "mlkube.dev/checkpoint-path"
 
 
@@ -53,6 +57,22 @@ def job_of(pod: dict[str, Any]) -> JobRef | None:
     if owner is not None and OPT_IN_ANNOTATION in (meta.get("annotations") or {}):
         return JobRef(owner["apiVersion"], owner["kind"], namespace, owner["name"])
     return None
+
+
+def record_target(jobset: JobRef, meta: dict[str, Any] | None) -> JobRef:
+    """The job a JobSet's checkpoint request is recorded on, given the JobSet's
+    metadata (``None``: unknown): the TrainJob that controls it, else the JobSet."""
+    owner = next(
+        (o for o in (meta or {}).get("ownerReferences") or [] if o.get("controller")), None
+    )
+    if (
+        owner is not None
+        and owner.get("kind") == TRAINJOB_KIND
+        and str(owner.get("apiVersion", "")).startswith("trainer.kubeflow.org/")
+        and owner.get("name")
+    ):
+        return JobRef(str(owner["apiVersion"]), TRAINJOB_KIND, jobset.namespace, owner["name"])
+    return jobset
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import __version__
-from mlkube.controller.jobs import JOBSET_API, KUBEFLOW_KINDS
+from mlkube.controller.jobs import JOBSET_API, KUBEFLOW_KINDS, TRAINJOB_API
 from mlkube.controller.run import LEASE_NAME
 from mlkube.wellknown import HOSTNAME_LABEL, SPOT_LABELS
 
@@ -35,6 +35,8 @@ def cluster_rules() -> list[dict[str, Any]]:
         rule("kubeflow.org", TRAINING_PLURALS, ["get", "list", "watch", "patch"]),
         rule("batch", ["jobs"], ["get", "list", "watch", "patch"]),
         rule(JOBSET_API.split("/")[0], ["jobsets"], ["get", "list", "watch", "patch"]),
+        # Trainer v2: a TrainJob's request is recorded on the TrainJob, not its JobSet
+        rule(TRAINJOB_API.split("/")[0], ["trainjobs"], ["get", "list", "watch", "patch"]),
     ]
 
 

@@ -27,11 +27,14 @@ from mlkube.controller.jobs import (
     JOBSET_API,
     KUBEFLOW_KINDS,
     REQUEST_ANNOTATION,
+    TRAINJOB_API,
+    TRAINJOB_KIND,
     JobRef,
     Request,
     job_of,
     read_record,
     record_patch,
+    record_target,
 )
 from mlkube.controller.metrics import Metrics
 from mlkube.controller.plan import JobPlan, active_notices, first_to_ask, plan_job, utcnow
@@ -67,7 +70,8 @@ class FollowUp:
 JOB_KINDS = (
     *(("kubeflow.org/v1", k) for k in sorted(KUBEFLOW_KINDS)),
     ("batch/v1", "Job"),
-    (JOBSET_API, "JobSet"),
+    (JOBSET_API, "JobSet"),  # its ownerReferences say whether a TrainJob controls it
+    (TRAINJOB_API, TRAINJOB_KIND),
 )
 
 
@@ -286,7 +290,8 @@ class Controller:
             ref = key.job if isinstance(key, FollowUp) else key
             if not isinstance(ref, JobRef):
                 return
-            involved = self._job(ref, fresh=False, read=False) or _job_stub(ref, "")
+            target = self._target(ref, read=False)
+            involved = self._job(target, fresh=False, read=False) or _job_stub(target, "")
         digest = hashlib.sha256(reason.encode()).hexdigest()[:10]
         try:
             record_event(self.kube, involved, "ReconcileRefused",
@@ -345,7 +350,8 @@ class Controller:
         observed = self.state.first_seen(names)
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
-        planned = self._plan(ref, pods, nodes, set(notices), observed)
+        target = self._target(ref)
+        planned = self._plan(ref, pods, nodes, set(notices), observed, target=target)
         if planned is None:
             return  # the job is gone, or the record moved under us: queued again
         plan = planned.plan
@@ -362,11 +368,27 @@ class Controller:
         }  # fmt: skip
         asked = len(carrying | {p["metadata"].get("uid") for p in plan.deliver})
         record = self.state.record_of(ref)
-        self._announce(ref, planned, list(record.requests) if record else [], notices, asked)
+        self._announce(target, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:
             self._evict(ref, pod)
         if plan.wake_at is not None:
             self.queue.add_after(FollowUp(ref), (plan.wake_at - utcnow()).total_seconds())
+
+    def _target(self, ref: JobRef, *, read: bool = True) -> JobRef:
+        """The job ``ref``'s record goes on: a JobSet controlled by a TrainJob records on
+        the TrainJob. Resolved once per JobSet from the JobSets' metadata cache (which
+        carries ownerReferences); one GET only when the cache has not seen it yet."""
+        if (ref.api_version, ref.kind) != (JOBSET_API, "JobSet"):
+            return ref
+        known = self.state.target_of(ref)
+        if known is not None:
+            return known
+        jobset = self._job(ref, fresh=False, read=read)
+        if jobset is None:
+            return ref  # gone (the plan finds that out), or not read
+        target = record_target(ref, jobset.get("metadata"))
+        self.state.remember_target(ref, target)
+        return target
 
     def _plan(
         self,
@@ -375,16 +397,19 @@ class Controller:
         nodes: dict[str, dict[str, Any]],
         notices: set[str],
         observed: dict[str, datetime],
+        *,
+        target: JobRef,
     ) -> Planned | None:
-        """The job's plan, with a new request recorded on the job if one is due. The
-        record comes from memory while it already handles every notice; otherwise from
-        the job's metadata (the watch cache, or a GET after a 409)."""
+        """The job's plan, with a new request recorded on ``target`` if one is due (the
+        job itself, or the TrainJob that controls its JobSet). The record comes from
+        memory while it already handles every notice; otherwise from the target's
+        metadata (the watch cache, or a GET after a 409)."""
         fresh = False
         for _ in range(RECORD_ATTEMPTS):
             record = None if fresh else self.state.record_of(ref)
             job: dict[str, Any] | None = None
             if record is None or not record.handles(notices):
-                job = self._job(ref, fresh)
+                job = self._job(target, fresh)
                 if job is None:
                     return None
                 record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
@@ -395,23 +420,24 @@ class Controller:
                 return Planned(record.uid, job, plan)
             if job is None:
                 raise InvariantBroken(
-                    f"{ref}: a new request was planned from a record that handles every "
+                    f"{target}: a new request was planned from a record that handles every "
                     "notice; the job's metadata was never read"
                 )
-            if self._write_record(ref, job, record, plan.request, observed):
+            if self._write_record(ref, job, record, plan.request, observed, target=target):
                 return Planned(record.uid, job, plan)
             fresh = True  # 409: someone wrote the job since it was read
         self._add(ref, urgent=True)
         return None
 
     def _write_record(self, ref: JobRef, job: dict[str, Any], record: CachedRecord,
-                      request: Request, observed: dict[str, datetime]) -> bool:  # fmt: skip
-        """The conditional write (the job's resourceVersion is in the patch): True when
-        written, False on a 409. The only exactly-once mechanism there is."""
+                      request: Request, observed: dict[str, datetime], *,
+                      target: JobRef) -> bool:  # fmt: skip
+        """The conditional write on ``target`` (its resourceVersion is in the patch):
+        True when written, False on a 409. The only exactly-once mechanism there is."""
         requests = (*record.requests, request)
         try:
-            self.kube.patch(ref.api_version, ref.kind, ref.name,
-                            record_patch(job, list(requests)), ref.namespace)  # fmt: skip
+            self.kube.patch(target.api_version, target.kind, target.name,
+                            record_patch(job, list(requests)), target.namespace)  # fmt: skip
         except ApiError as exc:
             if exc.status == 409:
                 self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
@@ -421,7 +447,7 @@ class Controller:
         first = min(observed.get(n, now) for n in request.nodes)
         self.metrics.requests.labels(request.signal).inc()
         self.metrics.request_latency.observe(max(0.0, (now - first).total_seconds()))
-        log.info("%s: checkpoint request %s (%s on %s)", ref, request.id, request.signal,
+        log.info("%s: checkpoint request %s (%s on %s)", target, request.id, request.signal,
                  ", ".join(request.nodes))  # fmt: skip
         self.state.remember_record(ref, CachedRecord(record.uid, requests))
         return True

@@ -71,6 +71,7 @@ class ControllerState:
         self._node_of_pod: dict[str, str] = {}
         self._first_seen: dict[str, datetime] = {}
         self._records: dict[JobRef, CachedRecord] = {}
+        self._targets: dict[JobRef, JobRef] = {}  # JobSet → the job its record goes on
         self._announced = Announced(announced_keep)
         self._delivered: dict[str, str] = {}  # pod uid → request id sent
         self._evicted: set[str] = set()  # pod uids
@@ -103,6 +104,7 @@ class ControllerState:
             if not self._pods_of_job[old]:
                 del self._pods_of_job[old]
                 self._records.pop(old, None)  # the job's last pod is gone
+                self._targets.pop(old, None)
         node = self._node_of_pod.pop(key, None)
         if node is not None:
             self._pods_on_node[node].discard(key)
@@ -149,6 +151,17 @@ class ControllerState:
     def remember_record(self, job: JobRef, record: CachedRecord) -> None:
         with self._lock:
             self._records[job] = record
+
+    def target_of(self, job: JobRef) -> JobRef | None:
+        """Where ``job``'s record goes (a JobSet's TrainJob), if already resolved."""
+        with self._lock:
+            return self._targets.get(job)
+
+    def remember_target(self, job: JobRef, target: JobRef) -> None:
+        """Resolved once per JobSet while it has pods: ownership does not change."""
+        with self._lock:
+            if job in self._pods_of_job:
+                self._targets[job] = target
 
     def announced(self, request_id: str) -> bool:
         with self._lock:
@@ -203,6 +216,7 @@ class ControllerState:
                 "pods": len(self._job_of_pod),
                 "noticed": len(self._first_seen),
                 "records": len(self._records),
+                "targets": len(self._targets),
                 "announced": len(self._announced),
                 "delivered": len(self._delivered),
                 "evicted": len(self._evicted),

@@ -29,6 +29,7 @@ from mlkube.runtime.podinfo import REQUEST_ANNOTATION
 from mlkube.runtime.rng import rng_state, set_rng_state
 from mlkube.runtime.serialization import Serializer, TorchSerializer
 from mlkube.runtime.storage import LocalStore, S3Store, Store, open_store
+from mlkube.runtime.topology import Topology, topology
 
 __all__ = [
     "EXIT_PREEMPTED",
@@ -46,8 +47,10 @@ __all__ = [
     "S3Store",
     "Serializer",
     "Store",
+    "Topology",
     "TorchSerializer",
     "open_store",
     "rng_state",
     "set_rng_state",
+    "topology",
 ]

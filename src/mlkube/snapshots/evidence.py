@@ -27,6 +27,11 @@ NAMESPACED = (
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("kubeflow.org/v1", "PyTorchJob"),
+    # Kubeflow Trainer v2: TrainJob → JobSet → batch Job → Pod; the middle two only to
+    # walk a pod's ownership up to its TrainJob (one list call each, whatever the pods).
+    ("trainer.kubeflow.org/v1alpha1", "TrainJob"),
+    ("jobset.x-k8s.io/v1alpha2", "JobSet"),
+    ("batch/v1", "Job"),
     ("serving.kserve.io/v1beta1", "InferenceService"),
     ("kueue.x-k8s.io/v1beta2", "Workload"),
     ("kueue.x-k8s.io/v1beta2", "LocalQueue"),

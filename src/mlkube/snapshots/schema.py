@@ -166,6 +166,21 @@ class PyTorchJob(Object):
     status: Status | None = None
 
 
+class Trainer(_Read):
+    numNodes: Count | None = None
+
+
+class TrainJobSpec(_Read):
+    trainer: Trainer | None = None
+
+
+class TrainJob(Object):
+    """trainer.kubeflow.org/v1alpha1 (Kubeflow Trainer v2.3.0, trainjob_types.go)."""
+
+    spec: TrainJobSpec | None = None
+    status: Status | None = None
+
+
 class InvolvedObject(_Read):
     apiVersion: str | None = None
     kind: str | None = None
@@ -296,6 +311,9 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "networking.k8s.io/v1/NetworkPolicy": TypeAdapter(list[Object]),
     "autoscaling/v2/HorizontalPodAutoscaler": TypeAdapter(list[HorizontalPodAutoscaler]),
     "kubeflow.org/v1/PyTorchJob": TypeAdapter(list[PyTorchJob]),
+    "trainer.kubeflow.org/v1alpha1/TrainJob": TypeAdapter(list[TrainJob]),
+    "jobset.x-k8s.io/v1alpha2/JobSet": TypeAdapter(list[Object]),
+    "batch/v1/Job": TypeAdapter(list[Object]),
     "serving.kserve.io/v1beta1/InferenceService": TypeAdapter(list[InferenceService]),
     "kueue.x-k8s.io/v1beta2/Workload": TypeAdapter(list[Workload]),
     "kueue.x-k8s.io/v1beta2/LocalQueue": TypeAdapter(list[LocalQueue]),

@@ -7,6 +7,7 @@ from typing import Any
 
 from mlkube.manifests.objects import Location, ObjectRef, condition, format_path
 from mlkube.quantity import parse_quantity
+from mlkube.rules.doctor.owners import Key, owner_index, top_owner
 from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL
 
@@ -30,8 +31,20 @@ def pods(evidence: Evidence) -> list[dict[str, Any]]:
     return [{"apiVersion": "v1", "kind": "Pod", **p} for p in evidence.of("v1", "Pod")]
 
 
-def workload(pod: dict[str, Any]) -> str | None:
-    """What the pod belongs to, as users name it (``PyTorchJob ml/w``), or None."""
+Owners = dict[Key, dict[str, Any]]
+
+# The owners listed to walk a pod up to its job: a TrainJob's pods are its Jobs' pods.
+OWNING_KINDS = (("batch/v1", "Job"), ("jobset.x-k8s.io/v1alpha2", "JobSet"))
+
+
+def owners(evidence: Evidence) -> Owners:
+    """The controller of each listed Job and JobSet, to walk pods up to their TrainJob."""
+    return owner_index((kind, evidence.of(api, kind)) for api, kind in OWNING_KINDS)
+
+
+def workload(pod: dict[str, Any], index: Owners | None = None) -> str | None:
+    """What the pod belongs to, as users name it (``PyTorchJob ml/w``, ``TrainJob ml/t``:
+    its outermost controller in ``index``), or None."""
     meta = pod["metadata"]
     labels = meta.get("labels") or {}
     ns = meta.get("namespace")
@@ -40,15 +53,18 @@ def workload(pod: dict[str, Any]) -> str | None:
         return f"PyTorchJob {ns}/{labels[JOB_NAME_LABEL]}"
     if ISVC_LABEL in labels:
         return f"InferenceService {ns}/{labels[ISVC_LABEL]}"
+    top = top_owner(pod, index or {})
+    if top is not None:
+        return str(top)
     if refs:
         return f"{refs[0]['kind']} {ns}/{refs[0]['name']}"
     return None
 
 
-def owner(pod: dict[str, Any]) -> str:
+def owner(pod: dict[str, Any], index: Owners | None = None) -> str:
     """The pod and what it belongs to, as users name them: ``pod w-0 of PyTorchJob ml/w``."""
     meta = pod["metadata"]
-    of = workload(pod)
+    of = workload(pod, index)
     return f"pod {meta['name']} of {of}" if of else f"pod {meta.get('namespace')}/{meta['name']}"
 
 

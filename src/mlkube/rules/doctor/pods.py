@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlkube.quantity import format_bytes, parse_quantity
-from mlkube.rules.doctor.common import at, container_spec, container_statuses, owner, pods
+from mlkube.rules.doctor.common import (
+    at,
+    container_spec,
+    container_statuses,
+    owner,
+    owners,
+    pods,
+)
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
 
@@ -32,6 +39,7 @@ def pod_oom_killed(evidence: Evidence) -> Iterator[Violation]:
       limits: {memory: 96Gi}
     ```
     """
+    index = owners(evidence)
     for pod in pods(evidence):
         for i, status in container_statuses(pod):
             for state in ("lastState", "state"):
@@ -53,7 +61,7 @@ def pod_oom_killed(evidence: Evidence) -> Iterator[Violation]:
                     )
                 yield Violation(
                     at(evidence, pod, "status", "containerStatuses", i, state, "terminated"),
-                    f"container {name!r} of {owner(pod)} was OOMKilled (exit "
+                    f"container {name!r} of {owner(pod, index)} was OOMKilled (exit "
                     f"{terminated.get('exitCode', 137)}, {restarts} restarts) with {sized}",
                     fix,
                 )
@@ -80,6 +88,7 @@ def image_pull_failing(evidence: Evidence) -> Iterator[Violation]:
         storageUri: s3://models/llm   # weights pulled by KServe's storage-initializer
     ```
     """
+    index = owners(evidence)
     for pod in pods(evidence):
         for i, status in container_statuses(pod):
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -87,14 +96,15 @@ def image_pull_failing(evidence: Evidence) -> Iterator[Violation]:
                 continue
             image = status.get("image") or container_spec(pod, status.get("name", "")).get("image")
             fix = f"check that {image!r} exists and the node can pull it (name, tag, pull secret)"
-            if "InferenceService" in owner(pod) or "weight" in str(image).lower():
+            if "InferenceService" in owner(pod, index) or "weight" in str(image).lower():
                 fix += (
                     "; keep model weights out of the image: put them in object storage and "
                     "set storageUri, so KServe's storage-initializer downloads them"
                 )
             yield Violation(
                 at(evidence, pod, "status", "containerStatuses", i, "state", "waiting"),
-                f"container {status.get('name')!r} of {owner(pod)} cannot pull image {image!r}: "
+                f"container {status.get('name')!r} of {owner(pod, index)} "
+                f"cannot pull image {image!r}: "
                 f"{waiting.get('reason')} {waiting.get('message', '')}".rstrip(),
                 fix,
             )
@@ -120,6 +130,7 @@ def container_crash_looping(evidence: Evidence) -> Iterator[Violation]:
     kubectl logs POD -c CONTAINER --previous   # the error of the last run
     ```
     """
+    index = owners(evidence)
     for pod in pods(evidence):
         for i, status in container_statuses(pod):
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -129,7 +140,7 @@ def container_crash_looping(evidence: Evidence) -> Iterator[Violation]:
             name, meta = status.get("name", ""), pod["metadata"]
             yield Violation(
                 at(evidence, pod, "status", "containerStatuses", i, "lastState"),
-                f"container {name!r} of {owner(pod)} is crash-looping: last exit "
+                f"container {name!r} of {owner(pod, index)} is crash-looping: last exit "
                 f"{last.get('exitCode', '?')} ({last.get('reason', 'unknown')}), "
                 f"{status.get('restartCount', 0)} restarts",
                 f"read the last run's error: kubectl logs -n {meta.get('namespace')} "

@@ -13,9 +13,11 @@ from mlkube.rules.doctor.common import (
     container_statuses,
     gpus_of,
     owner,
+    owners,
     pods,
     unschedulable,
 )
+from mlkube.rules.doctor.owners import TRAINJOB, TRAINJOB_API
 from mlkube.rules.doctor.storage import blocked_by_claim
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
@@ -134,6 +136,7 @@ def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
     nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
     ```
     """
+    index = owners(evidence)
     for pod in pods(evidence):
         message = unschedulable(pod)
         if message is None or blocked_by_claim(message):  # DK205 names the claim
@@ -160,7 +163,7 @@ def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
             )
         yield Violation(
             at(evidence, pod, "status", "conditions"),
-            f"{owner(pod)} cannot be scheduled: {message}"
+            f"{owner(pod, index)} cannot be scheduled: {message}"
             + ("; " + "; ".join(causes) if causes else ""),
             "; ".join(fixes) or "read the scheduler's message: no node passes its filters",
         )
@@ -268,20 +271,20 @@ def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
     priorityClassName: ml-training-high   # and checkpoints, so a preemption costs little
     ```
     """
+    index = owners(evidence)
     for pod in pods(evidence):
         target = condition(pod, "DisruptionTarget")
         if target.get("status") == "True":
             yield Violation(
                 at(evidence, pod, "status", "conditions"),
-                f"{owner(pod)} was disrupted: "
+                f"{owner(pod, index)} was disrupted: "
                 f"{target.get('reason')}: {target.get('message', '')}".rstrip(": "),
                 "give the job a higher PriorityClass, or make sure it checkpoints and resumes",
             )
     jobs = {
-        j["metadata"].get(
-            "uid"
-        ): f"PyTorchJob {j['metadata'].get('namespace')}/{j['metadata']['name']}"
-        for j in evidence.of("kubeflow.org/v1", "PyTorchJob")
+        j["metadata"].get("uid"): f"{kind} {j['metadata'].get('namespace')}/{j['metadata']['name']}"
+        for api, kind in (("kubeflow.org/v1", "PyTorchJob"), (TRAINJOB_API, TRAINJOB))
+        for j in evidence.of(api, kind)
     }
     for w in evidence.of(KUEUE, "Workload"):
         preempted, evicted = condition(w, "Preempted"), condition(w, "Evicted")

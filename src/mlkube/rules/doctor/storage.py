@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.rules.doctor.common import at, pods, unschedulable, workload
+from mlkube.rules.doctor.common import at, owners, pods, unschedulable, workload
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
 
@@ -129,12 +129,13 @@ def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
             for c in evidence.of(*_CLAIMS)
         }
     held: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    jobs = owners(evidence)
     for pod in pods(evidence):
         message = unschedulable(pod)
         if message is None or not blocked_by_claim(message):
             continue
         ns = str(pod["metadata"].get("namespace"))
-        of = workload(pod) or f"pod {ns}/{pod['metadata']['name']}"
+        of = workload(pod, jobs) or f"pod {ns}/{pod['metadata']['name']}"
         for claim_name in _blocking(pod, message, claims):
             held.setdefault((ns, claim_name, of), []).append(pod)
     for (ns, name, of), members in sorted(held.items()):

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlkube.manifests.objects import Location, condition, live_manifest
-from mlkube.rules.doctor.common import at, pods
+from mlkube.rules.doctor.common import at, owners, pods
+from mlkube.rules.doctor.owners import TRAINJOB, TRAINJOB_API, top_owner
 from mlkube.rules.lint import network
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -39,9 +40,18 @@ def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
     ```
     """
     seen: set[tuple[str, str]] = set()
+    index = owners(evidence)
     for event in evidence.of("v1", "Event"):
         message = str(event.get("message", ""))
-        involved = event.get("involvedObject") or {}
+        involved = dict(event.get("involvedObject") or {})
+        # A TrainJob's pods are created by its Jobs: the refusal is the TrainJob's, once.
+        top = top_owner(
+            {"metadata": {"namespace": involved.get("namespace"), "ownerReferences": [involved]}},
+            index,
+        )
+        if top is not None and top.kind != involved.get("kind"):
+            involved = {"apiVersion": top.api_version, "kind": top.kind,
+                        "namespace": top.namespace, "name": top.name}  # fmt: skip
         key = (str(involved.get("namespace")), str(involved.get("name")))
         if "exceeded quota" not in message or key in seen:
             continue
@@ -88,6 +98,7 @@ def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:
             by_job.setdefault(
                 (pod["metadata"].get("namespace"), labels[JOB_NAME_LABEL]), []
             ).append(pod)
+    yield from _trainjobs_incomplete(evidence)
     for job in evidence.of("kubeflow.org/v1", "PyTorchJob"):
         meta = job["metadata"]
         if (
@@ -132,6 +143,53 @@ def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:
         )
 
 
+def _trainjobs_incomplete(evidence: Evidence) -> Iterator[Violation]:
+    """distributed_job_incomplete for TrainJobs: pods walked up to their TrainJob; the
+    rendezvous address is ``<trainjob>-node-0-0.<trainjob>``, the JobSet's headless
+    Service ``<trainjob>``."""
+    index = owners(evidence)
+    by_job: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in pods(evidence):
+        top = top_owner(pod, index)
+        if top is not None and top.kind == TRAINJOB:
+            by_job.setdefault((top.namespace, top.name), []).append(pod)
+    services = {
+        (str(s["metadata"].get("namespace") or ""), s["metadata"]["name"])
+        for s in evidence.of("v1", "Service")
+    }
+    for job in evidence.of(TRAINJOB_API, TRAINJOB):
+        meta = job["metadata"]
+        if any(condition(job, c).get("status") == "True" for c in ("Complete", "Failed")):
+            continue
+        expected = int(((job.get("spec") or {}).get("trainer") or {}).get("numNodes") or 0)
+        ns = str(meta.get("namespace") or "")
+        members = by_job.get((ns, meta["name"]), [])
+        running = [p for p in members if p.get("status", {}).get("phase") == "Running"]
+        if expected < 2 or not running or len(running) >= expected:
+            continue  # numNodes unset: the runtime's count, which doctor does not read
+        waiting = [
+            f"{p['metadata']['name']} {p.get('status', {}).get('phase')}"
+            + (
+                f" ({condition(p, 'PodScheduled').get('message', '')[:80]})"
+                if condition(p, "PodScheduled").get("status") == "False"
+                else ""
+            )
+            for p in members
+            if p not in running
+        ]
+        if expected > len(members):
+            waiting.append(f"{expected - len(members)} pod(s) not created")
+        if (ns, meta["name"]) not in services:
+            waiting.append(f"Service {meta['name']} (the rendezvous address's domain) is missing")
+        yield Violation(
+            at(evidence, {"apiVersion": TRAINJOB_API, "kind": TRAINJOB, **job}, "status"),
+            f"TrainJob {ns}/{meta['name']}: {len(running)} of {expected} pods running; "
+            f"the others block rendezvous: {'; '.join(waiting)}",
+            "fix why the missing ranks cannot start (see their findings), and queue the job with "
+            "Kueue so that it starts all its pods or none",
+        )
+
+
 def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
     """Finds NetworkPolicies that cut a live distributed job off from its peers or DNS.
 
@@ -153,6 +211,7 @@ def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
     inventory = Inventory()
     for api_version, kind in (
         ("kubeflow.org/v1", "PyTorchJob"),
+        (TRAINJOB_API, TRAINJOB),
         ("networking.k8s.io/v1", "NetworkPolicy"),
     ):
         for obj in evidence.of(api_version, kind):
