@@ -41,10 +41,22 @@ _KUEUE = (
     "multikueueclusters",
 )
 
+_TRAINER = ("clustertrainingruntimes", "trainingruntimes", "trainjobs")
+
 RELEASES = (
     CrdRelease(
+        "github.com/kubeflow/trainer/v2",
+        "v2.3.0",
+        tuple(f"manifests/base/crds/trainer.kubeflow.org_{name}.yaml" for name in _TRAINER),
+    ),
+    CrdRelease(
+        "sigs.k8s.io/jobset",
+        "v0.12.0",
+        ("config/components/crd/bases/jobset.x-k8s.io_jobsets.yaml",),
+    ),
+    CrdRelease(
         "github.com/kubeflow/training-operator",
-        "v1.9.3",
+        "v1.9.4",
         ("manifests/base/crds/kubeflow.org_pytorchjobs.yaml",),
     ),
     CrdRelease(
@@ -54,7 +66,7 @@ RELEASES = (
     ),
     CrdRelease(
         "sigs.k8s.io/kueue",
-        "v0.17.0",
+        "v0.19.2",
         tuple(f"config/components/crd/bases/kueue.x-k8s.io_{name}.yaml" for name in _KUEUE),
     ),
 )
