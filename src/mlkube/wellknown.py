@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 GPU = "nvidia.com/gpu"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # Training Operator v1's pods
+# Kubeflow Trainer v2's pods: a TrainJob's JobSet is named after it and labels its pods.
+JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
