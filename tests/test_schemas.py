@@ -17,9 +17,12 @@ import kubernetes_validate
 import pytest
 
 from mlkube.crds import load_crds
-from mlkube.render import render_paths
+from mlkube.manifests.yamlstream import read_text
+from mlkube.render import render_paths, render_specs
+from mlkube.spec import load_specs
 
 from .conftest import EXAMPLES
+from .golden_bundles import legacy_platform
 
 K8S_VERSION = "1.34.0"
 
@@ -69,32 +72,61 @@ def validate(obj: dict[str, Any]) -> str | None:
 
 
 BUNDLE = render_paths([str(EXAMPLES)])
+# The legacy path: the same jobs as PyTorchJobs (the rest of the bundle is the same).
+LEGACY = [
+    o
+    for o in render_specs(
+        load_specs(
+            read_text(legacy_platform(), "platform.yaml")
+            + [d for n in ("resnet-training.yaml", "spot-training.yaml")
+               for d in read_text((EXAMPLES / n).read_text(), n)]
+        )
+    )
+    if o["apiVersion"] == "kubeflow.org/v1"
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "obj",
-    BUNDLE,
+    BUNDLE + LEGACY,
     ids=[
-        f"{o['kind']}-{o['metadata'].get('namespace', '')}-{o['metadata']['name']}" for o in BUNDLE
+        f"{o['kind']}-{o['metadata'].get('namespace', '')}-{o['metadata']['name']}"
+        for o in BUNDLE + LEGACY
     ],
 )
 def test_rendered_object_validates(obj: dict[str, Any]) -> None:
     assert validate(obj) is None
 
 
+def test_both_training_operators_are_validated() -> None:
+    kinds = {o["kind"] for o in BUNDLE + LEGACY}
+    assert {"TrainJob", "ClusterTrainingRuntime", "PyTorchJob"} <= kinds
+
+
 def test_every_custom_kind_has_a_real_schema() -> None:
     builtin_groups = {"v1", "apps/v1", "policy/v1", "autoscaling/v2", "scheduling.k8s.io/v1",
                       "networking.k8s.io/v1", "batch/v1",
                       "rbac.authorization.k8s.io/v1"}  # fmt: skip
-    custom = {(o["apiVersion"], o["kind"]) for o in BUNDLE if o["apiVersion"] not in builtin_groups}
+    custom = {
+        (o["apiVersion"], o["kind"])
+        for o in BUNDLE + LEGACY
+        if o["apiVersion"] not in builtin_groups
+    }
     assert custom and custom <= set(crd_schemas())
 
 
 def test_strict_validation_catches_a_misspelt_field() -> None:
-    job = next(o for o in BUNDLE if o["kind"] == "PyTorchJob")
+    job = next(o for o in LEGACY if o["kind"] == "PyTorchJob")
     broken = copy.deepcopy(job)
     broken["spec"]["pytorchReplicaSpecs"]["Master"]["replica"] = 1
     assert "replica" in (validate(broken) or "")
+    trainjob = copy.deepcopy(next(o for o in BUNDLE if o["kind"] == "TrainJob"))
+    patch = trainjob["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
+    patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["priorityClassName"] = "x"
+    assert "priorityClassName" in (validate(trainjob) or "")  # PodSpecPatch has none
+    runtime = copy.deepcopy(next(o for o in BUNDLE if o["kind"] == "ClusterTrainingRuntime"))
+    del runtime["spec"]["template"]["spec"]["failurePolicy"]["rules"][0]["name"]
+    assert "name" in (validate(runtime) or "")
     quota = copy.deepcopy(next(o for o in BUNDLE if o["kind"] == "ResourceQuota"))
     quota["spec"]["hardd"] = quota["spec"].pop("hard")
     assert "hardd" in (validate(quota) or "")

@@ -41,14 +41,13 @@ _KUEUE = (
     "multikueueclusters",
 )
 
+_TRAINER = ("clustertrainingruntimes", "trainingruntimes", "trainjobs")
+
 RELEASES = (
     CrdRelease(
         "github.com/kubeflow/trainer/v2",
         "v2.3.0",
-        tuple(
-            f"manifests/base/crds/trainer.kubeflow.org_{name}.yaml"
-            for name in ("trainjobs", "trainingruntimes", "clustertrainingruntimes")
-        ),
+        tuple(f"manifests/base/crds/trainer.kubeflow.org_{name}.yaml" for name in _TRAINER),
     ),
     CrdRelease(
         "sigs.k8s.io/jobset",

@@ -9,11 +9,10 @@ from mlkube.errors import UsageError
 from mlkube.manifests.objects import ObjectRef
 from mlkube.rules.doctor import RULES
 from mlkube.rules.doctor.common import ref
-from mlkube.rules.doctor.owners import JOBSET_NAME_LABEL
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.model import Finding
 from mlkube.snapshots.evidence import Evidence, clipped
-from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
+from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, JOBSET_LABEL
 
 
 def _belongs(obj: dict[str, Any], name: str) -> bool:
@@ -26,7 +25,7 @@ def _belongs(obj: dict[str, Any], name: str) -> bool:
         or name in owners
         or labels.get(JOB_NAME_LABEL) == name
         or labels.get(ISVC_LABEL) == name
-        or labels.get(JOBSET_NAME_LABEL) == name  # a TrainJob's pods: its JobSet's name
+        or labels.get(JOBSET_LABEL) == name  # a TrainJob's pods: its JobSet's name
         or involved == name
         or involved.startswith(f"{name}-")
     )
@@ -62,9 +61,7 @@ def _workload_names(evidence: Evidence) -> set[str]:
             names.add(str(meta.get("name", "")))
             names.update(str(r.get("name", "")) for r in meta.get("ownerReferences") or [])
             names.update(
-                str(labels[k])
-                for k in (JOB_NAME_LABEL, ISVC_LABEL, JOBSET_NAME_LABEL)
-                if k in labels
+                str(labels[k]) for k in (JOB_NAME_LABEL, ISVC_LABEL, JOBSET_LABEL) if k in labels
             )
     return names - {""}
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 GPU = "nvidia.com/gpu"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # a PyTorchJob's pods
-JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"  # a JobSet's pods (a TrainJob's: its name)
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # Training Operator v1's pods
+# A JobSet's pods; Kubeflow Trainer v2's TrainJob runs as a JobSet named after it.
+JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

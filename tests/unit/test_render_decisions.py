@@ -30,9 +30,13 @@ spec:
 """
 
 
-def render(spec: str, provider: str = "aws") -> list[dict[str, Any]]:
-    text = PLATFORM.replace("{provider}", provider) + spec
-    return render_specs(load_specs(read_text(text, "t.yaml")))
+OPERATORS = ("trainer", "training-operator")
+
+
+def render(spec: str, provider: str = "aws", operator: str = "trainer") -> list[dict[str, Any]]:
+    platform = PLATFORM.replace("{provider}", provider)
+    platform = platform.replace("\nspec:\n", f"\nspec:\n  training: {{operator: {operator}}}\n")
+    return render_specs(load_specs(read_text(platform + spec, "t.yaml")))
 
 
 def one(bundle: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -47,45 +51,68 @@ def job(**spec: str) -> str:
 
 
 def pod(bundle: list[dict[str, Any]], role: str = "Master") -> dict[str, Any]:
-    spec: dict[str, Any] = one(bundle, "PyTorchJob")["spec"]["pytorchReplicaSpecs"][role]
+    """The pod spec of a PyTorchJob's ``role``, or of the TrainJob's runtime patch."""
+    (training,) = [o for o in bundle if o["kind"] in ("PyTorchJob", "TrainJob")]
+    if training["kind"] == "TrainJob":
+        patch = training["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]
+        node = patch["spec"]["replicatedJobs"][0]
+        return node["template"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    spec: dict[str, Any] = training["spec"]["pytorchReplicaSpecs"][role]
     return spec["template"]["spec"]  # type: ignore[no-any-return]
 
 
-def test_memory_request_equals_limit_and_includes_shm() -> None:
-    container = pod(render(job(shm="16Gi")))["containers"][0]
-    res = container["resources"]
+def resources(bundle: list[dict[str, Any]]) -> dict[str, Any]:
+    (training,) = [o for o in bundle if o["kind"] in ("PyTorchJob", "TrainJob")]
+    if training["kind"] == "TrainJob":
+        return training["spec"]["trainer"]["resourcesPerNode"]  # type: ignore[no-any-return]
+    return pod(bundle)["containers"][0]["resources"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_memory_request_equals_limit_and_includes_shm(operator: str) -> None:
+    res = resources(render(job(shm="16Gi"), operator=operator))
     assert res["requests"]["memory"] == res["limits"]["memory"] == "80Gi"  # 64Gi + 16Gi
     assert res["requests"]["cpu"] == res["limits"]["cpu"]  # Guaranteed QoS
-    shm = next(v for v in pod(render(job()))["volumes"] if v["name"] == "dshm")
+    volumes = pod(render(job(), operator=operator))["volumes"]
+    shm = next(v for v in volumes if v["name"] == "dshm")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Gi"}  # memory/4 by default
 
 
-def test_job_lands_on_its_pool_and_tolerates_its_taints() -> None:
-    spec = pod(render(job()), "Worker")
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_job_lands_on_its_pool_and_tolerates_its_taints(operator: str) -> None:
+    spec = pod(render(job(), operator=operator), "Worker")
     assert spec["nodeSelector"] == {"mlkube.dev/pool": "a100", "nvidia.com/gpu.product": "A100"}
     assert spec["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
     ]
 
 
+@pytest.mark.parametrize("operator", OPERATORS)
 @pytest.mark.parametrize(("provider", "grace", "label"), [
     ("aws", 105, ("eks.amazonaws.com/capacityType", "SPOT")),
     ("gcp", 15, ("cloud.google.com/gke-spot", "true")),
     ("azure", 15, ("kubernetes.azure.com/scalesetpriority", "spot")),
 ])  # fmt: skip
 def test_spot_grace_fits_the_providers_notice(
-    provider: str, grace: int, label: tuple[str, str]
+    provider: str, grace: int, label: tuple[str, str], operator: str
 ) -> None:
     spec = job(pool="spot", spot="true", checkpoint="{uri: s3://b/ckpt}")
-    pod_spec = pod(render(spec, provider))
+    pod_spec = pod(render(spec, provider, operator))
     assert pod_spec["terminationGracePeriodSeconds"] == grace
     assert pod_spec["nodeSelector"][label[0]] == label[1]
 
 
-def test_distributed_job_in_isolated_namespace_gets_an_ingress_only_peer_policy() -> None:
-    policy = one(render(job()), "NetworkPolicy", "j-peers")
+@pytest.mark.parametrize(("operator", "label"), [
+    ("trainer", "jobset.sigs.k8s.io/jobset-name"),
+    ("training-operator", "training.kubeflow.org/job-name"),
+])  # fmt: skip
+def test_distributed_job_in_isolated_namespace_gets_an_ingress_only_peer_policy(
+    operator: str, label: str
+) -> None:
+    policy = one(render(job(), operator=operator), "NetworkPolicy", "j-peers")
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert "egress" not in policy["spec"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": {label: "j"}}
 
 
 def test_single_node_job_needs_no_peer_policy() -> None:

@@ -77,7 +77,7 @@ def test_pool_must_exist_in_a_platform() -> None:
 
 
 def test_two_specs_rendering_the_same_object_are_refused() -> None:
-    assert "already renders PyTorchJob ml/train" in error(job() + "---\n" + job())
+    assert "already renders TrainJob ml/train" in error(job() + "---\n" + job())
 
 
 def test_spec_reference_in_docs_is_current() -> None:

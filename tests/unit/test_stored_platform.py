@@ -51,10 +51,21 @@ def test_a_known_platform_resolves_a_job_and_is_not_rendered() -> None:
     bundle = render_specs(load_specs(read_text(JOB, "job.yaml")), known=platform())
     # the job's own objects (its peer NetworkPolicy in the isolated namespace), none of the
     # Platform's: it is on the cluster already
-    assert sorted(o["kind"] for o in bundle) == ["NetworkPolicy", "PyTorchJob"]
-    job = next(o for o in bundle if o["kind"] == "PyTorchJob")
-    spec = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert sorted(o["kind"] for o in bundle) == ["NetworkPolicy", "TrainJob"]
+    job = next(o for o in bundle if o["kind"] == "TrainJob")
+    patch = job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
+    spec = patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
     assert spec["nodeSelector"]["mlkube.dev/pool"] == "a100"
+
+
+def test_a_known_platform_chooses_the_training_operator() -> None:
+    legacy = platform().spec.model_copy(
+        update={"training": platform().spec.training.model_copy(
+            update={"operator": "training-operator"})}
+    )  # fmt: skip
+    known = platform().model_copy(update={"spec": legacy})
+    bundle = render_specs(load_specs(read_text(JOB, "job.yaml")), known=known)
+    assert sorted(o["kind"] for o in bundle) == ["NetworkPolicy", "PyTorchJob"]
 
 
 def test_without_a_platform_the_error_says_where_one_was_looked_for() -> None:
@@ -68,5 +79,5 @@ def test_a_platform_in_the_input_wins_over_the_known_one() -> None:
     other = platform().model_copy(update={"spec": platform().spec.model_copy(update={"pools": []})})
     text = (EXAMPLES / "platform.yaml").read_text() + "---\n" + JOB
     bundle = render_specs(load_specs(read_text(text, "all.yaml")), known=other, origin="nowhere")
-    assert any(o["kind"] == "PyTorchJob" for o in bundle)
+    assert any(o["kind"] == "TrainJob" for o in bundle)
     assert any(o["kind"] == "ClusterQueue" for o in bundle)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION
+from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION, JOBSET_LABEL
 
 # On the job: every request made, with the notices it answered (JSON list, newest last).
 RECORD_ANNOTATION = "mlkube.dev/checkpoint-requests"
@@ -23,7 +23,6 @@ REQUEST_ANNOTATION = CHECKPOINT_REQUEST_ANNOTATION
 RECORD_KEEP = 20
 
 KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
-JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
 JOBSET_API = "jobset.x-k8s.io/v1alpha2"
 # Kubeflow Trainer v2: a TrainJob controls the JobSet it runs as (jobset plugin, v2.3.0:
 # ownerReferences [{apiVersion, kind: TrainJob, name, uid, controller, blockOwnerDeletion}]).

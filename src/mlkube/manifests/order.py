@@ -21,6 +21,8 @@ APPLY_ORDER = (
     "ResourceFlavor",
     "ClusterQueue",
     "LocalQueue",
+    "ClusterTrainingRuntime",
+    "TrainingRuntime",
     "Service",
     "PodDisruptionBudget",
     "Deployment",

@@ -13,8 +13,9 @@ from mlkube.errors import InputError
 from mlkube.manifests.order import ordered
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.render.platform import render_platform
+from mlkube.render.pytorchjob import render_pytorchjob
 from mlkube.render.serving import adapter_rules, render_endpoint
-from mlkube.render.training import render_training_job
+from mlkube.render.trainjob import render_trainjob
 from mlkube.spec import Platform, SpecFile, TrainingJob, is_spec, load_specs
 from mlkube.spec.models import Pool
 
@@ -73,7 +74,10 @@ def _render_one(f: SpecFile, platform: Platform | None, origin: str | None) -> B
     if isinstance(spec, TrainingJob):
         pool = _pool(f, spec.spec.pool, platform, origin)
         _check_job(f, spec, pool, platform)
-        return render_training_job(spec, pool, platform)
+        # Without a Platform, the default: Kubeflow Trainer v2.
+        if platform is not None and platform.spec.training.operator == "training-operator":
+            return render_pytorchjob(spec, pool, platform)
+        return render_trainjob(spec, pool, platform)
     pool = _pool(f, spec.spec.pool, platform, origin)
     _check_priority(f, spec.spec.priority, platform)
     return render_endpoint(spec, pool)

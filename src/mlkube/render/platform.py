@@ -1,5 +1,6 @@
 """Platform → namespaces, quotas, priority classes, Kueue queues, isolation, time-slicing,
-and the Platform itself, stored on the cluster for jobs applied without it."""
+Kubeflow Trainer's training runtimes, and the Platform itself, stored on the cluster
+for jobs applied without it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 from mlkube.quantity import format_bytes, format_cores, quantity
 from mlkube.render.labels import metadata, pool_selector, pool_tolerations
+from mlkube.render.trainjob import render_runtimes
 from mlkube.spec.models import Platform, Pool, Queue, QueueFlavor
 from mlkube.wellknown import GPU
 
@@ -81,6 +83,8 @@ def render_platform(platform: Platform) -> list[dict[str, Any]]:
     sliced = [p for p in spec.pools if p.time_slicing is not None]
     if sliced:
         out.append(_time_slicing(sliced))
+    if spec.training.operator == "trainer":
+        out.extend(render_runtimes(platform))
     out.extend(_stored(platform))
     return out
 

@@ -1,4 +1,6 @@
-"""TrainingJob → PyTorchJob (``kubeflow.org/v1``), and its peers' NetworkPolicy.
+"""TrainingJob → what both training operators run: the job's metadata, the pod's
+sizing, volumes, mounts, environment and placement, and its peers' NetworkPolicy.
+`render.pytorchjob` and `render.trainjob` put these same pieces into their shapes.
 
 Memory is sized from real Kubernetes behaviour, not from the guide's "request 1.5×,
 limit 2×" (see docs/decisions.md): the kubelet evicts first the pods whose usage
@@ -11,6 +13,7 @@ request == limit the pod is Guaranteed, evicted last.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +24,6 @@ from mlkube.wellknown import (
     CHECKPOINT_INTERVAL_ANNOTATION,
     CHECKPOINT_PATH_ANNOTATION,
     GPU,
-    JOB_NAME_LABEL,
     PODINFO_DIR,
     QUEUE_LABEL,
     SPOT_BY_PROVIDER,
@@ -33,11 +35,22 @@ SHUTDOWN_MARGIN_SECONDS = 15
 ON_DEMAND_GRACE_SECONDS = 120
 
 
-def render_training_job(
-    job: TrainingJob, pool: Pool | None, platform: Platform | None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PodParts:
+    """One training pod as data, whichever operator creates it."""
+
+    resources: dict[str, Any]  # requests and limits
+    env: list[dict[str, Any]]  # the job's own, then MLKUBE_*
+    mounts: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+    grace: int | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def job_metadata(job: TrainingJob) -> dict[str, Any]:
+    """The operator object's metadata: the job's labels, its queue, its checkpoints."""
     spec = job.spec
-    namespace = job.metadata.namespace or "default"
     labels = dict(job.metadata.labels)
     if spec.queue:
         labels[QUEUE_LABEL] = spec.queue
@@ -45,40 +58,18 @@ def render_training_job(
     if spec.checkpoint is not None:
         annotations[CHECKPOINT_PATH_ANNOTATION] = spec.checkpoint.uri or spec.checkpoint.mount_path
         annotations[CHECKPOINT_INTERVAL_ANNOTATION] = str(spec.checkpoint.interval_minutes * 60)
-    replica_specs: dict[str, Any] = {"Master": _replicas(job, pool, 1)}
-    if spec.nodes > 1:
-        replica_specs["Worker"] = _replicas(job, pool, spec.nodes - 1)
-    out: list[dict[str, Any]] = [
-        {
-            "apiVersion": "kubeflow.org/v1",
-            "kind": "PyTorchJob",
-            "metadata": metadata(
-                job.metadata.name, namespace, labels=labels, annotations=annotations
-            ),
-            "spec": {
-                "runPolicy": {"cleanPodPolicy": "None", "backoffLimit": 10},
-                "pytorchReplicaSpecs": replica_specs,
-            },
-        }
-    ]
-    if spec.nodes > 1 and platform is not None and _isolated(platform, namespace):
-        out.append(_peers_policy(job, namespace))
-    return out
+    return metadata(job.metadata.name, namespace(job), labels=labels, annotations=annotations)
 
 
-def _isolated(platform: Platform, namespace: str) -> bool:
-    return any(ns.name == namespace and ns.isolated for ns in platform.spec.namespaces)
+def namespace(job: TrainingJob) -> str:
+    return job.metadata.namespace or "default"
 
 
-def _replicas(job: TrainingJob, pool: Pool | None, count: int) -> dict[str, Any]:
-    return {
-        "replicas": count,
-        "restartPolicy": "OnFailure",
-        "template": {
-            "metadata": {"labels": {"app.kubernetes.io/managed-by": "mlkube"}},
-            "spec": _pod_spec(job, pool),
-        },
-    }
+def isolated(platform: Platform | None, name: str) -> bool:
+    """Whether the Platform denies ingress in namespace ``name``."""
+    return platform is not None and any(
+        ns.name == name and ns.isolated for ns in platform.spec.namespaces
+    )
 
 
 def shm_bytes(job: TrainingJob) -> Decimal:
@@ -104,17 +95,25 @@ def grace_seconds(job: TrainingJob, pool: Pool | None) -> int | None:
     return ON_DEMAND_GRACE_SECONDS if job.spec.checkpoint is not None else None
 
 
-def _pod_spec(job: TrainingJob, pool: Pool | None) -> dict[str, Any]:
+def resources(job: TrainingJob) -> dict[str, Any]:
+    """Requests == limits: memory plus ``/dev/shm``, CPU, and the GPUs as limits."""
     spec = job.spec
-    shm = shm_bytes(job)
-    memory = format_bytes(_bytes(spec.memory) + shm)
+    memory = format_bytes(_bytes(spec.memory) + shm_bytes(job))
     cpu = str(spec.cpu)
     limits: dict[str, Any] = {"cpu": cpu, "memory": memory}
     if spec.gpus_per_node:
         limits[GPU] = str(spec.gpus_per_node)
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
+
+
+def pod_parts(job: TrainingJob, pool: Pool | None) -> PodParts:
+    spec = job.spec
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     volumes: list[dict[str, Any]] = [
-        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(shm)}}
+        {
+            "name": "dshm",
+            "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(shm_bytes(job))},
+        }
     ]
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
     if spec.dataset is not None:
@@ -153,45 +152,44 @@ def _pod_spec(job: TrainingJob, pool: Pool | None) -> dict[str, Any]:
                 },
             }
         )
-    container: dict[str, Any] = {"name": "pytorch", "image": spec.image}
-    if spec.command:
-        container["command"] = list(spec.command)
-    if spec.args:
-        container["args"] = list(spec.args)
-    if env:
-        container["env"] = env
-    container["resources"] = {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
-    container["volumeMounts"] = mounts
-    pod: dict[str, Any] = {}
-    if spec.priority:
-        pod["priorityClassName"] = spec.priority
-    grace = grace_seconds(job, pool)
-    if grace is not None:
-        pod["terminationGracePeriodSeconds"] = grace
-    if pool is not None:
-        pod["nodeSelector"] = pool_selector(pool)
-        tolerations = pool_tolerations(pool)
-        if tolerations:
-            pod["tolerations"] = tolerations
-    pod["containers"] = [container]
-    pod["volumes"] = volumes
-    return pod
+    return PodParts(
+        resources=resources(job),
+        env=env,
+        mounts=mounts,
+        volumes=volumes,
+        grace=grace_seconds(job, pool),
+        node_selector=pool_selector(pool) if pool is not None else None,
+        tolerations=pool_tolerations(pool) if pool is not None else [],
+    )
 
 
-def _peers_policy(job: TrainingJob, namespace: str) -> dict[str, Any]:
-    """In an isolated namespace, let the job's pods reach each other on every port.
+def placement(parts: PodParts) -> dict[str, Any]:
+    """The pod-spec fields that place and stop the pod, in the order both shapes use."""
+    out: dict[str, Any] = {}
+    if parts.grace is not None:
+        out["terminationGracePeriodSeconds"] = parts.grace
+    if parts.node_selector is not None:
+        out["nodeSelector"] = parts.node_selector
+    if parts.tolerations:
+        out["tolerations"] = parts.tolerations
+    return out
+
+
+def peers_policy(job: TrainingJob, label: str) -> dict[str, Any]:
+    """In an isolated namespace, let the job's pods reach each other on every port;
+    ``label`` is the one its operator puts on every pod of the job, valued its name.
 
     Only ingress is opened: egress stays unrestricted, so DNS, object storage and the
     rendezvous all keep working. Adding an Egress policy type here would instead cut
     every destination not listed (see docs/decisions.md).
     """
-    peers = {"podSelector": {"matchLabels": {JOB_NAME_LABEL: job.metadata.name}}}
+    peers = {"podSelector": {"matchLabels": {label: job.metadata.name}}}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(f"{job.metadata.name}-peers", namespace),
+        "metadata": metadata(f"{job.metadata.name}-peers", namespace(job)),
         "spec": {
-            "podSelector": {"matchLabels": {JOB_NAME_LABEL: job.metadata.name}},
+            "podSelector": {"matchLabels": {label: job.metadata.name}},
             "policyTypes": ["Ingress"],
             "ingress": [{"from": [peers]}],
         },

@@ -181,10 +181,26 @@ class Queue(_Model):
         return self
 
 
+class Training(_Model):
+    """How TrainingJobs run on this cluster."""
+
+    operator: Literal["trainer", "training-operator"] = Field(
+        default="trainer",
+        description=(
+            "`trainer`: Kubeflow Trainer v2, a TrainJob per job and a ClusterTrainingRuntime "
+            "per priority class; `training-operator`: the legacy Training Operator v1, "
+            "a PyTorchJob per job"
+        ),
+    )
+
+
 class PlatformSpec(_Model):
     """The cluster: its GPU pools, namespaces, priorities and queues."""
 
     kubernetes_version: str = Field(default="1.34", description="the target Kubernetes version")
+    training: Training = Field(
+        default_factory=Training, description="the operator that runs TrainingJobs"
+    )
     priority_classes: list[PriorityClass] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
     namespaces: list[Namespace] = Field(default_factory=list)
@@ -264,7 +280,9 @@ class TrainingJobSpec(_Model):
     command: list[str] | None = None
     args: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    nodes: Int32 = Field(default=1, ge=1, description="pods: one master and nodes-1 workers")
+    nodes: Int32 = Field(
+        default=1, ge=1, description="pods, one per node, each with gpusPerNode GPUs"
+    )
     gpus_per_node: Int32 = Field(default=1, ge=0)
     pool: Name | None = Field(default=None, description="a pool of the Platform")
     cpu: Quantity = Field(default="8", description="per pod; request == limit")
@@ -286,7 +304,9 @@ class TrainingJobSpec(_Model):
 
 
 class TrainingJob(_Model):
-    """A training job, rendered as a PyTorchJob (`kubeflow.org/v1`)."""
+    """A training job, rendered as a Kubeflow Trainer TrainJob (`trainer.kubeflow.org/v1alpha1`),
+    or as a PyTorchJob (`kubeflow.org/v1`) on a Platform with `training.operator:
+    training-operator`."""
 
     api_version: Literal["mlkube.dev/v1alpha1"]
     kind: Literal["TrainingJob"]

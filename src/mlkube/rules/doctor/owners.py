@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"  # on every pod of a JobSet
+from mlkube.wellknown import JOBSET_LABEL
+
 TRAINJOB_API, TRAINJOB = "trainer.kubeflow.org/v1alpha1", "TrainJob"
 Key = tuple[str, str, str]  # (kind, namespace, name)
 WALK_LIMIT = 8  # no real chain is longer; a cycle in a hand-edited snapshot ends here
@@ -58,7 +59,7 @@ def top_owner(pod: dict[str, Any], index: dict[Key, dict[str, Any]]) -> Owner | 
         key = (str(ref.get("kind")), namespace, str(ref.get("name")))
         up = index.get(key)
         if up is None and key[0] == "Job" and not seen:
-            jobset = (meta.get("labels") or {}).get(JOBSET_NAME_LABEL)
+            jobset = (meta.get("labels") or {}).get(JOBSET_LABEL)
             if jobset and ("JobSet", namespace, jobset) in index:
                 seen.add(key)
                 ref = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
