@@ -36,10 +36,7 @@ def test_rendered_bundle_lints_clean(tmp_path: Path) -> None:
     bundle.write_text(to_stream(render_paths([str(EXAMPLES)])))
     report = lint_paths([str(bundle)])
     assert report.objects > 20
-    # Known gap: lint reads a TrainJob's trainer block, not its runtime patches, so it
-    # misses the /dev/shm mount the patch adds (MK201). Drop this once lint reads them.
-    known = [f for f in report.findings if f.rule == "MK201" and "TrainJob" in str(f.where)]
-    findings = [f for f in report.findings if f not in known]
+    findings = report.findings
     assert findings == [], [f"{f.rule} {f.where} {f.message}" for f in findings]
 
 

@@ -229,10 +229,18 @@ def _containers_of(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
     for template in pod_templates(m):
         value: Any = m.obj
         for depth, step in enumerate(template.path):
-            value = value.get(step) if isinstance(value, dict) else None
+            if isinstance(step, int):  # an item of a list (a JobSet's replicatedJobs…)
+                value = value[step] if isinstance(value, list) and step < len(value) else None
+            else:
+                value = value.get(step) if isinstance(value, dict) else None
             if value is None:
                 break
-            if not isinstance(value, dict):
+            following = template.path[depth + 1] if depth + 1 < len(template.path) else None
+            if isinstance(following, int):
+                if not isinstance(value, list):
+                    yield template.path[: depth + 1], _expected("a list", value)
+                    break
+            elif not isinstance(value, dict):
                 yield template.path[: depth + 1], _expected("a mapping", value)
                 break
         else:
