@@ -12,6 +12,7 @@ from mlkube.preflight import judge, outcomes
 from mlkube.rules.preflight import RULES, Subject
 from mlkube.snapshots.facts import Facts
 from mlkube.spec import Platform, load_specs
+from mlkube.spec.models import Training
 
 from ..conftest import EXAMPLES
 
@@ -35,7 +36,9 @@ def ready() -> Facts:
         nodes=[_node("a100-0"), _node("a100-1")],
         gpu_operator_pods=[running],
         crds={
-            "pytorchjobs.kubeflow.org": ["v1"],
+            "trainjobs.trainer.kubeflow.org": ["v1alpha1"],
+            "clustertrainingruntimes.trainer.kubeflow.org": ["v1alpha1"],
+            "jobsets.jobset.x-k8s.io": ["v1alpha2"],
             "inferenceservices.serving.kserve.io": ["v1beta1"],
             "clusterqueues.kueue.x-k8s.io": ["v1beta1", "v1beta2"],
             "localqueues.kueue.x-k8s.io": ["v1beta1", "v1beta2"],
@@ -100,3 +103,25 @@ def test_each_check_fails_on_its_broken_fact(rule: str) -> None:
 
 def test_every_check_has_a_breaking_case() -> None:
     assert set(BREAK) == {r.id for r in RULES}
+
+
+def test_the_training_crds_checked_follow_the_platforms_operator() -> None:
+    # Trainer v2 installed, the Training Operator not: right for the default operator,
+    # wrong for a Platform that renders PyTorchJobs.
+    facts = ready()
+    assert "pytorchjobs.kubeflow.org" not in facts.crds
+    assert [f.rule for f in judge(Subject(facts, _platform())) if f.rule == "PF107"] == []
+    platform = _platform()
+    legacy = platform.model_copy(
+        update={
+            "spec": platform.spec.model_copy(
+                update={"training": Training(operator="training-operator")}
+            )
+        }
+    )
+    (finding,) = [f for f in judge(Subject(facts, legacy)) if f.rule == "PF107"]
+    assert "PyTorchJob" in finding.message and "not installed" in finding.message
+    # and without a Platform: the default, Trainer v2, whose JobSet CRD is needed too
+    del facts.crds["jobsets.jobset.x-k8s.io"]
+    (finding,) = [f for f in judge(Subject(facts)) if f.rule == "PF107"]
+    assert "JobSet" in finding.message

@@ -22,9 +22,24 @@ from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, NFD_GPU_LABEL
 # The oldest Kubernetes whose features mlkube's bundles rely on: native sidecars
 # (init containers with restartPolicy: Always) are on by default from 1.29.
 MINIMUM = (1, 29)
-# (CRD, API version) each rendered kind needs.
+# (CRD, API version) each training operator's rendered kinds need: Kubeflow Trainer v2
+# (the default) runs a TrainJob on a ClusterTrainingRuntime as a JobSet.
+TRAINING_APIS = {
+    "trainer": (
+        ("trainjobs.trainer.kubeflow.org", "v1alpha1", "TrainJob (Kubeflow Trainer v2)"),
+        (
+            "clustertrainingruntimes.trainer.kubeflow.org",
+            "v1alpha1",
+            "ClusterTrainingRuntime (Kubeflow Trainer v2)",
+        ),
+        ("jobsets.jobset.x-k8s.io", "v1alpha2", "JobSet (Trainer v2 runs TrainJobs as JobSets)"),
+    ),
+    "training-operator": (
+        ("pytorchjobs.kubeflow.org", "v1", "PyTorchJob (Kubeflow Training Operator)"),
+    ),
+}
+# (CRD, API version) the other rendered kinds need.
 REQUIRED_APIS = (
-    ("pytorchjobs.kubeflow.org", "v1", "PyTorchJob (Kubeflow Training Operator)"),
     ("inferenceservices.serving.kserve.io", "v1beta1", "InferenceService (KServe)"),
     ("clusterqueues.kueue.x-k8s.io", "v1beta2", "ClusterQueue (Kueue)"),
     ("localqueues.kueue.x-k8s.io", "v1beta2", "LocalQueue (Kueue)"),
@@ -226,8 +241,10 @@ def ml_apis_served(s: Subject) -> Iterator[Violation]:
     """Checks that the CRDs and API versions of the rendered kinds are served.
 
     ## Why is this bad?
-    `kubectl apply` of a PyTorchJob, InferenceService or Kueue queue fails with "no
-    matches for kind" when its CRD (at that version) is missing.
+    `kubectl apply` of a TrainJob (or, on the legacy path, a PyTorchJob),
+    InferenceService or Kueue queue fails with "no matches for kind" when its CRD (at
+    that version) is missing. Which training CRDs are needed follows the Platform's
+    `training.operator` (Kubeflow Trainer v2 when there is no Platform).
 
     ## Example
     ```text
@@ -236,10 +253,11 @@ def ml_apis_served(s: Subject) -> Iterator[Violation]:
 
     ## Use instead
     ```text
-    install the Training Operator, KServe and Kueue (0.16 or later for v1beta2)
+    install Kubeflow Trainer v2 (with JobSet), KServe and Kueue (0.16 or later for v1beta2)
     ```
     """
-    for crd, version, what in REQUIRED_APIS:
+    operator = s.platform.spec.training.operator if s.platform is not None else "trainer"
+    for crd, version, what in (*TRAINING_APIS[operator], *REQUIRED_APIS):
         served = s.facts.crds.get(crd)
         if served is None or version not in served:
             state = "not installed" if served is None else f"served only as {', '.join(served)}"
