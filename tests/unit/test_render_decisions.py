@@ -51,12 +51,18 @@ def job(**spec: str) -> str:
 
 
 def pod(bundle: list[dict[str, Any]], role: str = "Master") -> dict[str, Any]:
-    """The pod spec of a PyTorchJob's ``role``, or of the TrainJob's runtime patch."""
+    """The pod spec of a PyTorchJob's ``role``, or a TrainJob's: its runtime's pod spec
+    (the runtime it names, from the bundle) under its runtime patch's fields."""
     (training,) = [o for o in bundle if o["kind"] in ("PyTorchJob", "TrainJob")]
     if training["kind"] == "TrainJob":
         patch = training["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]
-        node = patch["spec"]["replicatedJobs"][0]
-        return node["template"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+        runtime = one(bundle, "ClusterTrainingRuntime", training["spec"]["runtimeRef"]["name"])
+        return {
+            **runtime["spec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"][
+                "template"
+            ]["spec"],
+            **patch["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"],
+        }
     spec: dict[str, Any] = training["spec"]["pytorchReplicaSpecs"][role]
     return spec["template"]["spec"]  # type: ignore[no-any-return]
 

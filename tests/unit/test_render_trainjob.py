@@ -15,17 +15,41 @@ def runtimes(bundle: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in bundle if o["kind"] == "ClusterTrainingRuntime"}
 
 
-def test_one_runtime_per_priority_class_and_one_without() -> None:
+def test_one_runtime_per_priority_class_and_grace_period() -> None:
+    # Grace periods a job of this Platform may need: the default (none), 120 s for an
+    # on-demand job that checkpoints, and 105 s on the AWS spot pool (a 120 s notice
+    # less 15 s for the node to shut down).
     found = runtimes(render(""))
-    assert sorted(found) == ["mlkube-torch", "mlkube-torch-high"]
-    pod = found["mlkube-torch-high"]["spec"]["template"]["spec"]["replicatedJobs"][0]
-    assert pod["template"]["spec"]["template"]["spec"]["priorityClassName"] == "high"
-    bare = found["mlkube-torch"]["spec"]["template"]["spec"]["replicatedJobs"][0]
-    assert "priorityClassName" not in bare["template"]["spec"]["template"]["spec"]
+    assert sorted(found) == [
+        "mlkube-torch", "mlkube-torch-grace105s", "mlkube-torch-grace120s",
+        "mlkube-torch-high", "mlkube-torch-high-grace105s", "mlkube-torch-high-grace120s",
+    ]  # fmt: skip
+
+    def pod(name: str) -> dict[str, Any]:
+        node = found[name]["spec"]["template"]["spec"]["replicatedJobs"][0]
+        return node["template"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+    assert pod("mlkube-torch-high-grace105s")["priorityClassName"] == "high"
+    assert pod("mlkube-torch-high-grace105s")["terminationGracePeriodSeconds"] == 105
+    assert "priorityClassName" not in pod("mlkube-torch")
+    assert "terminationGracePeriodSeconds" not in pod("mlkube-torch-high")
+    # GCP's 30 s notice (GKE gives pods 15 s of it): 15 s
+    assert "mlkube-torch-grace15s" in runtimes(render("", provider="gcp"))
+
+
+def test_the_grace_period_is_the_runtimes_not_the_patchs() -> None:
+    # Kueue v0.19.2 updates an admitted TrainJob with Trainer v2.2.1's types, whose
+    # PodSpecPatch has no terminationGracePeriodSeconds: a patch's would be dropped, and
+    # JobSet refuses the changed template (seen on the local cluster).
+    train = one(render(job(pool="spot", spot="true", checkpoint="{uri: s3://b/c}")), "TrainJob")
+    assert train["spec"]["runtimeRef"]["name"] == "mlkube-torch-grace105s"
+    patch = train["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
+    pod = patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    assert "terminationGracePeriodSeconds" not in pod
 
 
 def test_a_disruption_restarts_the_jobset_without_spending_a_restart() -> None:
-    spec = runtimes(render(""))["mlkube-torch"]["spec"]["template"]["spec"]
+    spec = runtimes(render(""))["mlkube-torch-grace105s"]["spec"]["template"]["spec"]
     (rule,) = spec["failurePolicy"]["rules"]
     assert rule["action"] == "RestartJobSetAndIgnoreMaxRestarts"
     assert rule["onJobFailureReasons"] == ["PodFailurePolicy"]  # batch/v1's reason

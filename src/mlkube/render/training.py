@@ -90,9 +90,21 @@ def _bytes(value: str | int | float) -> Decimal:
 
 def grace_seconds(job: TrainingJob, pool: Pool | None) -> int | None:
     if pool is not None and pool.spot:
-        notice = SPOT_BY_PROVIDER[pool.provider].pod_notice_seconds
-        return max(notice - SHUTDOWN_MARGIN_SECONDS, min(notice, SHUTDOWN_MARGIN_SECONDS))
+        return spot_grace_seconds(pool)
     return ON_DEMAND_GRACE_SECONDS if job.spec.checkpoint is not None else None
+
+
+def spot_grace_seconds(pool: Pool) -> int:
+    """What a spot pool's notice leaves a pod to stop in."""
+    notice = SPOT_BY_PROVIDER[pool.provider].pod_notice_seconds
+    return max(notice - SHUTDOWN_MARGIN_SECONDS, min(notice, SHUTDOWN_MARGIN_SECONDS))
+
+
+def grace_choices(platform: Platform) -> list[int | None]:
+    """Every grace period a job on ``platform`` may be rendered with (None: the
+    default), in a fixed order."""
+    spot = {spot_grace_seconds(p) for p in platform.spec.pools if p.spot}
+    return [None, *sorted({ON_DEMAND_GRACE_SECONDS, *spot})]
 
 
 def resources(job: TrainingJob) -> dict[str, Any]:

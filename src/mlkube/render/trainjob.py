@@ -13,6 +13,7 @@ from typing import Any
 
 from mlkube.render.labels import MANAGED_BY, metadata
 from mlkube.render.training import (
+    grace_choices,
     isolated,
     job_metadata,
     namespace,
@@ -39,21 +40,30 @@ PATCH_MANAGER = "mlkube.dev/render"
 MAX_RESTARTS = 3
 
 
-def runtime_name(priority: str | None) -> str:
-    return f"{RUNTIME_NAME}-{priority}" if priority else RUNTIME_NAME
+def runtime_name(priority: str | None, grace: int | None) -> str:
+    name = f"{RUNTIME_NAME}-{priority}" if priority else RUNTIME_NAME
+    return f"{name}-grace{grace}s" if grace is not None else name
 
 
 def render_runtimes(platform: Platform) -> list[dict[str, Any]]:
-    """One ClusterTrainingRuntime per PriorityClass, and one without priority."""
-    names = [None, *(pc.name for pc in platform.spec.priority_classes)]
-    return [_runtime(name) for name in names]
+    """One ClusterTrainingRuntime per PriorityClass (and one without priority) and per
+    grace period a job of the Platform may need (and one with the default)."""
+    priorities = [None, *(pc.name for pc in platform.spec.priority_classes)]
+    return [_runtime(p, g) for p in priorities for g in grace_choices(platform)]
 
 
-def _runtime(priority: str | None) -> dict[str, Any]:
+def _runtime(priority: str | None, grace: int | None) -> dict[str, Any]:
     pod: dict[str, Any] = {}
     if priority:
         # Trainer v2.3.0's PodSpecPatch has no priorityClassName: it lives here.
         pod["priorityClassName"] = priority
+    if grace is not None:
+        # Not in the TrainJob's patch, though v2.3.0 has the field there: Kueue v0.19.2
+        # is built on Trainer v2.2.1's types, which lack it, and its update of an
+        # admitted TrainJob drops it; Trainer then asks JobSet to change the suspended
+        # JobSet's grace period, which JobSet refuses (immutable): the job never starts.
+        # Seen on the local cluster; docs/decisions.md.
+        pod["terminationGracePeriodSeconds"] = grace
     # JobSet would default OnFailure, which the API server refuses with podFailurePolicy.
     pod["restartPolicy"] = "Never"
     pod["containers"] = [{"name": NODE, "image": RUNTIME_IMAGE}]
@@ -75,7 +85,7 @@ def _runtime(priority: str | None) -> dict[str, Any]:
     return {
         "apiVersion": TRAINER_API,
         "kind": RUNTIME_KIND,
-        "metadata": metadata(runtime_name(priority), labels={FRAMEWORK_LABEL: "torch"}),
+        "metadata": metadata(runtime_name(priority, grace), labels={FRAMEWORK_LABEL: "torch"}),
         "spec": {
             "mlPolicy": {"numNodes": 1, "torch": {}},
             "template": {
@@ -115,6 +125,7 @@ def render_trainjob(
     trainer["numProcPerNode"] = spec.gpus_per_node or 1
     trainer["resourcesPerNode"] = parts.resources
     pod: dict[str, Any] = placement(parts)
+    pod.pop("terminationGracePeriodSeconds", None)  # in the runtime: see _runtime
     pod["volumes"] = parts.volumes
     pod["containers"] = [{"name": NODE, "volumeMounts": parts.mounts}]
     node_patch = {
@@ -132,7 +143,7 @@ def render_trainjob(
             "metadata": job_metadata(job),
             "spec": {
                 "runtimeRef": {
-                    "name": runtime_name(spec.priority),
+                    "name": runtime_name(spec.priority, parts.grace),
                     "apiGroup": TRAINER_GROUP,
                     "kind": RUNTIME_KIND,
                 },
