@@ -137,10 +137,17 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
         at = requested_at[name]
         assert at is not None
         assert all(c is not None and at.replace(microsecond=0) <= c for c in created), created
-        wait_for(kube, name, lambda s: s.phase == "Succeeded", 90)
+        done = wait_for(kube, name, lambda s: s.phase == "Succeeded", 90)
         (event,) = requested_events(kube, name)
+        assert event["involvedObject"]["kind"] == "TrainJob"
         assert "asked 1 pod(s)" in event["message"]
         assert len(record(kube, name)) == 1
+        # Resumed by a JobSet restart that its budget did not pay for: the evicted pod's
+        # DisruptionTarget failed its Job (podFailurePolicy), and the runtime's rule
+        # restarted the JobSet with RestartJobSetAndIgnoreMaxRestarts.
+        assert done.restarts == 1
+        jobset = kube.get("jobset.x-k8s.io/v1alpha2", "JobSet", name, "ml-training") or {}
+        assert jobset["status"].get("restartsCountTowardsMax", 0) == 0
 
     leader, standby = (a, b) if a.metric("mlkube_leader") == 1 else (b, a)
     assert leader.metric("mlkube_checkpoint_requests_total") == len(jobs)
