@@ -41,7 +41,9 @@ class Status:
         queue = ""
         if self.queue:
             queue = f"; queue {self.queue.get('name')}: {self.queue.get('state')}"
-        restarts = f"; {self.restarts} restarts" if self.restarts else ""
+        restarts = ""
+        if self.restarts:
+            restarts = f"; {self.restarts} restart{'s' if self.restarts > 1 else ''}"
         tail = f" — {self.message}" if self.message else ""
         return (
             f"{self.kind} {self.namespace}/{self.name}: {self.phase} ({pods}{queue}{restarts})"
@@ -164,8 +166,8 @@ def _trainjob_status(kube: Kube, job: dict[str, Any]) -> Status:
     elif job.get("spec", {}).get("suspend"):
         phase = "Queued"
         message = queue.get("message", "") or "suspended until Kueue admits it"
-    elif counts.get("Running"):
-        phase, message = "Running", ""
+    elif counts.get("Running") or counts.get("Succeeded"):
+        phase, message = "Running", ""  # or finishing: Complete is JobSet's to say
     else:
         phase, message = "Pending", ""
     return Status(
