@@ -78,6 +78,14 @@ def test_resnet_trainjob_is_admitted_placed_on_a100_and_completes(
     env = {e["name"]: e.get("value") for e in node.get("env", [])}
     assert env["PET_NNODES"] == "4" and env["PET_NPROC_PER_NODE"] == "1"
     assert "/dev/shm" in {m["mountPath"] for m in node["volumeMounts"]}
+    # The peers NetworkPolicy mlkube renders selects these pods by a label JobSet sets.
+    specs = [*platform(), *load_specs(read_paths([str(EXAMPLES / RESNET)]))]
+    (policy,) = [o for o in render_specs(specs) if o["kind"] == "NetworkPolicy"
+                 and o["metadata"]["name"] == "resnet-training-peers"]  # fmt: skip
+    selected = policy["spec"]["podSelector"]["matchLabels"].items()
+    assert all(
+        selected <= p["metadata"]["labels"].items() for p in pods_of(kube, "resnet-training")
+    )
 
 
 def test_resnet_pytorchjob_the_legacy_path_is_admitted_and_succeeds(
