@@ -8,33 +8,57 @@ tens of minutes); in CI (``CI=true``) they build them, and a skip is never allow
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
-from mlkube.localcluster import cluster
-from mlkube.localcluster.binaries import locate
+from mlkube.localcluster import cluster, processes
+from mlkube.localcluster.binaries import cache_root, locate
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
 
 # Unique per run, so two test runs on one machine never share (or tear down) a cluster.
-NAME = f"mlkube-test-{os.getpid()}"
+# Its removal is guaranteed three ways: the fixture's `finally` (a pass, a failure, ^C);
+# SIGTERM turned into KeyboardInterrupt, so that a terminated run tears down too; and,
+# for what nothing in the process can catch (SIGKILL, a failed `up` that kept its logs
+# to be read), the next run removes every test cluster whose run has ended.
+PREFIX = "mlkube-test-"
+NAME = f"{PREFIX}{os.getpid()}"
+
+
+def _remove_ended_runs() -> None:
+    clusters = cache_root() / "clusters"
+    for root in clusters.glob(f"{PREFIX}*") if clusters.is_dir() else ():
+        pid = root.name.removeprefix(PREFIX).split("-", 1)[0]  # and its "-side" clusters
+        if pid.isdigit() and int(pid) != os.getpid() and not processes.alive(int(pid)):
+            cluster.down(root.name, lambda _m: None)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
 
 
 @pytest.fixture(scope="session")
 def local_cluster() -> Iterator[Path]:
     if locate() is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
+    _remove_ended_runs()
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
-    cluster.up(NAME, platform, lambda m: print(f"[cluster] {m}"))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        yield cluster.kubeconfig_path(NAME)
+        cluster.up(NAME, platform, lambda m: print(f"[cluster] {m}"))
+        try:
+            yield cluster.kubeconfig_path(NAME)
+        finally:
+            cluster.down(NAME, lambda _m: None)
     finally:
-        cluster.down(NAME, lambda _m: None)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture
