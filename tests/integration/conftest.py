@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -22,6 +23,7 @@ from mlkube.localcluster.binaries import cache_root, locate
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
+from .waiting import until
 
 # Unique per run, so two test runs on one machine never share (or tear down) a cluster.
 # Its removal is guaranteed three ways: the fixture's `finally` (a pass, a failure, ^C);
@@ -65,3 +67,31 @@ def local_cluster() -> Iterator[Path]:
 def kube(local_cluster: Path) -> Iterator[Kube]:
     with Kube(load_connection(str(local_cluster))) as client:
         yield client
+
+
+Namespaces = Callable[[str], str]
+"""The `namespaces` fixture: make a namespace that goes away with the test."""
+
+
+@pytest.fixture
+def namespaces(kube: Kube) -> Iterator[Namespaces]:
+    """Make a namespace of the test's own: ``namespaces(name)``. After the test each is
+    deleted with all it holds and awaited gone, so that the shared cluster is left as it
+    was (no pod keeps a GPU another test needs) and the test can run again, in any
+    order."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        kube.delete("v1", "Namespace", name)
+    for name in made:
+        until(f"namespace {name} removed", partial(_absent, kube, name), timeout=180, every=0.5)
+
+
+def _absent(kube: Kube, name: str) -> bool:
+    return kube.get("v1", "Namespace", name) is None
