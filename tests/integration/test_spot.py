@@ -375,7 +375,7 @@ def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
                 kube.delete("v1", "ConfigMap", name, "default")
             assert informer.relists == 1  # resumed every time, never listed again
         finally:
-            informer.stop()
+            _stop(informer, thread)
 
 
 def test_bookmarks_are_counted_and_reach_no_handler(kube: Kube) -> None:
@@ -394,7 +394,16 @@ def test_bookmarks_are_counted_and_reach_no_handler(kube: Kube) -> None:
         assert "BOOKMARK" not in seen  # counted, kept as the version, never handled
         assert informer.relists == 1
     finally:
-        informer.stop()
+        _stop(informer, thread)
+
+
+def _stop(informer: Informer, thread: threading.Thread) -> None:
+    """Stop the informer and wait for its thread: one left reading after its client is
+    closed reads from a recycled file descriptor, the next test's TLS connection (seen
+    as DECRYPTION_FAILED_OR_BAD_RECORD_MAC in a later test, in a shuffled order)."""
+    informer.stop()
+    thread.join(informer.watch_timeout + 30)  # its open watch ends by the server's timeout
+    assert not thread.is_alive(), "the informer did not stop"
 
 
 def test_a_lease_the_api_server_calls_invalid_is_an_error_not_a_lost_race(kube: Kube) -> None:
