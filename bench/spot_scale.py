@@ -48,6 +48,7 @@ from mlkube.localcluster import cluster
 from mlkube.localcluster.processes import free_ports
 from mlkube.manifests.yamlstream import read_text
 from mlkube.spec import load_specs
+from mlkube.wait import WaitTimeout, until
 
 NAME = "bench-spot"
 NAMESPACE = "bench"
@@ -170,13 +171,19 @@ def populate(kube: Kube, jobs: int) -> None:
 
 
 def wait_running(kube: Kube, total: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
+    """How many pods run, once ``total`` do or ``timeout`` has passed."""
+    seen = 0
+
+    def all_running() -> int | None:
+        nonlocal seen
         pods = kube.list("v1", "Pod", NAMESPACE, cached=True)
-        running = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
-        if running >= total or time.monotonic() > deadline:
-            return running
-        time.sleep(2)
+        seen = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
+        return seen if seen >= total else None
+
+    try:
+        return until(f"{total} pods running", all_running, timeout=timeout, every=2)
+    except WaitTimeout:
+        return seen
 
 
 # the benchmark's own view: when each record and delivery arrives ----------------------
@@ -268,14 +275,18 @@ def wait_synced(
     started = time.monotonic()
     wait_settled(proc)
     taint(kube, [node(2 * canary)])
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def reached() -> bool | None:
+        if proc.poll() is not None:
+            raise SystemExit(f"the watcher exited before the canary {job(canary)}")
         obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
-        if annotation in ((obj.get("metadata") or {}).get("annotations") or {}):
-            break
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit(f"the watcher never reached the canary {job(canary)}")
-        time.sleep(0.5)
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        return True if annotation in annotations else None
+
+    try:
+        until(f"the canary {job(canary)}", reached, timeout=timeout, every=0.5)
+    except WaitTimeout:
+        raise SystemExit(f"the watcher never reached the canary {job(canary)}") from None
     synced = time.monotonic() - started
     untaint(kube, [node(2 * canary)])
     wait_settled(proc, first=1.0)

@@ -28,10 +28,11 @@ def test_rule_fires(rule: Rule[Any]) -> None:
     for f in findings:
         assert 1 <= f.where.line <= len(text)
         assert f.name == rule.name and f.message and f.remediation
-    # A fixture may mark the lines its findings must point at: `# expect: <rule-name>`.
+    # The fixture marks the lines its findings must point at: `# expect: <rule-name>`,
+    # so that a finding on the wrong line (or a missing one of several) fails.
     marked = {n for n, line in enumerate(text, 1) if line.endswith(f"# expect: {rule.name}")}
-    if marked:
-        assert {f.where.line for f in findings} == marked
+    assert marked, f"{path} marks no line with '# expect: {rule.name}'"
+    assert {f.where.line for f in findings} == marked
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=_ids)

@@ -1,5 +1,6 @@
 """Writing files and directories so that a reader sees the old version or the new one,
-never half of either, and a failure leaves nothing behind (one helper for each).
+never half of either, and a failure leaves nothing behind (one helper for each: a file,
+a directory replaced, a directory made once).
 
 These raise ``OSError``; the caller knows what the file is for and turns the error into
 its own typed error (``reason`` gives the words), at the edge where it is used.
@@ -105,6 +106,32 @@ def replace_directory(target: Path, fill: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def create_directory(target: Path, fill: Callable[[Path], object]) -> bool:
+    """Make the directory ``target`` whole, once, by one that ``fill`` writes; False if
+    another writer's (or an older) non-empty ``target`` was there first, and is kept.
+
+    ``fill`` writes into a staging directory of its own beside ``target``, so writers
+    side by side never share one; an empty ``target`` is replaced. On ``fill``'s
+    failure nothing of the staging directory remains.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        fill(staging)
+        staging.chmod(0o755)
+        try:
+            os.rename(staging, target)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return True
 
 
 def write_stdout(chunks: Iterable[str]) -> None:

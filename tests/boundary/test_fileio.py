@@ -1,4 +1,5 @@
-"""The one atomic write: the old content or the new, and no temporary file left over."""
+"""The one atomic write (a file), and a directory made once: the old content or the new,
+and no temporary left over."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkube.fileio import write_atomic
+from mlkube.fileio import create_directory, write_atomic
 
 
 def test_replaces_the_content_and_leaves_nothing_else(tmp_path: Path) -> None:
@@ -34,3 +35,32 @@ def test_a_failed_rename_removes_the_temporary(tmp_path: Path, named: bool) -> N
         write_atomic(target, "new", tmp=tmp)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert (target / "keep").read_text() == "mine"
+
+
+def test_a_directory_is_made_once_and_the_first_writer_wins(tmp_path: Path) -> None:
+    """Two writers at once (two `cluster up` making the shared PKI): each fills a
+    staging directory of its own; the second finds the first's and keeps it."""
+    target = tmp_path / "pki"
+
+    def second(staging: Path) -> None:
+        (staging / "key").write_text("second")
+        assert create_directory(target, lambda s: (s / "key").write_text("first"))
+
+    assert not create_directory(target, second)
+    assert (target / "key").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["pki"]
+
+
+def test_an_empty_directory_is_replaced_and_a_failed_fill_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "made"
+    target.mkdir()
+    assert create_directory(target, lambda s: (s / "a").write_text("1"))
+    assert (target / "a").read_text() == "1"
+
+    def broken(staging: Path) -> None:
+        (staging / "half").write_text("x")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        create_directory(tmp_path / "other", broken)
+    assert [p.name for p in tmp_path.iterdir()] == ["made"]

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 
 from mlkube.controller.metrics import parse_bind_address
 from mlkube.localcluster.processes import free_ports
+from mlkube.wait import WaitTimeout, until
 
 from ..conftest import Result, Run, token_kubeconfig
 
@@ -154,11 +154,16 @@ def test_sigterm_while_the_server_never_answers_ends_the_process(
 
 
 def _wait_for_metrics(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
+    def served() -> bool | None:
+        if process.poll() is not None:
+            raise AssertionError(f"the controller exited ({process.returncode}) before serving")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1).close()
-            return
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the controller never served metrics")
+            return None
+        return True
+
+    try:
+        until("the controller's metrics", served, timeout=30, every=0.1)
+    except WaitTimeout:
+        raise AssertionError("the controller never served metrics") from None

@@ -33,6 +33,7 @@ from mlkube.spec.models import Platform, Pool
 
 from ..conftest import EXAMPLES
 from .jobs import find_job, pod_templates, pods_of, training_job
+from .waiting import until
 
 SPOT_POOL = "a100-spot"
 SCENARIO_LABEL = "mlkube-test/spot-scenario"
@@ -123,13 +124,14 @@ def spot_job(
 
 def running_nodes(kube: Kube, job: str, count: int, timeout: float = 90) -> dict[str, str]:
     """Pod name → node, once ``count`` pods of ``job`` run."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def placed() -> dict[str, str] | None:
         pods = [p for p in pods_of(kube, job) if p["status"].get("phase") == "Running"]
-        if len(pods) == count:
-            return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods}
-        time.sleep(0.5)
-    raise AssertionError(f"{job}: {count} pods never ran")
+        if len(pods) != count:
+            return None
+        return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods}
+
+    return until(f"{job}: {count} pods running", placed, timeout, every=0.5)
 
 
 def record(kube: Kube, job: str) -> list[Request]:
@@ -141,16 +143,6 @@ def requested_events(kube: Kube, job: str) -> list[dict[str, Any]]:
         e for e in kube.list("v1", "Event", "ml-training")
         if e.get("reason") == "CheckpointRequested" and e["involvedObject"]["name"] == job
     ]  # fmt: skip
-
-
-def wait_until(what: str, check: Any, timeout: float = 60, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def delivered(kube: Kube, job: str) -> str | None:

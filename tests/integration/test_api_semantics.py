@@ -9,12 +9,8 @@ import pytest
 
 from mlkube.cluster.client import ApiError, Kube
 
+from .conftest import Namespaces
 from .waiting import until
-
-
-def _namespace(kube: Kube, name: str) -> str:
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def _quota_counted(kube: Kube, namespace: str, pods: int) -> dict[str, str]:
@@ -41,8 +37,10 @@ def _pod(name: str, namespace: str, resources: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def test_limits_prefix_gpu_quota_is_accepted_but_enforces_nothing(kube: Kube) -> None:
-    ns = _namespace(kube, "semantics-limits-quota")
+def test_limits_prefix_gpu_quota_is_accepted_but_enforces_nothing(
+    kube: Kube, namespaces: Namespaces
+) -> None:
+    ns = namespaces("semantics-limits-quota")
     quota = {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
@@ -58,8 +56,8 @@ def test_limits_prefix_gpu_quota_is_accepted_but_enforces_nothing(kube: Kube) ->
     assert used.get("limits.nvidia.com/gpu", "0") == "0"  # 4 GPUs asked, none counted
 
 
-def test_requests_prefix_gpu_quota_is_enforced(kube: Kube) -> None:
-    ns = _namespace(kube, "semantics-requests-quota")
+def test_requests_prefix_gpu_quota_is_enforced(kube: Kube, namespaces: Namespaces) -> None:
+    ns = namespaces("semantics-requests-quota")
     kube.create(
         {
             "apiVersion": "v1",
@@ -76,18 +74,19 @@ def test_requests_prefix_gpu_quota_is_enforced(kube: Kube) -> None:
     assert _quota_counted(kube, ns, 1)["requests.nvidia.com/gpu"] == "1"
 
 
-def test_gpu_request_needs_an_equal_limit(kube: Kube) -> None:
+def test_gpu_request_needs_an_equal_limit(kube: Kube, namespaces: Namespaces) -> None:
+    ns = namespaces("semantics-gpu-limits")
     with pytest.raises(ApiError, match="Limit must be set for non overcommitable resources"):
-        kube.create(_pod("request-only", "default", {"requests": {"nvidia.com/gpu": 1}}))
+        kube.create(_pod("request-only", ns, {"requests": {"nvidia.com/gpu": 1}}))
     with pytest.raises(ApiError, match=r"must be equal to nvidia\.com/gpu limit"):
         kube.create(
             _pod(
                 "unequal",
-                "default",
+                ns,
                 {"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 2}},
             )
         )
-    pod = kube.create(_pod("limit-only", "default", {"limits": {"nvidia.com/gpu": 2}}))
+    pod = kube.create(_pod("limit-only", ns, {"limits": {"nvidia.com/gpu": 2}}))
     assert pod["spec"]["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "2"}
 
 
@@ -108,17 +107,19 @@ def test_gpu_request_needs_an_equal_limit(kube: Kube) -> None:
     ],
 )
 def test_qos_class_depends_on_cpu_and_memory_only(
-    kube: Kube, name: str, resources: dict[str, Any], qos: str
+    kube: Kube, namespaces: Namespaces, name: str, resources: dict[str, Any], qos: str
 ) -> None:
-    pod = kube.create(_pod(f"qos-{name}", "default", resources))
+    pod = kube.create(_pod(f"qos-{name}", namespaces(f"semantics-qos-{name}"), resources))
     assert pod["status"]["qosClass"] == qos
 
 
-def test_a_uid_in_a_patch_or_an_eviction_is_a_precondition(kube: Kube) -> None:
+def test_a_uid_in_a_patch_or_an_eviction_is_a_precondition(
+    kube: Kube, namespaces: Namespaces
+) -> None:
     """What the checkpoint controller relies on when the Training Operator replaces a
     pod under the same name: a write meant for the old pod fails (a patch: 422, uid
     immutable; an eviction: 409, precondition failed)."""
-    ns = _namespace(kube, "uid-precondition")
+    ns = namespaces("uid-precondition")
     created = kube.create(_pod("p", ns, {"limits": {"memory": "1Gi"}}))
     stale = {"metadata": {"uid": "00000000-0000-0000-0000-000000000000",
                           "annotations": {"mlkube.dev/checkpoint-request": "r-1"}}}  # fmt: skip

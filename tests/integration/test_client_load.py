@@ -26,7 +26,7 @@ from mlkube.snapshots.evidence import Evidence
 
 from ..conftest import Run
 from .conftest import NAME
-from .spot import wait_until
+from .waiting import until
 
 NAMESPACE = "client-load"
 PODS = 5000
@@ -139,7 +139,7 @@ def test_doctor_under_apf_rejections_still_returns_every_pod(
     # What `mlkube cluster up --throttle client-load/throttled-doctor` applies.
     apply_objects(kube, components.throttling([f"{NAMESPACE}/{account}"]))
     level = components.THROTTLE_LEVEL
-    wait_until(  # the server's own gauge: the level really has a single seat
+    until(  # the server's own gauge: the level really has a single seat
         "the throttled level to take effect",
         lambda: (
             _metric(kube, "apiserver_flowcontrol_nominal_limit_seats", priority_level=level) == 1
@@ -147,7 +147,7 @@ def test_doctor_under_apf_rejections_still_returns_every_pod(
     )
     # Pods held by a scheduling gate: Pending, never scheduled, cheap to keep. Admission
     # wants the namespace's default ServiceAccount, which the controller-manager makes.
-    wait_until("the default ServiceAccount",
+    until("the default ServiceAccount",
                lambda: kube.get("v1", "ServiceAccount", "default", NAMESPACE))  # fmt: skip
     _create_all(
         kube,
@@ -221,11 +221,13 @@ def _etcd(path: str, body: dict[str, Any]) -> dict[str, Any]:
 def _compact_etcd(kube: Kube, namespace: str) -> None:
     """Write once more (a new revision), then compact etcd up to it: every continue
     token issued before now refers to a revision etcd no longer has."""
-    kube.create({"apiVersion": "v1", "kind": "ConfigMap",
-                 "metadata": {"generateName": "bump-", "namespace": namespace}})  # fmt: skip
+    bump = kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"generateName": "bump-", "namespace": namespace}})  # fmt: skip
     key = base64.b64encode(b"/registry/").decode()
     revision = _etcd("/v3/kv/range", {"key": key, "limit": 1})["header"]["revision"]
     _etcd("/v3/kv/compaction", {"revision": revision, "physical": True})
+    # Its revision is all it was for: the namespace holds what the other tests count.
+    kube.delete("v1", "ConfigMap", bump["metadata"]["name"], namespace)
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +362,7 @@ def test_a_server_error_on_a_read_is_retried_with_backoff_then_reported(kube: Ku
         return False
 
     try:
-        wait_until("the aggregator to serve the dead API", unavailable)
+        until("the aggregator to serve the dead API", unavailable)
         before = kube.stats["retry:503"]
         with pytest.raises(ApiError) as info:
             kube.request("GET", path)

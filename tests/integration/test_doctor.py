@@ -15,7 +15,7 @@ from mlkube.localcluster import cluster
 
 from ..conftest import Result, Run
 from . import scenarios
-from .conftest import NAME
+from .conftest import NAME, Namespaces
 from .jobs import delete_job
 from .waiting import until
 
@@ -28,9 +28,9 @@ def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, list[dict[s
 
 
 def test_each_failure_is_diagnosed_with_its_cause(
-    kube: Kube, local_cluster: Path, tmp_path: Path, mlkube: Run
+    kube: Kube, local_cluster: Path, tmp_path: Path, mlkube: Run, namespaces: Namespaces
 ) -> None:
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    namespaces(NAMESPACE)
     scenarios.pod(kube, NAMESPACE, "oom", fail="OOMKilled")
     scenarios.pod(kube, NAMESPACE, "pull", fail="ImagePullBackOff")
     scenarios.pod(kube, NAMESPACE, "crash", fail="CrashLoopBackOff")
@@ -71,8 +71,10 @@ def test_each_failure_is_diagnosed_with_its_cause(
     assert [f["rule"] for f in only_oom] == ["DK101"]
 
 
-def test_evidence_costs_the_same_number_of_calls_for_more_pods(kube: Kube) -> None:
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doctor-scale"}})
+def test_evidence_costs_the_same_number_of_calls_for_more_pods(
+    kube: Kube, namespaces: Namespaces
+) -> None:
+    namespaces("doctor-scale")
     before = gather(kube, "doctor-scale").calls
     for i in range(30):
         pod = {"name": f"p{i}", "namespace": "doctor-scale"}
@@ -83,7 +85,11 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(kube: Kube) -> No
     assert len(after.of("v1", "Pod")) >= 30
 
 
-def test_workload_failures_are_diagnosed(kube: Kube, local_cluster: Path, mlkube: Run) -> None:
+def test_workload_failures_are_diagnosed(
+    kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces
+) -> None:
+    for name in ("dk-quota", "dk-dist", "dk-isvc-zero", "dk-hpa"):
+        namespaces(name)
     scenarios.quota(kube, "dk-quota", 2)
     scenarios.distributed(kube, "dk-dist", 3, deny=True)
     scenarios.endpoint(kube, "dk-isvc-zero", 0)
@@ -136,14 +142,13 @@ def test_preflight_reports_what_the_local_cluster_has_and_lacks(
 
 
 def test_scheduler_preemption_is_diagnosed_with_its_reason(
-    kube: Kube, mlkube: Run, local_cluster: Path
+    kube: Kube, mlkube: Run, local_cluster: Path, namespaces: Namespaces
 ) -> None:
     """Fill the time-sliced pool with low-priority pods, then ask for a slice at high
     priority: the scheduler preempts one. KWOK is paused meanwhile (SIGSTOP, by pid) so
     that the victim stays terminating, with its DisruptionTarget condition, as a slow
     kubelet would leave it."""
-    namespace = "doctor-preempt"
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    namespace = namespaces("doctor-preempt")
 
     def slice_pod(name: str, priority: str) -> None:
         limits = {"nvidia.com/gpu": "1"}

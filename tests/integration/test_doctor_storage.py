@@ -10,7 +10,7 @@ from typing import Any
 from mlkube.cluster.client import Kube
 
 from ..conftest import Run
-from .spot import wait_until
+from .waiting import until
 
 NAMESPACE = "doctor-pvc"
 
@@ -47,7 +47,7 @@ def test_a_missing_then_unbindable_claim_is_one_finding_naming_it(
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     try:
         kube.create(_job("prep", "datasets"))
-        (missing,) = wait_until(
+        (missing,) = until(
             "DK205 on both pods",
             lambda: [
                 f
@@ -76,7 +76,7 @@ def test_a_missing_then_unbindable_claim_is_one_finding_naming_it(
             },
         }
         kube.create(claim)
-        (unbound,) = wait_until(
+        (unbound,) = until(
             "DK205 on the unbound claim",
             lambda: [
                 f

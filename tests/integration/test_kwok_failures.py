@@ -73,6 +73,14 @@ def test_spot_node_is_reclaimed_after_its_notice(kube: Kube) -> None:
     shape["metadata"]["labels"]["kubernetes.io/hostname"] = node
     status = shape.pop("status")
     kube.patch_status(kube.create(shape), status)
+    try:
+        _reclaim(kube, node)
+    finally:  # the cluster as it was, even when the reclaim did not happen
+        if kube.get("v1", "Node", node) is not None:
+            kube.delete("v1", "Node", node)
+
+
+def _reclaim(kube: Kube, node: str) -> None:
     until("node Ready", lambda: condition(kube.get("v1", "Node", node) or {}, "Ready").get(
         "status") == "True")  # fmt: skip
     patch = {

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ from .spot import (
     serviceaccount_kubeconfig,
     spot_job,
     token_kubeconfig,
-    wait_until,
     with_server,
 )
+from .waiting import until
 
 REFUSAL_WINDOW = 20  # seconds; the controller runs with --refused-retry 5
 EXPECTED_SIGNAL = {
@@ -71,6 +72,10 @@ class Spot:
     def signal(self, cloud: str, node: str) -> None:
         self.signalled.add(node)
         SIGNALS[cloud](self.kube, node)
+
+
+def _cordoned(kube: Kube, node: str) -> bool:
+    return bool((kube.get("v1", "Node", node) or {}).get("spec", {}).get("unschedulable"))
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +106,8 @@ def spot(kube: Kube, sa_kubeconfig: Path, tmp_path: Path) -> Iterator[Spot]:
 def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot: Spot) -> None:
     kube = spot.kube
     a, b = spot.controller("a"), spot.controller("b")  # leader election, as deployed
-    wait_until("metrics served", lambda: a.ready() and b.ready(), 30)
-    wait_until("one leader", lambda: a.metric("mlkube_leader") + b.metric("mlkube_leader") == 1)
+    until("metrics served", lambda: a.ready() and b.ready(), 30)
+    until("one leader", lambda: a.metric("mlkube_leader") + b.metric("mlkube_leader") == 1)
     jobs = {cloud: f"spot-{cloud}" for cloud in SIGNALS}
     spot.jobs.extend(jobs.values())
     submit(kube, [spot_job(name) for name in jobs.values()])
@@ -114,13 +119,12 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
 
     requested_at = {}
     for cloud, name in jobs.items():
-        (entry,) = wait_until(f"{name}: request recorded", lambda n=name: record(kube, n))
+        (entry,) = until(f"{name}: request recorded", partial(record, kube, name))
         requested_at[name] = parse_time(entry.at)
         node = kube.get("v1", "Node", node_of[cloud]) or {}
         assert entry.notices == (f"node/{node['metadata']['uid']}",)
         assert entry.signal == EXPECTED_SIGNAL[cloud] and entry.nodes == (node_of[cloud],)
-        wait_until(f"{node_of[cloud]} cordoned", lambda c=cloud: (kube.get(
-            "v1", "Node", node_of[c]) or {}).get("spec", {}).get("unschedulable"))  # fmt: skip
+        until(f"{node_of[cloud]} cordoned", partial(_cordoned, kube, node_of[cloud]))
 
     for cloud, name in jobs.items():
         old = placed[cloud]
@@ -129,7 +133,7 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
             placed = [p["spec"].get("nodeName") for p in pods_of(kube, n)]
             return all(placed) and bool(placed) and not set(placed) & set(old.values())
 
-        wait_until(f"{name}: pods replaced off the reclaimed node", moved, 60)
+        until(f"{name}: pods replaced off the reclaimed node", moved, 60)
         # The order that matters: the request was made before the pods were replaced
         # (how fast is measured in bench/spot_scale.py, not here).
         # creationTimestamp has whole seconds: compare the request's time at that grain.
@@ -155,7 +159,7 @@ def test_each_clouds_notice_reaches_the_job_and_the_job_moves_and_succeeds(spot:
     assert leader.metric("mlkube_checkpoint_deliveries_total") == len(jobs)  # one pod each
     assert standby.metric("mlkube_checkpoint_requests_total") == 0  # it only watched
     assert leader.stop() == 0  # SIGTERM: it hands the lease over
-    wait_until("the standby takes over", lambda: standby.metric("mlkube_leader") == 1, 20)
+    until("the standby takes over", lambda: standby.metric("mlkube_leader") == 1, 20)
 
 
 def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
@@ -165,7 +169,7 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
     # The worst case: both replicas act (no election), every watch ends after 2 s.
     churn = ("--no-leader-elect", "--watch-timeout", "2", "--resync", "1")
     a, b = spot.controller("a", *churn), spot.controller("b", *churn)
-    wait_until("metrics served", lambda: a.ready() and b.ready(), 30)
+    until("metrics served", lambda: a.ready() and b.ready(), 30)
     jobs = ["spot-r1", "spot-r2"]
     spot.jobs.extend(jobs)
     submit(kube, [spot_job(name, nodes=2, apart=False) for name in jobs])
@@ -174,7 +178,7 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
     for node in nodes:
         spot.signal("aws", node)
     # Killed mid-flight (once the first request is on record), then restarted.
-    wait_until("a first request", lambda: any(record(kube, n) for n in jobs))
+    until("a first request", lambda: any(record(kube, n) for n in jobs))
     assert a.stop(signal.SIGKILL) != 0
     a = spot.controller("a-restarted", *churn)
 
@@ -183,7 +187,7 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
         # Both pods were asked, whichever replica did it: the Event counts the pods that
         # carry the request (written after the deliveries, before the evictions). One
         # request per notice, so a job on two noticed nodes may have two.
-        events = wait_until(f"{name}: announced", lambda n=name: requested_events(kube, n))
+        events = until(f"{name}: announced", partial(requested_events, kube, name))
         assert any("asked 2 pod(s)" in e["message"] for e in events), events
     for name in jobs:
         wait_for(kube, name, lambda s: s.phase == "Succeeded", 120)
@@ -193,7 +197,7 @@ def test_restarts_dropped_watches_and_two_acting_replicas_still_request_once(
         assert set(per_notice) == expected  # none missed
         assert set(per_notice.values()) == {1}  # none twice
         assert len(requested_events(kube, name)) == len(entries)
-    wait_until("b saw its watches end", lambda: b.metric("mlkube_watch_restarts_total") >= 3, 10)
+    until("b saw its watches end", lambda: b.metric("mlkube_watch_restarts_total") >= 3, 10)
 
 
 def test_the_shipped_deployment_is_accepted_by_the_api_server(
@@ -262,7 +266,7 @@ def test_a_forbidden_record_is_reported_once_paused_and_made_once_rbac_is_fixed(
         "--resync", "1", "--refused-retry", "5",
     )  # fmt: skip
     spot.controllers.append(process)
-    wait_until("metrics served", process.ready, 30)
+    until("metrics served", process.ready, 30)
     name = "spot-forbidden"
     spot.jobs.append(name)
     submit(kube, [spot_job(name)])
@@ -274,7 +278,7 @@ def test_a_forbidden_record_is_reported_once_paused_and_made_once_rbac_is_fixed(
                 if e.get("reason") == "ReconcileRefused"
                 and e["involvedObject"]["name"] == name]  # fmt: skip
 
-    (event,) = wait_until(f"{name}: refusal reported", refused, 60)
+    (event,) = until(f"{name}: refusal reported", refused, 60)
     assert event["type"] == "Warning" and "403" in event["message"]
     assert "patch" in event["message"]  # the verb that is missing
     # A window of 20 s with a resync every second and pod events: the pause holds the
@@ -292,7 +296,7 @@ def test_a_forbidden_record_is_reported_once_paused_and_made_once_rbac_is_fixed(
     # The operator fixes the RBAC: the next try makes the request, once.
     role = next(o for o in objs if o["kind"] == "ClusterRole")
     apply_objects(kube, [{**role, "rules": cluster_rules()}])
-    (entry,) = wait_until(f"{name}: request recorded", lambda: record(kube, name), 60)
+    (entry,) = until(f"{name}: request recorded", lambda: record(kube, name), 60)
     assert entry.signal == "aws-spot-interruption" and entry.nodes == (node,)
     wait_for(kube, name, lambda s: s.phase == "Succeeded", 120)
     assert len(record(kube, name)) == 1  # exactly one request for the one notice
@@ -315,8 +319,8 @@ def test_sigterm_against_a_server_that_stopped_answering_stops_at_once(
     config = with_server(local_cluster, proxy.address, tmp_path / "via-proxy")
     process = ControllerProcess.start(config, tmp_path / "c.log", "--no-leader-elect")
     try:
-        wait_until("metrics served", process.ready, 30)
-        wait_until("caches synced", lambda: "caches synced" in process.output(), 30)
+        until("metrics served", process.ready, 30)
+        until("caches synced", lambda: "caches synced" in process.output(), 30)
         proxy.go_silent()  # every open watch and request now hangs
         # A generous bound for a behaviour: it stops promptly (it took about 140 s).
         assert process.stop(signal.SIGTERM, timeout=20) == 0
@@ -333,7 +337,7 @@ def test_a_server_that_goes_away_ends_the_controller_with_exit_3(
     process = ControllerProcess.start(config, tmp_path / "c.log", "--no-leader-elect",
                                       "--give-up-after", "5")  # fmt: skip
     try:
-        wait_until("caches synced", lambda: "caches synced" in process.output(), 30)
+        until("caches synced", lambda: "caches synced" in process.output(), 30)
         proxy.close()  # refused from now on, mid-run
         assert process.process.wait(timeout=60) == EXIT_UNREACHABLE, process.output()
     finally:
@@ -358,20 +362,20 @@ def test_watches_resume_from_their_version_after_an_end_or_a_dropped_connection(
         thread.start()
         try:
             assert informer.synced.wait(30)
-            wait_until("three watches ended and resumed", lambda: len(restarts) >= 3, 60)
+            until("three watches ended and resumed", lambda: len(restarts) >= 3, 60)
             proxy.cut()  # the open watch breaks mid-stream
             # written directly, not through the proxy: only the watch is cut
             name = f"resume-{os.getpid()}"
             kube.create({"apiVersion": "v1", "kind": "ConfigMap",
                          "metadata": {"name": name, "namespace": "default"}})  # fmt: skip
             try:
-                wait_until("the change seen after the break",
+                until("the change seen after the break",
                            lambda: ("ADDED", name) in seen, 60)  # fmt: skip
             finally:
                 kube.delete("v1", "ConfigMap", name, "default")
             assert informer.relists == 1  # resumed every time, never listed again
         finally:
-            informer.stop()
+            _stop(informer, thread)
 
 
 def test_bookmarks_are_counted_and_reach_no_handler(kube: Kube) -> None:
@@ -386,11 +390,20 @@ def test_bookmarks_are_counted_and_reach_no_handler(kube: Kube) -> None:
     thread.start()
     try:
         assert informer.synced.wait(30)
-        wait_until("a bookmark", lambda: informer.bookmarks >= 1, 130, every=1)
+        until("a bookmark", lambda: informer.bookmarks >= 1, 130, every=1)
         assert "BOOKMARK" not in seen  # counted, kept as the version, never handled
         assert informer.relists == 1
     finally:
-        informer.stop()
+        _stop(informer, thread)
+
+
+def _stop(informer: Informer, thread: threading.Thread) -> None:
+    """Stop the informer and wait for its thread: one left reading after its client is
+    closed reads from a recycled file descriptor, the next test's TLS connection (seen
+    as DECRYPTION_FAILED_OR_BAD_RECORD_MAC in a later test, in a shuffled order)."""
+    informer.stop()
+    thread.join(informer.watch_timeout + 30)  # its open watch ends by the server's timeout
+    assert not thread.is_alive(), "the informer did not stop"
 
 
 def test_a_lease_the_api_server_calls_invalid_is_an_error_not_a_lost_race(kube: Kube) -> None:

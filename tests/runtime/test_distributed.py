@@ -28,6 +28,7 @@ import torch
 from mlkube.runtime import REQUEST_ANNOTATION, LocalStore, TorchSerializer, checkpoints
 from mlkube.runtime.errors import CorruptCheckpointError
 from mlkube.runtime.manifest import Manifest, manifest_name, parse_name
+from mlkube.wait import WaitTimeout, until
 
 from . import ddp_train
 from .conftest import PRELOAD
@@ -129,11 +130,17 @@ def launch(
 
 
 def _wait_for(what: str, condition: Callable[[], object], run: Run, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline or not all(r.is_alive() for r in run.ranks):
-            pytest.fail(f"gave up waiting for {what}\n{run.logs()}")
-        time.sleep(0.005)
+    def met() -> bool | None:
+        if condition():
+            return True
+        if not all(r.is_alive() for r in run.ranks):
+            pytest.fail(f"a rank ended while waiting for {what}\n{run.logs()}")
+        return None
+
+    try:
+        until(what, met, timeout=timeout, every=0.005)
+    except WaitTimeout:
+        pytest.fail(f"gave up waiting for {what}\n{run.logs()}")
 
 
 @pytest.fixture(scope="module")

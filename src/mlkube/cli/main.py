@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlkube",
         description="ML workloads on Kubernetes: render, lint, apply and watch them, diagnose "
-        "and preflight a cluster, run a local one, and the spot checkpoint controller.",
+        "and preflight a cluster, run a local one, and the spot checkpoint controller; "
+        "list and explain the rules.",
     )
     parser.add_argument("--version", action="version", version=f"mlkube {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")

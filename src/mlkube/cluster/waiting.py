@@ -1,4 +1,4 @@
-"""Waiting for the cluster to reach a state: one loop for every wait mlkube does.
+"""Waiting for the cluster to reach a state, through the one wait loop (`mlkube.wait`).
 
 `until` asks a check again whenever something may have changed. What "may have
 changed" means is the caller's ``wake``: `Watched.wake` returns on the next watch
@@ -12,41 +12,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube
-from mlkube.errors import ClusterError
+from mlkube.wait import WaitTimeout, Wake, until
 
-T = TypeVar("T")
-Wake = Callable[[float], None]
-"""Block until something may have changed, or for at most the seconds given."""
-
-
-class WaitTimeout(ClusterError):
-    """The state waited for did not come in time."""
-
-
-def until(
-    what: str,
-    check: Callable[[], T | None],
-    *,
-    timeout: float,
-    wake: Wake = time.sleep,
-    every: float = 0.2,
-) -> T:
-    """The first result of ``check`` that is not None; `WaitTimeout` naming ``what``
-    after ``timeout`` seconds. ``check`` may raise to end the wait early (a state that
-    can no longer change into the one wanted)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}")
-        wake(min(every, left))
+__all__ = ["WaitTimeout", "Wake", "Watched", "until"]
 
 
 class Watched:

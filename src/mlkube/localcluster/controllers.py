@@ -19,6 +19,7 @@ import jsonpatch
 import yaml
 
 from mlkube.crds import module_dir
+from mlkube.fileio import write_atomic
 from mlkube.localcluster.binaries import MODULES, Binaries, version
 from mlkube.localcluster.components import Layout
 
@@ -75,14 +76,16 @@ def kueue_cert_dir(layout: Layout) -> Path:
 
 def write_serving_cert(layout: Layout, cert_dir: Path) -> None:
     """Put the webhook certificate where a controller's webhook server reads it (in a
-    cluster, the Secret would be mounted there; the rotator only checks the file)."""
+    cluster, the Secret would be mounted there; the rotator only checks the file).
+    Written atomically: the Training Operator's directory is one fixed path that
+    clusters side by side share, and a server reading it never sees half a file."""
     cert_dir.mkdir(parents=True, exist_ok=True)
     for source, target in (
         ("webhook.crt", "tls.crt"),
         ("webhook.key", "tls.key"),
         ("ca.crt", "ca.crt"),
     ):
-        (cert_dir / target).write_bytes(layout.pki.path(source).read_bytes())
+        write_atomic(cert_dir / target, layout.pki.path(source).read_bytes())
 
 
 def cert_secret(layout: Layout, name: str, namespace: str) -> dict[str, Any]:

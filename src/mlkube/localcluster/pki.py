@@ -15,6 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mlkube.errors import MlkubeError
+from mlkube.fileio import create_directory
+
 _VALID = datetime.timedelta(days=365)
 _SERVICE_NAMES = (
     "localhost",
@@ -119,10 +122,11 @@ def ensure(root: Path) -> Pki:
     pki = Pki(root)
     if pki.path("sa.pub").is_file():
         return pki
-    staging = root.with_name(root.name + ".tmp")
-    staging.mkdir(parents=True, exist_ok=True)
-    create(staging, SERVICE_IP)
-    staging.rename(root)
+    # Staged in a directory of its own: two `cluster up` at once each make a PKI, the
+    # first to publish wins and the other uses it.
+    create_directory(root, lambda staging: create(staging, SERVICE_IP))
+    if not pki.path("sa.pub").is_file():
+        raise MlkubeError(f"{root}: an incomplete local-cluster PKI; remove it and retry")
     return pki
 
 

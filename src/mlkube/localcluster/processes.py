@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlkube.errors import MlkubeError
+from mlkube.wait import WaitTimeout, until
 
 
 def free_ports(count: int) -> list[int]:
@@ -60,16 +61,20 @@ def stop(pid: int, binary: str, grace: float = 10.0) -> None:
     if not alive(pid, binary):
         return
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not alive(pid):
-            return
-        time.sleep(0.1)
+    try:
+        until(f"pid {pid} to exit", lambda: _ended(pid), timeout=grace, every=0.1)
+        return
+    except WaitTimeout:
+        pass
     if alive(pid, binary):
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
         _reap(pid)
+
+
+def _ended(pid: int) -> bool | None:
+    _reap(pid)
+    return None if alive(pid) else True
 
 
 def _reap(pid: int) -> None:
@@ -104,8 +109,8 @@ def wait_until(
     """Until ``check()`` is true. A check that raises an MlkubeError (the process
     exited, say) ends the wait at once; other exceptions mean "not up yet". With
     ``pid``, the process ending is noticed at once too, and reported with its log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ready() -> bool | None:
         if pid is not None and not alive(pid):
             code = exit_status(pid)
             how = f"with code {code}" if code is not None else ""
@@ -114,12 +119,14 @@ def wait_until(
                 f"{tail(log) if log else ''}".replace("  ", " ")
             )
         try:
-            if check():
-                return
+            return True if check() else None
         except MlkubeError:
             raise
         except Exception:  # not up yet, whatever the reason
-            pass
-        time.sleep(0.2)
-    suffix = f": {tail(log, 3)}" if log is not None and log.exists() else ""
-    raise MlkubeError(f"{what} not ready after {timeout:.0f}s{suffix}")
+            return None
+
+    try:
+        until(what, ready, timeout=timeout)
+    except WaitTimeout:
+        suffix = f": {tail(log, 3)}" if log is not None and log.exists() else ""
+        raise MlkubeError(f"{what} not ready after {timeout:.0f}s{suffix}") from None
