@@ -26,6 +26,7 @@ class TraceJob:
     checkpoint_interval: float | None = None  # seconds; None: a reclaim loses all work
     team: str | None = None  # for the per-team report; the namespace when None
     line: int = 0  # where in the trace file (for errors)
+    gpu: str | None = None  # only pools of this GPU model may run it
 
 
 @dataclass(slots=True)
