@@ -32,6 +32,7 @@ class PoolModel:
     gpu_model: str
     nodes: int
     gpus_per_node: int  # as advertised: physical GPUs times time-slicing replicas
+    physical_gpus_per_node: int  # what is paid for
     cpu_per_node: float
     memory_per_node: float
     spot: bool
@@ -103,6 +104,7 @@ def build_model(
             gpu_model=p.gpu.model,
             nodes=p.nodes,
             gpus_per_node=p.gpus_advertised,
+            physical_gpus_per_node=p.gpu.count,
             cpu_per_node=_num(p.cpu),
             memory_per_node=_num(p.memory),
             spot=p.spot,
