@@ -37,6 +37,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 from mlkube.plan.model import ClusterQueueModel, Model, PoolModel
 from mlkube.plan.stats import cost, group, pool_result
@@ -258,7 +259,9 @@ class _Sim:
         model = self.model
         cq = self.cqs[model.local_queues[(trace.namespace, trace.queue)]]
         priority = (
-            model.priorities[trace.priority] if trace.priority is not None else model.default_priority
+            model.priorities[trace.priority]
+            if trace.priority is not None
+            else model.default_priority
         )
         pools = frozenset(
             f.pool
@@ -279,7 +282,9 @@ class _Sim:
 
     # quota ---------------------------------------------------------------------------
 
-    def _usage(self, cq: _CQ, flavor: _Flavor, req: tuple[float, float, float], sign: float) -> None:
+    def _usage(
+        self, cq: _CQ, flavor: _Flavor, req: tuple[float, float, float], sign: float
+    ) -> None:
         cq.gpu_integral(self.now)
         for r in range(3):
             flavor.usage[r] += sign * req[r]
@@ -301,8 +306,12 @@ class _Sim:
         cohort_free = cq.cohort.nominal[flavor.pool][r] - cq.cohort.usage[flavor.pool][r]
         return min(cap, cohort_free)
 
-    def _fits(self, cq: _CQ, flavor: _Flavor, req: tuple[float, float, float], borrow: bool) -> bool:
-        return all(req[r] <= self._available(cq, flavor, r, borrow) + 1e-9 for r in range(3) if req[r] > 0)
+    def _fits(
+        self, cq: _CQ, flavor: _Flavor, req: tuple[float, float, float], borrow: bool
+    ) -> bool:
+        return all(
+            req[r] <= self._available(cq, flavor, r, borrow) + 1e-9 for r in range(3) if req[r] > 0
+        )
 
     def _potential(self, cq: _CQ, flavor: _Flavor, r: int) -> float:
         nominal = flavor.nominal[r]
@@ -322,7 +331,11 @@ class _Sim:
             if flavor.pool not in job.pools:
                 continue
             if self._fits(cq, flavor, req, True):
-                borrows = any(flavor.usage[r] + req[r] > flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0)
+                borrows = any(
+                    flavor.usage[r] + req[r] > flavor.nominal[r] + 1e-9
+                    for r in range(3)
+                    if req[r] > 0
+                )
                 return FIT, flavor, borrows, []
             if best[0] == PREEMPT:
                 continue
@@ -350,7 +363,9 @@ class _Sim:
                 for f in member.flavors:
                     if f.pool == flavor.pool and _borrowing(f):
                         for other in f.admitted:
-                            candidates.append((0, other.priority, -other.admit_time, other.index, other))
+                            candidates.append(
+                                (0, other.priority, -other.admit_time, other.index, other)
+                            )
         if not candidates:
             return []
         candidates.sort()
@@ -411,7 +426,7 @@ class _Sim:
 
     def _head(self, cq: _CQ) -> _Job | None:
         while cq.ready:
-            prio, order, index, key = cq.ready[0]
+            _, _, index, key = cq.ready[0]
             bucket = cq.buckets.get(key)
             if key in cq.inadmissible or not bucket or bucket[0][2] != index:
                 heapq.heappop(cq.ready)  # stale
@@ -518,7 +533,12 @@ class _Sim:
         pool = self.pools[job.flavor.pool]
         gpu, cpu, mem = trace.gpus_per_node, trace.cpu, trace.memory
         placed: list[int] = []
-        free_gpu, free_cpu, free_mem, alive = pool.free_gpu, pool.free_cpu, pool.free_mem, pool.alive
+        free_gpu, free_cpu, free_mem, alive = (
+            pool.free_gpu,
+            pool.free_cpu,
+            pool.free_mem,
+            pool.alive,
+        )
         for _ in range(trace.nodes):
             best = -1
             best_free = -1
@@ -682,13 +702,13 @@ class _Sim:
             elif kind == _RECLAIM:
                 if self.running == 0 and self.future == 0:
                     continue
-                pool, node = payload  # type: ignore[misc]
-                self.reclaim(pool, node)  # its next reclaim is drawn when it is replaced
+                where = cast("tuple[_Pool, int]", payload)
+                self.reclaim(*where)  # its next reclaim is drawn when it is replaced
                 last = time
             else:
                 self.future -= 1
-                pool, node = payload  # type: ignore[misc]
-                self.node_back(pool, node)
+                where = cast("tuple[_Pool, int]", payload)
+                self.node_back(*where)
                 if self.admitted or self.future:
                     last = time  # else it changes nothing any job sees
             if events and events[0][0] == time:

@@ -84,7 +84,9 @@ def pool_result(
     return result, alive_s
 
 
-def cost(model: Model, alive_seconds: dict[str, float], lost_gpu_hours: dict[str, float]) -> CostResult:
+def cost(
+    model: Model, alive_seconds: dict[str, float], lost_gpu_hours: dict[str, float]
+) -> CostResult:
     """Paid GPU-hours are physical GPUs alive over the span (a time-sliced pool pays for
     its physical GPUs); lost work is priced at the same rate."""
     pools = []

@@ -138,14 +138,18 @@ def _job(path: str, line: int, row: dict[str, Any]) -> TraceJob:
     )
 
 
-def _reader(rows: Callable[[str], Iterable[tuple[int, dict[str, Any]]]]) -> Callable[[str], list[TraceJob]]:
+def _reader(
+    rows: Callable[[str], Iterable[tuple[int, dict[str, Any]]]],
+) -> Callable[[str], list[TraceJob]]:
     def read(path: str) -> list[TraceJob]:
         jobs = [_job(path, line, row) for line, row in rows(path)]
         seen: dict[str, int] = {}
         for job in jobs:
             if job.name in seen:
                 raise InputError(
-                    path, job.line, f"job {job.name[:60]!r} given twice (first on line {seen[job.name]})"
+                    path,
+                    job.line,
+                    f"job {job.name[:60]!r} given twice (first on line {seen[job.name]})",
                 )
             seen[job.name] = job.line
         return jobs
@@ -196,7 +200,9 @@ def validate(jobs: Iterable[TraceJob], model: Model, source: str) -> None:
                 raise InputError(source, job.line, f"{where}: unknown pool {job.pool!r}")
             if job.pool not in {f.pool for f in model.queues[cq].flavors}:
                 raise InputError(
-                    source, job.line, f"{where}: queue {job.queue!r} has no flavor for pool {job.pool!r}"
+                    source,
+                    job.line,
+                    f"{where}: queue {job.queue!r} has no flavor for pool {job.pool!r}",
                 )
         if job.gpu is not None and job.gpu not in models:
             raise InputError(source, job.line, f"{where}: no pool has GPU model {job.gpu!r}")
