@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube.plan.model import Prices
+from mlkube.plan.model import Model, Prices
 from mlkube.plan.simulate import Reclaim, simulate
-from mlkube.plan.types import PlanResult
+from mlkube.plan.types import JobResult, PlanResult
 
 from .helpers import job, platform, pool
 
 HOUR = 3600.0
 
 
-def by_name(result: PlanResult) -> dict[str, object]:
+def by_name(result: PlanResult) -> dict[str, JobResult]:
     return {j.name: j for j in result.jobs}
 
 
-def one_queue(nodes: int = 2, gpus: int = 4, **queue: object):  # type: ignore[no-untyped-def]
+def one_queue(nodes: int = 2, gpus: int = 4, **queue: object) -> Model:
     return platform(
         [pool("p", nodes, gpus)],
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}], **queue}],
     )
 
 
-def cohort(limit_a: int | None = None):  # type: ignore[no-untyped-def]
+def cohort(limit_a: int | None = None) -> Model:
     """Queues qa and qb in cohort co, 8 GPUs nominal each, on one pool of 2 × 8 GPUs."""
     flavor_a: dict[str, object] = {"pool": "p", "gpus": 8}
     if limit_a is not None:
@@ -34,7 +34,12 @@ def cohort(limit_a: int | None = None):  # type: ignore[no-untyped-def]
         [pool("p", 2, 8)],
         [
             {"name": "qa", "cohort": "co", "namespaces": ["na"], "flavors": [flavor_a]},
-            {"name": "qb", "cohort": "co", "namespaces": ["nb"], "flavors": [{"pool": "p", "gpus": 8}]},
+            {
+                "name": "qb",
+                "cohort": "co",
+                "namespaces": ["nb"],
+                "flavors": [{"pool": "p", "gpus": 8}],
+            },
         ],
     )
 
@@ -45,8 +50,8 @@ def test_fifo_within_a_cluster_queue() -> None:
     model = one_queue()
     jobs = [job(n, t, 4, 100, nodes=2) for n, t in (("a", 0), ("b", 1), ("c", 2))]
     r = by_name(simulate(model, jobs))
-    assert [r[n].admissions for n in "abc"] == [[0.0], [100.0], [200.0]]  # type: ignore[attr-defined]
-    assert [r[n].finished for n in "abc"] == [100.0, 200.0, 300.0]  # type: ignore[attr-defined]
+    assert [r[n].admissions for n in "abc"] == [[0.0], [100.0], [200.0]]
+    assert [r[n].finished for n in "abc"] == [100.0, 200.0, 300.0]
 
 
 def test_best_effort_fifo_lets_a_small_job_pass_a_blocked_big_one() -> None:
@@ -55,8 +60,8 @@ def test_best_effort_fifo_lets_a_small_job_pass_a_blocked_big_one() -> None:
     model = one_queue()
     jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100, nodes=2), job("c", 2, 4, 50)]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [2.0] and r["c"].finished == 52.0  # type: ignore[attr-defined]
-    assert r["b"].admissions == [100.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 52.0
+    assert r["b"].admissions == [100.0] and r["b"].finished == 200.0
 
 
 def test_higher_priority_goes_first_in_the_queue() -> None:
@@ -69,7 +74,7 @@ def test_higher_priority_goes_first_in_the_queue() -> None:
         job("c", 2, 4, 100, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]  # type: ignore[attr-defined]
+    assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]
 
 
 def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
@@ -82,11 +87,11 @@ def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
         job("c", 2, 4, 100, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [2.0] and r["c"].finished == 102.0  # type: ignore[attr-defined]
-    assert r["a"].preemptions == [2.0]  # type: ignore[attr-defined]
-    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 302.0  # type: ignore[attr-defined]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 102.0
+    assert r["a"].preemptions == [2.0]
+    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]
+    assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)
+    assert r["a"].finished == 302.0
 
 
 def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
@@ -101,9 +106,9 @@ def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
         job("h", 10, 2, 50, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["z"].preemptions == [10.0]  # type: ignore[attr-defined]
-    assert r["x"].preemptions == [] and r["y"].preemptions == []  # type: ignore[attr-defined]
-    assert r["h"].admissions == [10.0]  # type: ignore[attr-defined]
+    assert r["z"].preemptions == [10.0]
+    assert r["x"].preemptions == [] and r["y"].preemptions == []
+    assert r["h"].admissions == [10.0]
 
 
 def test_gang_admission_and_a_pod_that_needs_a_whole_node() -> None:
@@ -112,13 +117,18 @@ def test_gang_admission_and_a_pod_that_needs_a_whole_node() -> None:
     # (8 of 16 used), but no node has 8 free until a ends at 100: runs 100→150.
     # d, 3 pods × 8, can never be admitted (24 > 16 of quota).
     model = one_queue(nodes=2, gpus=8)
-    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 200), job("c", 2, 8, 50), job("d", 3, 8, 10, nodes=3)]
+    jobs = [
+        job("a", 0, 4, 100),
+        job("b", 1, 4, 200),
+        job("c", 2, 8, 50),
+        job("d", 3, 8, 10, nodes=3),
+    ]
     result = simulate(model, jobs)
     r = by_name(result)
-    assert r["a"].nodes == ["p-0"] and r["b"].nodes == ["p-1"]  # type: ignore[attr-defined]
-    assert r["c"].admissions == [2.0] and r["c"].finished == 150.0  # type: ignore[attr-defined]
-    assert r["c"].wait == 0.0  # type: ignore[attr-defined]
-    assert r["d"].admissions == [] and r["d"].finished is None  # type: ignore[attr-defined]
+    assert r["a"].nodes == ["p-0"] and r["b"].nodes == ["p-1"]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 150.0
+    assert r["c"].wait == 0.0
+    assert r["d"].admissions == [] and r["d"].finished is None
 
 
 def test_a_three_pod_gang_waits_for_three_nodes() -> None:
@@ -126,8 +136,8 @@ def test_a_three_pod_gang_waits_for_three_nodes() -> None:
     # on all three nodes, done at 150.
     model = one_queue(nodes=3, gpus=8)
     r = by_name(simulate(model, [job("a", 0, 8, 100), job("b", 1, 8, 50, nodes=3)]))
-    assert r["b"].admissions == [100.0] and r["b"].finished == 150.0  # type: ignore[attr-defined]
-    assert sorted(r["b"].nodes) == ["p-0", "p-1", "p-2"]  # type: ignore[attr-defined]
+    assert r["b"].admissions == [100.0] and r["b"].finished == 150.0
+    assert sorted(r["b"].nodes) == ["p-0", "p-1", "p-2"]
 
 
 def test_borrowing_from_the_cohort() -> None:
@@ -138,7 +148,9 @@ def test_borrowing_from_the_cohort() -> None:
     assert result.jobs[0].admissions == [0.0]
     assert qa.admitted_gpu_hours == pytest.approx(16 * 100 / HOUR)
     assert qa.borrowed_gpu_hours == pytest.approx(8 * 100 / HOUR)
-    assert result.teams[0].borrowed_gpu_hours == pytest.approx(16 * 100 / HOUR)  # the whole job borrowed
+    assert result.teams[0].borrowed_gpu_hours == pytest.approx(
+        16 * 100 / HOUR
+    )  # the whole job borrowed
 
 
 def test_a_borrowing_limit_of_zero_forbids_it() -> None:
@@ -157,10 +169,10 @@ def test_reclaim_within_cohort() -> None:
         job("b", 10, 8, 100, namespace="nb", queue="qb", priority="low"),
     ]
     r = by_name(simulate(cohort(), jobs))
-    assert r["a"].preemptions == [10.0] and r["a"].admissions == [0.0, 110.0]  # type: ignore[attr-defined]
-    assert r["b"].admissions == [10.0] and r["b"].finished == 110.0  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(10 * 16 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 1110.0  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [10.0] and r["a"].admissions == [0.0, 110.0]
+    assert r["b"].admissions == [10.0] and r["b"].finished == 110.0
+    assert r["a"].lost_gpu_hours == pytest.approx(10 * 16 / HOUR)
+    assert r["a"].finished == 1110.0
 
 
 def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
@@ -171,8 +183,8 @@ def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
         job("a", 1, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
     ]
     r = by_name(simulate(cohort(), jobs))
-    assert r["b"].preemptions == []  # type: ignore[attr-defined]
-    assert r["a"].admissions == [100.0]  # type: ignore[attr-defined]
+    assert r["b"].preemptions == []
+    assert r["a"].admissions == [100.0]
 
 
 def test_priority_preemption_with_checkpoints() -> None:
@@ -180,13 +192,16 @@ def test_priority_preemption_with_checkpoints() -> None:
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.
     # b runs 50→70; a is admitted again at 70 with 100 - 30 = 70 s left → 140.
     model = one_queue()
-    jobs = [job("a", 0, 4, 100, nodes=2, checkpoint=30), job("b", 50, 4, 20, nodes=2, priority="high")]
+    jobs = [
+        job("a", 0, 4, 100, nodes=2, checkpoint=30),
+        job("b", 50, 4, 20, nodes=2, priority="high"),
+    ]
     r = by_name(simulate(model, jobs))
-    assert r["a"].preemptions == [50.0] and r["a"].admissions == [0.0, 70.0]  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(160 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 140.0 and r["b"].finished == 70.0  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [50.0] and r["a"].admissions == [0.0, 70.0]
+    assert r["a"].lost_gpu_hours == pytest.approx(160 / HOUR)
+    assert r["a"].finished == 140.0 and r["b"].finished == 70.0
     # a held 8 GPUs for 50 + 70 s: 120 × 8 / 3600
-    assert r["a"].gpu_hours == pytest.approx(120 * 8 / HOUR)  # type: ignore[attr-defined]
+    assert r["a"].gpu_hours == pytest.approx(120 * 8 / HOUR)
 
 
 def test_preemption_never_in_the_queue() -> None:
@@ -194,7 +209,7 @@ def test_preemption_never_in_the_queue() -> None:
     model = one_queue(preemption="Never")
     jobs = [job("a", 0, 4, 100, nodes=2), job("b", 50, 4, 20, nodes=2, priority="high")]
     r = by_name(simulate(model, jobs))
-    assert r["a"].preemptions == [] and r["b"].admissions == [100.0]  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [] and r["b"].admissions == [100.0]
 
 
 def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
@@ -206,10 +221,10 @@ def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
         [{"name": "ns", "quota": {"gpu": 4}}],
     )
     r = by_name(simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)]))
-    assert r["b"].admissions == [1.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+    assert r["b"].admissions == [1.0] and r["b"].finished == 200.0
 
 
-def spot_model(prices: dict[str, Prices] | None = None):  # type: ignore[no-untyped-def]
+def spot_model(prices: dict[str, Prices] | None = None) -> Model:
     return platform(
         [pool("s", 1, 8, spot=True)],
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "s"}]}],

@@ -35,6 +35,10 @@ def _rows(results: Sequence[PlanResult]) -> list[tuple[str, list[str]]]:
     add("jobs", lambda r: str(len(r.jobs)))
     add("finished", lambda r: str(sum(1 for j in r.jobs if j.finished is not None)))
     add("never admitted", lambda r: str(sum(1 for j in r.jobs if not j.admissions)))
+    add(
+        "admitted, never ran",
+        lambda r: str(sum(1 for j in r.jobs if j.admissions and not j.starts)),
+    )
     add("preemptions", lambda r: str(sum(len(j.preemptions) for j in r.jobs)))
     add("spot reclaims", lambda r: str(sum(len(j.reclaims) for j in r.jobs)))
     add("lost GPU-hours", lambda r: f"{sum(j.lost_gpu_hours for j in r.jobs):,.1f}")

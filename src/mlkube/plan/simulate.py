@@ -571,6 +571,7 @@ class _Sim:
         pool.usage.change(self.now, used=job.req[0])
         job.state = RUNNING
         job.run_start = self.now
+        job.result.starts.append(self.now)
         job.epoch += 1
         job.result.nodes = [f"{pool.name}-{n}" for n in placed]
         self.running += 1

@@ -37,6 +37,7 @@ class JobResult:
     submit: float
     admissions: list[float] = field(default_factory=list)  # each time Kueue admitted it
     preemptions: list[float] = field(default_factory=list)  # evicted by Kueue or reclaimed
+    starts: list[float] = field(default_factory=list)  # each time all its pods were running
     reclaims: list[float] = field(default_factory=list)  # the preemptions that were spot reclaims
     finished: float | None = None  # None: still queued or running at the end
     flavor: str | None = None  # the pool it last ran on
