@@ -20,7 +20,8 @@ What follows Kueue (pkg/scheduler/scheduler.go, flavorassigner, preemption/class
   as `borrowWithinCohort` is not rendered), and lower-priority jobs of the same
   ClusterQueue (`withinClusterQueue: LowerPriority`); ordered other queue first, lower
   priority, most recently admitted; removed until the job fits, then added back in
-  reverse when not needed. Evictions are instant, the preemptor is admitted next cycle.
+  reverse when not needed. Evictions are instant, and the preemptor is admitted at
+  once (Kueue admits it in a later cycle, when its victims have released the quota).
 
 After admission, the pods: created when the namespace's ResourceQuota has room for all
 of them, placed each on a live node of the flavor's pool with enough free GPUs, CPU and
@@ -485,6 +486,13 @@ class _Sim:
                 elif mode == PREEMPT:
                     for victim in targets:
                         self.evict(victim, reclaimed=False)
+                    # Kueue admits it in a later cycle, once its victims have released
+                    # their quota, before anything else can take it: here, at once.
+                    mode, flavor, borrows, _ = self.assign(job)
+                    if mode == FIT:
+                        assert flavor is not None
+                        self._pop(job)
+                        self.admit(job, flavor, borrows)
                 # NOFIT now: something admitted this cycle took the room; retried next cycle
 
     def admit(self, job: _Job, flavor: _Flavor, borrows: bool) -> None:
