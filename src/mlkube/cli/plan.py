@@ -64,13 +64,15 @@ def run(args: argparse.Namespace) -> int:
     render = _html() if args.format == "html" else None
     jobs = read_trace(args.trace, args.trace_format)
     results = []
-    for i, path in enumerate([args.platform, *args.what_if]):
+    for path in [args.platform, *args.what_if]:
         platform = load_platform(path).spec
         assert isinstance(platform, Platform)
         prices = (
             read_prices(args.prices, {p.name for p in platform.spec.pools}) if args.prices else None
         )
-        name = platform.metadata.name if i == 0 else f"{platform.metadata.name} ({path})"
+        name = platform.metadata.name
+        if name in {r.platform for r in results}:
+            name = f"{name} ({path})"  # the same Platform changed: tell them apart
         model = build_model(platform, name=name, prices=prices, reclaim_rate=rate)
         validate(jobs, model, args.trace)
         results.append(simulate(model, jobs, seed=args.seed))
