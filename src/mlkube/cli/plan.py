@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from mlkube.plan.report import text, to_json  # noqa: PLC0415
     from mlkube.plan.simulate import simulate  # noqa: PLC0415
     from mlkube.plan.trace import read_trace, validate  # noqa: PLC0415
+    from mlkube.plan.types import PlanResult  # noqa: PLC0415
     from mlkube.spec.load import load_platform  # noqa: PLC0415
     from mlkube.spec.models import Platform  # noqa: PLC0415
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--spot-reclaim-rate: expected a finite number >= 0")
     render = _html() if args.format == "html" else None
     jobs = read_trace(args.trace, args.trace_format)
-    results = []
+    results: list[PlanResult] = []
     for path in [args.platform, *args.what_if]:
         platform = load_platform(path).spec
         assert isinstance(platform, Platform)
