@@ -351,7 +351,9 @@ class _Sim:
         removal lets ``job`` fit on ``flavor``; [] when none does."""
         cq = job.cq
         req = job.req
-        within_nominal = all(flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3))
+        within_nominal = all(
+            flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+        )
         candidates: list[tuple[int, int, float, int, _Job]] = []
         if cq.model.within_cluster_queue == "LowerPriority":
             for other in flavor.admitted:
