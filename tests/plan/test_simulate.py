@@ -3,6 +3,8 @@ next to the assertion."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mlkube.plan.model import Model, Prices
@@ -296,3 +298,43 @@ def test_cost_of_spot_and_of_lost_work() -> None:
 def test_no_prices_no_cost() -> None:
     result = simulate(one_queue(), [job("a", 0, 4, 100)])
     assert result.cost.total == 0.0 and not result.cost.prices_given
+
+
+def test_the_namespace_memory_quota_refuses_pods_too() -> None:
+    # Memory quota 64Gi; a and b ask 48Gi each: b's pods wait for a (0→100): 100→200.
+    model = platform(
+        [pool("p", 2, 4)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 8, "memory": "64Gi"}}],
+    )
+    jobs = [
+        replace(job("a", 0, 1, 100), memory=48 * 2**30),
+        replace(job("b", 1, 1, 100), memory=48 * 2**30),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [1.0] and r["b"].starts == [100.0] and r["b"].finished == 200.0
+
+
+def test_a_pod_larger_than_any_node_is_admitted_and_never_runs() -> None:
+    # 2 nodes × 4 GPUs, quota 8: one pod of 8 GPUs is admitted (Kueue counts quota, not
+    # nodes) and never placed; it holds the quota, so b (4 GPUs) waits forever too.
+    model = one_queue()
+    r = by_name(simulate(model, [job("a", 0, 8, 100), job("b", 1, 4, 10)]))
+    assert r["a"].admissions == [0.0] and r["a"].starts == [] and r["a"].finished is None
+    assert r["b"].admissions == []
+
+
+def test_cpu_quota_follows_the_gpu_share() -> None:
+    # The pool has 2 nodes × 32 CPUs (the default); queue qa holds 8 of 16 GPUs, so 32
+    # CPUs of quota, and no cohort: a job of 1 GPU and 40 CPUs can never be admitted.
+    model = platform(
+        [pool("p", 2, 8)],
+        [
+            {"name": "qa", "namespaces": ["na"], "flavors": [{"pool": "p", "gpus": 8}]},
+            {"name": "qb", "namespaces": ["nb"], "flavors": [{"pool": "p", "gpus": 8}]},
+        ],
+    )
+    big = replace(job("a", 0, 1, 100, namespace="na", queue="qa"), cpu=40.0)
+    ok = replace(job("b", 0, 1, 100, namespace="na", queue="qa"), cpu=30.0)
+    r = by_name(simulate(model, [big, ok]))
+    assert r["a"].admissions == [] and r["b"].admissions == [0.0]
