@@ -222,8 +222,12 @@ def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
         [{"name": "ns", "quota": {"gpu": 4}}],
     )
-    r = by_name(simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)]))
+    result = simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)])
+    r = by_name(result)
     assert r["b"].admissions == [1.0] and r["b"].finished == 200.0
+    # Kueue's wait is 0 for both; the wait to run is 0 for a and 100 - 1 = 99 s for b.
+    assert r["b"].wait == 0.0 and r["b"].start_wait == 99.0
+    assert result.queues[0].start_wait.max == 99.0 and result.queues[0].wait.max == 0.0
 
 
 def spot_model(prices: dict[str, Prices] | None = None) -> Model:

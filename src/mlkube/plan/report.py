@@ -68,6 +68,14 @@ def _group_rows(
         f"{label} wait p50/p95/max",
         cell(lambda g: f"{_hours(g.wait.p50)}/{_hours(g.wait.p95)}/{_hours(g.wait.max)}"),
     )
+    add(
+        f"{label} start wait p50/p95/max",
+        cell(
+            lambda g: (
+                f"{_hours(g.start_wait.p50)}/{_hours(g.start_wait.p95)}/{_hours(g.start_wait.max)}"
+            )
+        ),
+    )
     add(f"{label} admitted GPU-h", cell(lambda g: f"{g.admitted_gpu_hours:,.1f}"))
     if borrowed:
         add(f"{label} borrowed GPU-h", cell(lambda g: f"{g.borrowed_gpu_hours:,.1f}"))
@@ -124,7 +132,7 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
     return {
         "platform": result.platform,
         "span": result.span,
-        "jobs": [{**asdict(j), "wait": j.wait} for j in result.jobs],
+        "jobs": [{**asdict(j), "wait": j.wait, "start_wait": j.start_wait} for j in result.jobs],
         "queues": [asdict(q) for q in result.queues],
         "teams": [asdict(t) for t in result.teams],
         "pools": [asdict(p) for p in result.pools],
