@@ -342,3 +342,17 @@ def test_cpu_quota_follows_the_gpu_share() -> None:
     ok = replace(job("b", 0, 1, 100, namespace="na", queue="qa"), cpu=30.0)
     r = by_name(simulate(model, [big, ok]))
     assert r["a"].admissions == [] and r["b"].admissions == [0.0]
+
+
+def test_pods_waiting_for_the_quota_go_by_priority() -> None:
+    # Queue 12 GPUs, namespace quota 4. a runs 0→100; b (low, at 1) and c (high, at 2)
+    # are admitted but refused; at 100 the scheduler's queue takes c first: c 100→150,
+    # then b 150→250.
+    model = platform(
+        [pool("p", 3, 4)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 4}}],
+    )
+    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100), job("c", 2, 4, 50, priority="high")]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].starts == [100.0] and r["b"].starts == [150.0] and r["b"].finished == 250.0

@@ -690,20 +690,23 @@ class _Sim:
         self.waiting_dirty = True
 
     def retry_waiting(self) -> None:
-        """Admitted jobs whose pods were refused or found no node, in admission order;
-        a request that failed is not tried again behind itself."""
+        """Admitted jobs whose pods were refused or found no node, by pod priority and
+        age; a request that failed is not tried again behind itself."""
         if not self.waiting_dirty or not self.waiting:
             self.waiting_dirty = False
             return
         self.waiting_dirty = False
         failed: set[tuple[object, ...]] = set()
         still: list[_Job] = []
-        for job in self.waiting:
+        # kube-scheduler's queue: higher pod priority first, then the older pods.
+        order = sorted(self.waiting, key=lambda j: (-j.priority, j.admit_time, j.index))
+        for job in order:
             assert job.flavor is not None
             key = (job.trace.namespace, job.flavor.pool, job.key)
             if key in failed or not self.start(job):
                 failed.add(key)
                 still.append(job)
+        still.sort(key=lambda j: (j.admit_time, j.index))
         self.waiting = still
 
     # events --------------------------------------------------------------------------
