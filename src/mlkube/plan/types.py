@@ -37,7 +37,6 @@ class JobResult:
     submit: float
     admissions: list[float] = field(default_factory=list)  # each time Kueue admitted it
     preemptions: list[float] = field(default_factory=list)  # evicted by Kueue or reclaimed
-    starts: list[float] = field(default_factory=list)  # each time all its pods were running
     reclaims: list[float] = field(default_factory=list)  # the preemptions that were spot reclaims
     finished: float | None = None  # None: still queued or running at the end
     flavor: str | None = None  # the pool it last ran on
@@ -46,6 +45,7 @@ class JobResult:
     gpu_hours: float = 0.0  # GPU-hours it held, lost work included
     admitted_gpu_hours: float = 0.0  # GPU-hours of quota it held (admitted, running or not)
     borrowed_gpu_hours: float = 0.0  # of those, while admitted by borrowing from the cohort
+    starts: list[float] = field(default_factory=list)  # each time all its pods were running
 
     @property
     def wait(self) -> float | None:
