@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 
 from mlkube.plan.generate import COLUMNS, generate, write_csv
+from mlkube.quantity import parse_quantity
 from mlkube.spec.load import load_platform
 from mlkube.spec.models import Platform
 
@@ -31,7 +32,7 @@ def test_every_job_fits_its_queue_pool_and_namespace() -> None:
     p = platform()
     pools = {pool.name: pool for pool in p.spec.pools}
     queues = {q.name: q for q in p.spec.queues}
-    quota = {ns.name: ns.quota.gpu for ns in p.spec.namespaces if ns.quota}
+    quota = {ns.name: ns.quota for ns in p.spec.namespaces if ns.quota}
     classes = {c.name for c in p.spec.priority_classes}
     for job in generate(500, 1, p):
         queue = queues[job.queue]
@@ -40,7 +41,11 @@ def test_every_job_fits_its_queue_pool_and_namespace() -> None:
         pool = pools[job.pool or ""]
         assert 1 <= job.gpus_per_node <= pool.gpu.count
         assert 1 <= job.nodes <= pool.nodes
-        assert job.nodes * job.gpus_per_node <= quota[job.namespace]
+        ns = quota[job.namespace]
+        assert job.nodes * job.gpus_per_node <= ns.gpu
+        # or its ResourceQuota would refuse it forever
+        assert job.nodes * job.memory <= (parse_quantity(ns.memory) or 0)
+        assert job.memory <= (parse_quantity(pool.memory) or 0) / 2
         assert job.priority is None or job.priority in classes
         assert job.spot == (pool.capacity == "spot")
         assert not job.spot or job.checkpoint_interval  # spot jobs checkpoint

@@ -18,7 +18,7 @@ from dataclasses import replace
 from mlkube.errors import UsageError
 from mlkube.plan.types import TraceJob
 from mlkube.quantity import parse_quantity
-from mlkube.spec.models import Platform, Pool, Queue
+from mlkube.spec.models import Platform, Pool, Queue, Quota
 
 COLUMNS = (
     "name", "submit", "namespace", "queue", "nodes", "gpus_per_node", "duration", "priority",
@@ -43,7 +43,7 @@ def generate(n: int, seed: int, platform: Platform) -> list[TraceJob]:
     if not choices:
         raise UsageError(f"Platform {platform.metadata.name} has no queue with a GPU pool")
     priorities = [None, *(p.name for p in platform.spec.priority_classes)]
-    quota = {ns.name: ns.quota.gpu for ns in platform.spec.namespaces if ns.quota}
+    quota = {ns.name: ns.quota for ns in platform.spec.namespaces if ns.quota}
     rng = random.Random(seed)
     jobs = [
         _job(rng, i, choices=choices, pools=pools, priorities=priorities, quota=quota)
@@ -89,7 +89,7 @@ def _job(
     choices: list[tuple[Queue, str]],
     pools: dict[str, Pool],
     priorities: list[str | None],
-    quota: dict[str, int],
+    quota: dict[str, Quota],
 ) -> TraceJob:
     queue, pool_name = rng.choice(choices)
     pool = pools[pool_name]
@@ -100,12 +100,14 @@ def _job(
     nodes = 1
     if gpus == per_node and pool.nodes > 1 and rng.random() < 0.4:
         nodes = rng.randint(2, pool.nodes)
-    limit = quota.get(namespace)
+    ns_quota = quota.get(namespace)
+    limit = ns_quota.gpu if ns_quota else None
     while limit is not None and nodes * gpus > limit and (nodes > 1 or gpus > 1):
         nodes, gpus = (nodes - 1, gpus) if nodes > 1 else (1, max(1, gpus // 2))
     duration = min(MAX_DURATION, MIN_DURATION * rng.paretovariate(PARETO_SHAPE))
-    cpu = parse_quantity(pool.cpu) or 0.0
-    memory = parse_quantity(pool.memory) or 0.0
+    # per GPU: half the node's share, and no more than the namespace quota allows
+    cpu = _share(pool.cpu, per_node, ns_quota.cpu if ns_quota else None, limit)
+    memory = _share(pool.memory, per_node, ns_quota.memory if ns_quota else None, limit)
     spot = pool.capacity == "spot"
     return TraceJob(
         name=f"job-{i:06d}",
@@ -117,12 +119,22 @@ def _job(
         duration=round(duration, 1),
         priority=rng.choice(priorities),
         pool=pool_name,
-        cpu=round(cpu * gpus / per_node / 2, 3),  # half the node's share: room for others
-        memory=float(int(memory * gpus / per_node / 2)),
+        cpu=round(cpu * gpus, 3),
+        memory=float(int(memory * gpus)),
         spot=spot,
         checkpoint_interval=CHECKPOINT_INTERVAL if spot or rng.random() < 0.5 else None,
         team=rng.choice(TEAMS),
     )
+
+
+def _share(
+    node: str | float, gpus: int, quota: str | float | None, quota_gpus: int | None
+) -> float:
+    """Of ``node`` (a Quantity), what one GPU's pod asks for."""
+    share = (parse_quantity(node) or 0.0) / gpus / 2
+    if quota is not None and quota_gpus:
+        share = min(share, (parse_quantity(quota) or 0.0) / quota_gpus)
+    return share
 
 
 def _num(value: float) -> str:
