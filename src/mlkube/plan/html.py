@@ -44,7 +44,8 @@ svg text{font:11px system-ui,sans-serif;fill:#555}
 svg text.label{font-size:12px;font-weight:600;fill:#111;paint-order:stroke;stroke:#fff;
 stroke-width:3px;stroke-linejoin:round}
 figure{overflow-x:auto}figure svg.wide{max-width:900px}
-figure table{width:100%;border:0;font-size:12.5px}figure th,figure td{padding:4px 6px}
+figure table{width:100%;border:0;font-size:12px}figure th,figure td{padding:3px 5px}
+th.group{text-align:left;color:#666;font-weight:600;background:#fff}
 """
 
 
@@ -155,12 +156,12 @@ def _utilisation_figure(r: PlanResult, colours: dict[str, str], span: float) -> 
     """A band per pool (small multiples: overlapping lines of busy pools read as noise),
     the share of its GPUs in use filled, on one time axis shared by every what-if."""
     x_max, x_ticks = _axis(span if span > 0 else 1.0)
-    band, gap = 58, 12
-    height = M_TOP + max(1, len(r.pools)) * (band + gap) + M_BOTTOM - gap
+    band, gap, label = 50, 8, 18
+    height = M_TOP + max(1, len(r.pools)) * (label + band + gap) + M_BOTTOM - gap
     plot = _Plot(x_max, 1.0, height=height)
     out = []
     for i, pool in enumerate(r.pools):
-        top = M_TOP + i * (band + gap)
+        top = M_TOP + i * (label + band + gap) + label
         bottom = top + band
         colour = colours[pool.name]
         points = _resample(pool.utilisation, x_max)
@@ -184,7 +185,7 @@ def _utilisation_figure(r: PlanResult, colours: dict[str, str], span: float) -> 
             f'y2="{y(pool.average_utilisation):.1f}" stroke="#222" stroke-dasharray="4 3"/>'
             f'<text x="{M_LEFT - 6}" y="{top + 9}" text-anchor="end">100 %</text>'
             f'<text x="{M_LEFT - 6}" y="{bottom}" text-anchor="end">0</text>'
-            f'<text x="{M_LEFT + 6}" y="{top + 13}" class="label">'
+            f'<text x="{M_LEFT}" y="{top - 5}" class="label">'
             f"{escape(pool.name)}{' (spot)' if pool.spot else ''} · "
             f"{pool.gpus} GPUs · {_percent(pool.average_utilisation)} on average</text>"
         )
@@ -257,8 +258,9 @@ def _cost_figure(results: list[PlanResult], colours: dict[str, str]) -> str:
 
 def _groups_figure(r: PlanResult) -> str:
     def rows(groups: Sequence[GroupResult], kind: str) -> str:
-        return "".join(
-            f"<tr><td>{kind} {escape(g.name)}</td><td>{g.jobs}</td>"
+        head = f'<tr><th colspan="8" class="group">{kind}</th></tr>' if groups else ""
+        return head + "".join(
+            f"<tr><td>{escape(g.name)}</td><td>{g.jobs}</td>"
             f"<td>{_fmt(g.wait.p50)}</td><td>{_fmt(g.wait.p95)}</td><td>{_fmt(g.wait.max)}</td>"
             f"<td>{_hours(g.admitted_gpu_hours)}</td><td>{_hours(g.borrowed_gpu_hours)}</td>"
             f"<td>{g.preemptions}</td></tr>"
@@ -267,8 +269,8 @@ def _groups_figure(r: PlanResult) -> str:
 
     table = (
         "<table><thead><tr><th></th><th>jobs</th><th>wait p50</th><th>p95</th><th>max</th>"
-        "<th>GPU-h</th><th>borrowed</th><th>preempted</th></tr></thead><tbody>"
-        f"{rows(r.queues, 'queue')}{rows(r.teams, 'team')}</tbody></table>"
+        "<th>GPU-h</th><th>borrowed</th><th>preempt.</th></tr></thead><tbody>"
+        f"{rows(r.queues, 'queues')}{rows(r.teams, 'teams')}</tbody></table>"
     )
     return _figure(r.platform, table, [])
 
