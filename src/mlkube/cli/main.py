@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mlkube import __version__
-from mlkube.cli import apply, cluster, controller, doctor, lint, preflight, render, rules, status
+from mlkube.cli import (
+    apply,
+    cluster,
+    controller,
+    doctor,
+    lint,
+    plan,
+    preflight,
+    render,
+    rules,
+    status,
+)
 from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE, MlkubeError
 from mlkube.fileio import reason, write_stdout
 from mlkube.messages import one_line
@@ -36,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlkube {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for module in (render, lint, rules, cluster, apply, status, doctor, preflight, controller):
+    for module in (
+        render,
+        lint,
+        rules,
+        cluster,
+        apply,
+        status,
+        doctor,
+        preflight,
+        controller,
+        plan,
+    ):
         module.register(verbs)
     from mlkube.cli import completion  # noqa: PLC0415 - it reads this parser back
 

@@ -26,6 +26,7 @@ class TraceJob:
     checkpoint_interval: float | None = None  # seconds; None: a reclaim loses all work
     team: str | None = None  # for the per-team report; the namespace when None
     line: int = 0  # where in the trace file (for errors)
+    gpu: str | None = None  # only pools of this GPU model may run it
 
 
 @dataclass(slots=True)
@@ -42,6 +43,8 @@ class JobResult:
     nodes: list[str] = field(default_factory=list)  # the nodes it last ran on
     lost_gpu_hours: float = 0.0  # work done since the last checkpoint, lost to preemptions
     gpu_hours: float = 0.0  # GPU-hours it held, lost work included
+    admitted_gpu_hours: float = 0.0  # GPU-hours of quota it held (admitted, running or not)
+    borrowed_gpu_hours: float = 0.0  # of those, while admitted by borrowing from the cohort
 
     @property
     def wait(self) -> float | None:
@@ -93,6 +96,7 @@ class CostResult:
     total: float
     lost_work: float
     currency: str = "USD"
+    prices_given: bool = True  # False: no prices were given, every cost is 0
 
 
 @dataclass(frozen=True, slots=True)

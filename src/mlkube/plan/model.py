@@ -1,0 +1,157 @@
+"""A Platform as the simulator sees it: exactly what `render.platform` renders (pools as
+ResourceFlavors and nodes, ClusterQueues with nominal quota, borrowing limits, cohorts
+and preemption, LocalQueues, namespace ResourceQuotas, PriorityClass values), as plain
+numbers, so that the simulation never re-reads the spec. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from mlkube.quantity import quantity
+from mlkube.spec.models import Platform
+
+GPU, CPU, MEMORY = 0, 1, 2  # the resources every rendered ClusterQueue covers, in order
+Vector = tuple[float, float, float]
+# A reclaimed spot node comes back (a replacement joins the pool) after this long.
+REPLACEMENT_DELAY = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Per GPU-hour."""
+
+    on_demand: float = 0.0
+    spot: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolModel:
+    name: str
+    gpu_model: str
+    nodes: int
+    gpus_per_node: int  # as advertised: physical GPUs times time-slicing replicas
+    physical_gpus_per_node: int  # what is paid for
+    cpu_per_node: float
+    memory_per_node: float
+    spot: bool
+    reclaim_rate: float  # reclaims per node-hour (0 on on-demand pools)
+    price: float  # per GPU-hour, 0 when no prices were given
+
+
+@dataclass(frozen=True, slots=True)
+class FlavorQuota:
+    """One flavor of a ClusterQueue: nominal quota and borrowing limit per resource
+    (GPU, CPU, memory); a borrowing limit of None is unlimited (not rendered)."""
+
+    pool: str
+    nominal: Vector
+    borrowing_limit: tuple[float | None, float | None, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterQueueModel:
+    name: str
+    cohort: str | None
+    flavors: tuple[FlavorQuota, ...]
+    within_cluster_queue: str  # "LowerPriority" or "Never"
+    reclaim_within_cohort: bool  # "Any" when the queue has a cohort, as rendered
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceQuota:
+    """`requests.nvidia.com/gpu`, and `requests.cpu` / `requests.memory` when set."""
+
+    gpu: float
+    cpu: float | None
+    memory: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    pools: dict[str, PoolModel]
+    queues: dict[str, ClusterQueueModel]
+    local_queues: dict[tuple[str, str], str]  # (namespace, LocalQueue) → ClusterQueue
+    quotas: dict[str, NamespaceQuota]
+    priorities: dict[str, int]
+    default_priority: int  # the globalDefault PriorityClass's value, else 0
+    prices_given: bool
+    replacement_delay: float = REPLACEMENT_DELAY
+    namespaces: frozenset[str] = field(default_factory=frozenset)
+
+
+def _num(value: str | int | float | None) -> float:
+    exact = quantity(value) if value is not None else None
+    return float(exact) if exact is not None else 0.0
+
+
+def build_model(
+    platform: Platform,
+    *,
+    name: str | None = None,
+    prices: Mapping[str, Prices] | None = None,
+    reclaim_rate: float = 0.0,
+) -> Model:
+    """The simulation model of ``platform``; ``reclaim_rate`` applies to its spot pools."""
+    spec = platform.spec
+    pools: dict[str, PoolModel] = {}
+    for p in spec.pools:
+        price = prices.get(p.name) if prices else None
+        pools[p.name] = PoolModel(
+            name=p.name,
+            gpu_model=p.gpu.model,
+            nodes=p.nodes,
+            gpus_per_node=p.gpus_advertised,
+            physical_gpus_per_node=p.gpu.count,
+            cpu_per_node=_num(p.cpu),
+            memory_per_node=_num(p.memory),
+            spot=p.spot,
+            reclaim_rate=reclaim_rate if p.spot else 0.0,
+            price=(price.spot if p.spot else price.on_demand) if price else 0.0,
+        )
+    queues: dict[str, ClusterQueueModel] = {}
+    local: dict[tuple[str, str], str] = {}
+    for q in spec.queues:
+        flavors = []
+        for f in q.flavors:
+            pool = pools[f.pool]
+            pool_gpus = pool.nodes * pool.gpus_per_node
+            gpus = pool_gpus if f.gpus is None else f.gpus
+            # As rendered: CPU and memory quota follow the GPU share of the pool.
+            share = Fraction(gpus, pool_gpus) if pool_gpus else Fraction(0)
+            cpu = float(Fraction(pool.cpu_per_node) * pool.nodes * share)
+            mem = float(Fraction(pool.memory_per_node) * pool.nodes * share)
+            limit = None if f.borrowing_limit is None else float(f.borrowing_limit)
+            flavors.append(FlavorQuota(f.pool, (float(gpus), cpu, mem), (limit, None, None)))
+        queues[q.name] = ClusterQueueModel(
+            name=q.name,
+            cohort=q.cohort,
+            flavors=tuple(flavors),
+            within_cluster_queue=q.preemption,
+            reclaim_within_cohort=q.cohort is not None,
+        )
+        for ns in q.namespaces:
+            local[(ns, q.name)] = q.name
+    quotas = {
+        ns.name: NamespaceQuota(
+            gpu=float(ns.quota.gpu),
+            cpu=_num(ns.quota.cpu) if ns.quota.cpu is not None else None,
+            memory=_num(ns.quota.memory) if ns.quota.memory is not None else None,
+        )
+        for ns in spec.namespaces
+        if ns.quota is not None
+    }
+    default = next((pc.value for pc in spec.priority_classes if pc.global_default), 0)
+    return Model(
+        name=name or platform.metadata.name,
+        pools=pools,
+        queues=queues,
+        local_queues=local,
+        quotas=quotas,
+        priorities={pc.name: pc.value for pc in spec.priority_classes},
+        default_priority=default,
+        prices_given=bool(prices),
+        namespaces=frozenset(ns.name for ns in spec.namespaces),
+    )

@@ -1,0 +1,70 @@
+"""Small Platforms and jobs for hand-computed simulations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlkube.plan.model import Model, Prices, build_model
+from mlkube.plan.types import TraceJob
+from mlkube.spec.models import Platform
+
+PRIORITIES = [{"name": "low", "value": 10}, {"name": "high", "value": 100}]
+
+
+def pool(name: str, nodes: int, gpus: int, *, spot: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "gpu": {"model": "A100", "count": gpus},
+        "nodes": nodes,
+        "zones": ["z"],
+        "capacity": "spot" if spot else "on-demand",
+    }
+
+
+def platform(
+    pools: list[dict[str, Any]],
+    queues: list[dict[str, Any]],
+    namespaces: list[dict[str, Any]] | None = None,
+    *,
+    prices: dict[str, Prices] | None = None,
+) -> Model:
+    names = sorted({ns for q in queues for ns in q["namespaces"]})
+    spec = {
+        "apiVersion": "mlkube.dev/v1alpha1",
+        "kind": "Platform",
+        "metadata": {"name": "test"},
+        "spec": {
+            "priorityClasses": PRIORITIES,
+            "pools": pools,
+            "namespaces": namespaces or [{"name": n} for n in names],
+            "queues": queues,
+        },
+    }
+    return build_model(Platform.model_validate(spec), prices=prices)
+
+
+def job(
+    name: str,
+    submit: float,
+    gpus: int,
+    duration: float,
+    *,
+    nodes: int = 1,
+    namespace: str = "ns",
+    queue: str = "q",
+    priority: str | None = "low",
+    spot: bool = False,
+    checkpoint: float | None = None,
+) -> TraceJob:
+    return TraceJob(
+        name=name,
+        submit=submit,
+        namespace=namespace,
+        queue=queue,
+        nodes=nodes,
+        gpus_per_node=gpus,
+        duration=duration,
+        priority=priority,
+        spot=spot,
+        checkpoint_interval=checkpoint,
+    )

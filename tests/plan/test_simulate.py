@@ -1,0 +1,283 @@
+"""Hand-computed simulations: each small enough to check on paper, with the arithmetic
+next to the assertion."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlkube.plan.model import Prices
+from mlkube.plan.simulate import Reclaim, simulate
+from mlkube.plan.types import PlanResult
+
+from .helpers import job, platform, pool
+
+HOUR = 3600.0
+
+
+def by_name(result: PlanResult) -> dict[str, object]:
+    return {j.name: j for j in result.jobs}
+
+
+def one_queue(nodes: int = 2, gpus: int = 4, **queue: object):  # type: ignore[no-untyped-def]
+    return platform(
+        [pool("p", nodes, gpus)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}], **queue}],
+    )
+
+
+def cohort(limit_a: int | None = None):  # type: ignore[no-untyped-def]
+    """Queues qa and qb in cohort co, 8 GPUs nominal each, on one pool of 2 × 8 GPUs."""
+    flavor_a: dict[str, object] = {"pool": "p", "gpus": 8}
+    if limit_a is not None:
+        flavor_a["borrowingLimit"] = limit_a
+    return platform(
+        [pool("p", 2, 8)],
+        [
+            {"name": "qa", "cohort": "co", "namespaces": ["na"], "flavors": [flavor_a]},
+            {"name": "qb", "cohort": "co", "namespaces": ["nb"], "flavors": [{"pool": "p", "gpus": 8}]},
+        ],
+    )
+
+
+def test_fifo_within_a_cluster_queue() -> None:
+    # 8 GPUs of quota; three jobs of 8 GPUs (2 pods × 4), 100 s each, submitted at 0, 1, 2:
+    # a 0→100, b 100→200, c 200→300, admitted in submission order.
+    model = one_queue()
+    jobs = [job(n, t, 4, 100, nodes=2) for n, t in (("a", 0), ("b", 1), ("c", 2))]
+    r = by_name(simulate(model, jobs))
+    assert [r[n].admissions for n in "abc"] == [[0.0], [100.0], [200.0]]  # type: ignore[attr-defined]
+    assert [r[n].finished for n in "abc"] == [100.0, 200.0, 300.0]  # type: ignore[attr-defined]
+
+
+def test_best_effort_fifo_lets_a_small_job_pass_a_blocked_big_one() -> None:
+    # a (4 GPUs, 0→100) leaves 4; b (8 GPUs, at 1) does not fit and is set aside;
+    # c (4 GPUs, at 2) fits: admitted at 2, done at 52. b waits for a: 100→200.
+    model = one_queue()
+    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100, nodes=2), job("c", 2, 4, 50)]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].admissions == [2.0] and r["c"].finished == 52.0  # type: ignore[attr-defined]
+    assert r["b"].admissions == [100.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+
+
+def test_higher_priority_goes_first_in_the_queue() -> None:
+    # No preemption: a holds all 8 GPUs 0→100; b (low, at 1) and c (high, at 2) wait;
+    # at 100 the queue orders by priority: c 100→200, then b 200→300.
+    model = one_queue(preemption="Never")
+    jobs = [
+        job("a", 0, 4, 100, nodes=2),
+        job("b", 1, 4, 100, nodes=2),
+        job("c", 2, 4, 100, nodes=2, priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]  # type: ignore[attr-defined]
+
+
+def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
+    # c (high, at 2) preempts a (low): a lost 2 s × 8 GPUs and is requeued at 2, behind
+    # b (queued at 1). c 2→102, b 102→202, a 202→302 (no checkpoint: all 100 s again).
+    model = one_queue()
+    jobs = [
+        job("a", 0, 4, 100, nodes=2),
+        job("b", 1, 4, 100, nodes=2),
+        job("c", 2, 4, 100, nodes=2, priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].admissions == [2.0] and r["c"].finished == 102.0  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [2.0]  # type: ignore[attr-defined]
+    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]  # type: ignore[attr-defined]
+    assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)  # type: ignore[attr-defined]
+    assert r["a"].finished == 302.0  # type: ignore[attr-defined]
+
+
+def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
+    # 4 nodes × 2 GPUs = 8. x (low, 0) and y (low, 1) and z (low, 2) hold 2 each... a
+    # high job of 4 GPUs at 10 (2 free) needs one victim: the most recently admitted of
+    # the lowest priority, z.
+    model = one_queue(nodes=4, gpus=2)
+    jobs = [
+        job("x", 0, 2, 100),
+        job("y", 1, 2, 100),
+        job("z", 2, 2, 100),
+        job("h", 10, 2, 50, nodes=2, priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["z"].preemptions == [10.0]  # type: ignore[attr-defined]
+    assert r["x"].preemptions == [] and r["y"].preemptions == []  # type: ignore[attr-defined]
+    assert r["h"].admissions == [10.0]  # type: ignore[attr-defined]
+
+
+def test_gang_admission_and_a_pod_that_needs_a_whole_node() -> None:
+    # 2 nodes × 8 GPUs, 16 of quota. a and b (4 GPUs each) are spread one per node (the
+    # node with most free GPUs first); c asks a whole node (8): Kueue admits it at 2
+    # (8 of 16 used), but no node has 8 free until a ends at 100: runs 100→150.
+    # d, 3 pods × 8, can never be admitted (24 > 16 of quota).
+    model = one_queue(nodes=2, gpus=8)
+    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 200), job("c", 2, 8, 50), job("d", 3, 8, 10, nodes=3)]
+    result = simulate(model, jobs)
+    r = by_name(result)
+    assert r["a"].nodes == ["p-0"] and r["b"].nodes == ["p-1"]  # type: ignore[attr-defined]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 150.0  # type: ignore[attr-defined]
+    assert r["c"].wait == 0.0  # type: ignore[attr-defined]
+    assert r["d"].admissions == [] and r["d"].finished is None  # type: ignore[attr-defined]
+
+
+def test_a_three_pod_gang_waits_for_three_nodes() -> None:
+    # 3 nodes × 8 GPUs; a holds one node 0→100; b (3 pods × 8) needs 24: admitted at 100,
+    # on all three nodes, done at 150.
+    model = one_queue(nodes=3, gpus=8)
+    r = by_name(simulate(model, [job("a", 0, 8, 100), job("b", 1, 8, 50, nodes=3)]))
+    assert r["b"].admissions == [100.0] and r["b"].finished == 150.0  # type: ignore[attr-defined]
+    assert sorted(r["b"].nodes) == ["p-0", "p-1", "p-2"]  # type: ignore[attr-defined]
+
+
+def test_borrowing_from_the_cohort() -> None:
+    # qa has 8 nominal, qb lends its unused 8: a (16 GPUs, 100 s) is admitted at 0 borrowing
+    # 8. Admitted 16 × 100 s = 0.444 GPU-h, borrowed 8 × 100 s = 0.222 GPU-h.
+    result = simulate(cohort(), [job("a", 0, 8, 100, nodes=2, namespace="na", queue="qa")])
+    qa = next(q for q in result.queues if q.name == "qa")
+    assert result.jobs[0].admissions == [0.0]
+    assert qa.admitted_gpu_hours == pytest.approx(16 * 100 / HOUR)
+    assert qa.borrowed_gpu_hours == pytest.approx(8 * 100 / HOUR)
+    assert result.teams[0].borrowed_gpu_hours == pytest.approx(16 * 100 / HOUR)  # the whole job borrowed
+
+
+def test_a_borrowing_limit_of_zero_forbids_it() -> None:
+    # 8 nominal + 0 borrowable < 16: never admitted.
+    result = simulate(cohort(limit_a=0), [job("a", 0, 8, 100, nodes=2, namespace="na", queue="qa")])
+    assert result.jobs[0].admissions == []
+
+
+def test_reclaim_within_cohort() -> None:
+    # a (qa, 16 GPUs, 1000 s) borrows qb's 8 at 0. b (qb, 8 GPUs, 100 s, lower priority
+    # does not matter: reclaimWithinCohort Any) arrives at 10: qb is within its nominal,
+    # so it reclaims: a is evicted at 10 (no checkpoint: 10 s × 16 GPUs lost), b runs
+    # 10→110; a (needs 16, only 8 free) is admitted again at 110 and runs 1000 s → 1110.
+    jobs = [
+        job("a", 0, 8, 1000, nodes=2, namespace="na", queue="qa", priority="high"),
+        job("b", 10, 8, 100, namespace="nb", queue="qb", priority="low"),
+    ]
+    r = by_name(simulate(cohort(), jobs))
+    assert r["a"].preemptions == [10.0] and r["a"].admissions == [0.0, 110.0]  # type: ignore[attr-defined]
+    assert r["b"].admissions == [10.0] and r["b"].finished == 110.0  # type: ignore[attr-defined]
+    assert r["a"].lost_gpu_hours == pytest.approx(10 * 16 / HOUR)  # type: ignore[attr-defined]
+    assert r["a"].finished == 1110.0  # type: ignore[attr-defined]
+
+
+def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
+    # b (qb, 8 GPUs) holds qb's nominal; a (qa, 16) would have to borrow: it may not
+    # reclaim (borrowWithinCohort is not rendered) and waits for b (0→100): 100→200.
+    jobs = [
+        job("b", 0, 8, 100, namespace="nb", queue="qb", priority="low"),
+        job("a", 1, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
+    ]
+    r = by_name(simulate(cohort(), jobs))
+    assert r["b"].preemptions == []  # type: ignore[attr-defined]
+    assert r["a"].admissions == [100.0]  # type: ignore[attr-defined]
+
+
+def test_priority_preemption_with_checkpoints() -> None:
+    # a (low, 8 GPUs, 100 s, checkpoint every 30 s) runs from 0; b (high, 8 GPUs, 20 s) at
+    # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.
+    # b runs 50→70; a is admitted again at 70 with 100 - 30 = 70 s left → 140.
+    model = one_queue()
+    jobs = [job("a", 0, 4, 100, nodes=2, checkpoint=30), job("b", 50, 4, 20, nodes=2, priority="high")]
+    r = by_name(simulate(model, jobs))
+    assert r["a"].preemptions == [50.0] and r["a"].admissions == [0.0, 70.0]  # type: ignore[attr-defined]
+    assert r["a"].lost_gpu_hours == pytest.approx(160 / HOUR)  # type: ignore[attr-defined]
+    assert r["a"].finished == 140.0 and r["b"].finished == 70.0  # type: ignore[attr-defined]
+    # a held 8 GPUs for 50 + 70 s: 120 × 8 / 3600
+    assert r["a"].gpu_hours == pytest.approx(120 * 8 / HOUR)  # type: ignore[attr-defined]
+
+
+def test_preemption_never_in_the_queue() -> None:
+    # withinClusterQueue: Never: b waits for a (0→100) whatever its priority.
+    model = one_queue(preemption="Never")
+    jobs = [job("a", 0, 4, 100, nodes=2), job("b", 50, 4, 20, nodes=2, priority="high")]
+    r = by_name(simulate(model, jobs))
+    assert r["a"].preemptions == [] and r["b"].admissions == [100.0]  # type: ignore[attr-defined]
+
+
+def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
+    # The queue has 8 GPUs, the namespace a ResourceQuota of 4. Kueue admits a (0) and
+    # b (1) — 4 + 4 ≤ 8 — but b's pods are refused until a ends at 100: b runs 100→200.
+    model = platform(
+        [pool("p", 2, 4)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 4}}],
+    )
+    r = by_name(simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)]))
+    assert r["b"].admissions == [1.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+
+
+def spot_model(prices: dict[str, Prices] | None = None):  # type: ignore[no-untyped-def]
+    return platform(
+        [pool("s", 1, 8, spot=True)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "s"}]}],
+        prices=prices,
+    )
+
+
+def test_spot_reclaim_with_checkpoints() -> None:
+    # a (8 GPUs, 100 s, checkpoint every 30) is reclaimed at 70: keeps 60, loses 10 s × 8.
+    # Kueue re-admits it at 70 (its quota is free) but the node is back only at
+    # 70 + 300 = 370: the 40 s left run 370→410.
+    jobs = [job("a", 0, 8, 100, spot=True, checkpoint=30)]
+    result = simulate(spot_model(), jobs, reclaims=[Reclaim(70, "s", 0)])
+    a = result.jobs[0]
+    assert a.reclaims == [70.0] and a.preemptions == [70.0] and a.admissions == [0.0, 70.0]
+    assert a.lost_gpu_hours == pytest.approx(10 * 8 / HOUR)
+    assert a.finished == 410.0
+    pool_result = result.pools[0]
+    # busy 0→70 and 370→410 = 110 s of 8 GPUs; alive 0→70 and 370→410 = 110 s: 100 %
+    assert pool_result.average_utilisation == pytest.approx(1.0)
+
+
+def test_spot_reclaim_without_checkpoints_loses_everything() -> None:
+    # Reclaimed at 70 with no checkpoint: 70 s × 8 GPUs lost, all 100 s again 370→470.
+    jobs = [job("a", 0, 8, 100, spot=True)]
+    a = simulate(spot_model(), jobs, reclaims=[Reclaim(70, "s", 0)]).jobs[0]
+    assert a.lost_gpu_hours == pytest.approx(70 * 8 / HOUR)
+    assert a.finished == 470.0
+
+
+def test_a_job_that_may_not_use_spot_never_runs_on_a_spot_only_queue() -> None:
+    a = simulate(spot_model(), [job("a", 0, 8, 100)]).jobs[0]
+    assert a.admissions == []
+
+
+def test_seeded_reclaims_are_repeatable() -> None:
+    jobs = [job(f"j{i}", i * 600, 8, 3600, spot=True, checkpoint=600) for i in range(20)]
+    one = simulate(spot_model(), jobs, seed=7, reclaim_rate=0.5)
+    two = simulate(spot_model(), jobs, seed=7, reclaim_rate=0.5)
+    assert one == two
+    assert sum(len(j.reclaims) for j in one.jobs) > 0
+    assert all(j.finished is not None for j in one.jobs)
+
+
+def test_cost() -> None:
+    # One on-demand node of 8 GPUs at 2.0 per GPU-hour, one job of 8 GPUs for an hour:
+    # span 1 h, 8 GPU-h paid, 16.0; nothing lost.
+    model = platform(
+        [pool("p", 1, 8)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        prices={"p": Prices(on_demand=2.0, spot=0.5)},
+    )
+    result = simulate(model, [job("a", 0, 8, HOUR)])
+    assert result.cost.total == pytest.approx(16.0) and result.cost.lost_work == 0.0
+    assert result.pools[0].idle_gpu_hours == pytest.approx(0.0)
+
+
+def test_cost_of_spot_and_of_lost_work() -> None:
+    # The spot case above at 1.0 per GPU-hour (the spot price): the node is paid while
+    # alive, 0→70 and 370→410 = 110 s × 8 GPUs = 880 GPU-s = 0.2444 GPU-h → 0.2444;
+    # lost work 10 s × 8 = 80 GPU-s → 0.0222.
+    model = spot_model({"s": Prices(on_demand=3.0, spot=1.0)})
+    jobs = [job("a", 0, 8, 100, spot=True, checkpoint=30)]
+    cost = simulate(model, jobs, reclaims=[Reclaim(70, "s", 0)]).cost
+    assert cost.total == pytest.approx(880 / HOUR)
+    assert cost.lost_work == pytest.approx(80 / HOUR)
+
+
+def test_no_prices_no_cost() -> None:
+    result = simulate(one_queue(), [job("a", 0, 4, 100)])
+    assert result.cost.total == 0.0 and not result.cost.prices_given
