@@ -5,7 +5,7 @@ The shape follows what the public GPU traces show (Philly, Alibaba): most jobs a
 small and short, a few are big and long. Durations are Pareto (shape 1.3, 5 minutes
 and up, capped at 3 days); GPUs per pod 1, 2, 4 or a whole node, mostly 1; a tenth of
 jobs span several nodes. Arrivals are Poisson, at the rate that offers about 90 % of the
-GPUs the queues can reach, so queues form but drain.
+GPUs the queues (and the namespaces' quotas) allow, so queues form but drain.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def generate(n: int, seed: int, platform: Platform) -> list[TraceJob]:
         for i in range(n)
     ]
     capacity = sum(pools[name].gpu.count * pools[name].nodes for name in {p for _, p in choices})
+    used = {ns for q, _ in choices for ns in q.namespaces}
+    if all(ns in quota for ns in used):  # ResourceQuotas cap what the queues can use
+        capacity = min(capacity, sum(quota[ns].gpu for ns in used))
     work = sum(j.nodes * j.gpus_per_node * j.duration for j in jobs)
     mean_gap = work / (LOAD * capacity) / n if n else 0.0
     now = 0.0

@@ -22,6 +22,7 @@ W, H = 460, 250  # one plot
 M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 52, 14, 14, 40
 MAX_POINTS = 600  # a curve is drawn with at most this many steps
 FRACTIONS = [0.0, 0.25, 0.5, 0.75, 1.0]
+WAIT_TICKS = [1.0, 10.0, 60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;
@@ -77,6 +78,7 @@ def render(results: list[PlanResult]) -> str:
         '<section id="cost"><h2>Cost</h2>',
         '<p class="sub">Capacity paid for, per pool; the hatched part paid for work lost to '
         "preemptions and spot reclaims</p>",
+        _unpriced(results),
         _grid([_cost_figure(results, pools)]),
         "</section>",
         '<section id="queues"><h2>Queues and teams</h2>',
@@ -127,6 +129,18 @@ def _utilisation(r: PlanResult) -> float | None:
     return sum(p.average_utilisation * p.gpus for p in r.pools) / gpus if gpus else None
 
 
+def _unpriced(results: list[PlanResult]) -> str:
+    """A note on the platforms costed without prices (``prices_given`` is newer than
+    the report: read it where it exists)."""
+    names = [escape(r.platform) for r in results if not getattr(r.cost, "prices_given", True)]
+    if not names:
+        return ""
+    return (
+        f'<p class="sub">No prices were given for {", ".join(names)}: costs are 0'
+        " (give them in the Platform or with --prices)</p>"
+    )
+
+
 # --- plots -------------------------------------------------------------------------
 
 
@@ -134,8 +148,10 @@ def _wait_figure(r: PlanResult, colours: dict[str, str], max_wait: float) -> str
     by_team: dict[str, list[JobResult]] = {}
     for j in r.jobs:
         by_team.setdefault(j.team, []).append(j)
-    x_max, x_ticks = _axis(max_wait or 60.0)
-    plot = _Plot(x_max, 1.0)
+    # waits are heavy-tailed (most jobs start at once, a few wait for hours): a log axis
+    x_ticks = [t for t in WAIT_TICKS if t < max(max_wait, 60.0) * 1.5]
+    x_max = max(x_ticks[-1], max_wait, 60.0)
+    plot = _Plot(x_max, 1.0, log=True)
     lines = []
     for team in sorted(by_team):
         jobs = by_team[team]
@@ -147,7 +163,7 @@ def _wait_figure(r: PlanResult, colours: dict[str, str], max_wait: float) -> str
         points.append((x_max, points[-1][1]))
         tip = f"{team}: {len(waits)} of {len(jobs)} admitted, p50 {_fmt(_percentile(waits, 50))}"
         lines.append(plot.steps(points, colours[team], tip))
-    body = plot.axes(x_ticks, _tick_format(x_max), FRACTIONS, _percent, "wait")
+    body = plot.axes(x_ticks, _wait_tick, FRACTIONS, _percent, "wait (log scale)")
     legend = [(t, colours[t], f"{t} ({len(by_team[t])})") for t in sorted(by_team)]
     return _figure(r.platform, plot.svg(body + "".join(lines), "queue wait CDF"), legend)
 
@@ -278,11 +294,16 @@ def _groups_figure(r: PlanResult) -> str:
 class _Plot:
     """Data coordinates (0..x_max, 0..y_max) onto one W x H plot."""
 
-    def __init__(self, x_max: float, y_max: float, height: int = H) -> None:
+    def __init__(self, x_max: float, y_max: float, height: int = H, *, log: bool = False) -> None:
         self.x_max, self.y_max, self.height = x_max or 1.0, y_max or 1.0, height
+        self.log = log  # x from 1 to x_max on a log scale; below 1 at the left edge
 
     def x(self, v: float) -> float:
-        return M_LEFT + (W - M_LEFT - M_RIGHT) * min(v, self.x_max) / self.x_max
+        if self.log:
+            share = math.log10(max(1.0, min(v, self.x_max))) / math.log10(max(self.x_max, 10.0))
+        else:
+            share = min(v, self.x_max) / self.x_max
+        return M_LEFT + (W - M_LEFT - M_RIGHT) * share
 
     def y(self, v: float) -> float:
         h = self.height
@@ -412,6 +433,10 @@ def _axis(v: float, *, time: bool = True) -> tuple[float, list[float]]:
     return n * step * base, [i * step * base for i in range(n + 1)]
 
 
+def _wait_tick(v: float) -> str:
+    return "≤1 s" if v <= 1 else _duration(v)
+
+
 def _tick_format(x_max: float) -> Callable[[float], str]:
     """Every tick of a time axis in the one unit the axis was made of."""
     unit, name = next(
@@ -426,11 +451,11 @@ def _tick_format(x_max: float) -> Callable[[float], str]:
 
 
 def _duration(s: float) -> str:
-    if s < 90:
+    if s < 60:
         return f"{s:.0f} s"
-    if s < 5400:
+    if s < 3600:
         return f"{s / 60:.0f} min"
-    if s < 2 * 86400:
+    if s < 86400:
         return f"{s / 3600:.1f} h".replace(".0 h", " h")
     return f"{s / 86400:.1f} d".replace(".0 d", " d")
 
