@@ -69,7 +69,8 @@ SCENARIOS: dict[str, list[TraceJob]] = {
         _job("fifo-d", 90, 600),
         _job("fifo-e", 120, 300),
     ],
-    # a two-node gang waits for both nodes, and the single-node job after it waits too
+    # a two-node gang waits for both nodes; BestEffortFIFO lets the one-node job behind it
+    # pass (it fits the quota the gang cannot use yet)
     "gang": [
         _job("gang-a", 0, 600),
         _job("gang-b", 30, 600, nodes=2),
