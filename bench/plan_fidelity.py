@@ -6,6 +6,7 @@ error per job as a fraction of the trace's span (issue 10, section 2).
 
     mlkube cluster up --name plan-fidelity --platform examples/platform.yaml
     python bench/plan_fidelity.py --scenario fifo [--scale 20] [--json OUT]
+    python bench/plan_fidelity.py --generate 24 --seed 3 --scale 50
     mlkube cluster down --name plan-fidelity
 
 Each trace job is rendered as a TrainingJob by mlkube's own render (as
@@ -37,6 +38,7 @@ from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.manifests.yamlstream import read_text
+from mlkube.plan.generate import generate
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 from mlkube.render import render_specs
 from mlkube.spec import SpecFile, load_platform, load_specs
@@ -285,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=20.0, help="trace seconds per second")
     parser.add_argument("--platform", default=str(ROOT / "examples" / "platform.yaml"))
     parser.add_argument("--timeout", type=float, default=600.0, help="per scenario, seconds")
+    parser.add_argument("--generate", type=int, metavar="N", help="also a generated N-job trace")
+    parser.add_argument("--seed", type=int, default=3, help="of the generated trace")
     parser.add_argument("--json", help="write the per-job comparison here")
     args = parser.parse_args(argv)
     platform = load_platform(args.platform)
@@ -292,10 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cluster.running(CLUSTER) is None:
         print(f"no cluster {CLUSTER!r}: mlkube cluster up --name {CLUSTER} --platform ...")
         return 2
+    scenarios = {name: SCENARIOS[name] for name in args.scenario or []}
+    if args.generate:
+        jobs = generate(args.generate, args.seed, platform.spec)
+        scenarios[f"generated-{args.generate}-seed{args.seed}"] = jobs
     results = {}
     with Kube(load_connection(str(cluster.kubeconfig_path(CLUSTER)))) as kube:
-        for name in args.scenario or ["fifo"]:
-            jobs = SCENARIOS[name]
+        for name, jobs in (scenarios or {"fifo": SCENARIOS["fifo"]}).items():
             sim = simulated(platform.spec, jobs)
             seen = replay(kube, platform, jobs, args.scale, args.timeout)
             results[name] = compare(seen, sim)
