@@ -104,6 +104,12 @@ def render_job(platform: SpecFile, job: TraceJob, prefix: str, scale: float) -> 
     priority = f"  priority: {job.priority}\n" if job.priority else ""
     pool = f"  pool: {job.pool}\n" if job.pool else ""
     memory = int(job.memory) if job.memory else 16 * 2**30
+    if job.spot or job.checkpoint_interval:  # a spot pool needs both (render checks)
+        minutes = max(1, round((job.checkpoint_interval or 900) / 60))
+        priority += (
+            f"  checkpoint: {{uri: 's3://plan-fidelity/{job.name}', intervalMinutes: {minutes}}}\n"
+        )
+        priority += "  spot: true\n" if job.spot else ""
     spec = (
         "apiVersion: mlkube.dev/v1alpha1\nkind: TrainingJob\n"
         f"metadata: {{name: {prefix}{job.name}, namespace: {job.namespace}}}\n"

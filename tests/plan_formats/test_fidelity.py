@@ -8,8 +8,10 @@ from pathlib import Path
 from bench.plan_fidelity import SCENARIOS, Observed, _observe, compare, render_job
 
 from mlkube.localcluster.stages import RUN_ANNOTATION
+from mlkube.plan.generate import generate
 from mlkube.plan.types import CostResult, JobResult, PlanResult, TraceJob
 from mlkube.spec import load_platform
+from mlkube.spec.models import Platform
 
 EXAMPLE = str(Path(__file__).parents[2] / "examples" / "platform.yaml")
 
@@ -27,9 +29,12 @@ def test_a_trace_job_becomes_the_rendered_trainjob_with_its_scaled_run() -> None
     assert pod["metadata"]["annotations"][RUN_ANNOTATION] == "45000ms"  # 900 s / 20
 
 
-def test_every_scenario_renders() -> None:
+def test_every_scenario_and_a_generated_trace_render() -> None:
     platform = load_platform(EXAMPLE)
-    for jobs in SCENARIOS.values():
+    assert isinstance(platform.spec, Platform)
+    generated = generate(40, 3, platform.spec)
+    assert any(j.spot for j in generated)  # a spot job needs spot: true and a checkpoint
+    for jobs in [*SCENARIOS.values(), generated]:
         for job in jobs:
             render_job(platform, job, "x-", scale=10)
 
