@@ -43,6 +43,9 @@ def test_every_job_fits_its_queue_pool_and_namespace() -> None:
         assert 1 <= job.nodes <= pool.nodes
         ns = quota[job.namespace]
         assert job.nodes * job.gpus_per_node <= ns.gpu
+        # research borrows at most 8 a100 GPUs (nominal 0): a bigger job waits forever
+        if (job.queue, job.pool) == ("research", "a100"):
+            assert job.nodes * job.gpus_per_node <= 8
         # or its ResourceQuota would refuse it forever
         assert job.nodes * job.memory <= (parse_quantity(ns.memory) or 0)
         assert job.memory <= (parse_quantity(pool.memory) or 0) / 2

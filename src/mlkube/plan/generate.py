@@ -18,7 +18,7 @@ from dataclasses import replace
 from mlkube.errors import UsageError
 from mlkube.plan.types import TraceJob
 from mlkube.quantity import parse_quantity
-from mlkube.spec.models import Platform, Pool, Queue, Quota
+from mlkube.spec.models import Platform, Pool, Queue, QueueFlavor, Quota
 
 COLUMNS = (
     "name", "submit", "namespace", "queue", "nodes", "gpus_per_node", "duration", "priority",
@@ -38,7 +38,10 @@ def generate(n: int, seed: int, platform: Platform) -> list[TraceJob]:
         raise UsageError(f"a trace needs n >= 0 jobs, not {n}")
     pools = {p.name: p for p in platform.spec.pools}
     choices = [
-        (q, f.pool) for q in platform.spec.queues for f in q.flavors if _usable(pools, f.pool)
+        (q, f.pool, reach)
+        for q in platform.spec.queues
+        for f in q.flavors
+        if _usable(pools, f.pool) and (reach := _reach(platform, q, f, pools[f.pool])) > 0
     ]
     if not choices:
         raise UsageError(f"Platform {platform.metadata.name} has no queue with a GPU pool")
@@ -49,8 +52,8 @@ def generate(n: int, seed: int, platform: Platform) -> list[TraceJob]:
         _job(rng, i, choices=choices, pools=pools, priorities=priorities, quota=quota)
         for i in range(n)
     ]
-    capacity = sum(pools[name].gpu.count * pools[name].nodes for name in {p for _, p in choices})
-    used = {ns for q, _ in choices for ns in q.namespaces}
+    capacity = sum(pools[name].gpu.count * pools[name].nodes for name in {p for _, p, _ in choices})
+    used = {ns for q, _, _ in choices for ns in q.namespaces}
     if all(ns in quota for ns in used):  # ResourceQuotas cap what the queues can use
         capacity = min(capacity, sum(quota[ns].gpu for ns in used))
     work = sum(j.nodes * j.gpus_per_node * j.duration for j in jobs)
@@ -80,6 +83,24 @@ def write_csv(jobs: Iterable[TraceJob], path: str) -> None:
             )  # fmt: skip
 
 
+def _reach(platform: Platform, queue: Queue, flavor: QueueFlavor, pool: Pool) -> int:
+    """The most GPUs of ``pool`` that ``queue`` can ever be admitted with: its nominal
+    quota and what it may borrow from its cohort (Kueue never admits a bigger job)."""
+    total = pool.gpu.count * pool.nodes
+    nominal = total if flavor.gpus is None else flavor.gpus
+    if queue.cohort is None:
+        return min(nominal, total)
+    lendable = sum(
+        total if f.gpus is None else f.gpus
+        for q in platform.spec.queues
+        if q.cohort == queue.cohort and q.name != queue.name
+        for f in q.flavors
+        if f.pool == flavor.pool
+    )
+    borrow = lendable if flavor.borrowing_limit is None else min(flavor.borrowing_limit, lendable)
+    return min(nominal + borrow, total)
+
+
 def _usable(pools: dict[str, Pool], name: str) -> bool:
     pool = pools.get(name)
     return pool is not None and pool.nodes > 0
@@ -89,12 +110,12 @@ def _job(
     rng: random.Random,
     i: int,
     *,
-    choices: list[tuple[Queue, str]],
+    choices: list[tuple[Queue, str, int]],
     pools: dict[str, Pool],
     priorities: list[str | None],
     quota: dict[str, Quota],
 ) -> TraceJob:
-    queue, pool_name = rng.choice(choices)
+    queue, pool_name, reach = rng.choice(choices)
     pool = pools[pool_name]
     namespace = rng.choice(queue.namespaces)
     per_node = pool.gpu.count
@@ -104,13 +125,14 @@ def _job(
     if gpus == per_node and pool.nodes > 1 and rng.random() < 0.4:
         nodes = rng.randint(2, pool.nodes)
     ns_quota = quota.get(namespace)
-    limit = ns_quota.gpu if ns_quota else None
-    while limit is not None and nodes * gpus > limit and (nodes > 1 or gpus > 1):
+    limit = min(reach, ns_quota.gpu) if ns_quota else reach
+    while nodes * gpus > limit and (nodes > 1 or gpus > 1):
         nodes, gpus = (nodes - 1, gpus) if nodes > 1 else (1, max(1, gpus // 2))
     duration = min(MAX_DURATION, MIN_DURATION * rng.paretovariate(PARETO_SHAPE))
     # per GPU: half the node's share, and no more than the namespace quota allows
-    cpu = _share(pool.cpu, per_node, ns_quota.cpu if ns_quota else None, limit)
-    memory = _share(pool.memory, per_node, ns_quota.memory if ns_quota else None, limit)
+    ns_gpus = ns_quota.gpu if ns_quota else None
+    cpu = _share(pool.cpu, per_node, ns_quota.cpu if ns_quota else None, ns_gpus)
+    memory = _share(pool.memory, per_node, ns_quota.memory if ns_quota else None, ns_gpus)
     spot = pool.capacity == "spot"
     return TraceJob(
         name=f"job-{i:06d}",
