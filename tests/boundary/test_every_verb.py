@@ -53,6 +53,37 @@ FILE_INPUTS: dict[Verb, list[ArgsFor]] = {
         lambda bad, _k: ["preflight", "--kubeconfig", bad],
     ],
     ("controller", "run"): [lambda bad, _k: ["controller", "run", "--kubeconfig", bad]],
+    ("plan",): [
+        lambda bad, _k: ["plan", "--platform", bad, "--trace", str(EXAMPLES / "trace.csv")],
+        lambda bad, _k: ["plan", "--platform", str(EXAMPLES / "platform.yaml"), "--trace", bad],
+        lambda bad, _k: [
+            "plan",
+            "--platform",
+            str(EXAMPLES / "platform.yaml"),
+            "--trace",
+            bad,
+            "--trace-format",
+            "jsonl",
+        ],
+        lambda bad, _k: [
+            "plan",
+            "--platform",
+            str(EXAMPLES / "platform.yaml"),
+            "--trace",
+            str(EXAMPLES / "trace.csv"),
+            "--prices",
+            bad,
+        ],
+        lambda bad, _k: [
+            "plan",
+            "--platform",
+            str(EXAMPLES / "platform.yaml"),
+            "--trace",
+            str(EXAMPLES / "trace.csv"),
+            "--what-if",
+            bad,
+        ],
+    ],
 }
 # Verbs that read no file: the list and explanation of rules, stopping or inspecting a
 # cluster by name (tests/boundary/test_cluster_down.py), the controller's own bundle.

@@ -3,29 +3,31 @@ next to the assertion."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from mlkube.plan.model import Prices
+from mlkube.plan.model import Model, Prices
 from mlkube.plan.simulate import Reclaim, simulate
-from mlkube.plan.types import PlanResult
+from mlkube.plan.types import JobResult, PlanResult
 
 from .helpers import job, platform, pool
 
 HOUR = 3600.0
 
 
-def by_name(result: PlanResult) -> dict[str, object]:
+def by_name(result: PlanResult) -> dict[str, JobResult]:
     return {j.name: j for j in result.jobs}
 
 
-def one_queue(nodes: int = 2, gpus: int = 4, **queue: object):  # type: ignore[no-untyped-def]
+def one_queue(nodes: int = 2, gpus: int = 4, **queue: object) -> Model:
     return platform(
         [pool("p", nodes, gpus)],
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}], **queue}],
     )
 
 
-def cohort(limit_a: int | None = None):  # type: ignore[no-untyped-def]
+def cohort(limit_a: int | None = None) -> Model:
     """Queues qa and qb in cohort co, 8 GPUs nominal each, on one pool of 2 × 8 GPUs."""
     flavor_a: dict[str, object] = {"pool": "p", "gpus": 8}
     if limit_a is not None:
@@ -34,7 +36,12 @@ def cohort(limit_a: int | None = None):  # type: ignore[no-untyped-def]
         [pool("p", 2, 8)],
         [
             {"name": "qa", "cohort": "co", "namespaces": ["na"], "flavors": [flavor_a]},
-            {"name": "qb", "cohort": "co", "namespaces": ["nb"], "flavors": [{"pool": "p", "gpus": 8}]},
+            {
+                "name": "qb",
+                "cohort": "co",
+                "namespaces": ["nb"],
+                "flavors": [{"pool": "p", "gpus": 8}],
+            },
         ],
     )
 
@@ -45,8 +52,8 @@ def test_fifo_within_a_cluster_queue() -> None:
     model = one_queue()
     jobs = [job(n, t, 4, 100, nodes=2) for n, t in (("a", 0), ("b", 1), ("c", 2))]
     r = by_name(simulate(model, jobs))
-    assert [r[n].admissions for n in "abc"] == [[0.0], [100.0], [200.0]]  # type: ignore[attr-defined]
-    assert [r[n].finished for n in "abc"] == [100.0, 200.0, 300.0]  # type: ignore[attr-defined]
+    assert [r[n].admissions for n in "abc"] == [[0.0], [100.0], [200.0]]
+    assert [r[n].finished for n in "abc"] == [100.0, 200.0, 300.0]
 
 
 def test_best_effort_fifo_lets_a_small_job_pass_a_blocked_big_one() -> None:
@@ -55,8 +62,8 @@ def test_best_effort_fifo_lets_a_small_job_pass_a_blocked_big_one() -> None:
     model = one_queue()
     jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100, nodes=2), job("c", 2, 4, 50)]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [2.0] and r["c"].finished == 52.0  # type: ignore[attr-defined]
-    assert r["b"].admissions == [100.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 52.0
+    assert r["b"].admissions == [100.0] and r["b"].finished == 200.0
 
 
 def test_higher_priority_goes_first_in_the_queue() -> None:
@@ -69,7 +76,7 @@ def test_higher_priority_goes_first_in_the_queue() -> None:
         job("c", 2, 4, 100, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]  # type: ignore[attr-defined]
+    assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]
 
 
 def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
@@ -82,11 +89,11 @@ def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
         job("c", 2, 4, 100, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["c"].admissions == [2.0] and r["c"].finished == 102.0  # type: ignore[attr-defined]
-    assert r["a"].preemptions == [2.0]  # type: ignore[attr-defined]
-    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 302.0  # type: ignore[attr-defined]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 102.0
+    assert r["a"].preemptions == [2.0]
+    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]
+    assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)
+    assert r["a"].finished == 302.0
 
 
 def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
@@ -101,9 +108,9 @@ def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
         job("h", 10, 2, 50, nodes=2, priority="high"),
     ]
     r = by_name(simulate(model, jobs))
-    assert r["z"].preemptions == [10.0]  # type: ignore[attr-defined]
-    assert r["x"].preemptions == [] and r["y"].preemptions == []  # type: ignore[attr-defined]
-    assert r["h"].admissions == [10.0]  # type: ignore[attr-defined]
+    assert r["z"].preemptions == [10.0]
+    assert r["x"].preemptions == [] and r["y"].preemptions == []
+    assert r["h"].admissions == [10.0]
 
 
 def test_gang_admission_and_a_pod_that_needs_a_whole_node() -> None:
@@ -112,13 +119,18 @@ def test_gang_admission_and_a_pod_that_needs_a_whole_node() -> None:
     # (8 of 16 used), but no node has 8 free until a ends at 100: runs 100→150.
     # d, 3 pods × 8, can never be admitted (24 > 16 of quota).
     model = one_queue(nodes=2, gpus=8)
-    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 200), job("c", 2, 8, 50), job("d", 3, 8, 10, nodes=3)]
+    jobs = [
+        job("a", 0, 4, 100),
+        job("b", 1, 4, 200),
+        job("c", 2, 8, 50),
+        job("d", 3, 8, 10, nodes=3),
+    ]
     result = simulate(model, jobs)
     r = by_name(result)
-    assert r["a"].nodes == ["p-0"] and r["b"].nodes == ["p-1"]  # type: ignore[attr-defined]
-    assert r["c"].admissions == [2.0] and r["c"].finished == 150.0  # type: ignore[attr-defined]
-    assert r["c"].wait == 0.0  # type: ignore[attr-defined]
-    assert r["d"].admissions == [] and r["d"].finished is None  # type: ignore[attr-defined]
+    assert r["a"].nodes == ["p-0"] and r["b"].nodes == ["p-1"]
+    assert r["c"].admissions == [2.0] and r["c"].finished == 150.0
+    assert r["c"].wait == 0.0
+    assert r["d"].admissions == [] and r["d"].finished is None
 
 
 def test_a_three_pod_gang_waits_for_three_nodes() -> None:
@@ -126,8 +138,8 @@ def test_a_three_pod_gang_waits_for_three_nodes() -> None:
     # on all three nodes, done at 150.
     model = one_queue(nodes=3, gpus=8)
     r = by_name(simulate(model, [job("a", 0, 8, 100), job("b", 1, 8, 50, nodes=3)]))
-    assert r["b"].admissions == [100.0] and r["b"].finished == 150.0  # type: ignore[attr-defined]
-    assert sorted(r["b"].nodes) == ["p-0", "p-1", "p-2"]  # type: ignore[attr-defined]
+    assert r["b"].admissions == [100.0] and r["b"].finished == 150.0
+    assert sorted(r["b"].nodes) == ["p-0", "p-1", "p-2"]
 
 
 def test_borrowing_from_the_cohort() -> None:
@@ -138,7 +150,9 @@ def test_borrowing_from_the_cohort() -> None:
     assert result.jobs[0].admissions == [0.0]
     assert qa.admitted_gpu_hours == pytest.approx(16 * 100 / HOUR)
     assert qa.borrowed_gpu_hours == pytest.approx(8 * 100 / HOUR)
-    assert result.teams[0].borrowed_gpu_hours == pytest.approx(16 * 100 / HOUR)  # the whole job borrowed
+    assert result.teams[0].borrowed_gpu_hours == pytest.approx(
+        16 * 100 / HOUR
+    )  # the whole job borrowed
 
 
 def test_a_borrowing_limit_of_zero_forbids_it() -> None:
@@ -157,10 +171,10 @@ def test_reclaim_within_cohort() -> None:
         job("b", 10, 8, 100, namespace="nb", queue="qb", priority="low"),
     ]
     r = by_name(simulate(cohort(), jobs))
-    assert r["a"].preemptions == [10.0] and r["a"].admissions == [0.0, 110.0]  # type: ignore[attr-defined]
-    assert r["b"].admissions == [10.0] and r["b"].finished == 110.0  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(10 * 16 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 1110.0  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [10.0] and r["a"].admissions == [0.0, 110.0]
+    assert r["b"].admissions == [10.0] and r["b"].finished == 110.0
+    assert r["a"].lost_gpu_hours == pytest.approx(10 * 16 / HOUR)
+    assert r["a"].finished == 1110.0
 
 
 def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
@@ -171,8 +185,8 @@ def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
         job("a", 1, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
     ]
     r = by_name(simulate(cohort(), jobs))
-    assert r["b"].preemptions == []  # type: ignore[attr-defined]
-    assert r["a"].admissions == [100.0]  # type: ignore[attr-defined]
+    assert r["b"].preemptions == []
+    assert r["a"].admissions == [100.0]
 
 
 def test_priority_preemption_with_checkpoints() -> None:
@@ -180,13 +194,16 @@ def test_priority_preemption_with_checkpoints() -> None:
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.
     # b runs 50→70; a is admitted again at 70 with 100 - 30 = 70 s left → 140.
     model = one_queue()
-    jobs = [job("a", 0, 4, 100, nodes=2, checkpoint=30), job("b", 50, 4, 20, nodes=2, priority="high")]
+    jobs = [
+        job("a", 0, 4, 100, nodes=2, checkpoint=30),
+        job("b", 50, 4, 20, nodes=2, priority="high"),
+    ]
     r = by_name(simulate(model, jobs))
-    assert r["a"].preemptions == [50.0] and r["a"].admissions == [0.0, 70.0]  # type: ignore[attr-defined]
-    assert r["a"].lost_gpu_hours == pytest.approx(160 / HOUR)  # type: ignore[attr-defined]
-    assert r["a"].finished == 140.0 and r["b"].finished == 70.0  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [50.0] and r["a"].admissions == [0.0, 70.0]
+    assert r["a"].lost_gpu_hours == pytest.approx(160 / HOUR)
+    assert r["a"].finished == 140.0 and r["b"].finished == 70.0
     # a held 8 GPUs for 50 + 70 s: 120 × 8 / 3600
-    assert r["a"].gpu_hours == pytest.approx(120 * 8 / HOUR)  # type: ignore[attr-defined]
+    assert r["a"].gpu_hours == pytest.approx(120 * 8 / HOUR)
 
 
 def test_preemption_never_in_the_queue() -> None:
@@ -194,7 +211,7 @@ def test_preemption_never_in_the_queue() -> None:
     model = one_queue(preemption="Never")
     jobs = [job("a", 0, 4, 100, nodes=2), job("b", 50, 4, 20, nodes=2, priority="high")]
     r = by_name(simulate(model, jobs))
-    assert r["a"].preemptions == [] and r["b"].admissions == [100.0]  # type: ignore[attr-defined]
+    assert r["a"].preemptions == [] and r["b"].admissions == [100.0]
 
 
 def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
@@ -205,11 +222,15 @@ def test_the_namespace_quota_refuses_pods_of_an_admitted_job() -> None:
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
         [{"name": "ns", "quota": {"gpu": 4}}],
     )
-    r = by_name(simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)]))
-    assert r["b"].admissions == [1.0] and r["b"].finished == 200.0  # type: ignore[attr-defined]
+    result = simulate(model, [job("a", 0, 4, 100), job("b", 1, 4, 100)])
+    r = by_name(result)
+    assert r["b"].admissions == [1.0] and r["b"].finished == 200.0
+    # Kueue's wait is 0 for both; the wait to run is 0 for a and 100 - 1 = 99 s for b.
+    assert r["b"].wait == 0.0 and r["b"].start_wait == 99.0
+    assert result.queues[0].start_wait.max == 99.0 and result.queues[0].wait.max == 0.0
 
 
-def spot_model(prices: dict[str, Prices] | None = None):  # type: ignore[no-untyped-def]
+def spot_model(prices: dict[str, Prices] | None = None) -> Model:
     return platform(
         [pool("s", 1, 8, spot=True)],
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "s"}]}],
@@ -281,3 +302,57 @@ def test_cost_of_spot_and_of_lost_work() -> None:
 def test_no_prices_no_cost() -> None:
     result = simulate(one_queue(), [job("a", 0, 4, 100)])
     assert result.cost.total == 0.0 and not result.cost.prices_given
+
+
+def test_the_namespace_memory_quota_refuses_pods_too() -> None:
+    # Memory quota 64Gi; a and b ask 48Gi each: b's pods wait for a (0→100): 100→200.
+    model = platform(
+        [pool("p", 2, 4)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 8, "memory": "64Gi"}}],
+    )
+    jobs = [
+        replace(job("a", 0, 1, 100), memory=48 * 2**30),
+        replace(job("b", 1, 1, 100), memory=48 * 2**30),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [1.0] and r["b"].starts == [100.0] and r["b"].finished == 200.0
+
+
+def test_a_pod_larger_than_any_node_is_admitted_and_never_runs() -> None:
+    # 2 nodes × 4 GPUs, quota 8: one pod of 8 GPUs is admitted (Kueue counts quota, not
+    # nodes) and never placed; it holds the quota, so b (4 GPUs) waits forever too.
+    model = one_queue()
+    r = by_name(simulate(model, [job("a", 0, 8, 100), job("b", 1, 4, 10)]))
+    assert r["a"].admissions == [0.0] and r["a"].starts == [] and r["a"].finished is None
+    assert r["b"].admissions == []
+
+
+def test_cpu_quota_follows_the_gpu_share() -> None:
+    # The pool has 2 nodes × 32 CPUs (the default); queue qa holds 8 of 16 GPUs, so 32
+    # CPUs of quota, and no cohort: a job of 1 GPU and 40 CPUs can never be admitted.
+    model = platform(
+        [pool("p", 2, 8)],
+        [
+            {"name": "qa", "namespaces": ["na"], "flavors": [{"pool": "p", "gpus": 8}]},
+            {"name": "qb", "namespaces": ["nb"], "flavors": [{"pool": "p", "gpus": 8}]},
+        ],
+    )
+    big = replace(job("a", 0, 1, 100, namespace="na", queue="qa"), cpu=40.0)
+    ok = replace(job("b", 0, 1, 100, namespace="na", queue="qa"), cpu=30.0)
+    r = by_name(simulate(model, [big, ok]))
+    assert r["a"].admissions == [] and r["b"].admissions == [0.0]
+
+
+def test_pods_waiting_for_the_quota_go_by_priority() -> None:
+    # Queue 12 GPUs, namespace quota 4. a runs 0→100; b (low, at 1) and c (high, at 2)
+    # are admitted but refused; at 100 the scheduler's queue takes c first: c 100→150,
+    # then b 150→250.
+    model = platform(
+        [pool("p", 3, 4)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 4}}],
+    )
+    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100), job("c", 2, 4, 50, priority="high")]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].starts == [100.0] and r["b"].starts == [150.0] and r["b"].finished == 250.0

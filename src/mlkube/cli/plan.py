@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from mlkube.plan.report import text, to_json  # noqa: PLC0415
     from mlkube.plan.simulate import simulate  # noqa: PLC0415
     from mlkube.plan.trace import read_trace, validate  # noqa: PLC0415
+    from mlkube.plan.types import PlanResult  # noqa: PLC0415
     from mlkube.spec.load import load_platform  # noqa: PLC0415
     from mlkube.spec.models import Platform  # noqa: PLC0415
 
@@ -63,14 +64,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--spot-reclaim-rate: expected a finite number >= 0")
     render = _html() if args.format == "html" else None
     jobs = read_trace(args.trace, args.trace_format)
-    results = []
-    for i, path in enumerate([args.platform, *args.what_if]):
+    results: list[PlanResult] = []
+    for path in [args.platform, *args.what_if]:
         platform = load_platform(path).spec
         assert isinstance(platform, Platform)
         prices = (
             read_prices(args.prices, {p.name for p in platform.spec.pools}) if args.prices else None
         )
-        name = platform.metadata.name if i == 0 else f"{platform.metadata.name} ({path})"
+        name = platform.metadata.name
+        if name in {r.platform for r in results}:
+            name = f"{name} ({path})"  # the same Platform changed: tell them apart
         model = build_model(platform, name=name, prices=prices, reclaim_rate=rate)
         validate(jobs, model, args.trace)
         results.append(simulate(model, jobs, seed=args.seed))

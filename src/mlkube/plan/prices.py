@@ -15,7 +15,10 @@ _KEYS = {"onDemand", "spot"}
 
 def read_prices(path: str, pools: set[str]) -> dict[str, Prices]:
     with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+        try:
+            text = fh.read()
+        except UnicodeDecodeError:
+            raise InputError(path, 1, "not UTF-8 text") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

@@ -35,6 +35,10 @@ def _rows(results: Sequence[PlanResult]) -> list[tuple[str, list[str]]]:
     add("jobs", lambda r: str(len(r.jobs)))
     add("finished", lambda r: str(sum(1 for j in r.jobs if j.finished is not None)))
     add("never admitted", lambda r: str(sum(1 for j in r.jobs if not j.admissions)))
+    add(
+        "admitted, never ran",
+        lambda r: str(sum(1 for j in r.jobs if j.admissions and not j.starts)),
+    )
     add("preemptions", lambda r: str(sum(len(j.preemptions) for j in r.jobs)))
     add("spot reclaims", lambda r: str(sum(len(j.reclaims) for j in r.jobs)))
     add("lost GPU-hours", lambda r: f"{sum(j.lost_gpu_hours for j in r.jobs):,.1f}")
@@ -63,6 +67,14 @@ def _group_rows(
     add(
         f"{label} wait p50/p95/max",
         cell(lambda g: f"{_hours(g.wait.p50)}/{_hours(g.wait.p95)}/{_hours(g.wait.max)}"),
+    )
+    add(
+        f"{label} start wait p50/p95/max",
+        cell(
+            lambda g: (
+                f"{_hours(g.start_wait.p50)}/{_hours(g.start_wait.p95)}/{_hours(g.start_wait.max)}"
+            )
+        ),
     )
     add(f"{label} admitted GPU-h", cell(lambda g: f"{g.admitted_gpu_hours:,.1f}"))
     if borrowed:
@@ -120,7 +132,7 @@ def to_dict(result: PlanResult) -> dict[str, Any]:
     return {
         "platform": result.platform,
         "span": result.span,
-        "jobs": [{**asdict(j), "wait": j.wait} for j in result.jobs],
+        "jobs": [{**asdict(j), "wait": j.wait, "start_wait": j.start_wait} for j in result.jobs],
         "queues": [asdict(q) for q in result.queues],
         "teams": [asdict(t) for t in result.teams],
         "pools": [asdict(p) for p in result.pools],

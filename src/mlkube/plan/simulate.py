@@ -20,7 +20,8 @@ What follows Kueue (pkg/scheduler/scheduler.go, flavorassigner, preemption/class
   as `borrowWithinCohort` is not rendered), and lower-priority jobs of the same
   ClusterQueue (`withinClusterQueue: LowerPriority`); ordered other queue first, lower
   priority, most recently admitted; removed until the job fits, then added back in
-  reverse when not needed. Evictions are instant, the preemptor is admitted next cycle.
+  reverse when not needed. Evictions are instant, and the preemptor is admitted at
+  once (Kueue admits it in a later cycle, when its victims have released the quota).
 
 After admission, the pods: created when the namespace's ResourceQuota has room for all
 of them, placed each on a live node of the flavor's pool with enough free GPUs, CPU and
@@ -40,7 +41,8 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from mlkube.plan.model import ClusterQueueModel, Model, PoolModel
-from mlkube.plan.stats import cost, group, pool_result
+from mlkube.plan.stats import cost, pool_result
+from mlkube.plan.stats import group as group_result
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 
 INF = math.inf
@@ -117,10 +119,12 @@ class _Cohort:
 class _CQ:
     __slots__ = (
         "admitted_seconds",
+        "blocked",
         "borrowed_seconds",
         "buckets",
         "cohort",
         "flavors",
+        "groups",
         "inadmissible",
         "last",
         "model",
@@ -138,8 +142,10 @@ class _CQ:
         self.cohort: _Cohort | None = None
         # Pending jobs, one heap per identical request: (−priority, order, seq, job).
         self.buckets: dict[tuple[object, ...], list[tuple[int, float, int, _Job]]] = {}
-        self.inadmissible: set[tuple[object, ...]] = set()
-        self.ready: list[tuple[int, float, int, tuple[object, ...]]] = []  # bucket heads
+        self.inadmissible: set[tuple[object, ...]] = set()  # buckets set aside
+        self.groups: dict[tuple[object, ...], list[tuple[int, float, int, tuple[object, ...]]]] = {}
+        self.blocked: set[tuple[object, ...]] = set()  # groups set aside
+        self.ready: list[tuple[int, float, int, tuple[object, ...]]] = []  # group heads
         self.last = 0.0
         self.admitted_seconds = 0.0
         self.borrowed_seconds = 0.0
@@ -162,6 +168,7 @@ class _Job:
         "done",
         "epoch",
         "flavor",
+        "group",
         "index",
         "key",
         "order",
@@ -195,6 +202,7 @@ class _Job:
             trace.memory,
             pools,
         )
+        self.group: tuple[object, ...] = (priority, trace.nodes, trace.gpus_per_node, pools)
         self.order = trace.submit
         self.state = QUEUED
         self.flavor: _Flavor | None = None
@@ -322,10 +330,13 @@ class _Sim:
             return min(nominal + flavor.limit, total)
         return total
 
-    def assign(self, job: _Job) -> tuple[int, _Flavor | None, bool, list[_Job]]:
-        """(mode, flavor, borrows, preemption targets), as the flavor assigner decides."""
+    def assign(
+        self, job: _Job, req: tuple[float, float, float] | None = None
+    ) -> tuple[int, _Flavor | None, bool, list[_Job]]:
+        """(mode, flavor, borrows, preemption targets), as the flavor assigner decides
+        (for ``req`` instead of the job's request, when given)."""
         cq = job.cq
-        req = job.req
+        req = job.req if req is None else req
         best: tuple[int, _Flavor | None, bool, list[_Job]] = (NOFIT, None, False, [])
         for flavor in cq.flavors:
             if flavor.pool not in job.pools:
@@ -340,17 +351,18 @@ class _Sim:
             if best[0] == PREEMPT:
                 continue
             if all(req[r] <= self._potential(cq, flavor, r) + 1e-9 for r in range(3)):
-                targets = self.targets(job, flavor)
+                targets = self.targets(job, flavor, req)
                 if targets:
                     best = (PREEMPT, flavor, False, targets)
         return best
 
-    def targets(self, job: _Job, flavor: _Flavor) -> list[_Job]:
+    def targets(self, job: _Job, flavor: _Flavor, req: tuple[float, float, float]) -> list[_Job]:
         """Kueue's classical preemption: the fewest candidates, in its order, whose
         removal lets ``job`` fit on ``flavor``; [] when none does."""
         cq = job.cq
-        req = job.req
-        within_nominal = all(flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3))
+        within_nominal = all(
+            flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+        )
         candidates: list[tuple[int, int, float, int, _Job]] = []
         if cq.model.within_cluster_queue == "LowerPriority":
             for other in flavor.admitted:
@@ -401,6 +413,13 @@ class _Sim:
 
     # queues --------------------------------------------------------------------------
 
+    # Pending jobs: a heap per identical request (a bucket: the same answer for all of
+    # it), buckets grouped by (priority, pods, GPUs per pod, pools). A head that fails
+    # even without its CPU and memory sets its whole group aside (every job of it asks
+    # the same GPUs, and more of anything never fits where less did not); one that
+    # fails only for CPU or memory sets aside its bucket, and the group's next bucket is
+    # tried. Heaps hold stale entries, skipped when they surface.
+
     def enqueue(self, job: _Job) -> None:
         cq = job.cq
         job.state = QUEUED
@@ -410,28 +429,65 @@ class _Sim:
             cq.buckets[job.key] = bucket = []
         heapq.heappush(bucket, item)
         if bucket[0] is item and job.key not in cq.inadmissible:
-            heapq.heappush(cq.ready, (item[0], item[1], item[2], job.key))
+            self._offer(cq, job.group, item, job.key)
+
+    def _offer(
+        self,
+        cq: _CQ,
+        group: tuple[object, ...],
+        item: tuple[int, float, int, _Job],
+        key: tuple[object, ...],
+    ) -> None:
+        """A bucket's head, to its group's heap and (unless the group is set aside) to
+        the queue's."""
+        entry = (item[0], item[1], item[2], key)
+        heapq.heappush(cq.groups.setdefault(group, []), entry)
+        if group not in cq.blocked:
+            heapq.heappush(cq.ready, (item[0], item[1], item[2], group))
             self.dirty.add(cq)
+
+    def _group_head(
+        self, cq: _CQ, group: tuple[object, ...]
+    ) -> tuple[int, float, int, tuple[object, ...]] | None:
+        heads = cq.groups.get(group)
+        while heads:
+            _, _, index, key = heads[0]
+            bucket = cq.buckets.get(key)
+            if key in cq.inadmissible or not bucket or bucket[0][2] != index:
+                heapq.heappop(heads)
+                continue
+            return heads[0]
+        return None
 
     def release(self, cq: _CQ) -> None:
         """Capacity came back in ``cq``'s cohort: its inadmissible jobs are retried."""
         members = cq.cohort.members if cq.cohort is not None else [cq]
         for member in members:
-            if member.inadmissible:
-                for key in member.inadmissible:
-                    head = member.buckets[key][0]
-                    heapq.heappush(member.ready, (head[0], head[1], head[2], key))
-                member.inadmissible.clear()
+            groups = set(member.blocked)
+            member.blocked.clear()
+            for key in member.inadmissible:
+                head = member.buckets[key][0]
+                job = head[3]
+                heapq.heappush(member.groups.setdefault(job.group, []), (*head[:3], key))
+                groups.add(job.group)
+            member.inadmissible.clear()
+            for group in groups:
+                top = self._group_head(member, group)
+                if top is not None:
+                    heapq.heappush(member.ready, (top[0], top[1], top[2], group))
             self.dirty.add(member)
 
     def _head(self, cq: _CQ) -> _Job | None:
-        while cq.ready:
-            _, _, index, key = cq.ready[0]
-            bucket = cq.buckets.get(key)
-            if key in cq.inadmissible or not bucket or bucket[0][2] != index:
-                heapq.heappop(cq.ready)  # stale
+        ready = cq.ready
+        while ready:
+            _, _, index, group = ready[0]
+            top = None if group in cq.blocked else self._group_head(cq, group)
+            if top is None or top[2] != index:
+                heapq.heappop(ready)  # stale
+                if top is not None:
+                    heapq.heappush(ready, (top[0], top[1], top[2], group))
                 continue
-            return bucket[0][3]
+            return cq.buckets[top[3]][0][3]
         return None
 
     def _pop(self, job: _Job) -> None:
@@ -443,13 +499,25 @@ class _Sim:
             bucket.remove(next(item for item in bucket if item[3] is job))
             heapq.heapify(bucket)
         if bucket:
-            head = bucket[0]
-            heapq.heappush(cq.ready, (head[0], head[1], head[2], job.key))
+            self._offer(cq, job.group, bucket[0], job.key)
         else:
             del cq.buckets[job.key]
+            top = self._group_head(cq, job.group)
+            if top is not None and job.group not in cq.blocked:
+                heapq.heappush(cq.ready, (top[0], top[1], top[2], job.group))
 
     def _inadmissible(self, job: _Job) -> None:
-        job.cq.inadmissible.add(job.key)  # its ready entry is dropped as stale
+        cq = job.cq
+        if job.req[1] or job.req[2]:
+            gpus_only = (job.req[0], 0.0, 0.0)
+            if self.assign(job, gpus_only)[0] != NOFIT:
+                # Only its CPU or memory does not fit: the group's next bucket may.
+                cq.inadmissible.add(job.key)
+                top = self._group_head(cq, job.group)
+                if top is not None and job.group not in cq.blocked:
+                    heapq.heappush(cq.ready, (top[0], top[1], top[2], job.group))
+                return
+        cq.blocked.add(job.group)
 
     def schedule(self) -> None:
         """Kueue's scheduling cycles, until no head can be admitted or preempt."""
@@ -485,6 +553,13 @@ class _Sim:
                 elif mode == PREEMPT:
                     for victim in targets:
                         self.evict(victim, reclaimed=False)
+                    # Kueue admits it in a later cycle, once its victims have released
+                    # their quota, before anything else can take it: here, at once.
+                    mode, flavor, borrows, _ = self.assign(job)
+                    if mode == FIT:
+                        assert flavor is not None
+                        self._pop(job)
+                        self.admit(job, flavor, borrows)
                 # NOFIT now: something admitted this cycle took the room; retried next cycle
 
     def admit(self, job: _Job, flavor: _Flavor, borrows: bool) -> None:
@@ -571,6 +646,7 @@ class _Sim:
         pool.usage.change(self.now, used=job.req[0])
         job.state = RUNNING
         job.run_start = self.now
+        job.result.starts.append(self.now)
         job.epoch += 1
         job.result.nodes = [f"{pool.name}-{n}" for n in placed]
         self.running += 1
@@ -614,20 +690,23 @@ class _Sim:
         self.waiting_dirty = True
 
     def retry_waiting(self) -> None:
-        """Admitted jobs whose pods were refused or found no node, in admission order;
-        a request that failed is not tried again behind itself."""
+        """Admitted jobs whose pods were refused or found no node, by pod priority and
+        age; a request that failed is not tried again behind itself."""
         if not self.waiting_dirty or not self.waiting:
             self.waiting_dirty = False
             return
         self.waiting_dirty = False
         failed: set[tuple[object, ...]] = set()
         still: list[_Job] = []
-        for job in self.waiting:
+        # kube-scheduler's queue: higher pod priority first, then the older pods.
+        order = sorted(self.waiting, key=lambda j: (-j.priority, j.admit_time, j.index))
+        for job in order:
             assert job.flavor is not None
             key = (job.trace.namespace, job.flavor.pool, job.key)
             if key in failed or not self.start(job):
                 failed.add(key)
                 still.append(job)
+        still.sort(key=lambda j: (j.admit_time, j.index))
         self.waiting = still
 
     # events --------------------------------------------------------------------------
@@ -756,14 +835,14 @@ def simulate(
     for cq in sim.cqs.values():
         cq.gpu_integral(span)
         queues.append(
-            group(
+            group_result(
                 cq.name,
                 by_queue.get(cq.name, []),
                 cq.admitted_seconds / 3600,
                 cq.borrowed_seconds / 3600,
             )
         )
-    teams = [group(name, by_team[name]) for name in sorted(by_team)]
+    teams = [group_result(name, by_team[name]) for name in sorted(by_team)]
     pools = []
     alive: dict[str, float] = {}
     for name, pool in sim.pools.items():

@@ -25,8 +25,9 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def wait_stats(jobs: Iterable[JobResult]) -> WaitStats:
-    waits = sorted(w for j in jobs if (w := j.wait) is not None)
+def wait_stats(jobs: Iterable[JobResult], *, start: bool = False) -> WaitStats:
+    """Over the jobs admitted (``start``: that ran)."""
+    waits = sorted(w for j in jobs if (w := (j.start_wait if start else j.wait)) is not None)
     return WaitStats(percentile(waits, 50), percentile(waits, 95), waits[-1] if waits else None)
 
 
@@ -51,6 +52,7 @@ def group(
             else borrowed_gpu_hours
         ),
         preemptions=sum(len(j.preemptions) for j in jobs),
+        start_wait=wait_stats(jobs, start=True),
     )
 
 

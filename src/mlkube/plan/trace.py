@@ -138,11 +138,25 @@ def _job(path: str, line: int, row: dict[str, Any]) -> TraceJob:
     )
 
 
+def _guarded(
+    path: str, rows: Iterator[tuple[int, dict[str, Any]]]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A file that is not text (binary, not UTF-8, NUL bytes) is bad input, not a crash."""
+    line = 0
+    try:
+        for line, row in rows:
+            yield line, row
+    except UnicodeDecodeError:
+        raise InputError(path, line + 1, "not UTF-8 text") from None
+    except csv.Error as exc:
+        raise InputError(path, line + 1, f"not CSV: {exc}") from None
+
+
 def _reader(
     rows: Callable[[str], Iterable[tuple[int, dict[str, Any]]]],
 ) -> Callable[[str], list[TraceJob]]:
     def read(path: str) -> list[TraceJob]:
-        jobs = [_job(path, line, row) for line, row in rows(path)]
+        jobs = [_job(path, line, row) for line, row in _guarded(path, iter(rows(path)))]
         seen: dict[str, int] = {}
         for job in jobs:
             if job.name in seen:

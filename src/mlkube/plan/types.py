@@ -45,11 +45,18 @@ class JobResult:
     gpu_hours: float = 0.0  # GPU-hours it held, lost work included
     admitted_gpu_hours: float = 0.0  # GPU-hours of quota it held (admitted, running or not)
     borrowed_gpu_hours: float = 0.0  # of those, while admitted by borrowing from the cohort
+    starts: list[float] = field(default_factory=list)  # each time all its pods were running
 
     @property
     def wait(self) -> float | None:
         """Seconds from submission to the first admission."""
         return self.admissions[0] - self.submit if self.admissions else None
+
+    @property
+    def start_wait(self) -> float | None:
+        """Seconds from submission until all its pods first ran: the wait plus the time
+        its pods waited for the namespace quota or for nodes."""
+        return self.starts[0] - self.submit if self.starts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ class GroupResult:
     admitted_gpu_hours: float
     borrowed_gpu_hours: float  # over the ClusterQueue's nominal quota (from its cohort)
     preemptions: int
+    start_wait: WaitStats = WaitStats(None, None, None)  # to all pods running (seconds)
 
 
 @dataclass(frozen=True, slots=True)
