@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -297,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=3, help="of the generated trace")
     parser.add_argument("--json", help="write the per-job comparison here")
     args = parser.parse_args(argv)
+    # a SIGTERM (timeout, kill) still deletes the replay's TrainJobs (replay's finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     platform = load_platform(args.platform)
     assert isinstance(platform.spec, Platform)
     if cluster.running(CLUSTER) is None:
