@@ -1,0 +1,325 @@
+"""Does ``mlkube plan`` agree with the real Kueue? Replay a trace on the local cluster
+(real Kueue and scheduler, KWOK pods that run for the job's duration scaled down with
+``kwok.mlkube.dev/run``) and compare each job's admission and finish with
+``simulate(...)`` on the same trace and Platform: the admission order, and the time
+error per job as a fraction of the trace's span (issue 10, section 2).
+
+    mlkube cluster up --name plan-fidelity --platform examples/platform.yaml
+    python bench/plan_fidelity.py --scenario fifo [--scale 20] [--json OUT]
+    python bench/plan_fidelity.py --generate 24 --seed 3 --scale 50
+    mlkube cluster down --name plan-fidelity
+
+Each trace job is rendered as a TrainingJob by mlkube's own render (as
+tests/integration/jobs.py does) and created at ``submit / scale`` seconds after the
+replay starts. The replay polls the Kueue Workloads every ``POLL`` seconds and keeps,
+per job, the first time it saw it Admitted and Finished (and the conditions'
+lastTransitionTime, whole seconds, as a check); times are scaled back to trace
+seconds before they are compared. Kueue is right where the two disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mlkube.cluster.apply import apply_objects
+from mlkube.cluster.client import Kube
+from mlkube.cluster.kubeconfig import load_connection
+from mlkube.localcluster import cluster
+from mlkube.localcluster.stages import RUN_ANNOTATION
+from mlkube.manifests.yamlstream import read_text
+from mlkube.plan.generate import generate
+from mlkube.plan.types import JobResult, PlanResult, TraceJob
+from mlkube.render import render_specs
+from mlkube.spec import SpecFile, load_platform, load_specs
+from mlkube.spec.models import Platform
+
+ROOT = Path(__file__).resolve().parent.parent
+CLUSTER = "plan-fidelity"
+WORKLOAD_API = "kueue.x-k8s.io/v1beta2"
+TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
+POLL = 0.25  # seconds between two looks at the Workloads
+
+
+def _job(name: str, submit: float, duration: float, **kw: Any) -> TraceJob:
+    fields: dict[str, Any] = {
+        "namespace": "ml-training", "queue": "training", "nodes": 1, "gpus_per_node": 8,
+        "priority": "ml-training-high", "pool": "a100", "memory": 16 * 2**30, "cpu": 4.0,
+    }  # fmt: skip
+    fields.update(kw)
+    return TraceJob(name=name, submit=submit, duration=duration, **fields)
+
+
+# Deterministic traces, each small enough to check on paper (trace seconds).
+SCENARIOS: dict[str, list[TraceJob]] = {
+    # one ClusterQueue (training: 16 a100 GPUs = 2 nodes), whole-node jobs: two run at a
+    # time, the rest wait in submission order
+    "fifo": [
+        _job("fifo-a", 0, 600),
+        _job("fifo-b", 30, 900),
+        _job("fifo-c", 60, 300),
+        _job("fifo-d", 90, 600),
+        _job("fifo-e", 120, 300),
+    ],
+    # a two-node gang waits for both nodes; BestEffortFIFO lets the one-node job behind it
+    # pass (it fits the quota the gang cannot use yet)
+    "gang": [
+        _job("gang-a", 0, 600),
+        _job("gang-b", 30, 600, nodes=2),
+        _job("gang-c", 60, 300),
+    ],
+    # a high-priority job preempts a low one in the same ClusterQueue
+    "priority": [
+        _job("prio-low-a", 0, 1200, priority="ml-training-low"),
+        _job("prio-low-b", 0, 1200, priority="ml-training-low"),
+        _job("prio-high", 300, 600, nodes=2),
+    ],
+}
+
+
+@dataclass
+class Observed:
+    """One job as the cluster showed it, in trace seconds from the replay's start."""
+
+    name: str
+    admitted: float | None = None
+    finished: float | None = None
+    admitted_condition: float | None = None  # Workload condition, whole seconds
+    finished_condition: float | None = None
+    evictions: int = 0
+
+
+def render_job(platform: SpecFile, job: TraceJob, prefix: str, scale: float) -> dict[str, Any]:
+    """``job`` as the TrainJob mlkube renders for it, its pods running ``duration / scale``."""
+    priority = f"  priority: {job.priority}\n" if job.priority else ""
+    pool = f"  pool: {job.pool}\n" if job.pool else ""
+    memory = int(job.memory) if job.memory else 16 * 2**30
+    if job.spot or job.checkpoint_interval:  # a spot pool needs both (render checks)
+        minutes = max(1, round((job.checkpoint_interval or 900) / 60))
+        priority += (
+            f"  checkpoint: {{uri: 's3://plan-fidelity/{job.name}', intervalMinutes: {minutes}}}\n"
+        )
+        priority += "  spot: true\n" if job.spot else ""
+    spec = (
+        "apiVersion: mlkube.dev/v1alpha1\nkind: TrainingJob\n"
+        f"metadata: {{name: {prefix}{job.name}, namespace: {job.namespace}}}\n"
+        "spec:\n  image: trainer:1.0\n"
+        f"  nodes: {job.nodes}\n  gpusPerNode: {job.gpus_per_node}\n{pool}"
+        f'  cpu: "{job.cpu or 4:g}"\n  memory: "{memory}"\n  queue: {job.queue}\n{priority}'
+    )
+    objs = render_specs([platform, *load_specs(read_text(spec, f"{job.name}.yaml"))])
+    (trainjob,) = [o for o in objs if o["kind"] == "TrainJob"]
+    run_ms = max(1, round(job.duration / scale * 1000))
+    for template in _pod_templates(trainjob):
+        annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations[RUN_ANNOTATION] = f"{run_ms}ms"
+    return trainjob
+
+
+def _pod_templates(trainjob: dict[str, Any]) -> list[dict[str, Any]]:
+    (patch,) = [
+        p for p in trainjob["spec"]["runtimePatches"] if p["manager"] == "mlkube.dev/render"
+    ]
+    jobs = patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
+    return [j["template"]["spec"]["template"] for j in jobs]
+
+
+def replay(
+    kube: Kube, platform: SpecFile, jobs: Sequence[TraceJob], scale: float, timeout: float
+) -> dict[str, Observed]:
+    """Submit each job at its scaled time; watch until all have finished (or timeout)."""
+    prefix = f"f{int(time.time()) % 100000}-"
+    pending = sorted(jobs, key=lambda j: j.submit)
+    rendered = {j.name: render_job(platform, j, prefix, scale) for j in pending}
+    seen = {j.name: Observed(j.name) for j in jobs}
+    namespaces = sorted({j.namespace for j in jobs})
+    start = time.time()
+    try:
+        while time.time() - start < timeout:
+            now = time.time()
+            while pending and pending[0].submit / scale <= now - start:
+                apply_objects(kube, [rendered[pending.pop(0).name]])
+            for ns in namespaces:
+                for w in kube.list(WORKLOAD_API, "Workload", ns):
+                    _observe(w, prefix, seen, start=start, scale=scale, now=now)
+            if not pending and all(o.finished is not None for o in seen.values()):
+                break
+            time.sleep(max(0.0, POLL - (time.time() - now)))
+    finally:
+        for j in jobs:
+            kube.delete(TRAINJOB_API, "TrainJob", prefix + j.name, j.namespace)
+    return seen
+
+
+def _observe(
+    w: dict[str, Any],
+    prefix: str,
+    seen: dict[str, Observed],
+    *,
+    start: float,
+    scale: float,
+    now: float,
+) -> None:
+    owners = [o["name"] for o in w["metadata"].get("ownerReferences", [])]
+    name = next((o[len(prefix) :] for o in owners if o.startswith(prefix)), None)
+    if name not in seen:
+        return
+    o = seen[name]
+    conditions = {c["type"]: c for c in w.get("status", {}).get("conditions", [])}
+
+    def when(kind: str) -> float | None:
+        c = conditions.get(kind)
+        if not c or c.get("status") != "True":
+            return None
+        stamp = datetime.fromisoformat(c["lastTransitionTime"].replace("Z", "+00:00"))
+        return (stamp.timestamp() - start) * scale
+
+    if when("Admitted") is not None and o.admitted is None:
+        o.admitted, o.admitted_condition = (now - start) * scale, when("Admitted")
+    if when("Evicted") is not None:
+        o.evictions = max(o.evictions, 1)
+    if when("Finished") is not None and o.finished is None:
+        o.finished, o.finished_condition = (now - start) * scale, when("Finished")
+
+
+def simulated(platform: Platform, jobs: Sequence[TraceJob]) -> PlanResult:
+    """The simulator's answer (imported here: it lands from the ``plan`` branch)."""
+    # by name: this branch has only the data types; the simulator lands from `plan`
+    model = importlib.import_module("mlkube.plan.model").build_model(platform)
+    simulate = importlib.import_module("mlkube.plan.simulate").simulate
+    result: PlanResult = simulate(model, list(jobs), seed=0, reclaim_rate=0.0)
+    return result
+
+
+@dataclass
+class Agreement:
+    jobs: int
+    order_real: list[str]
+    order_simulated: list[str]
+    same_order: bool
+    span: float
+    admission_error_max: float  # fraction of the span
+    admission_error_mean: float
+    finish_error_max: float
+    finish_error_mean: float
+    per_job: list[dict[str, Any]]
+
+
+def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
+    """Admission order and per-job time errors; the span is the real replay's."""
+    sim = {j.name: j for j in result.jobs}
+
+    def order(times: dict[str, float | None]) -> list[str]:
+        return [n for n, _ in sorted(((n, t) for n, t in times.items() if t is not None),
+                                     key=lambda x: (x[1], x[0]))]  # fmt: skip
+
+    real_order = order({n: o.admitted for n, o in observed.items()})
+    sim_order = order({n: _first(sim.get(n)) for n in observed})
+    ends = [t for o in observed.values() for t in (o.finished, o.admitted) if t is not None]
+    span = max([*ends, result.span]) or 1.0
+    rows, adm, fin = [], [], []
+    for name, o in sorted(observed.items()):
+        s = sim.get(name)
+        a = _error(o.admitted, _first(s), span)
+        f = _error(o.finished, s.finished if s else None, span)
+        adm += [a] if a is not None else []
+        fin += [f] if f is not None else []
+        rows.append({
+            "job": name, "admitted": o.admitted, "simulated_admitted": _first(s),
+            "finished": o.finished, "simulated_finished": s.finished if s else None,
+            "admitted_condition": o.admitted_condition, "evictions": o.evictions,
+            "simulated_preemptions": len(s.preemptions) if s else None,
+            "admission_error": a, "finish_error": f,
+        })  # fmt: skip
+    return Agreement(
+        jobs=len(observed),
+        order_real=real_order,
+        order_simulated=sim_order,
+        same_order=real_order == sim_order,
+        span=span,
+        admission_error_max=max(adm, default=float("nan")),
+        admission_error_mean=sum(adm) / len(adm) if adm else float("nan"),
+        finish_error_max=max(fin, default=float("nan")),
+        finish_error_mean=sum(fin) / len(fin) if fin else float("nan"),
+        per_job=rows,
+    )
+
+
+def _first(job: JobResult | None) -> float | None:
+    return job.admissions[0] if job and job.admissions else None
+
+
+def _error(real: float | None, sim: float | None, span: float) -> float | None:
+    """|real - simulated| / span; 1.0 when only one of them happened."""
+    if real is None and sim is None:
+        return None
+    if real is None or sim is None:
+        return 1.0
+    return abs(real - sim) / span
+
+
+def report(name: str, a: Agreement, out: Callable[[str], None] = print) -> None:
+    out(f"scenario {name}: {a.jobs} jobs, span {a.span:.0f} trace-s")
+    out(f"  admission order  real {' '.join(a.order_real)}")
+    out(f"                   sim  {' '.join(a.order_simulated)}")
+    out(f"  same order: {'yes' if a.same_order else 'NO'}")
+    out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
+    out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    for r in a.per_job:
+        out(
+            f"    {r['job']:<12} admitted {_t(r['admitted'])} (sim {_t(r['simulated_admitted'])})"
+            f"  finished {_t(r['finished'])} (sim {_t(r['simulated_finished'])})"
+            f"  evicted {r['evictions']} (sim {r['simulated_preemptions']})"
+        )
+
+
+def _t(v: float | None) -> str:
+    return "    –" if v is None else f"{v:5.0f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
+    parser.add_argument("--scale", type=float, default=20.0, help="trace seconds per second")
+    parser.add_argument("--platform", default=str(ROOT / "examples" / "platform.yaml"))
+    parser.add_argument("--timeout", type=float, default=600.0, help="per scenario, seconds")
+    parser.add_argument("--generate", type=int, metavar="N", help="also a generated N-job trace")
+    parser.add_argument("--seed", type=int, default=3, help="of the generated trace")
+    parser.add_argument("--json", help="write the per-job comparison here")
+    args = parser.parse_args(argv)
+    # a SIGTERM (timeout, kill) still deletes the replay's TrainJobs (replay's finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    platform = load_platform(args.platform)
+    assert isinstance(platform.spec, Platform)
+    if cluster.running(CLUSTER) is None:
+        print(f"no cluster {CLUSTER!r}: mlkube cluster up --name {CLUSTER} --platform ...")
+        return 2
+    scenarios = {name: SCENARIOS[name] for name in args.scenario or []}
+    if args.generate:
+        jobs = generate(args.generate, args.seed, platform.spec)
+        scenarios[f"generated-{args.generate}-seed{args.seed}"] = jobs
+    results = {}
+    with Kube(load_connection(str(cluster.kubeconfig_path(CLUSTER)))) as kube:
+        for name, jobs in (scenarios or {"fifo": SCENARIOS["fifo"]}).items():
+            sim = simulated(platform.spec, jobs)
+            seen = replay(kube, platform, jobs, args.scale, args.timeout)
+            results[name] = compare(seen, sim)
+            report(name, results[name])
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
