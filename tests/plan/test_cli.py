@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ..conftest import EXAMPLES, Run
 
 PLATFORM = str(EXAMPLES / "platform.yaml")
@@ -84,3 +86,20 @@ def test_html_without_the_html_module_is_a_usage_error(mlkube: Run) -> None:
         return  # the report is there: its own tests cover it
     result = mlkube("plan", "--platform", PLATFORM, "--trace", TRACE, "--format", "html")
     assert result.code == 2 and "html is not available" in result.err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "fixture"),
+    [("alibaba", "openb_pod_list_sample.csv"), ("philly", "cluster_job_log_sample.json")],
+)
+def test_the_public_traces_are_read_by_their_format_name(
+    mlkube: Run, fmt: str, fixture: str
+) -> None:
+    trace = str(Path(__file__).parents[1] / "plan_formats" / fixture)
+    result = mlkube("plan", "--platform", PLATFORM, "--trace", trace, "--trace-format", fmt,
+                    "--format", "json")  # fmt: skip
+    assert result.code == 0, result.err
+    (platform,) = json.loads(result.out)["platforms"]
+    assert platform["jobs"] and all(j["queue"] == "training" for j in platform["jobs"])
+    # read as plain CSV or JSONL instead, the same file is refused (no such columns)
+    assert mlkube("plan", "--platform", PLATFORM, "--trace", trace).code == 2

@@ -26,7 +26,8 @@ def register(verbs: Any) -> None:
         "--trace-format",
         default="auto",
         metavar="FORMAT",
-        help="auto (by file name), csv, jsonl, or another registered reader",
+        help="auto (by file name), csv, jsonl, alibaba (cluster-trace-gpu-v2023's openb pod "
+        "CSV) or philly (the Philly cluster_job_log); see docs/plan-formats.md",
     )
     p.add_argument(
         "--what-if",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mlkube.errors import InputError, UsageError
+from mlkube.plan.formats import FORMATS as PUBLIC_FORMATS
 from mlkube.plan.model import Model
 from mlkube.plan.types import TraceJob
 from mlkube.quantity import quantity
@@ -174,6 +175,7 @@ def _reader(
 FORMATS: dict[str, Callable[[str], list[TraceJob]]] = {
     "csv": _reader(_rows_csv),
     "jsonl": _reader(_rows_jsonl),
+    **PUBLIC_FORMATS,  # the Alibaba GPU trace and the Philly job log
 }
 
 
