@@ -189,6 +189,30 @@ def test_a_borrowing_queue_cannot_preempt_in_the_cohort() -> None:
     assert r["a"].admissions == [100.0]
 
 
+def test_a_job_that_must_borrow_does_not_preempt_its_own_queue() -> None:
+    # qa has no nominal quota on the pool (0 GPUs) and borrows qb's 16. low (qa, 8 GPUs,
+    # 100 s) borrows 8 at 0. high (qa, 16 GPUs, higher priority) comes at 1: 8 are free.
+    # Its 16 exceed qa's nominal 0, so Kueue does not look for preemptions at all (not
+    # even lower-priority jobs of qa): high waits for low, 100 → 200. (The real Kueue
+    # did so in bench/plan_fidelity.py's mixed trace; the simulator used to preempt.)
+    model = platform(
+        [pool("p", 2, 8)],
+        [
+            {"name": "qa", "cohort": "co", "namespaces": ["na"],
+             "flavors": [{"pool": "p", "gpus": 0}]},
+            {"name": "qb", "cohort": "co", "namespaces": ["nb"],
+             "flavors": [{"pool": "p", "gpus": 16}]},
+        ],
+    )  # fmt: skip
+    jobs = [
+        job("low", 0, 8, 100, namespace="na", queue="qa", priority="low"),
+        job("high", 1, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["low"].preemptions == [] and r["low"].finished == 100.0
+    assert r["high"].admissions == [100.0] and r["high"].finished == 200.0
+
+
 def test_priority_preemption_with_checkpoints() -> None:
     # a (low, 8 GPUs, 100 s, checkpoint every 30 s) runs from 0; b (high, 8 GPUs, 20 s) at
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.

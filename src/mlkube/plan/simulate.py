@@ -15,6 +15,8 @@ What follows Kueue (pkg/scheduler/scheduler.go, flavorassigner, preemption/class
   (`whenCanPreempt: TryNextFlavor`);
 - available quota is min(nominal + borrowingLimit - usage, cohort nominal - cohort
   usage): with no lendingLimit rendered, all unused nominal quota is lendable;
+- preemption is looked for only where the job's request is within its ClusterQueue's
+  nominal quota (a job that must borrow waits);
 - preemption: candidates in other ClusterQueues of the cohort that are borrowing
   (`reclaimWithinCohort: Any`, only when the preemptor stays within its nominal quota,
   as `borrowWithinCohort` is not rendered), and lower-priority jobs of the same
@@ -350,11 +352,26 @@ class _Sim:
                 return FIT, flavor, borrows, []
             if best[0] == PREEMPT:
                 continue
-            if all(req[r] <= self._potential(cq, flavor, r) + 1e-9 for r in range(3)):
+            if all(
+                req[r] <= self._potential(cq, flavor, r) + 1e-9 for r in range(3)
+            ) and self._may_preempt(cq, flavor, req):
                 targets = self.targets(job, flavor, req)
                 if targets:
                     best = (PREEMPT, flavor, False, targets)
         return best
+
+    def _may_preempt(self, cq: _CQ, flavor: _Flavor, req: tuple[float, float, float]) -> bool:
+        """Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
+        that does not fit only when the job's request of it is within its ClusterQueue's
+        nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
+        cohort, a job that would have to borrow waits, even for lower-priority jobs of
+        its own queue. Found by bench/plan_fidelity.py against the real Kueue."""
+        for r in range(3):
+            if req[r] <= 0 or req[r] <= self._available(cq, flavor, r, True) + 1e-9:
+                continue
+            if req[r] > flavor.nominal[r] + 1e-9:
+                return False
+        return True
 
     def targets(self, job: _Job, flavor: _Flavor, req: tuple[float, float, float]) -> list[_Job]:
         """Kueue's classical preemption: the fewest candidates, in its order, whose
