@@ -42,14 +42,23 @@ _DEFAULTS = (
 )
 
 
-def _status(container_state: str, phase: str, restarts: int = 0, scheduled: bool = False) -> str:
+def _status(
+    container_state: str,
+    phase: str,
+    restarts: int = 0,
+    scheduled: bool = False,
+    *,
+    keep_conditions: bool = False,
+) -> str:
     """A KWOK status template: every container in ``container_state`` (YAML lines,
-    indented for a container entry), not ready, and the pod in ``phase``."""
+    indented for a container entry), not ready, and the pod in ``phase``; the pod's
+    conditions set to not Ready (and scheduled), or left as they are."""
     conditions = '- lastTransitionTime: {{ $now | Quote }}\n  status: "False"\n  type: Ready\n'
     if scheduled:
         conditions += (
             '- lastTransitionTime: {{ $now | Quote }}\n  status: "True"\n  type: PodScheduled\n'
         )
+    conditions = "" if keep_conditions else f"conditions:\n{conditions}"
     return (
         "{{ $now := Now }}\n"
         "containerStatuses:\n"
@@ -61,7 +70,7 @@ def _status(container_state: str, phase: str, restarts: int = 0, scheduled: bool
         f"  restartCount: {restarts}\n"
         f"{container_state}"
         "{{ end }}\n"
-        f"conditions:\n{conditions}"
+        f"{conditions}"
         f"phase: {phase}\n"
     )
 
@@ -217,19 +226,9 @@ def training_pod_complete() -> list[dict[str, Any]]:
     ]
 
 
-# Only the containers and the phase: the conditions the eviction set (DisruptionTarget)
-# stay, as the kubelet keeps them.
-_TERMINATED_BY_SIGTERM = (
-    "{{ $now := Now }}\n"
-    "containerStatuses:\n"
-    "{{ range $index, $item := .spec.containers }}\n"
-    "- image: {{ $item.image | Quote }}\n"
-    "  name: {{ $item.name | Quote }}\n"
-    "  ready: false\n"
-    "  started: false\n"
-    "  restartCount: 0\n"
-    "  state:\n" + _terminated("Error", 143) + "{{ end }}\n"
-    "phase: Failed\n"
+# The conditions the eviction set (DisruptionTarget) stay, as the kubelet keeps them.
+_TERMINATED_BY_SIGTERM = _status(
+    "  state:\n" + _terminated("Error", 143), "Failed", keep_conditions=True
 )
 
 
