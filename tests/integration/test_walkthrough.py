@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
+from mlkube.cluster.status import Status
 from mlkube.doctor import diagnose
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.render import render_specs
@@ -42,34 +42,38 @@ def cleanup(kube: Kube) -> Iterator[list[str]]:
         delete_job(kube, name)
 
 
-def _resnet(*, legacy: bool) -> list[dict[str, Any]]:
+def _run_resnet(kube: Kube, cleanup: list[str], *, legacy: bool) -> Status:
+    """The guide's resnet job, rendered for the operator asked, run to its end: admitted
+    by Kueue to ClusterQueue `training`, its 4 pods on on-demand A100 nodes."""
     specs = [*platform(legacy=legacy), *load_specs(read_paths([str(EXAMPLES / RESNET)]))]
-    jobs = [o for o in render_specs(specs) if o["kind"] in ("TrainJob", "PyTorchJob")]
+    (job,) = [o for o in render_specs(specs) if o["kind"] in ("TrainJob", "PyTorchJob")]
     volumes = [d.obj for d in read_paths([str(DEMO / "resnet-volumes.yaml")])]
-    return [*volumes, with_run(jobs[0], "3s")]
+    cleanup.append("resnet-training")
+    submit(kube, [*volumes, with_run(job, "3s")])
+    # A PyTorchJob Succeeds when its master does; its workers finish their own run after.
+    status = wait_for(
+        kube, "resnet-training", lambda s: s.phase == "Succeeded" and "Running" not in s.pods
+    )
+    assert status.kind == ("PyTorchJob" if legacy else "TrainJob")
+    assert status.queue["state"] in ("admitted", "finished")
+    assert status.queue["clusterQueue"] == "training"
+    assert status.pods == {"Succeeded": 4}
+    assert status.nodes and all(n.startswith("a100-") and "spot" not in n for n in status.nodes)
+    return status
 
 
 def test_resnet_trainjob_is_admitted_placed_on_a100_and_completes(
     kube: Kube, cleanup: list[str]
 ) -> None:
-    objs = _resnet(legacy=False)
-    assert objs[-1]["kind"] == "TrainJob"
-    cleanup.append("resnet-training")
-    submit(kube, objs)
-    status = wait_for(
-        kube, "resnet-training", lambda s: s.phase == "Succeeded" and "Running" not in s.pods
-    )
-    assert status.kind == "TrainJob"
-    assert status.queue["state"] in ("admitted", "finished")
-    assert status.queue["clusterQueue"] == "training"
-    assert status.pods == {"Succeeded": 4}  # one JobSet Job of 4 indexed pods
-    assert status.nodes and all(n.startswith("a100-") and "spot" not in n for n in status.nodes)
+    _run_resnet(kube, cleanup, legacy=False)
     job = kube.get("trainer.kubeflow.org/v1alpha1", "TrainJob", "resnet-training", "ml-training")
     assert job is not None
     assert {c["type"]: c["status"] for c in job["status"]["conditions"]}["Complete"] == "True"
-    # What Trainer made of it, seen on the real pods: the runtime's priority, the
-    # patch's volumes and grace period, the trainer block's resources, torch's env.
-    pod = pods_of(kube, "resnet-training")[0]
+    # What Trainer made of it, seen on the real pods (one JobSet Job of 4 indexed pods):
+    # the runtime's priority and grace period, the patch's volumes, the trainer block's
+    # resources, torch's env.
+    pods = pods_of(kube, "resnet-training")
+    pod = pods[0]
     assert pod["spec"]["priorityClassName"] == "ml-training-high"
     assert pod["spec"]["terminationGracePeriodSeconds"] == 120
     assert {v["name"] for v in pod["spec"]["volumes"]} >= {"dshm", "dataset", "checkpoints"}
@@ -83,27 +87,13 @@ def test_resnet_trainjob_is_admitted_placed_on_a100_and_completes(
     (policy,) = [o for o in render_specs(specs) if o["kind"] == "NetworkPolicy"
                  and o["metadata"]["name"] == "resnet-training-peers"]  # fmt: skip
     selected = policy["spec"]["podSelector"]["matchLabels"].items()
-    assert all(
-        selected <= p["metadata"]["labels"].items() for p in pods_of(kube, "resnet-training")
-    )
+    assert len(pods) == 4 and all(selected <= p["metadata"]["labels"].items() for p in pods)
 
 
 def test_resnet_pytorchjob_the_legacy_path_is_admitted_and_succeeds(
     kube: Kube, cleanup: list[str]
 ) -> None:
-    objs = _resnet(legacy=True)
-    assert objs[-1]["kind"] == "PyTorchJob"
-    cleanup.append("resnet-training")
-    submit(kube, objs)
-    # the job Succeeds when its master does; the workers finish their own run after it
-    status = wait_for(
-        kube, "resnet-training", lambda s: s.phase == "Succeeded" and "Running" not in s.pods
-    )
-    assert status.kind == "PyTorchJob"
-    assert status.queue["state"] in ("admitted", "finished")
-    assert status.queue["clusterQueue"] == "training"
-    assert status.pods == {"Succeeded": 4}
-    assert status.nodes and all(n.startswith("a100-") and "spot" not in n for n in status.nodes)
+    _run_resnet(kube, cleanup, legacy=True)
 
 
 def test_higher_priority_job_preempts_a_lower_one_when_the_pool_is_full(
