@@ -14,6 +14,7 @@ from mlkube.render.training import (
     peers_policy,
     placement,
     pod_parts,
+    program,
 )
 from mlkube.spec.models import Platform, Pool, TrainingJob
 from mlkube.wellknown import JOB_NAME_LABEL
@@ -56,18 +57,14 @@ def _replicas(pod: dict[str, Any], count: int) -> dict[str, Any]:
 
 def _pod_spec(job: TrainingJob, parts: PodParts) -> dict[str, Any]:
     spec = job.spec
-    container: dict[str, Any] = {"name": "pytorch", "image": spec.image}
-    if spec.command:
-        container["command"] = list(spec.command)
-    if spec.args:
-        container["args"] = list(spec.args)
-    if parts.env:
-        container["env"] = parts.env
+    container: dict[str, Any] = {"name": "pytorch", **program(job, parts)}
     container["resources"] = parts.resources
     container["volumeMounts"] = parts.mounts
     pod: dict[str, Any] = {}
     if spec.priority:
         pod["priorityClassName"] = spec.priority
+    if parts.grace is not None:
+        pod["terminationGracePeriodSeconds"] = parts.grace
     pod.update(placement(parts))
     pod["containers"] = [container]
     pod["volumes"] = parts.volumes

@@ -175,11 +175,23 @@ def pod_parts(job: TrainingJob, pool: Pool | None) -> PodParts:
     )
 
 
+def program(job: TrainingJob, parts: PodParts) -> dict[str, Any]:
+    """What the training container runs: image, command, args and env, in the order both
+    shapes use (a PyTorchJob's container, a TrainJob's trainer block)."""
+    spec = job.spec
+    out: dict[str, Any] = {"image": spec.image}
+    if spec.command:
+        out["command"] = list(spec.command)
+    if spec.args:
+        out["args"] = list(spec.args)
+    if parts.env:
+        out["env"] = parts.env
+    return out
+
+
 def placement(parts: PodParts) -> dict[str, Any]:
-    """The pod-spec fields that place and stop the pod, in the order both shapes use."""
+    """The pod-spec fields that place the pod, in the order both shapes use."""
     out: dict[str, Any] = {}
-    if parts.grace is not None:
-        out["terminationGracePeriodSeconds"] = parts.grace
     if parts.node_selector is not None:
         out["nodeSelector"] = parts.node_selector
     if parts.tolerations:

@@ -20,6 +20,7 @@ from mlkube.render.training import (
     peers_policy,
     placement,
     pod_parts,
+    program,
 )
 from mlkube.spec.models import Platform, Pool, TrainingJob
 from mlkube.wellknown import JOBSET_LABEL
@@ -113,19 +114,12 @@ def render_trainjob(
 ) -> list[dict[str, Any]]:
     spec = job.spec
     parts = pod_parts(job, pool)
-    trainer: dict[str, Any] = {"image": spec.image}
-    if spec.command:
-        trainer["command"] = list(spec.command)
-    if spec.args:
-        trainer["args"] = list(spec.args)
-    if parts.env:
-        # Here, not in the patch: Trainer refuses env patches of the `node` container.
-        trainer["env"] = parts.env
+    # env in the trainer block, not the patch: Trainer refuses env patches of `node`.
+    trainer = program(job, parts)
     trainer["numNodes"] = spec.nodes
     trainer["numProcPerNode"] = spec.gpus_per_node or 1
     trainer["resourcesPerNode"] = parts.resources
-    pod: dict[str, Any] = placement(parts)
-    pod.pop("terminationGracePeriodSeconds", None)  # in the runtime: see _runtime
+    pod = placement(parts)  # the grace period is the runtime's: see _runtime
     pod["volumes"] = parts.volumes
     pod["containers"] = [{"name": NODE, "volumeMounts": parts.mounts}]
     node_patch = {
