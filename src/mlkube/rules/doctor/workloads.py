@@ -114,16 +114,7 @@ def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:
         running = [p for p in members if p.get("status", {}).get("phase") == "Running"]
         if expected < 2 or not running or len(running) == expected:
             continue
-        waiting = [
-            f"{p['metadata']['name']} {p.get('status', {}).get('phase')}"
-            + (
-                f" ({condition(p, 'PodScheduled').get('message', '')[:80]})"
-                if condition(p, "PodScheduled").get("status") == "False"
-                else ""
-            )
-            for p in members
-            if p not in running
-        ]
+        waiting = _not_running(members, running)
         missing = expected - len(members)
         if missing:
             waiting.append(f"{missing} pod(s) not created")
@@ -141,6 +132,20 @@ def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:
             "fix why the missing ranks cannot start (see their findings), and queue the job with "
             "Kueue so that it starts all its pods or none",
         )
+
+
+def _not_running(members: list[dict[str, Any]], running: list[dict[str, Any]]) -> list[str]:
+    """Each pod of the job that does not run: its phase, and why it is unscheduled."""
+    return [
+        f"{p['metadata']['name']} {p.get('status', {}).get('phase')}"
+        + (
+            f" ({condition(p, 'PodScheduled').get('message', '')[:80]})"
+            if condition(p, "PodScheduled").get("status") == "False"
+            else ""
+        )
+        for p in members
+        if p not in running
+    ]
 
 
 def _trainjobs_incomplete(evidence: Evidence) -> Iterator[Violation]:
@@ -167,16 +172,7 @@ def _trainjobs_incomplete(evidence: Evidence) -> Iterator[Violation]:
         running = [p for p in members if p.get("status", {}).get("phase") == "Running"]
         if expected < 2 or not running or len(running) >= expected:
             continue  # numNodes unset: the runtime's count, which doctor does not read
-        waiting = [
-            f"{p['metadata']['name']} {p.get('status', {}).get('phase')}"
-            + (
-                f" ({condition(p, 'PodScheduled').get('message', '')[:80]})"
-                if condition(p, "PodScheduled").get("status") == "False"
-                else ""
-            )
-            for p in members
-            if p not in running
-        ]
+        waiting = _not_running(members, running)
         if expected > len(members):
             waiting.append(f"{expected - len(members)} pod(s) not created")
         if (ns, meta["name"]) not in services:
