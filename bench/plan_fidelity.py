@@ -48,7 +48,7 @@ from mlkube.spec.models import Platform
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = "plan-fidelity"
 WORKLOAD_API = "kueue.x-k8s.io/v1beta2"
-TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
+TRAINER_API = "trainer.kubeflow.org/v1alpha1"
 POLL = 0.25  # seconds between two looks at the Workloads
 
 
@@ -158,7 +158,7 @@ def replay(
             time.sleep(max(0.0, POLL - (time.time() - now)))
     finally:
         for j in jobs:
-            kube.delete(TRAINJOB_API, "TrainJob", prefix + j.name, j.namespace)
+            kube.delete(TRAINER_API, "TrainJob", prefix + j.name, j.namespace)
     return seen
 
 

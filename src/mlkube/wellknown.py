@@ -10,6 +10,8 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOB_NAME_LABEL = "training.kubeflow.org/job-name"  # Training Operator v1's pods
 # A JobSet's pods; Kubeflow Trainer v2's TrainJob runs as a JobSet named after it.
 JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
+TRAINER_API = "trainer.kubeflow.org/v1alpha1"  # TrainJob and the training runtimes
+JOBSET_API = "jobset.x-k8s.io/v1alpha2"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

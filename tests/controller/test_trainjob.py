@@ -10,19 +10,18 @@ from typing import Any
 from mlkube.cluster.client import ApiError
 from mlkube.controller.informer import Informer, key_of
 from mlkube.controller.jobs import (
-    JOBSET_API,
     RECORD_ANNOTATION,
-    TRAINJOB_API,
     JobRef,
     job_of,
     record_target,
 )
 from mlkube.controller.reconciler import Controller
+from mlkube.wellknown import JOBSET_API, TRAINER_API
 
 from .snapshots import jobset, jobset_pod, node, spot_itn, trainjob
 
 JOBSET = JobRef(JOBSET_API, "JobSet", "ml", "llama")
-TRAINJOB = JobRef(TRAINJOB_API, "TrainJob", "ml", "llama")
+TRAINJOB = JobRef(TRAINER_API, "TrainJob", "ml", "llama")
 
 
 class FakeKube:
@@ -62,7 +61,7 @@ def controller(kube: FakeKube, *, jobsets: list[dict[str, Any]],
                trainjobs: list[dict[str, Any]]) -> Controller:  # fmt: skip
     ctl = Controller(kube)  # type: ignore[arg-type]
     for api, kind, objs in ((JOBSET_API, "JobSet", jobsets),
-                            (TRAINJOB_API, "TrainJob", trainjobs)):  # fmt: skip
+                            (TRAINER_API, "TrainJob", trainjobs)):  # fmt: skip
         informer = Informer(kube, api, kind, lambda _e, _o: None, metadata_only=True)  # type: ignore[arg-type]
         informer.store = {key_of(o): {"metadata": o["metadata"]} for o in objs}
         ctl.jobs[(api, kind)] = informer
@@ -113,7 +112,7 @@ def test_request_recorded_on_the_trainjob_with_its_version_and_no_read() -> None
     assert event["involvedObject"]["kind"] == "TrainJob"
     assert event["involvedObject"]["name"] == "llama"
     assert event["involvedObject"]["uid"] == "uid-tj-llama"
-    assert event["involvedObject"]["apiVersion"] == TRAINJOB_API
+    assert event["involvedObject"]["apiVersion"] == TRAINER_API
 
 
 def test_an_unseen_jobset_is_read_once_then_remembered() -> None:

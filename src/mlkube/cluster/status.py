@@ -11,10 +11,10 @@ from typing import Any
 from mlkube.cluster.client import Kube
 from mlkube.cluster.waiting import Watched, until
 from mlkube.errors import MlkubeError, UsageError
-from mlkube.wellknown import JOBSET_LABEL
+from mlkube.wellknown import JOBSET_API, JOBSET_LABEL, TRAINER_API
 
-TRAINJOB = ("trainer.kubeflow.org/v1alpha1", "TrainJob")
-JOBSET = ("jobset.x-k8s.io/v1alpha2", "JobSet")
+TRAINJOB = (TRAINER_API, "TrainJob")
+JOBSET = (JOBSET_API, "JobSet")
 PYTORCHJOB = ("kubeflow.org/v1", "PyTorchJob")
 ISVC = ("serving.kserve.io/v1beta1", "InferenceService")
 WORKLOAD = ("kueue.x-k8s.io/v1beta2", "Workload")

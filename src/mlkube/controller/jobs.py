@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION, JOBSET_LABEL
+from mlkube.wellknown import CHECKPOINT_REQUEST_ANNOTATION, JOBSET_API, JOBSET_LABEL
 
 # On the job: every request made, with the notices it answered (JSON list, newest last).
 RECORD_ANNOTATION = "mlkube.dev/checkpoint-requests"
@@ -23,10 +23,8 @@ REQUEST_ANNOTATION = CHECKPOINT_REQUEST_ANNOTATION
 RECORD_KEEP = 20
 
 KUBEFLOW_KINDS = frozenset({"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob"})
-JOBSET_API = "jobset.x-k8s.io/v1alpha2"
 # Kubeflow Trainer v2: a TrainJob controls the JobSet it runs as (jobset plugin, v2.3.0:
 # ownerReferences [{apiVersion, kind: TrainJob, name, uid, controller, blockOwnerDeletion}]).
-TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 TRAINJOB_KIND = "TrainJob"
 OPT_IN_ANNOTATION = "mlkube.dev/checkpoint-path"
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import __version__
-from mlkube.controller.jobs import JOBSET_API, KUBEFLOW_KINDS, TRAINJOB_API
+from mlkube.controller.jobs import KUBEFLOW_KINDS
 from mlkube.controller.run import LEASE_NAME
-from mlkube.wellknown import HOSTNAME_LABEL, SPOT_LABELS
+from mlkube.wellknown import HOSTNAME_LABEL, JOBSET_API, SPOT_LABELS, TRAINER_API
 
 NAME = "mlkube-controller"
 NAMESPACE = "mlkube-system"
@@ -36,7 +36,7 @@ def cluster_rules() -> list[dict[str, Any]]:
         rule("batch", ["jobs"], ["get", "list", "watch", "patch"]),
         rule(JOBSET_API.split("/")[0], ["jobsets"], ["get", "list", "watch", "patch"]),
         # Trainer v2: a TrainJob's request is recorded on the TrainJob, not its JobSet
-        rule(TRAINJOB_API.split("/")[0], ["trainjobs"], ["get", "list", "watch", "patch"]),
+        rule(TRAINER_API.split("/")[0], ["trainjobs"], ["get", "list", "watch", "patch"]),
     ]
 
 

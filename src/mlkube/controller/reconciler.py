@@ -24,10 +24,8 @@ from mlkube.controller.events import record_event
 from mlkube.controller.failures import InvariantBroken, refused, what_to_do
 from mlkube.controller.informer import Informer, key_of
 from mlkube.controller.jobs import (
-    JOBSET_API,
     KUBEFLOW_KINDS,
     REQUEST_ANNOTATION,
-    TRAINJOB_API,
     TRAINJOB_KIND,
     JobRef,
     Request,
@@ -48,6 +46,7 @@ from mlkube.controller.signals import (
 from mlkube.controller.state import CachedRecord, ControllerState
 from mlkube.controller.workqueue import WorkQueue
 from mlkube.errors import MlkubeError, Unreachable
+from mlkube.wellknown import JOBSET_API, TRAINER_API
 
 log = logging.getLogger("mlkube.controller")
 
@@ -71,7 +70,7 @@ JOB_KINDS = (
     *(("kubeflow.org/v1", k) for k in sorted(KUBEFLOW_KINDS)),
     ("batch/v1", "Job"),
     (JOBSET_API, "JobSet"),  # its ownerReferences say whether a TrainJob controls it
-    (TRAINJOB_API, TRAINJOB_KIND),
+    (TRAINER_API, TRAINJOB_KIND),
 )
 
 

@@ -23,10 +23,9 @@ from mlkube.render.training import (
     program,
 )
 from mlkube.spec.models import Platform, Pool, TrainingJob
-from mlkube.wellknown import JOBSET_LABEL
+from mlkube.wellknown import JOBSET_LABEL, TRAINER_API
 
 TRAINER_GROUP = "trainer.kubeflow.org"
-TRAINER_API = f"{TRAINER_GROUP}/v1alpha1"
 RUNTIME_KIND = "ClusterTrainingRuntime"
 RUNTIME_NAME = "mlkube-torch"
 # The image of Trainer v2.3.0's torch-distributed runtime; every TrainJob sets its own.

@@ -9,7 +9,7 @@ from mlkube.manifests.objects import Location, ObjectRef, condition, format_path
 from mlkube.quantity import parse_quantity
 from mlkube.rules.doctor.owners import Key, owner_index, top_owner
 from mlkube.snapshots.evidence import Evidence
-from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL
+from mlkube.wellknown import GPU, ISVC_LABEL, JOB_NAME_LABEL, JOBSET_API
 
 
 def ref(obj: dict[str, Any]) -> ObjectRef:
@@ -34,7 +34,7 @@ def pods(evidence: Evidence) -> list[dict[str, Any]]:
 Owners = dict[Key, dict[str, Any]]
 
 # The owners listed to walk a pod up to its job: a TrainJob's pods are its Jobs' pods.
-OWNING_KINDS = (("batch/v1", "Job"), ("jobset.x-k8s.io/v1alpha2", "JobSet"))
+OWNING_KINDS = (("batch/v1", "Job"), (JOBSET_API, "JobSet"))
 
 
 def owners(evidence: Evidence) -> Owners:

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.wellknown import JOBSET_LABEL
+from mlkube.wellknown import JOBSET_API, JOBSET_LABEL
 
-TRAINJOB_API, TRAINJOB = "trainer.kubeflow.org/v1alpha1", "TrainJob"
+TRAINJOB = "TrainJob"
 Key = tuple[str, str, str]  # (kind, namespace, name)
 WALK_LIMIT = 8  # no real chain is longer; a cycle in a hand-edited snapshot ends here
 
@@ -62,7 +62,7 @@ def top_owner(pod: dict[str, Any], index: dict[Key, dict[str, Any]]) -> Owner | 
             jobset = (meta.get("labels") or {}).get(JOBSET_LABEL)
             if jobset and ("JobSet", namespace, jobset) in index:
                 seen.add(key)
-                ref = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
+                ref = {"apiVersion": JOBSET_API, "kind": "JobSet",
                        "name": jobset}  # fmt: skip
                 continue
         if up is None or key in seen:

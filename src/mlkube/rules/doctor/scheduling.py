@@ -17,11 +17,11 @@ from mlkube.rules.doctor.common import (
     pods,
     unschedulable,
 )
-from mlkube.rules.doctor.owners import TRAINJOB, TRAINJOB_API
+from mlkube.rules.doctor.owners import TRAINJOB
 from mlkube.rules.doctor.storage import blocked_by_claim
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
-from mlkube.wellknown import GPU
+from mlkube.wellknown import GPU, TRAINER_API
 
 KUEUE = "kueue.x-k8s.io/v1beta2"
 _COUNTED = re.compile(r"^(\d+) (.+)$")
@@ -283,7 +283,7 @@ def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
             )
     jobs = {
         j["metadata"].get("uid"): f"{kind} {j['metadata'].get('namespace')}/{j['metadata']['name']}"
-        for api, kind in (("kubeflow.org/v1", "PyTorchJob"), (TRAINJOB_API, TRAINJOB))
+        for api, kind in (("kubeflow.org/v1", "PyTorchJob"), (TRAINER_API, TRAINJOB))
         for j in evidence.of(api, kind)
     }
     for w in evidence.of(KUEUE, "Workload"):

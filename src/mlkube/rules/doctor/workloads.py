@@ -9,12 +9,12 @@ from typing import Any
 
 from mlkube.manifests.objects import Location, condition, live_manifest
 from mlkube.rules.doctor.common import at, owners, pods
-from mlkube.rules.doctor.owners import TRAINJOB, TRAINJOB_API, top_owner
+from mlkube.rules.doctor.owners import TRAINJOB, top_owner
 from mlkube.rules.lint import network
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
-from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL
+from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, TRAINER_API
 
 _QUOTA = re.compile(
     r"exceeded quota: ([^,]+), requested: ([^,]+(?:,[^,:]+)*), used: (.+), limited: (.+)$"
@@ -162,7 +162,7 @@ def _trainjobs_incomplete(evidence: Evidence) -> Iterator[Violation]:
         (str(s["metadata"].get("namespace") or ""), s["metadata"]["name"])
         for s in evidence.of("v1", "Service")
     }
-    for job in evidence.of(TRAINJOB_API, TRAINJOB):
+    for job in evidence.of(TRAINER_API, TRAINJOB):
         meta = job["metadata"]
         if any(condition(job, c).get("status") == "True" for c in ("Complete", "Failed")):
             continue
@@ -178,7 +178,7 @@ def _trainjobs_incomplete(evidence: Evidence) -> Iterator[Violation]:
         if (ns, meta["name"]) not in services:
             waiting.append(f"Service {meta['name']} (the rendezvous address's domain) is missing")
         yield Violation(
-            at(evidence, {"apiVersion": TRAINJOB_API, "kind": TRAINJOB, **job}, "status"),
+            at(evidence, {"apiVersion": TRAINER_API, "kind": TRAINJOB, **job}, "status"),
             f"TrainJob {ns}/{meta['name']}: {len(running)} of {expected} pods running; "
             f"the others block rendezvous: {'; '.join(waiting)}",
             "fix why the missing ranks cannot start (see their findings), and queue the job with "
@@ -207,7 +207,7 @@ def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
     inventory = Inventory()
     for api_version, kind in (
         ("kubeflow.org/v1", "PyTorchJob"),
-        (TRAINJOB_API, TRAINJOB),
+        (TRAINER_API, TRAINJOB),
         ("networking.k8s.io/v1", "NetworkPolicy"),
     ):
         for obj in evidence.of(api_version, kind):
