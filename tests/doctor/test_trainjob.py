@@ -124,7 +124,11 @@ def test_a_cycle_ends() -> None:
 def test_findings_are_the_trainjobs() -> None:
     findings = diagnose(evidence())
     by_rule = {f.rule: f for f in findings}
-    assert "of TrainJob ml/llama cannot be scheduled" in by_rule["DK201"].message
+    unschedulable = by_rule["DK201"]
+    assert unschedulable.message.startswith(
+        "TrainJob ml/llama: 1 pod(s) (llama-node-0-2-q2x7k) cannot be scheduled: "
+    )
+    assert (unschedulable.where.obj.kind, unschedulable.where.obj.name) == ("TrainJob", "llama")
     quota = [f for f in findings if f.rule == "DK204"]
     assert len(quota) == 1 and quota[0].where.obj.kind == "TrainJob"
     assert quota[0].message.startswith("TrainJob ml/llama cannot create its pods")

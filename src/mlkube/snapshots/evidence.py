@@ -18,31 +18,6 @@ from mlkube.manifests.objects import format_path
 from mlkube.messages import clip
 from mlkube.snapshots import jsontext, schema
 
-# (apiVersion, kind): listed in the workloads' namespace (or all), then cluster-scoped
-NAMESPACED = (
-    ("v1", "Pod"),
-    ("v1", "Event"),
-    ("v1", "Service"),
-    ("v1", "ResourceQuota"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("kubeflow.org/v1", "PyTorchJob"),
-    # Kubeflow Trainer v2: TrainJob → JobSet → batch Job → Pod; the middle two only to
-    # walk a pod's ownership up to its TrainJob (one list call each, whatever the pods).
-    ("trainer.kubeflow.org/v1alpha1", "TrainJob"),
-    ("jobset.x-k8s.io/v1alpha2", "JobSet"),
-    ("batch/v1", "Job"),
-    ("serving.kserve.io/v1beta1", "InferenceService"),
-    ("kueue.x-k8s.io/v1beta2", "Workload"),
-    ("kueue.x-k8s.io/v1beta2", "LocalQueue"),
-    ("v1", "PersistentVolumeClaim"),
-)
-CLUSTER_SCOPED = (
-    ("v1", "Node"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("kueue.x-k8s.io/v1beta2", "ClusterQueue"),
-    ("storage.k8s.io/v1", "StorageClass"),
-)
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
 # 100,000 pods make about 600 MB of JSON; a larger file is not a snapshot `--save` wrote.
 LARGEST_FILE = 2**30

@@ -6,10 +6,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlkube.manifests import fit
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import condition
 from mlkube.rules.doctor.common import (
+    about,
     at,
+    by_workload,
     container_statuses,
     gpus_of,
     owner,
@@ -88,13 +91,7 @@ def _gpu_causes(evidence: Evidence, pod: dict[str, Any]) -> list[str]:
         key=lambda h: -h[1],
     )
     held = sum(g for _, g in holders)
-    largest = max((gpu_allocatable(n) for n in nodes), default=0.0)
-    if 0 < largest < gpus_of(pod):
-        causes.append(
-            f"one pod asks for {gpus_of(pod):g} GPUs but the largest node has {largest:g}: "
-            "split the job over more pods (nodes x GPUs per node)"
-        )
-    elif total and held + gpus_of(pod) > total:
+    if total and held + gpus_of(pod) > total and not never_fits(evidence, pod):
         names = ", ".join(
             f"{p['metadata'].get('namespace')}/{p['metadata']['name']} ({g:g})"
             for p, g in holders[:5]
@@ -136,37 +133,81 @@ def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
     nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
     ```
     """
-    index = owners(evidence)
-    for pod in pods(evidence):
-        message = unschedulable(pod)
-        if message is None or blocked_by_claim(message):  # DK205 names the claim
-            continue
-        reasons = _reasons(message)
-        causes: list[str] = []
-        fixes: list[str] = []
-        if f"Insufficient {GPU}" in reasons:
-            causes += _gpu_causes(evidence, pod)
-            fixes.append(f"free or add {GPU} capacity (see the causes above)")
-        if any("untolerated taint" in r for r in reasons):
-            taints = ", ".join(_untolerated(evidence, pod)) or "see the nodes"
-            causes.append(f"nodes have taints the pod does not tolerate: {taints}")
-            fixes.append(
-                "add the pool's tolerations to the pod (mlkube render does this from the Platform)"
-            )
-        if any("affinity/selector" in r for r in reasons):
-            selector = pod.get("spec", {}).get("nodeSelector") or {}
-            causes.append(
-                f"no node matches the pod's node selector or affinity {selector or ''}".rstrip()
-            )
-            fixes.append(
-                "check the GPU model and pool labels the pod selects against the nodes' labels"
-            )
+
+    def refused() -> Iterator[tuple[dict[str, Any], tuple[str, str, str]]]:
+        for pod in pods(evidence):
+            message = unschedulable(pod)
+            if message is None or blocked_by_claim(message):  # DK205 names the claim
+                continue
+            yield pod, (message, *_why(evidence, pod, message))
+
+    for of, (message, causes, fixes), members in by_workload(evidence, refused()):
+        where, who = about(evidence, of, members, "status", "conditions")
         yield Violation(
-            at(evidence, pod, "status", "conditions"),
-            f"{owner(pod, index)} cannot be scheduled: {message}"
-            + ("; " + "; ".join(causes) if causes else ""),
-            "; ".join(fixes) or "read the scheduler's message: no node passes its filters",
+            where,
+            f"{who} cannot be scheduled: {message}" + (f"; {causes}" if causes else ""),
+            fixes or "read the scheduler's message: no node passes its filters",
         )
+
+
+def _why(evidence: Evidence, pod: dict[str, Any], message: str) -> tuple[str, str]:
+    """The causes the evidence shows for the scheduler's ``message``, and their fixes."""
+    reasons = _reasons(message)
+    causes: list[str] = []
+    fixes: list[str] = []
+    never = never_fits(evidence, pod)
+    if never:
+        causes.append(f"it can never run: each pod {'; '.join(str(s) for s in never)}")
+        fixes.append(
+            "ask for less per pod (split the job over more, smaller pods) or use a pool "
+            "with larger nodes"
+        )
+    if f"Insufficient {GPU}" in reasons:
+        causes += _gpu_causes(evidence, pod)
+        if not never:
+            fixes.append(f"free or add {GPU} capacity (see the causes above)")
+    if any("untolerated taint" in r for r in reasons):
+        taints = ", ".join(_untolerated(evidence, pod)) or "see the nodes"
+        causes.append(f"nodes have taints the pod does not tolerate: {taints}")
+        fixes.append(
+            "add the pool's tolerations to the pod (mlkube render does this from the Platform)"
+        )
+    if any("affinity/selector" in r for r in reasons):
+        selector = pod.get("spec", {}).get("nodeSelector") or {}
+        causes.append(
+            f"no node matches the pod's node selector or affinity {selector or ''}".rstrip()
+        )
+        fixes.append(
+            "check the GPU model and pool labels the pod selects against the nodes' labels"
+        )
+    return "; ".join(causes), "; ".join(fixes)
+
+
+def never_fits(evidence: Evidence, pod: dict[str, Any]) -> list[fit.Shortfall]:
+    """What one pod asks more of than the largest node of its pool (the nodes its
+    selector picks and whose taints it tolerates) will ever offer."""
+    spec = pod.get("spec") or {}
+    ask = fit.pod_requests(
+        [c.get("resources") or {} for c in spec.get("containers") or []],
+        [c.get("resources") or {} for c in spec.get("initContainers") or []],
+    )
+    selector = spec.get("nodeSelector") or {}
+    pool = [
+        (str(n["metadata"]["name"]), fit.amounts((n.get("status") or {}).get("allocatable")))
+        for n in evidence.of("v1", "Node")
+        if all((n["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+        and all(
+            _tolerates(pod, t)
+            for t in (n.get("spec") or {}).get("taints") or []
+            if t.get("effect") in ("NoSchedule", "NoExecute")
+        )
+    ]
+    named = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    return fit.over_nodes(
+        ask,
+        pool,
+        f"the largest node of its pool ({named})" if named else "the largest node it tolerates",
+    )
 
 
 def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
