@@ -227,9 +227,18 @@ class InferenceService(Object):
     status: Status | None = None
 
 
+class PodSet(_Read):
+    """kueue.x-k8s.io/v1beta2 Workload.spec.podSets[] (kueue apis/kueue/v1beta2/workload_types.go)."""
+
+    name: str | None = None
+    count: Count | None = None
+    template: PodTemplate | None = None
+
+
 class WorkloadSpec(_Read):
     queueName: str | None = None
     priority: int | None = None
+    podSets: list[PodSet] | None = None
 
 
 class Workload(Object):
@@ -259,7 +268,29 @@ class ClusterQueueStatus(Status):
     flavorsReservation: list[FlavorUsage] | None = None
 
 
+class QueueResource(_Read):
+    name: str
+    nominalQuota: Quantity | None = None
+    borrowingLimit: Quantity | None = None
+    lendingLimit: Quantity | None = None
+
+
+class QueueFlavor(_Read):
+    name: str
+    resources: list[QueueResource] | None = None
+
+
+class ResourceGroup(_Read):
+    flavors: list[QueueFlavor] | None = None
+
+
+class ClusterQueueSpec(_Read):
+    cohortName: str | None = None
+    resourceGroups: list[ResourceGroup] | None = None
+
+
 class ClusterQueue(Object):
+    spec: ClusterQueueSpec | None = None
     status: ClusterQueueStatus | None = None
 
 
@@ -291,6 +322,20 @@ class StorageClass(Object):
     volumeBindingMode: str | None = None
 
 
+class QuotaSpec(_Read):
+    hard: dict[str, Quantity] | None = None
+
+
+class QuotaStatus(_Read):
+    hard: dict[str, Quantity] | None = None
+    used: dict[str, Quantity] | None = None
+
+
+class ResourceQuota(Object):
+    spec: QuotaSpec | None = None
+    status: QuotaStatus | None = None
+
+
 class Envelope(_Read):
     context: str
     namespace: str | None = None
@@ -306,7 +351,7 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/Pod": TypeAdapter(list[Pod]),
     "v1/Event": TypeAdapter(list[Event]),
     "v1/Service": TypeAdapter(list[Object]),
-    "v1/ResourceQuota": TypeAdapter(list[Object]),
+    "v1/ResourceQuota": TypeAdapter(list[ResourceQuota]),
     "v1/Node": TypeAdapter(list[Node]),
     "networking.k8s.io/v1/NetworkPolicy": TypeAdapter(list[Object]),
     "autoscaling/v2/HorizontalPodAutoscaler": TypeAdapter(list[HorizontalPodAutoscaler]),

@@ -258,14 +258,51 @@ def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
         running = sorted(_job(o) for o in admitted if cluster_queue(o) == cq)
         if running:
             detail.append(f"admitted now: {', '.join(running[:5])}")
-        detail.append(f"position {ahead + 1} in its ClusterQueue")
+        never = _over_queue(w, queues.get(str(cq)), list(queues.values()))
+        if never:
+            detail.append(f"it can never be admitted: {'; '.join(never)}")
+        else:
+            detail.append(f"position {ahead + 1} in its ClusterQueue")
         why = condition(w, "QuotaReserved").get("message") or "waiting to be evaluated"
         yield Violation(
             at(evidence, w, "status", "conditions"),
             f"{_job(w)} is held by Kueue: {why} ({'; '.join(detail)})",
-            "wait for quota, lower the job's GPU request, raise the ClusterQueue's nominal quota "
-            "or borrowing limit, or give the job a higher priority",
+            f"lower what the job asks in all below what ClusterQueue {cq!r} can ever have, or "
+            "raise its nominal quota (or its cohort's): no amount of waiting admits it"
+            if never
+            else "wait for quota, lower the job's GPU request, raise the ClusterQueue's nominal "
+            "quota or borrowing limit, or give the job a higher priority",
         )
+
+
+def _over_queue(
+    w: dict[str, Any], queue: dict[str, Any] | None, queues: list[dict[str, Any]]
+) -> list[str]:
+    """What the whole job (every pod set, every pod) asks more of than its ClusterQueue
+    can ever have: its nominal quota plus what it may borrow in its cohort."""
+    if queue is None:
+        return []
+    ask: fit.Amounts = {}
+    for pod_set in (w.get("spec") or {}).get("podSets") or []:
+        spec = (pod_set.get("template") or {}).get("spec") or {}
+        one = fit.pod_requests(
+            [c.get("resources") or {} for c in spec.get("containers") or []],
+            [c.get("resources") or {} for c in spec.get("initContainers") or []],
+        )
+        ask = fit.added(ask, fit.scaled(one, int(pod_set.get("count") or 1)))
+    capacity = fit.queue_capacity(queue, queues)
+    cohort = (queue.get("spec") or {}).get("cohortName")
+    name = queue["metadata"]["name"]
+    where = (
+        f"ClusterQueue {name!r} with all it may borrow in cohort {cohort!r}"
+        if cohort
+        else (f"ClusterQueue {name!r}")
+    )
+    return [
+        f"asks {fit.shown(s.resource, s.asked)} in all, {where} has "
+        f"{fit.shown(s.resource, s.most).split(' ', 1)[0]}"
+        for s in fit.over_queue(ask, capacity, name)
+    ]
 
 
 def _reserved(w: dict[str, Any]) -> bool:
