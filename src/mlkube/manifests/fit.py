@@ -80,7 +80,11 @@ class Shortfall:
     where: str
 
     def __str__(self) -> str:
-        return f"asks {shown(self.resource, self.asked)}, {self.where} has {_amount(self)}"
+        return self.said("asks")
+
+    def said(self, verb: str) -> str:
+        """``asks 24 nvidia.com/gpu, ClusterQueue 'a' has 16`` (``verb``: ask, asks)."""
+        return f"{verb} {shown(self.resource, self.asked)}, {self.where} has {_amount(self)}"
 
 
 def _amount(s: Shortfall) -> str:

@@ -228,7 +228,7 @@ class InferenceService(Object):
 
 
 class PodSet(_Read):
-    """kueue.x-k8s.io/v1beta2 Workload.spec.podSets[] (kueue apis/kueue/v1beta2/workload_types.go)."""
+    """Workload.spec.podSets[] (kubernetes-sigs/kueue apis/kueue/v1beta2/workload_types.go)."""
 
     name: str | None = None
     count: Count | None = None

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from mlkube.manifests import fit
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
 from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
-from mlkube.manifests.workloads import PodTemplate, is_batch, is_training, pod_templates
+from mlkube.manifests.workloads import Container, PodTemplate, is_batch, is_training, pod_templates
 from mlkube.wellknown import QUEUE_LABEL
 
 # Kinds kept whole, by kind name (their groups are unambiguous in practice).
@@ -23,7 +24,7 @@ DEFINITION_KINDS = frozenset(
         "Namespace", "ResourceQuota", "LimitRange", "PriorityClass", "NetworkPolicy",
         "PersistentVolumeClaim", "LocalQueue", "ClusterQueue", "ResourceFlavor",
         "WorkloadPriorityClass", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime",
+        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime", "Node", "Platform",
     }
 )  # fmt: skip
 
@@ -46,6 +47,9 @@ class PodFacts:
     priority_class: str | None
     priority_at: Location
     claims: tuple[ClaimUse, ...]
+    requests: dict[str, float] = field(default_factory=dict)  # one pod's, as a node sees it
+    node_selector: dict[str, str] = field(default_factory=dict)
+    resources_at: Location | None = None  # the first container's resources: what it asks
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,20 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
         priority_class=str(priority) if priority else None,
         priority_at=t.at("priorityClassName"),
         claims=claims,
+        requests=fit.pod_requests(
+            (_resources(c) for c in t.containers if not c.init),
+            (_resources(c) for c in t.containers if c.init),
+        ),
+        node_selector=as_str_map(t.spec.get("nodeSelector")),
+        resources_at=next(
+            (t.manifest.at(*c.field("resources")) for c in t.containers if _resources(c)), None
+        ),
     )
+
+
+def _resources(c: Container) -> dict[str, object]:
+    block = c.spec.get(c.aliases.get("resources", "resources"))
+    return block if isinstance(block, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
