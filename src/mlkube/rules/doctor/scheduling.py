@@ -116,6 +116,10 @@ def _holdsgpu_allocatable(pod: dict[str, Any]) -> bool:
 def pod_unschedulable(evidence: Evidence) -> Iterator[Violation]:
     """Finds pending pods the scheduler cannot place, and says which cause it is.
 
+    Reported once per workload (its top-level owner: the Deployment, not the
+    ReplicaSet; the TrainJob, not its Jobs) and cause, naming the pods; a pod larger
+    than every node of its pool is said to be one that can never run.
+
     ## Why is this bad?
     `0/5 nodes are available: 5 Insufficient nvidia.com/gpu` has several causes: GPUs
     held by other (possibly idle) pods, nodes without GPU labels or without a device
@@ -212,6 +216,9 @@ def never_fits(evidence: Evidence, pod: dict[str, Any]) -> list[fit.Shortfall]:
 
 def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
     """Finds jobs that Kueue holds: not admitted, with the queue, its usage and position.
+
+    A job that asks more in all than its ClusterQueue can ever have (its nominal quota
+    plus what it may borrow in its cohort) is said to be one that can never be admitted.
 
     ## Why is this bad?
     A job Kueue has not admitted stays suspended: no pod exists, so `kubectl get pods`

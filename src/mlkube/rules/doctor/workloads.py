@@ -26,6 +26,9 @@ _QUOTA = re.compile(
 def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
     """Finds workloads whose pods the API server refuses for exceeding a ResourceQuota.
 
+    Names the quota, what a pod asked and what is left; a pod that asks more than the
+    quota's whole limit is said to be one that can never run.
+
     ## Why is this bad?
     The controller keeps trying and the pods never exist: the job looks stuck at
     "Created" and the only trace is a `FailedCreate` event naming the quota.
