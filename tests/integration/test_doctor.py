@@ -81,7 +81,7 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(
         spec = {"containers": [{"name": "c", "image": "x:1"}], "nodeSelector": {"no": "node"}}
         kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": pod, "spec": spec})
     after = gather(kube, "doctor-scale")
-    assert after.calls == before
+    assert after.calls == before <= 14  # issue 11's bound
     assert len(after.of("v1", "Pod")) >= 30
 
 

@@ -72,7 +72,7 @@ def _by_rule(findings: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
 
 
 def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
-    kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces
+    kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces, tmp_path: Path
 ) -> None:
     namespaces(NAMESPACE)
     flavor = _obj(KUEUE, "ResourceFlavor", "dk-a100", None,
@@ -93,6 +93,11 @@ def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
         )
         apply_objects(kube, [big])
         _diagnosed(kube, local_cluster, mlkube)
+        # Saved, the same evidence gives the same diagnosis offline.
+        saved = tmp_path / "evidence.json"
+        _, live, _ = _doctor(mlkube, local_cluster, "--save", str(saved))
+        _, offline, _ = _doctor(mlkube, local_cluster, "--from", str(saved))
+        assert offline["findings"] == live["findings"]
     finally:
         delete_job(kube, "big", namespace=NAMESPACE)
         for q in queues:
