@@ -107,14 +107,14 @@ def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
 
 def _diagnosed(kube: Kube, local_cluster: Path, mlkube: Run) -> None:
     wanted = {("DK204", "Job", "batch"), ("DK204", "Job", "huge"),
-              ("DK205", "Deployment", "server"), ("DK202", "Workload", None)}  # fmt: skip
+              ("DK205", "Deployment", "server"), ("DK202", "TrainJob", "big")}  # fmt: skip
     seen: list[tuple[str, str, str | None]] = []
 
     def complete() -> list[dict[str, Any]] | None:
         _, payload, _ = _doctor(mlkube, local_cluster)
         findings = payload.get("findings", [])
         seen[:] = [(f["rule"], f["object"]["kind"], f["object"]["name"]) for f in findings]
-        got = {(r, k, n if k != "Workload" else None) for r, k, n in seen}
+        got = set(seen)
         three = any("3 pod(s)" in f["message"] for f in _by_rule(findings, "DK205"))
         return findings if wanted <= got and three else None
 

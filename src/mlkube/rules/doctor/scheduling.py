@@ -8,7 +8,7 @@ from typing import Any
 
 from mlkube.manifests import fit
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
-from mlkube.manifests.objects import condition
+from mlkube.manifests.objects import Location, condition
 from mlkube.rules.doctor.common import (
     about,
     at,
@@ -20,7 +20,7 @@ from mlkube.rules.doctor.common import (
     pods,
     unschedulable,
 )
-from mlkube.rules.doctor.owners import TRAINJOB
+from mlkube.rules.doctor.owners import TRAINJOB, controller_ref
 from mlkube.rules.doctor.storage import blocked_by_claim
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
@@ -272,7 +272,7 @@ def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
             detail.append(f"position {ahead + 1} in its ClusterQueue")
         why = condition(w, "QuotaReserved").get("message") or "waiting to be evaluated"
         yield Violation(
-            at(evidence, w, "status", "conditions"),
+            _at_job(evidence, w),
             f"{_job(w)} is held by Kueue: {why} ({'; '.join(detail)})",
             f"lower what the job asks in all below what ClusterQueue {cq!r} can ever have, or "
             "raise its nominal quota (or its cohort's): no amount of waiting admits it"
@@ -327,6 +327,17 @@ def _job(w: dict[str, Any]) -> str:
     return f"{owners[0].get('kind', 'Workload')} {w['metadata'].get('namespace')}/{name}"
 
 
+def _at_job(evidence: Evidence, w: dict[str, Any]) -> Location:
+    """A finding about a Kueue Workload points at the job it stands for (its owner), as
+    users name it; a Workload with no owner at itself."""
+    up = controller_ref(w)
+    if up is None:
+        return at(evidence, w, "status", "conditions")
+    meta = {"namespace": w["metadata"].get("namespace"), "name": up.get("name")}
+    job = {"apiVersion": up.get("apiVersion", ""), "kind": up.get("kind", ""), "metadata": meta}
+    return at(evidence, job)
+
+
 def _gpu_usage(cluster_queue: dict[str, Any]) -> list[str]:
     return [
         f"{flavor['name']}: {r.get('total', '0')} GPUs reserved"
@@ -379,7 +390,7 @@ def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
             by = _JOB_UID.search(message)
             displaced = f", to admit {jobs[by.group(1)]}" if by and by.group(1) in jobs else ""
             yield Violation(
-                at(evidence, w, "status", "conditions"),
+                _at_job(evidence, w),
                 f"{_job(w)} was evicted by Kueue{displaced}: {reason.get('reason')}: {message}",
                 "give the job a higher priority, or let it checkpoint: Kueue requeues it",
             )
