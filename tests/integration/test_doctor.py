@@ -57,6 +57,11 @@ def test_each_failure_is_diagnosed_with_its_cause(
     assert code == 1
     oom = next(f for f in findings if f["rule"] == "DK101")
     assert "to 12Gi (1.5x)" in oom["remediation"]
+    toomany = next(f for f in findings if f["object"]["name"] == "toomany")
+    assert (
+        "it can never run: each pod asks 16 nvidia.com/gpu, the largest node of its pool"
+        in (toomany["message"])
+    )  # the T4 pool's nodes have 4 (examples/platform.yaml)
     notol = next(f for f in findings if f["object"]["name"] == "notol")
     assert "nvidia.com/gpu=present:NoSchedule" in notol["message"]
 
