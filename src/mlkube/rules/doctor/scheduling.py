@@ -15,8 +15,6 @@ from mlkube.rules.doctor.common import (
     by_workload,
     container_statuses,
     gpus_of,
-    owner,
-    owners,
     pods,
     unschedulable,
 )
@@ -367,16 +365,24 @@ def pod_disrupted(evidence: Evidence) -> Iterator[Violation]:
     priorityClassName: ml-training-high   # and checkpoints, so a preemption costs little
     ```
     """
-    index = owners(evidence)
-    for pod in pods(evidence):
-        target = condition(pod, "DisruptionTarget")
-        if target.get("status") == "True":
-            yield Violation(
-                at(evidence, pod, "status", "conditions"),
-                f"{owner(pod, index)} was disrupted: "
-                f"{target.get('reason')}: {target.get('message', '')}".rstrip(": "),
-                "give the job a higher PriorityClass, or make sure it checkpoints and resumes",
-            )
+
+    def disrupted() -> Iterator[tuple[dict[str, Any], str]]:
+        for pod in pods(evidence):
+            target = condition(pod, "DisruptionTarget")
+            if target.get("status") == "True":
+                yield pod, str(target.get("reason"))
+
+    for of, reason, members in by_workload(evidence, disrupted()):
+        where, who = about(evidence, of, members, "status", "conditions")
+        first = min(members, key=lambda p: str(p["metadata"]["name"]))
+        message = condition(first, "DisruptionTarget").get("message", "")
+        yield Violation(
+            where,
+            f"{who} {'was' if len(members) == 1 else 'were'} disrupted: {reason}: {message}".rstrip(
+                ": "
+            ),
+            "give the job a higher PriorityClass, or make sure it checkpoints and resumes",
+        )
     jobs = {
         j["metadata"].get("uid"): f"{kind} {j['metadata'].get('namespace')}/{j['metadata']['name']}"
         for api, kind in (("kubeflow.org/v1", "PyTorchJob"), (TRAINER_API, TRAINJOB))
