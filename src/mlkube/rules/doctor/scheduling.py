@@ -27,6 +27,9 @@ from mlkube.wellknown import GPU, TRAINER_API
 KUEUE = "kueue.x-k8s.io/v1beta2"
 _COUNTED = re.compile(r"^(\d+) (.+)$")
 _JOB_UID = re.compile(r"JobUID: ([0-9a-f-]+)")
+# Kueue's flavor assigner: "insufficient quota for nvidia.com/gpu in flavor a100, ..."
+# (kubernetes-sigs/kueue pkg/scheduler/flavorassigner/flavorassigner.go)
+_TRIED = re.compile(r"insufficient quota for \S+ in flavor ([^,\s]+)")
 
 
 def _reasons(message: str) -> list[str]:
@@ -263,12 +266,13 @@ def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
         running = sorted(_job(o) for o in admitted if cluster_queue(o) == cq)
         if running:
             detail.append(f"admitted now: {', '.join(running[:5])}")
-        never = _over_queue(w, queues.get(str(cq)), list(queues.values()))
+        why = str(condition(w, "QuotaReserved").get("message") or "")
+        never = _over_queue(w, queues.get(str(cq)), list(queues.values()), why)
         if never:
             detail.append(f"it can never be admitted: {'; '.join(never)}")
         else:
             detail.append(f"position {ahead + 1} in its ClusterQueue")
-        why = condition(w, "QuotaReserved").get("message") or "waiting to be evaluated"
+        why = why or "waiting to be evaluated"
         yield Violation(
             _at_job(evidence, w),
             f"{_job(w)} is held by Kueue: {why} ({'; '.join(detail)})",
@@ -281,10 +285,12 @@ def kueue_workload_pending(evidence: Evidence) -> Iterator[Violation]:
 
 
 def _over_queue(
-    w: dict[str, Any], queue: dict[str, Any] | None, queues: list[dict[str, Any]]
+    w: dict[str, Any], queue: dict[str, Any] | None, queues: list[dict[str, Any]], why: str
 ) -> list[str]:
     """What the whole job (every pod set, every pod) asks more of than its ClusterQueue
-    can ever have: its nominal quota plus what it may borrow in its cohort."""
+    can ever have: its nominal quota plus what it may borrow in its cohort, in the
+    flavors Kueue tried for it (those its message names: a flavor whose nodes the job
+    does not select is no capacity of its)."""
     if queue is None:
         return []
     ask: fit.Amounts = {}
@@ -296,6 +302,9 @@ def _over_queue(
         )
         ask = fit.added(ask, fit.scaled(one, int(pod_set.get("count") or 1)))
     capacity = fit.queue_capacity(queue, queues)
+    tried = set(_TRIED.findall(why))
+    if tried:
+        capacity = {f: c for f, c in capacity.items() if f in tried}
     cohort = (queue.get("spec") or {}).get("cohortName")
     name = queue["metadata"]["name"]
     where = (

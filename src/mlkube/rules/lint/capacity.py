@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlkube.manifests import fit
-from mlkube.manifests.objects import Manifest
+from mlkube.manifests.objects import Manifest, as_str_map
 from mlkube.quantity import parse_quantity
 from mlkube.rules.lint.inventory import Inventory, PodFacts, WorkloadFacts
 from mlkube.rules.model import Rule, Severity, Violation
@@ -23,7 +23,8 @@ def workload_never_fits(inv: Inventory) -> Iterator[Violation]:
     the Platform's pools in the input); each pod, and a training job's pods together
     (they start together or not at all), with the ResourceQuotas of its namespace; a
     queued job's pods together with its ClusterQueue's nominal quota plus what it may
-    borrow from the other ClusterQueues of its cohort.
+    borrow from the other ClusterQueues of its cohort, in the flavors whose node labels
+    its pods can have.
 
     ## Why is this bad?
     Nothing reports it later: the API server refuses each pod over the quota (the job
@@ -117,11 +118,24 @@ def _over_queue(inv: Inventory, w: WorkloadFacts, total: fit.Amounts) -> list[st
     queue = queues[target].obj
     cohort = queues[target].get("spec", "cohortName")
     capacity = fit.queue_capacity(queue, [q.obj for q in queues.values()])
+    flavors = {f.ref.name: f for f in inv.of_kind("ResourceFlavor")}
+    capacity = {
+        name: c
+        for name, c in capacity.items()
+        if name not in flavors or all(_selects(p, flavors[name]) for p in w.pods)
+    }
     return [
-        f"its pods together {s}"
+        f"its pods together {s.said('ask')}"
         + (f" (with all it may borrow in cohort {cohort!r})" if cohort else "")
         for s in fit.over_queue(total, capacity, str(target))
     ]
+
+
+def _selects(pod: PodFacts, flavor: Manifest) -> bool:
+    """Whether Kueue could give ``pod`` this flavor: none of the flavor's node labels
+    contradicts the pod's node selector (pkg/scheduler/flavorassigner)."""
+    labels = as_str_map(flavor.get("spec", "nodeLabels"))
+    return all(labels.get(k, v) == v for k, v in pod.node_selector.items())
 
 
 INPUT_RULES: tuple[Rule[Inventory], ...] = (
