@@ -48,16 +48,21 @@ def _deployment(name: str, claim: str) -> dict[str, Any]:
     return _obj("apps/v1", "Deployment", name, NAMESPACE, spec=spec)
 
 
-def _queue(name: str, gpus: int) -> dict[str, Any]:
+def _queue(name: str, gpus: int, spot: int = 0) -> dict[str, Any]:
     """A ClusterQueue of cohort COHORT with ``gpus`` A100s of nominal quota (and room
-    for the CPU and memory of any job, so that only the GPUs can refuse it)."""
-    resources = [
-        {"name": "cpu", "nominalQuota": "1000"},
-        {"name": "memory", "nominalQuota": "10Ti"},
-        {"name": "nvidia.com/gpu", "nominalQuota": str(gpus)},
-    ]
-    group = {"coveredResources": ["cpu", "memory", "nvidia.com/gpu"],
-             "flavors": [{"name": "dk-a100", "resources": resources}]}  # fmt: skip
+    for the CPU and memory of any job, so that only the GPUs can refuse it), and
+    ``spot`` GPUs of a flavor on the spot pool's nodes."""
+
+    def flavor(name: str, gpus: int) -> dict[str, Any]:
+        resources = [
+            {"name": "cpu", "nominalQuota": "1000"},
+            {"name": "memory", "nominalQuota": "10Ti"},
+            {"name": "nvidia.com/gpu", "nominalQuota": str(gpus)},
+        ]
+        return {"name": name, "resources": resources}
+
+    flavors = [flavor("dk-a100", gpus)] + ([flavor("dk-spot", spot)] if spot else [])
+    group = {"coveredResources": ["cpu", "memory", "nvidia.com/gpu"], "flavors": flavors}
     spec = {"cohortName": COHORT, "namespaceSelector": {}, "resourceGroups": [group]}
     return _obj(KUEUE, "ClusterQueue", name, None, spec=spec)
 
@@ -75,9 +80,14 @@ def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
     kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces, tmp_path: Path
 ) -> None:
     namespaces(NAMESPACE)
-    flavor = _obj(KUEUE, "ResourceFlavor", "dk-a100", None,
-                  spec={"nodeLabels": {"mlkube.dev/pool": "a100"}})  # fmt: skip
-    queues = [_queue("dk-small", 8), _queue("dk-lender", 8)]
+    flavors = [
+        _obj(KUEUE, "ResourceFlavor", f"dk-{pool}", None,
+             spec={"nodeLabels": {"mlkube.dev/pool": pool}})
+        for pool in ("a100", "spot")
+    ]  # fmt: skip
+    flavors[1]["spec"]["nodeLabels"]["mlkube.dev/pool"] = "a100-spot"
+    # dk-small's 32 spot GPUs are no use to a job on the on-demand A100 pool.
+    queues = [_queue("dk-small", 8, spot=32), _queue("dk-lender", 8)]
     local = _obj(KUEUE, "LocalQueue", "dk-small", NAMESPACE, spec={"clusterQueue": "dk-small"})
     quota = _obj("v1", "ResourceQuota", "gpu", NAMESPACE,
                  spec={"hard": {"requests.nvidia.com/gpu": "1"}})  # fmt: skip
@@ -86,7 +96,7 @@ def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
     )
     big["metadata"].setdefault("labels", {})["kueue.x-k8s.io/queue-name"] = "dk-small"
     try:
-        apply_objects(kube, [flavor, *queues, local, quota])
+        apply_objects(kube, [*flavors, *queues, local, quota])
         apply_objects(
             kube,
             [_gpu_job("batch", 1, 2), _gpu_job("huge", 2, 1), _deployment("server", "weights")],
@@ -102,7 +112,8 @@ def test_each_workload_cause_is_one_finding_with_its_owner_and_fix(
         delete_job(kube, "big", namespace=NAMESPACE)
         for q in queues:
             kube.delete(KUEUE, "ClusterQueue", q["metadata"]["name"])
-        kube.delete(KUEUE, "ResourceFlavor", "dk-a100")
+        for f in flavors:
+            kube.delete(KUEUE, "ResourceFlavor", f["metadata"]["name"])
 
 
 def _diagnosed(kube: Kube, local_cluster: Path, mlkube: Run) -> None:
