@@ -62,12 +62,13 @@ def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
             continue
         seen.add(key)
         match = _QUOTA.search(message)
-        detail, never = _quota_detail(match, key[0]) if match else (message, False)
+        gang = _gang(evidence, str(involved.get("kind")), key)
+        detail, never = _quota_detail(match, key[0], gang) if match else (message, False)
         obj = {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved.get("kind", ""),
                "metadata": {"namespace": key[0], "name": key[1]}}  # fmt: skip
         fix = (
-            "lower what each pod asks below the quota's limit, or raise the limit: no amount "
-            "of waiting admits it"
+            "lower what the job's pods ask (each, and together when they must start together) "
+            "below the quota's limit, or raise the limit: no amount of waiting admits it"
             if never
             else "wait for the namespace's other pods to finish, raise the namespace's quota, "
             "or lower what the job asks for"
@@ -84,9 +85,28 @@ def _amounts(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
 
 
-def _quota_detail(match: re.Match[str], namespace: str) -> tuple[str, bool]:
+def _gang(evidence: Evidence, kind: str, key: tuple[str, str]) -> int:
+    """How many pods a distributed training job needs running at once (its ranks wait
+    for each other at rendezvous); 1 for anything whose pods run on their own."""
+    api = {"TrainJob": TRAINER_API, "PyTorchJob": "kubeflow.org/v1"}.get(kind)
+    job = next(
+        (j for j in evidence.of(api, kind) if (str(j["metadata"].get("namespace")),
+         j["metadata"]["name"]) == key),
+        None,
+    ) if api else None  # fmt: skip
+    spec = (job or {}).get("spec") or {}
+    if kind == "TrainJob":
+        return int((spec.get("trainer") or {}).get("numNodes") or 1)
+    if kind == "PyTorchJob":
+        replicas = (spec.get("pytorchReplicaSpecs") or {}).values()
+        return sum(int(r.get("replicas", 1)) for r in replicas) or 1
+    return 1
+
+
+def _quota_detail(match: re.Match[str], namespace: str, gang: int) -> tuple[str, bool]:
     """The quota, and for each resource refused what one pod asked and what is left;
-    whether one pod alone asks more than the limit (it can never be created)."""
+    whether one pod alone, or the ``gang`` of pods that must run together, asks more
+    than the limit (it can never run)."""
     quota = match.group(1).strip()
     asked, used, limited = (_amounts(match.group(i)) for i in (2, 3, 4))
     parts, never = [], []
@@ -100,6 +120,11 @@ def _quota_detail(match: re.Match[str], namespace: str) -> tuple[str, bool]:
         )
         if ask > limit:
             never.append(f"one pod asks {amount} {name} and the quota allows {limited.get(name)}")
+        elif ask * gang > limit:
+            never.append(
+                f"its {gang} pods, which must run together, ask {_left(resource, ask * gang)} "
+                f"{name} and the quota allows {limited.get(name)}"
+            )
     text = f"ResourceQuota {namespace}/{quota}: {'; '.join(parts)}"
     if never:
         text += f"; it can never run: {'; '.join(never)}"
