@@ -8,9 +8,9 @@ until the top. The costlier context is listed only when some object calls for it
 PersistentVolumeClaims and StorageClasses when a pod waits for a claim, queues when
 Kueue holds a workload, autoscalers when something they scale exists. (A quota
 refusal's event names the quota, what was asked, used and allowed: no ResourceQuota
-list is needed.) So the
-number of list calls follows the kinds present, never the number of pods (issue 11:
-at most 14 for a namespace with pods of a few kinds). Pure: `cluster.evidence` runs it.
+list is needed.) So the number of list calls follows the kinds present, never the
+number of pods (issue 11: at most 14 for a namespace with pods of a few kinds).
+Pure: `cluster.evidence` runs it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mlkube.rules.doctor.owners import SHORTCUTS, chain, owner_index
+from mlkube.rules.doctor.common import owners, unschedulable
+from mlkube.rules.doctor.owners import SHORTCUTS, chain
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.wellknown import GPU, JOB_NAME_LABEL, JOBSET_LABEL
 
@@ -49,7 +50,7 @@ def wanted(evidence: Evidence) -> list[Want]:
     calls: dict[Want, None] = dict.fromkeys(FIRST)
     pods = evidence.of("v1", "Pod")
     calls.update(dict.fromkeys(_owners(evidence, pods)))
-    pending = [_unschedulable(p) for p in pods]
+    pending = [unschedulable(p) for p in pods]
     if any(m and any(c in m for c in _CLAIM_WAIT) for m in pending):
         calls[("v1", "PersistentVolumeClaim", None)] = None
         calls[("storage.k8s.io/v1", "StorageClass", None)] = None
@@ -73,11 +74,7 @@ def _owners(evidence: Evidence, pods: list[dict[str, Any]]) -> Iterator[Want]:
     event's controller: where its walk up the owners listed so far stops at an owner
     not listed yet. Owners of objects no pod or job leads to are not followed (a
     suspended JobSet's Jobs do not bring in the JobSet)."""
-    index = owner_index(
-        (key.rsplit("/", 1)[1], objects)
-        for key, objects in evidence.objects.items()
-        if not key.endswith(("/Pod", "/Event"))
-    )
+    index = owners(evidence)
     starts = list(pods) + evidence.of(KUEUE, "Workload")
     for event in evidence.of("v1", "Event"):
         involved = event.get("involvedObject") or {}
@@ -102,13 +99,6 @@ def _owners(evidence: Evidence, pods: list[dict[str, Any]]) -> Iterator[Want]:
 def _want(ref: dict[str, Any]) -> Iterable[Want]:
     api, kind = str(ref.get("apiVersion") or ""), str(ref.get("kind") or "")
     return [(api, kind, None)] if api and kind and kind not in _NOT_OWNERS else []
-
-
-def _unschedulable(pod: dict[str, Any]) -> str | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable":
-            return str(c.get("message", ""))
-    return None
 
 
 def _training(pod: dict[str, Any]) -> bool:
