@@ -72,11 +72,12 @@ class Evidence:
         except ValidationError as exc:
             raise _invalid(exc, (), data, text, source) from None
         for key, items in data.get("objects", {}).items():
-            if key in schema.ADAPTERS:
-                try:
-                    schema.ADAPTERS[key].validate_python(items)
-                except ValidationError as exc:
-                    raise _invalid(exc, ("objects", key), data, text, source) from None
+            # Any other kind is an owner a pod's walk may pass: its metadata is read.
+            adapter = schema.ADAPTERS.get(key, schema.OWNERS)
+            try:
+                adapter.validate_python(items)
+            except ValidationError as exc:
+                raise _invalid(exc, ("objects", key), data, text, source) from None
         return cls(
             envelope.context,
             envelope.namespace,

@@ -345,8 +345,8 @@ class Envelope(_Read):
     calls: Count = 0
 
 
-# The model of each kind the rules read, by ``apiVersion/kind``; other kinds are kept
-# unchecked (no rule reads them).
+# The model of each kind the rules read, by ``apiVersion/kind``; of other kinds (the
+# owners listed to walk pods up to their workload) the metadata, as `OWNERS`.
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/Pod": TypeAdapter(list[Pod]),
     "v1/Event": TypeAdapter(list[Event]),
@@ -367,3 +367,4 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/PersistentVolumeClaim": TypeAdapter(list[PersistentVolumeClaim]),
     "storage.k8s.io/v1/StorageClass": TypeAdapter(list[StorageClass]),
 }
+OWNERS: TypeAdapter[Any] = TypeAdapter(list[Object])
