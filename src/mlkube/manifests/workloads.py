@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mlkube.manifests.accelerators import accelerator, counts_devices
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
 from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity, whole_number
-from mlkube.wellknown import GPU, ISVC_LABEL
+from mlkube.wellknown import ISVC_LABEL
 
-GPU_RESOURCES = (GPU, "amd.com/gpu")
 KSERVE_FRAMEWORKS = (
     "model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx",
     "huggingface", "lightgbm", "paddle", "pmml",
@@ -52,17 +52,31 @@ class Container:
         """``resources.<kind>.<name>`` as written, or None."""
         return dig(self.spec, ("resources", kind, name))
 
-    def gpus(self) -> float:
-        """GPUs this container gets: the limit, or the request when no limit is set."""
+    def accelerator_requests(self) -> dict[str, Any]:
+        """The accelerator resources this container asks for, each as written: the
+        limit, or the request where no limit is set."""
         resources = self.spec.get("resources")
         if not isinstance(resources, dict):  # the common case, kept cheap: every rule asks
+            return {}
+        out: dict[str, Any] = {}
+        for kind in ("requests", "limits"):  # the limit wins
+            block = resources.get(kind)
+            if isinstance(block, dict):
+                for name, value in block.items():
+                    if value is not None and accelerator(str(name)):
+                        out[str(name)] = value
+        return out
+
+    def accelerators(self) -> float:
+        """Accelerator devices this container gets; a share of one (Intel millicores)
+        counts as one device."""
+        asked = self.accelerator_requests()
+        if not asked:
             return 0.0
-        for resource in GPU_RESOURCES:
-            for kind in ("limits", "requests"):
-                block = resources.get(kind)
-                if isinstance(block, dict) and block.get(resource) is not None:
-                    return parse_quantity(block[resource]) or 0.0
-        return 0.0
+        devices = [parse_quantity(v) or 0.0 for r, v in asked.items() if counts_devices(r)]
+        if devices:
+            return sum(devices)
+        return 1.0 if any((parse_quantity(v) or 0.0) > 0 for v in asked.values()) else 0.0
 
     @property
     def mounts(self) -> list[dict[str, Any]]:
@@ -89,8 +103,10 @@ class PodTemplate:
     def at(self, *sub: str | int) -> Location:
         return self.manifest.at(*self.path, *sub)
 
-    def gpus(self) -> float:
-        return sum(c.gpus() for c in self.containers if not c.init)
+    def accelerators(self) -> float:
+        """Accelerator devices one pod gets from device plugins (DRA claims are counted
+        where the claim's DeviceClass is known: see the lint inventory)."""
+        return sum(c.accelerators() for c in self.containers if not c.init)
 
     @property
     def volumes(self) -> list[dict[str, Any]]:
@@ -125,8 +141,20 @@ def is_batch(m: Manifest) -> bool:
     return (m.ref.group, m.ref.kind) in _BATCH
 
 
-def is_training(m: Manifest) -> bool:
-    return m.ref.group in ("kubeflow.org", "trainer.kubeflow.org")
+def is_training_kind(m: Manifest) -> bool:
+    """Kinds that exist to train: the Training Operator's jobs and Trainer's TrainJob.
+    Other kinds train when what they run says so (`mlkube.manifests.recognise`)."""
+    return (m.ref.group, m.ref.kind) in _TRAINING_KINDS
+
+
+_TRAINING_KINDS = frozenset(
+    {
+        *(("kubeflow.org", kind) for kind in ("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob")),
+        *(("kubeflow.org", kind) for kind in ("PaddleJob", "JAXJob")),
+        *(("trainer.kubeflow.org", kind) for kind in ("TrainJob", "TrainingRuntime")),
+        ("trainer.kubeflow.org", "ClusterTrainingRuntime"),
+    }
+)
 
 
 def _replicas(value: Any, default: int = 1) -> int:

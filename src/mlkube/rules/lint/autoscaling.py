@@ -1,4 +1,5 @@
-"""Rules on autoscaling GPU workloads: on metrics that exist and that mean GPU load."""
+"""Rules on autoscaling accelerator workloads: on metrics that exist and that mean the
+accelerators' load."""
 
 from __future__ import annotations
 
@@ -67,32 +68,38 @@ def _host_only(hpa: Manifest) -> list[str] | None:
 
 
 def _gpu_target(inventory: Inventory, hpa: Manifest) -> str | None:
-    """The GPU workload in the input that ``hpa`` scales, described; None if there is none."""
+    """The accelerator workload in the input that ``hpa`` scales, described; None if there
+    is none."""
     kind = str(hpa.get("spec", "scaleTargetRef", "kind") or "")
     name = str(hpa.get("spec", "scaleTargetRef", "name") or "")
     namespace = hpa.ref.namespace or "default"
     for w in inventory.workloads:
         if w.namespace != namespace:
             continue
-        if w.ref.kind == kind and w.ref.name == name and any(p.gpus > 0 for p in w.pods):
-            return f"GPU {kind} {name}"
-        if _is_predictor_deployment(w, kind, name):
-            return f"Deployment {name} (the GPU predictor of InferenceService {w.ref.name})"
+        if (
+            w.ref.kind == kind
+            and w.ref.name == name
+            and any(inventory.accelerated(w, p) for p in w.pods)
+        ):
+            return f"accelerator {kind} {name}"
+        if _is_predictor_deployment(inventory, w, kind, name):
+            return f"Deployment {name} (the accelerator predictor of InferenceService {w.ref.name})"
     return None
 
 
-def _is_predictor_deployment(w: WorkloadFacts, kind: str, name: str) -> bool:
+def _is_predictor_deployment(inv: Inventory, w: WorkloadFacts, kind: str, name: str) -> bool:
     """KServe's Standard (raw) mode runs the predictor as Deployment ``<isvc>-predictor``."""
     return (
         (w.ref.group, w.ref.kind) == _ISVC
         and kind == "Deployment"
         and name in (f"{w.ref.name}-predictor", f"{w.ref.name}-predictor-default")
-        and any(p.role == "predictor" and p.gpus > 0 for p in w.pods)
+        and any(p.role == "predictor" and inv.accelerated(w, p) for p in w.pods)
     )
 
 
 def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
-    """Finds HorizontalPodAutoscalers that scale a GPU workload on CPU or memory only.
+    """Finds HorizontalPodAutoscalers that scale an accelerator workload on CPU or memory
+    only.
 
     ## Why is this bad?
     A GPU inference server can sit at 5% CPU while its GPU is saturated: the CPU only
@@ -137,7 +144,7 @@ def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
 
 
 def _predictor_gpus(m: Manifest) -> bool:
-    return any(t.role == "predictor" and t.gpus() > 0 for t in pod_templates(m))
+    return any(t.role == "predictor" and t.accelerators() > 0 for t in pod_templates(m))
 
 
 def _kserve_default_cpu_hpa(m: Manifest) -> bool:
@@ -353,8 +360,8 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK402",
         Severity.WARNING,
-        "Scale the GPU predictor on GPU utilisation (autoscalerClass external and an HPA "
-        "on DCGM_FI_DEV_GPU_UTIL), or on concurrency with Knative.",
+        "Scale the predictor on its accelerators' utilisation (autoscalerClass external and "
+        "an HPA on it, DCGM_FI_DEV_GPU_UTIL for NVIDIA GPUs), or on concurrency with Knative.",
         isvc_scale_metric_cpu_for_gpu,
     ),
     Rule(
@@ -377,7 +384,8 @@ INPUT_RULES: tuple[Rule[Inventory], ...] = (
     Rule(
         "MK401",
         Severity.WARNING,
-        "Scale GPU workloads on a GPU metric such as DCGM_FI_DEV_GPU_UTIL.",
+        "Scale accelerator workloads on an accelerator metric (DCGM_FI_DEV_GPU_UTIL for NVIDIA "
+        "GPUs).",
         hpa_cpu_for_gpu,
     ),
     Rule(

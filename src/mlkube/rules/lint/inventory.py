@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from mlkube.manifests.accelerators import claim_device_classes, claim_sources, gpu_device_class
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
+from mlkube.manifests.recognise import serves, storageless_models, trained_model_host, trains
 from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
-from mlkube.manifests.workloads import PodTemplate, is_batch, is_training, pod_templates
+from mlkube.manifests.workloads import PodTemplate, is_batch, pod_templates
 from mlkube.wellknown import QUEUE_LABEL
 
 # Kinds kept whole, by kind name (their groups are unambiguous in practice).
@@ -23,7 +25,8 @@ DEFINITION_KINDS = frozenset(
         "Namespace", "ResourceQuota", "LimitRange", "PriorityClass", "NetworkPolicy",
         "PersistentVolumeClaim", "LocalQueue", "ClusterQueue", "ResourceFlavor",
         "WorkloadPriorityClass", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime",
+        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime", "ResourceClaimTemplate",
+        "ResourceClaim", "Service", "TrainedModel",
     }
 )  # fmt: skip
 
@@ -42,10 +45,14 @@ class PodFacts:
     role: str
     replicas: int
     labels: dict[str, str]
-    gpus: float
+    accelerators: float  # devices from device plugins, per pod
+    accelerator_names: tuple[str, ...]  # the extended resources they come as
     priority_class: str | None
     priority_at: Location
     claims: tuple[ClaimUse, ...]
+    serves: bool = False  # by itself (a port, a model server); Services are added later
+    # DRA claims the app containers use, as (kind, name) of the claim or its template.
+    device_claims: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +74,15 @@ class WorkloadFacts:
         return self.labels.get(QUEUE_LABEL)
 
     @property
-    def gpus(self) -> float:
-        return sum(p.gpus * p.replicas for p in self.pods)
+    def accelerators(self) -> float:
+        return sum(p.accelerators * p.replicas for p in self.pods)
 
     @property
     def distributed(self) -> bool:
         return self.training and sum(p.replicas for p in self.pods) > 1
 
 
-def _pod_facts(t: PodTemplate) -> PodFacts:
+def _pod_facts(m: Manifest, t: PodTemplate) -> PodFacts:
     priority = t.spec.get("priorityClassName")
     claims = tuple(
         ClaimUse(str(v["persistentVolumeClaim"]["claimName"]), t.at("volumes", i))
@@ -88,10 +95,17 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
         role=t.role,
         replicas=t.replicas,
         labels=t.labels,
-        gpus=t.gpus(),
+        accelerators=t.accelerators(),
+        accelerator_names=tuple(
+            sorted({r for c in t.containers if not c.init for r in c.accelerator_requests()})
+        ),
         priority_class=str(priority) if priority else None,
         priority_at=t.at("priorityClassName"),
         claims=claims,
+        serves=serves(m, t),
+        device_claims=tuple(
+            source for c in t.containers if not c.init for source in claim_sources(t.spec, c.spec)
+        ),
     )
 
 
@@ -104,11 +118,21 @@ class RuntimeUse:
     at: Location
 
 
+@dataclass(frozen=True, slots=True)
+class ModelUse:
+    """An InferenceService predictor's model block that names no storage."""
+
+    service: ObjectRef
+    framework: str
+    at: Location
+
+
 @dataclass
 class Inventory:
     definitions: dict[str, list[Manifest]] = field(default_factory=lambda: defaultdict(list))
     workloads: list[WorkloadFacts] = field(default_factory=list)
     runtime_uses: list[RuntimeUse] = field(default_factory=list)
+    storageless_models: list[ModelUse] = field(default_factory=list)
 
     def add(self, m: Manifest) -> None:
         if m.ref.kind in DEFINITION_KINDS:
@@ -117,6 +141,8 @@ class Inventory:
             key = runtime_ref(m)
             if key is not None:
                 self.runtime_uses.append(RuntimeUse(m.ref, key, m.at("spec", "runtimeRef", "name")))
+        for framework, path in storageless_models(m):
+            self.storageless_models.append(ModelUse(m.ref, framework, m.at(*path)))
         # A runtime runs no pods of its own: they are counted in the TrainJobs that use it.
         templates = () if is_runtime(m) else pod_templates(m)
         if templates:
@@ -127,8 +153,8 @@ class Inventory:
                     labels=m.labels,
                     labels_at=m.at("metadata", "labels"),
                     batch=is_batch(m),
-                    training=is_training(m),
-                    pods=tuple(_pod_facts(t) for t in templates),
+                    training=any(trains(m, t) for t in templates),
+                    pods=tuple(_pod_facts(m, t) for t in templates),
                 )
             )
 
@@ -145,6 +171,44 @@ class Inventory:
 
     def namespaced(self, kind: str, namespace: str) -> list[Manifest]:
         return [m for m in self.of_kind(kind) if (m.ref.namespace or "default") == namespace]
+
+    def device_classes(self, w: WorkloadFacts, pod: PodFacts) -> set[str]:
+        """The accelerator DeviceClasses ``pod`` gets through DRA claims, where the claim
+        or its template is in the input (in the workload's namespace)."""
+        out: set[str] = set()
+        for kind, name in pod.device_claims:
+            for claim in self.namespaced(kind, w.namespace):
+                if claim.ref.name == name:
+                    out.update(c for c in claim_device_classes(claim) if gpu_device_class(c))
+        return out
+
+    def accelerated(self, w: WorkloadFacts, pod: PodFacts) -> bool:
+        """Whether ``pod`` gets accelerators, from a device plugin or a DRA claim."""
+        return pod.accelerators > 0 or bool(pod.device_claims and self.device_classes(w, pod))
+
+    def serving(self, w: WorkloadFacts, pod: PodFacts) -> bool:
+        """Whether ``pod`` serves: by itself, or as a long-running pod that a Service of
+        the input selects."""
+        if pod.serves:
+            return True
+        if w.batch or w.training:
+            return False
+        return any(
+            isinstance(selector, dict)
+            and selector
+            and selects({"matchLabels": selector}, pod.labels)
+            for service in self.namespaced("Service", w.namespace)
+            for selector in (service.get("spec", "selector"),)
+        )
+
+    def trained_models(self, service: ObjectRef) -> list[Manifest]:
+        """The TrainedModels of the input that load a stored model into ``service``."""
+        namespace = service.namespace or "default"
+        return [
+            m
+            for m in self.namespaced("TrainedModel", namespace)
+            if trained_model_host(m) == service.name
+        ]
 
 
 def selects(selector: object, labels: dict[str, str]) -> bool:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlkube.manifests.objects import Manifest, dig
+from mlkube.manifests.recognise import serves
 from mlkube.manifests.workloads import KSERVE_FRAMEWORKS, Container, PodTemplate, pod_templates
-from mlkube.rules.lint.common import gpu_containers, gpu_templates
+from mlkube.rules.lint.common import accelerator_containers, accelerator_templates
 from mlkube.rules.lint.inventory import Inventory, PodFacts, WorkloadFacts, selects
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.wellknown import ZONE_LABEL
@@ -43,7 +44,8 @@ def _is_isvc(m: Manifest) -> bool:
 
 
 def _endpoints(m: Manifest) -> Iterator[_Endpoint]:
-    """An InferenceService's predictor, or the GPU pods of a Deployment or StatefulSet."""
+    """An InferenceService's predictor, or the accelerator pods of a Deployment or
+    StatefulSet that serve (a port, a model server): a GPU burn-in serves nothing."""
     if _is_isvc(m):
         if m.annotations.get(_DEPLOYMENT_MODE) == "ModelMesh":  # pods shared, not per object
             return
@@ -53,8 +55,10 @@ def _endpoints(m: Manifest) -> Iterator[_Endpoint]:
                 yield _Endpoint(template, minimum, m.get(*minimum) is not None, "the predictor")
     elif (m.ref.group, m.ref.kind) in _GPU_SERVERS:
         replicas = ("spec", "replicas")
-        for template in gpu_templates(m):
-            yield _Endpoint(template, replicas, m.get(*replicas) is not None, f"GPU {m.ref.kind}")
+        for template in accelerator_templates(m):
+            if serves(m, template):
+                written = m.get(*replicas) is not None
+                yield _Endpoint(template, replicas, written, f"accelerator {m.ref.kind}")
 
 
 def endpoint_single_replica(m: Manifest) -> Iterator[Violation]:
@@ -174,7 +178,8 @@ def _custom_model_container(m: Manifest) -> Container | None:
 
 
 def serving_readiness_probe_missing(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU serving containers and custom KServe predictors without a readiness probe.
+    """Finds accelerator serving containers and custom KServe predictors without a
+    readiness probe.
 
     ## Why is this bad?
     Without a readiness probe a pod receives traffic as soon as its container starts,
@@ -213,32 +218,26 @@ def serving_readiness_probe_missing(m: Manifest) -> Iterator[Violation]:
                 "before its model has loaded",
             )
     elif (m.ref.group, m.ref.kind) in _GPU_SERVERS:
-        for template, c in gpu_containers(m):
-            if c.spec.get("readinessProbe") is None:
+        for template, c in accelerator_containers(m):
+            if c.spec.get("readinessProbe") is None and serves(m, template):
                 yield Violation(
                     m.at(*c.field("readinessProbe")),
-                    f"GPU container {c.name!r} of the {template.where} has no readinessProbe: "
-                    "it gets traffic before its model has loaded",
+                    f"serving container {c.name!r} of the {template.where} has no "
+                    "readinessProbe: it gets traffic before its model has loaded",
                 )
 
 
-def _has_storage(block: dict[str, Any]) -> bool:
-    if block.get("storageUri") or block.get("storage"):
-        return True
-    env = block.get("env")
-    return isinstance(env, list) and any(
-        isinstance(e, dict) and e.get("name") == "STORAGE_URI" for e in env
-    )
-
-
-def model_storage_uri_missing(m: Manifest) -> Iterator[Violation]:
+def model_storage_uri_missing(inv: Inventory) -> Iterator[Violation]:
     """Finds KServe model predictors that do not say where their model is stored.
 
     ## Why is this bad?
     Without `storageUri` the model has to be baked into the image: images of 20 GB
     that pull slowly on every new node, and a rebuild and push for every new model
     version. With `storageUri`, KServe's storage-initializer pulls the weights from
-    object storage (or a PVC) into `/mnt/models` before the server starts.
+    object storage (or a PVC) into `/mnt/models` before the server starts. A
+    multi-model server has no storageUri of its own: its TrainedModels carry one each,
+    and when one in the input names the InferenceService, the predictor is not
+    reported.
 
     ## Example
     ```yaml
@@ -256,29 +255,30 @@ def model_storage_uri_missing(m: Manifest) -> Iterator[Violation]:
         storageUri: s3://models/llm/v7
     ```
     """
-    predictor = m.get("spec", "predictor")
-    if not _is_isvc(m) or not isinstance(predictor, dict) or predictor.get("storageUris"):
-        return
-    for framework in KSERVE_FRAMEWORKS:
-        block = predictor.get(framework)
-        if isinstance(block, dict) and not _has_storage(block):
+    for use in inv.storageless_models:
+        if not inv.trained_models(use.service):
             yield Violation(
-                m.at("spec", "predictor", framework),
-                f"predictor.{framework} sets no storageUri: the model weights must be in the image",
+                use.at,
+                f"predictor.{use.framework} sets no storageUri and no TrainedModel of the "
+                "input loads into it: the model weights must be in the image",
             )
 
 
-def _replicated_endpoints(w: WorkloadFacts) -> Iterator[tuple[PodFacts, dict[str, str]]]:
-    """Pods of ``w`` that run two or more serving replicas, with the labels they carry."""
+def _replicated_endpoints(
+    inv: Inventory, w: WorkloadFacts
+) -> Iterator[tuple[PodFacts, dict[str, str]]]:
+    """Pods of ``w`` that run two or more serving replicas, with the labels they carry:
+    an InferenceService's predictor, or accelerator pods that serve (a port, a model
+    server, or a Service of the input selecting them)."""
     if (w.ref.group, w.ref.kind) == _ISVC:
         for pod in w.pods:
             if pod.role == "predictor" and pod.replicas >= 2:
                 # KServe copies the InferenceService's labels onto its pods.
                 yield pod, {**w.labels, **pod.labels}
-    elif (w.ref.group, w.ref.kind) in _GPU_SERVERS:
-        for pod in w.pods:
-            if pod.gpus > 0 and pod.replicas >= 2:
-                yield pod, pod.labels
+        return
+    for pod in w.pods:
+        if pod.replicas >= 2 and inv.accelerated(w, pod) and inv.serving(w, pod):
+            yield pod, pod.labels
 
 
 def endpoint_pdb_missing(inventory: Inventory) -> Iterator[Violation]:
@@ -311,7 +311,7 @@ def endpoint_pdb_missing(inventory: Inventory) -> Iterator[Violation]:
     """
     for w in inventory.workloads:
         budgets = inventory.namespaced("PodDisruptionBudget", w.namespace)
-        for pod, labels in _replicated_endpoints(w):
+        for pod, labels in _replicated_endpoints(inventory, w):
             if not any(selects(b.get("spec", "selector"), labels) for b in budgets):
                 role = f"{pod.role} " if pod.role else ""
                 yield Violation(
@@ -341,15 +341,15 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
         "Add a readinessProbe that passes only once the model is loaded.",
         serving_readiness_probe_missing,
     ),
-    Rule(
-        "MK304",
-        Severity.WARNING,
-        "Set storageUri to the model's location in object storage.",
-        model_storage_uri_missing,
-    ),
 )
 
 INPUT_RULES: tuple[Rule[Inventory], ...] = (
+    Rule(
+        "MK304",
+        Severity.WARNING,
+        "Set storageUri to the model's location in object storage, or load it with a TrainedModel.",
+        model_storage_uri_missing,
+    ),
     Rule(
         "MK305",
         Severity.WARNING,
