@@ -138,10 +138,18 @@ def runs_pytorch(m: Manifest, t: PodTemplate) -> bool:
     return any(launches_torch(c) for c in apps)
 
 
+def runs_to_completion(m: Manifest) -> bool:
+    """Batch kinds, and bare pods that are not restarted once they succeed."""
+    if (m.ref.group, m.ref.kind) == ("", "Pod"):
+        return m.get("spec", "restartPolicy") in ("Never", "OnFailure")
+    return is_batch(m)
+
+
 def trains(m: Manifest, t: PodTemplate) -> bool:
-    """Whether ``t``'s pods train: a training kind, a batch job with accelerators, or
-    any workload running PyTorch's distributed launcher (a JobSet, a RayCluster)."""
-    if is_training_kind(m) or (is_batch(m) and t.accelerators() > 0):
+    """Whether ``t``'s pods train: a training kind, a run-to-completion workload with
+    accelerators, or any workload running PyTorch's distributed launcher (a JobSet, a
+    RayCluster)."""
+    if is_training_kind(m) or (runs_to_completion(m) and t.accelerators() > 0):
         return True
     return any(launches_torch(c) for c in _app(t)) and not launches_mpi(m, t)
 
