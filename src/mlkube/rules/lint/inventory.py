@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from mlkube.manifests.accelerators import claim_device_classes, claim_sources, gpu_device_class
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
-from mlkube.manifests.recognise import serves, storageless_models, trained_model_host, trains
+from mlkube.manifests.recognise import storageless_models, trained_model_host, trains
 from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
 from mlkube.manifests.workloads import PodTemplate, is_batch, pod_templates
+from mlkube.rules.lint.endpoints import Endpoint, endpoints
 from mlkube.wellknown import QUEUE_LABEL
 
 # Kinds kept whole, by kind name (their groups are unambiguous in practice).
@@ -50,7 +51,6 @@ class PodFacts:
     priority_class: str | None
     priority_at: Location
     claims: tuple[ClaimUse, ...]
-    serves: bool = False  # by itself (a port, a model server); Services are added later
     # DRA claims the app containers use, as (kind, name) of the claim or its template.
     device_claims: tuple[tuple[str, str], ...] = ()
 
@@ -82,7 +82,7 @@ class WorkloadFacts:
         return self.training and sum(p.replicas for p in self.pods) > 1
 
 
-def _pod_facts(m: Manifest, t: PodTemplate) -> PodFacts:
+def _pod_facts(t: PodTemplate) -> PodFacts:
     priority = t.spec.get("priorityClassName")
     claims = tuple(
         ClaimUse(str(v["persistentVolumeClaim"]["claimName"]), t.at("volumes", i))
@@ -102,7 +102,6 @@ def _pod_facts(m: Manifest, t: PodTemplate) -> PodFacts:
         priority_class=str(priority) if priority else None,
         priority_at=t.at("priorityClassName"),
         claims=claims,
-        serves=serves(m, t),
         device_claims=tuple(
             source for c in t.containers if not c.init for source in claim_sources(t.spec, c.spec)
         ),
@@ -133,6 +132,7 @@ class Inventory:
     workloads: list[WorkloadFacts] = field(default_factory=list)
     runtime_uses: list[RuntimeUse] = field(default_factory=list)
     storageless_models: list[ModelUse] = field(default_factory=list)
+    endpoints: list[Endpoint] = field(default_factory=list)
 
     def add(self, m: Manifest) -> None:
         if m.ref.kind in DEFINITION_KINDS:
@@ -141,6 +141,7 @@ class Inventory:
             key = runtime_ref(m)
             if key is not None:
                 self.runtime_uses.append(RuntimeUse(m.ref, key, m.at("spec", "runtimeRef", "name")))
+        self.endpoints.extend(endpoints(m))
         for framework, path in storageless_models(m):
             self.storageless_models.append(ModelUse(m.ref, framework, m.at(*path)))
         # A runtime runs no pods of its own: they are counted in the TrainJobs that use it.
@@ -154,7 +155,7 @@ class Inventory:
                     labels_at=m.at("metadata", "labels"),
                     batch=is_batch(m),
                     training=any(trains(m, t) for t in templates),
-                    pods=tuple(_pod_facts(m, t) for t in templates),
+                    pods=tuple(_pod_facts(t) for t in templates),
                 )
             )
 
@@ -172,34 +173,33 @@ class Inventory:
     def namespaced(self, kind: str, namespace: str) -> list[Manifest]:
         return [m for m in self.of_kind(kind) if (m.ref.namespace or "default") == namespace]
 
-    def device_classes(self, w: WorkloadFacts, pod: PodFacts) -> set[str]:
-        """The accelerator DeviceClasses ``pod`` gets through DRA claims, where the claim
-        or its template is in the input (in the workload's namespace)."""
+    def device_classes(self, namespace: str, claims: tuple[tuple[str, str], ...]) -> set[str]:
+        """The accelerator DeviceClasses that DRA ``claims`` (kind, name) in ``namespace``
+        ask for, where the claim or its template is in the input."""
         out: set[str] = set()
-        for kind, name in pod.device_claims:
-            for claim in self.namespaced(kind, w.namespace):
+        for kind, name in claims:
+            for claim in self.namespaced(kind, namespace):
                 if claim.ref.name == name:
                     out.update(c for c in claim_device_classes(claim) if gpu_device_class(c))
         return out
 
     def accelerated(self, w: WorkloadFacts, pod: PodFacts) -> bool:
         """Whether ``pod`` gets accelerators, from a device plugin or a DRA claim."""
-        return pod.accelerators > 0 or bool(pod.device_claims and self.device_classes(w, pod))
-
-    def serving(self, w: WorkloadFacts, pod: PodFacts) -> bool:
-        """Whether ``pod`` serves: by itself, or as a long-running pod that a Service of
-        the input selects."""
-        if pod.serves:
+        if pod.accelerators > 0:
             return True
-        if w.batch or w.training:
-            return False
-        return any(
-            isinstance(selector, dict)
-            and selector
-            and selects({"matchLabels": selector}, pod.labels)
-            for service in self.namespaced("Service", w.namespace)
-            for selector in (service.get("spec", "selector"),)
-        )
+        return bool(pod.device_claims and self.device_classes(w.namespace, pod.device_claims))
+
+    def service_selects(self, namespace: str, labels: dict[str, str]) -> bool:
+        """Whether a Service of the input in ``namespace`` selects pods with ``labels``."""
+        for service in self.namespaced("Service", namespace):
+            selector = service.get("spec", "selector")
+            if (
+                isinstance(selector, dict)
+                and selector
+                and selects({"matchLabels": selector}, labels)
+            ):
+                return True
+        return False
 
     def trained_models(self, service: ObjectRef) -> list[Manifest]:
         """The TrainedModels of the input that load a stored model into ``service``."""

@@ -50,7 +50,9 @@ def namespace_gpu_quota_missing(inv: Inventory) -> Iterator[Violation]:
         for pod in w.pods:
             if pod.accelerators > 0:
                 keys.update(f"requests.{r}" for r in pod.accelerator_names)
-            keys.update(f"{c}{DRA_QUOTA_SUFFIX}" for c in inv.device_classes(w, pod))
+            keys.update(
+                f"{c}{DRA_QUOTA_SUFFIX}" for c in inv.device_classes(w.namespace, pod.device_claims)
+            )
         for key in keys:
             used.setdefault(w.namespace, {}).setdefault(key, []).append(
                 f"{w.ref.kind} {w.ref.name}"
