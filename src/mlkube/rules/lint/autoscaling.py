@@ -102,7 +102,7 @@ def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
     only.
 
     ## Why is this bad?
-    A GPU inference server can sit at 5% CPU while its GPU is saturated: the CPU only
+    An inference server can sit at 5% CPU while its GPU (or TPU) is saturated: the CPU only
     moves tensors and parses requests. An HPA on CPU then never scales up under load
     (or scales on tokenisation noise). An autoscaling/v2 HPA without `metrics` scales
     on 80% CPU by default, and autoscaling/v1 knows nothing else.
@@ -160,11 +160,11 @@ def _kserve_default_cpu_hpa(m: Manifest) -> bool:
 
 
 def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU InferenceServices that autoscale on CPU or memory.
+    """Finds accelerator InferenceServices that autoscale on CPU or memory.
 
     ## Why is this bad?
     `scaleMetric: cpu` (or `memory`) scales a GPU predictor on the load of its host
-    side, which stays low while the GPU is the bottleneck: the endpoint queues
+    side, which stays low while the accelerator is the bottleneck: the endpoint queues
     requests and never scales up. In Standard (raw) mode KServe's own HPA scales on
     80% CPU when no metric is set. Scale on GPU utilisation with an external HPA, or
     on concurrency with Knative.
@@ -197,17 +197,17 @@ def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
     if isinstance(metric, str) and metric in _HOST_RESOURCES:
         yield Violation(
             m.at("spec", "predictor", "scaleMetric"),
-            f"the GPU predictor scales on {metric}",
+            f"the accelerator predictor scales on {metric}",
         )
     elif isinstance(metrics, list) and metrics and all(_host_metric(x) for x in metrics):
         yield Violation(
             m.at("spec", "predictor", "autoScaling", "metrics"),
-            "the GPU predictor autoscales on cpu/memory metrics only",
+            "the accelerator predictor autoscales on cpu/memory metrics only",
         )
     elif metric is None and metrics is None and _kserve_default_cpu_hpa(m):
         yield Violation(
             m.at("spec", "predictor"),
-            "the GPU predictor sets no scale metric, so KServe's HPA scales it on 80% CPU",
+            "the accelerator predictor sets no scale metric, so KServe's HPA scales it on 80% CPU",
         )
 
 
