@@ -240,7 +240,9 @@ spec:
     horovod_torch = _job(
         "{name: h, image: r/app:1, command: [mpirun, -np, '4', python, pytorch_mnist.py]}"
     )
-    for m, torch in ((lammps, False), (nccl, False), (horovod_torch, True)):
+    deepspeed = _job("{name: d, image: r/app:1, command: [mpirun, -np, '2', deepspeed, t.py]}")
+    cases = ((lammps, False), (nccl, False), (horovod_torch, True), (deepspeed, True))
+    for m, torch in cases:
         (t,) = pod_templates(m)
         assert launches_mpi(m, t)
         assert runs_pytorch(m, t) is torch, m.ref

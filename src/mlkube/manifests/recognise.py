@@ -28,6 +28,7 @@ _TORCH_LAUNCH = re.compile(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b
 # What torchrun, the Training Operator (PET_*) and torch.distributed's env:// read.
 _TORCH_ENV_PREFIXES = ("PET_", "NCCL_", "TORCHELASTIC_")
 _TORCH_ENV = frozenset({"MASTER_ADDR"})
+_TORCH_WORDS = ("torch", "deepspeed")
 _MPI_LAUNCH = re.compile(r"(?:^|[\s/;&|])(?:mpirun|mpiexec|horovodrun)\b")
 # Trainer's shipped runtimes that run PyTorch (DeepSpeed runs on it under an MPI policy).
 _TORCH_RUNTIMES = frozenset(r for r in SHIPPED_RUNTIMES if r.startswith(("torch", "deepspeed")))
@@ -82,8 +83,10 @@ def _ml_policy(m: Manifest) -> dict[str, Any] | None:
 
 
 def mentions_torch(c: Container) -> bool:
-    """Whether the image or program names PyTorch (pytorch/pytorch, ``import torch``)."""
-    return "torch" in c.image.lower() or "torch" in _program(c).lower()
+    """Whether the image or program names PyTorch (pytorch/pytorch, ``import torch``) or
+    DeepSpeed, which runs on it."""
+    text = f"{c.image} {_program(c)}".lower()
+    return any(word in text for word in _TORCH_WORDS)
 
 
 def launches_torch(c: Container) -> bool:

@@ -143,6 +143,8 @@ def _needs_shm(m: Manifest, t: PodTemplate) -> bool:
         return False
     if is_runtime(m) and t.accelerators() <= 0:
         return False  # its TrainJobs size the pods and may patch /dev/shm in: judged merged
+    if t.role.lower() in _COORDINATOR_ROLES and t.accelerators() <= 0:
+        return False  # an MPI launcher starts the ranks over ssh and trains nothing itself
     return _trains(m, t) and runs_pytorch(m, t)
 
 
