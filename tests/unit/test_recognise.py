@@ -23,6 +23,7 @@ from mlkube.manifests.accelerators import (
 from mlkube.manifests.objects import Manifest, manifests
 from mlkube.manifests.recognise import (
     launches_mpi,
+    rendezvous,
     runs_pytorch,
     serves,
     storageless_models,
@@ -346,6 +347,15 @@ spec:
   containers: [{{name: c, image: 'r/a:1', resources: {{limits: {{amd.com/gpu: 1}}}}}}]
 """)
         assert all(trains(pod, t) is batch for t in pod_templates(pod)), policy
+
+
+def test_rendezvous() -> None:
+    torchrun = _jobset("{name: c, image: r/a:1, command: [torchrun, t.py]}")
+    batch = _job("{name: c, image: r/a:1, resources: {limits: {nvidia.com/gpu: 1}}}")
+    mpi = _job("{name: c, image: r/a:1, command: [mpirun, -np, '4', lmp]}")
+    assert all(rendezvous(torchrun, t) for t in pod_templates(torchrun))
+    assert not any(rendezvous(batch, t) for t in pod_templates(batch))
+    assert all(rendezvous(mpi, t) for t in pod_templates(mpi))
 
 
 # Serving -----------------------------------------------------------------------

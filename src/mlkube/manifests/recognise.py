@@ -157,6 +157,15 @@ def trains(m: Manifest, t: PodTemplate) -> bool:
     return any(launches_torch(c) for c in _app(t)) and not launches_mpi(m, t)
 
 
+def rendezvous(m: Manifest, t: PodTemplate) -> bool:
+    """Whether ``t``'s pods must reach one another to run: a Kubeflow training kind (its
+    ranks rendezvous, its MPI launcher reaches the workers), torch.distributed, or MPI.
+    A batch job whose pods each work alone does not, accelerators or not."""
+    if is_training_kind(m) or launches_mpi(m, t):
+        return True
+    return any(launches_torch(c) for c in _app(t))
+
+
 def serves(m: Manifest, t: PodTemplate) -> bool:
     """Whether ``t``'s pods serve requests: a serving kind, or a long-running pod that
     opens a container port, probes its readiness over HTTP or gRPC, or runs a known

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from mlkube.manifests.accelerators import claim_device_classes, claim_sources, gpu_device_class
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
-from mlkube.manifests.recognise import storageless_models, trained_model_host, trains
+from mlkube.manifests.recognise import rendezvous, storageless_models, trained_model_host
 from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
 from mlkube.manifests.workloads import PodTemplate, is_batch, pod_templates
 from mlkube.rules.lint.endpoints import Endpoint, endpoints
@@ -62,7 +62,7 @@ class WorkloadFacts:
     labels: dict[str, str]
     labels_at: Location
     batch: bool
-    training: bool
+    rendezvous: bool  # its pods must reach one another (`mlkube.manifests.recognise`)
     pods: tuple[PodFacts, ...]
 
     @property
@@ -79,7 +79,7 @@ class WorkloadFacts:
 
     @property
     def distributed(self) -> bool:
-        return self.training and sum(p.replicas for p in self.pods) > 1
+        return self.rendezvous and sum(p.replicas for p in self.pods) > 1
 
 
 def _pod_facts(t: PodTemplate) -> PodFacts:
@@ -154,7 +154,7 @@ class Inventory:
                     labels=m.labels,
                     labels_at=m.at("metadata", "labels"),
                     batch=is_batch(m),
-                    training=any(trains(m, t) for t in templates),
+                    rendezvous=any(rendezvous(m, t) for t in templates),
                     pods=tuple(_pod_facts(t) for t in templates),
                 )
             )
