@@ -60,7 +60,7 @@ def test_accelerator_resources(resource: str) -> None:
 @pytest.mark.parametrize(
     "resource",
     ["cpu", "memory", "hugepages-2Mi", "nvidia.com/rdma_shared_device_a", "vpc.amazonaws.com/efa",
-     "example.com/foo", "ephemeral-storage"],
+     "example.com/foo", "ephemeral-storage", "gpu.intel.com/i915_monitoring"],
 )  # fmt: skip
 def test_other_resources_are_not_accelerators(resource: str) -> None:
     assert not accelerator(resource)

@@ -28,6 +28,9 @@ _NVIDIA_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-")  # mig-1g.5gb, mig-3g.4
 # Intel: i915 and xe (devices); millicores, memory.max and tiles (shares). AWS Neuron:
 # neuron, neuroncore and neurondevice.
 _PREFIXES = (*_NVIDIA_PREFIXES, "gpu.intel.com/", "aws.amazon.com/neuron")
+# Intel's i915_monitoring and xe_monitoring let a monitoring agent see every GPU of
+# the node; they run no work on them.
+_MONITORING = "_monitoring"
 # Intel's GPU Aware Scheduling resources are shares of a device, not device counts.
 _INTEL_SHARES = frozenset(
     {"gpu.intel.com/millicores", "gpu.intel.com/memory.max", "gpu.intel.com/tiles"}
@@ -44,6 +47,8 @@ DRA_QUOTA_SUFFIX = ".deviceclass.resource.k8s.io/devices"  # quota key per Devic
 
 def accelerator(resource: str) -> bool:
     """Whether an extended resource name is an accelerator (a device or a share of one)."""
+    if resource.endswith(_MONITORING):
+        return False
     return resource in _DEVICES or resource.startswith(_PREFIXES)
 
 
