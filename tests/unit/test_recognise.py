@@ -337,6 +337,11 @@ spec:
     assert trains(raycluster, worker) and not trains(raycluster, head)
     assert not any(trains(server, t) for t in pod_templates(server))
     assert not any(trains(mpi_cpu, t) for t in pod_templates(mpi_cpu))
+    vllm = _deployment(
+        "{name: v, image: 'vllm/vllm-openai:v0.6.3', env: [{name: NCCL_P2P_DISABLE, value: '1'}],"
+        " resources: {limits: {nvidia.com/gpu: 2}}}"
+    )
+    assert not any(trains(vllm, t) for t in pod_templates(vllm))
     for policy, batch in (("Never", True), ("OnFailure", True), ("Always", False)):
         pod = _one(f"""\
 apiVersion: v1

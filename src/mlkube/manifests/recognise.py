@@ -26,8 +26,10 @@ from mlkube.manifests.yamlstream import FieldPath
 # torchrun, python -m torch.distributed.run, the deprecated torch.distributed.launch.
 _TORCH_LAUNCH = re.compile(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b")
 # What torchrun, the Training Operator (PET_*) and torch.distributed's env:// read.
-_TORCH_ENV_PREFIXES = ("PET_", "NCCL_", "TORCHELASTIC_")
+_TORCH_ENV_PREFIXES = ("PET_", "TORCHELASTIC_")
 _TORCH_ENV = frozenset({"MASTER_ADDR"})
+# NCCL's settings: a sign of PyTorch on GPUs, but model servers (vLLM) set them too.
+_NCCL_ENV = "NCCL_"
 _TORCH_WORDS = ("torch", "deepspeed")
 _MPI_LAUNCH = re.compile(r"(?:^|[\s/;&|])(?:mpirun|mpiexec|horovodrun)\b")
 # Trainer's shipped runtimes that run PyTorch (DeepSpeed runs on it under an MPI policy).
@@ -91,11 +93,15 @@ def mentions_torch(c: Container) -> bool:
 
 def launches_torch(c: Container) -> bool:
     """Whether the container starts torch.distributed: torchrun or its module forms, or
-    the environment torchrun and the Training Operator set (PET_*, MASTER_ADDR, NCCL_*)."""
+    the environment torchrun and the Training Operator set (PET_*, MASTER_ADDR)."""
     if _TORCH_LAUNCH.search(_program(c)):
         return True
     names = _env_names(c)
     return bool(names & _TORCH_ENV) or any(n.startswith(_TORCH_ENV_PREFIXES) for n in names)
+
+
+def _sets_nccl(c: Container) -> bool:
+    return any(n.startswith(_NCCL_ENV) for n in _env_names(c))
 
 
 def launches_mpi(m: Manifest, t: PodTemplate) -> bool:
@@ -121,9 +127,10 @@ def runs_pytorch(m: Manifest, t: PodTemplate) -> bool:
     """Whether ``t``'s pods run PyTorch.
 
     A PyTorchJob does by definition, a Trainer runtime (or TrainJob on one) with a torch
-    policy does; any other pod does when it launches torch.distributed or names torch
-    in its image or program. An MPI job (mpirun, an MPIJob) counts only when it names
-    torch itself: its NCCL settings serve any collective library.
+    policy does; any other pod does when it launches torch.distributed, sets NCCL_*, or
+    names torch (or DeepSpeed) in its image or program. An MPI job (mpirun, an MPIJob)
+    counts only when it names torch itself: its NCCL settings serve any collective
+    library.
     """
     if (m.ref.group, m.ref.kind) == ("kubeflow.org", "PyTorchJob"):
         return True
@@ -134,11 +141,13 @@ def runs_pytorch(m: Manifest, t: PodTemplate) -> bool:
     apps = _app(t)
     if any(mentions_torch(c) for c in apps):
         return True
-    if m.ref.group == _RAY and "torch" in " ".join(_words(m.get("spec", "entrypoint"))).lower():
-        return True
+    if m.ref.group == _RAY:
+        entrypoint = " ".join(_words(m.get("spec", "entrypoint"))).lower()
+        if any(word in entrypoint for word in _TORCH_WORDS):
+            return True
     if launches_mpi(m, t):
         return False
-    return any(launches_torch(c) for c in apps)
+    return any(launches_torch(c) or _sets_nccl(c) for c in apps)
 
 
 def runs_to_completion(m: Manifest) -> bool:
@@ -150,11 +159,14 @@ def runs_to_completion(m: Manifest) -> bool:
 
 def trains(m: Manifest, t: PodTemplate) -> bool:
     """Whether ``t``'s pods train: a training kind, a run-to-completion workload with
-    accelerators, or any workload running PyTorch's distributed launcher (a JobSet, a
-    RayCluster)."""
+    accelerators, or any other workload running PyTorch's distributed launcher (a
+    JobSet, a RayCluster) that serves nothing."""
     if is_training_kind(m) or (runs_to_completion(m) and t.accelerators() > 0):
         return True
-    return any(launches_torch(c) for c in _app(t)) and not launches_mpi(m, t)
+    apps = _app(t)
+    if not any(launches_torch(c) for c in apps) or launches_mpi(m, t):
+        return False
+    return not serves(m, t)
 
 
 def rendezvous(m: Manifest, t: PodTemplate) -> bool:
