@@ -20,6 +20,7 @@ from mlkube.manifests.accelerators import (
     gpu_device_class,
     nvidia,
 )
+from mlkube.manifests.claims import with_device_claims
 from mlkube.manifests.objects import Manifest, manifests
 from mlkube.manifests.recognise import (
     launches_mpi,
@@ -104,7 +105,7 @@ spec:
     devices:
       requests:
         - name: gpu
-          exactly: {deviceClassName: gpu.nvidia.com}
+          exactly: {deviceClassName: gpu.nvidia.com, count: 2}
         - name: either
           firstAvailable:
             - {name: big, deviceClassName: gpu.amd.com}
@@ -119,7 +120,8 @@ spec:
     requests:
       - {name: gpu, deviceClassName: gpu.intel.com}
 """)
-    assert claim_device_classes(v1) == ("gpu.nvidia.com", "gpu.amd.com", "mig.nvidia.com")
+    # One entry per device; of firstAvailable's alternatives, the first.
+    assert claim_device_classes(v1) == ("gpu.nvidia.com", "gpu.nvidia.com", "gpu.amd.com")
     assert claim_device_classes(beta) == ("gpu.intel.com",)
 
 
@@ -137,6 +139,62 @@ def test_claim_sources_follow_the_container_to_the_pod_claim() -> None:
         ("ResourceClaim", "shared-gpu"),
     )
     assert claim_sources(pod, {"resources": {"limits": {"cpu": 1}}}) == ()
+
+
+_DRA = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: early, namespace: ml}
+spec:
+  containers:
+    - {name: a, image: 'r/a:1', resources: {claims: [{name: g}]}}
+    - {name: b, image: 'r/a:1'}
+  resourceClaims: [{name: g, resourceClaimTemplateName: two-gpus}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unknown, namespace: ml}
+spec:
+  containers: [{name: a, image: 'r/a:1', resources: {claims: [{name: g}]}}]
+  resourceClaims: [{name: g, resourceClaimTemplateName: elsewhere}]
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata: {name: two-gpus, namespace: ml}
+spec:
+  spec:
+    devices:
+      requests: [{name: g, exactly: {deviceClassName: gpu.amd.com, count: 2}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: late, namespace: ml}
+spec:
+  containers: [{name: a, image: 'r/a:1', resources: {claims: [{name: g}]}}]
+  resourceClaims: [{name: g, resourceClaimTemplateName: two-gpus}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: other-namespace, namespace: web}
+spec:
+  containers: [{name: a, image: 'r/a:1', resources: {claims: [{name: g}]}}]
+  resourceClaims: [{name: g, resourceClaimTemplateName: two-gpus}]
+"""
+
+
+def test_pods_wait_for_the_claims_they_name() -> None:
+    out = list(with_device_claims(manifests(read_text(_DRA, "dra.yaml"))))
+    # Each object once; a pod whose claims are not read yet waits for the end.
+    names = [m.ref.name for m in out]
+    assert names == ["two-gpus", "late", "early", "unknown", "other-namespace"]
+    devices = {m.ref.name: [c.accelerators() for t in pod_templates(m) for c in t.containers]
+               for m in out if m.ref.kind == "Pod"}  # fmt: skip
+    assert devices == {
+        "late": [2.0],
+        "early": [2.0, 0.0],  # only the container that uses the claim
+        "unknown": [0.0],  # its template is not in the input
+        "other-namespace": [0.0],  # a claim template is namespaced
+    }
 
 
 def test_container_accelerators_count_devices() -> None:

@@ -9,7 +9,8 @@ asks `nvidia` as well.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlkube.manifests.objects import Manifest, dig
@@ -68,11 +69,23 @@ def gpu_device_class(name: str) -> bool:
     return name.split(".", 1)[0] in _GPU_CLASS_LABELS and "." in name
 
 
+CLAIM_KINDS = ("ResourceClaim", "ResourceClaimTemplate")
+_DRA_GROUP = "resource.k8s.io"
+
+ClaimRef = tuple[str, str]  # kind, name (in the pod's namespace)
+
+
+def is_claim(m: Manifest) -> bool:
+    return m.ref.group == _DRA_GROUP and m.ref.kind in CLAIM_KINDS
+
+
 def claim_device_classes(m: Manifest) -> tuple[str, ...]:
-    """The DeviceClasses a ResourceClaim or ResourceClaimTemplate asks devices of.
+    """The DeviceClasses a ResourceClaim or ResourceClaimTemplate asks devices of, one
+    entry per device (a request's ``count``, else one).
 
     resource.k8s.io/v1 puts a request's class under ``exactly`` (or each
-    ``firstAvailable`` alternative); v1beta1 has it on the request itself.
+    ``firstAvailable`` alternative, of which the first is counted); v1beta1 has it on
+    the request itself.
     """
     devices = m.get("spec", "spec", "devices") if m.ref.kind.endswith("Template") else None
     if devices is None:
@@ -88,16 +101,24 @@ def _request_classes(requests: Any) -> Iterator[str]:
         for block in (
             request,
             request.get("exactly"),
-            *(alternatives if isinstance(alternatives, list) else []),
+            *(alternatives[:1] if isinstance(alternatives, list) else []),
         ):
             name = block.get("deviceClassName") if isinstance(block, dict) else None
             if isinstance(name, str) and name:
-                yield name
+                count = block.get("count")
+                whole = isinstance(count, int) and not isinstance(count, bool) and count > 0
+                yield from [name] * (min(count, 1024) if whole else 1)
 
 
-def claim_sources(
-    pod_spec: dict[str, Any], container: dict[str, Any]
-) -> tuple[tuple[str, str], ...]:
+@dataclass(frozen=True, slots=True, eq=False)
+class ClaimedManifest(Manifest):
+    """A workload whose pods use DRA claims, with the accelerator DeviceClasses that each
+    claim or claim template of the input asks for (one entry per device)."""
+
+    claims: Mapping[ClaimRef, tuple[str, ...]] = field(default_factory=dict)
+
+
+def claim_sources(pod_spec: dict[str, Any], container: dict[str, Any]) -> tuple[ClaimRef, ...]:
     """The claims a container uses, as (kind, name) of the object that holds the request:
     ``resources.claims[].name`` names an entry of the pod's ``resourceClaims``, which
     names a ResourceClaimTemplate or a ResourceClaim."""
@@ -106,7 +127,7 @@ def claim_sources(
         return ()
     wanted = {str(c.get("name")) for c in used if isinstance(c, dict)}
     pod_claims = pod_spec.get("resourceClaims")
-    out: list[tuple[str, str]] = []
+    out: list[ClaimRef] = []
     for claim in pod_claims if isinstance(pod_claims, list) else []:
         if not isinstance(claim, dict) or str(claim.get("name")) not in wanted:
             continue
@@ -115,3 +136,18 @@ def claim_sources(
         elif claim.get("resourceClaimName"):
             out.append(("ResourceClaim", str(claim["resourceClaimName"])))
     return tuple(out)
+
+
+def claimed_devices(
+    m: Manifest, pod_spec: dict[str, Any], container: dict[str, Any]
+) -> tuple[str, ...]:
+    """The accelerator DeviceClasses ``container`` gets through DRA, one entry per
+    device, where ``m`` knows its claims (see `mlkube.manifests.claims`)."""
+    if not isinstance(m, ClaimedManifest):
+        return ()
+    return tuple(
+        c
+        for source in claim_sources(pod_spec, container)
+        for c in m.claims.get(source, ())
+        if gpu_device_class(c)
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mlkube.manifests.accelerators import accelerator, counts_devices
+from mlkube.manifests.accelerators import accelerator, claimed_devices, counts_devices
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
 from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
 from mlkube.manifests.yamlstream import FieldPath
@@ -34,6 +34,8 @@ class Container:
     init: bool = False
     # CRDs that spell container fields differently (TrainJob's resourcesPerNode).
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # The accelerator DeviceClasses it gets through DRA claims, one entry per device.
+    claimed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -68,15 +70,17 @@ class Container:
         return out
 
     def accelerators(self) -> float:
-        """Accelerator devices this container gets; a share of one (Intel millicores)
-        counts as one device."""
+        """Accelerator devices this container gets, from device plugins and DRA claims; a
+        share of one (Intel millicores) counts as one device."""
         asked = self.accelerator_requests()
+        claimed = float(len(self.claimed))
         if not asked:
-            return 0.0
+            return claimed
         devices = [parse_quantity(v) or 0.0 for r, v in asked.items() if counts_devices(r)]
         if devices:
-            return sum(devices)
-        return 1.0 if any((parse_quantity(v) or 0.0) > 0 for v in asked.values()) else 0.0
+            return sum(devices) + claimed
+        shared = any((parse_quantity(v) or 0.0) > 0 for v in asked.values())
+        return claimed + (1.0 if shared else 0.0)
 
     @property
     def mounts(self) -> list[dict[str, Any]]:
@@ -104,8 +108,7 @@ class PodTemplate:
         return self.manifest.at(*self.path, *sub)
 
     def accelerators(self) -> float:
-        """Accelerator devices one pod gets from device plugins (DRA claims are counted
-        where the claim's DeviceClass is known: see the lint inventory)."""
+        """Accelerator devices one pod gets, from device plugins and DRA claims."""
         return sum(c.accelerators() for c in self.containers if not c.init)
 
     @property
@@ -166,11 +169,12 @@ def _replicas(value: Any, default: int = 1) -> int:
 
 def _containers(m: Manifest, spec_path: FieldPath) -> tuple[Container, ...]:
     out: list[Container] = []
+    spec = m.get(*spec_path)
     for key, init in (("initContainers", True), ("containers", False)):
         items = m.get(*spec_path, key)
         if isinstance(items, list):
             out += [
-                Container(c, (*spec_path, key, i), init)
+                Container(c, (*spec_path, key, i), init, claimed=claimed_devices(m, spec, c))
                 for i, c in enumerate(items)
                 if isinstance(c, dict)
             ]

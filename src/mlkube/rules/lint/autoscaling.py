@@ -76,24 +76,20 @@ def _gpu_target(inventory: Inventory, hpa: Manifest) -> str | None:
     for w in inventory.workloads:
         if w.namespace != namespace:
             continue
-        if (
-            w.ref.kind == kind
-            and w.ref.name == name
-            and any(inventory.accelerated(w, p) for p in w.pods)
-        ):
+        if w.ref.kind == kind and w.ref.name == name and any(p.accelerators > 0 for p in w.pods):
             return f"accelerator {kind} {name}"
-        if _is_predictor_deployment(inventory, w, kind, name):
+        if _is_predictor_deployment(w, kind, name):
             return f"Deployment {name} (the accelerator predictor of InferenceService {w.ref.name})"
     return None
 
 
-def _is_predictor_deployment(inv: Inventory, w: WorkloadFacts, kind: str, name: str) -> bool:
+def _is_predictor_deployment(w: WorkloadFacts, kind: str, name: str) -> bool:
     """KServe's Standard (raw) mode runs the predictor as Deployment ``<isvc>-predictor``."""
     return (
         (w.ref.group, w.ref.kind) == _ISVC
         and kind == "Deployment"
         and name in (f"{w.ref.name}-predictor", f"{w.ref.name}-predictor-default")
-        and any(p.role == "predictor" and inv.accelerated(w, p) for p in w.pods)
+        and any(p.role == "predictor" and p.accelerators > 0 for p in w.pods)
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.manifests.accelerators import claim_sources
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, dig
 from mlkube.manifests.recognise import serves
 from mlkube.manifests.workloads import KSERVE_FRAMEWORKS, Container, PodTemplate, pod_templates
@@ -48,10 +47,6 @@ class Endpoint:
     unprobed: tuple[Unprobed, ...]
     # Serves by its kind, port or server; else only if a Service of the input selects it.
     self_evident: bool
-    # Gets accelerators from a device plugin (or is a model predictor); else only if its
-    # DRA claims, as (kind, name), ask an accelerator class.
-    accelerated: bool
-    device_claims: tuple[tuple[str, str], ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -94,7 +89,6 @@ def _predictor(m: Manifest) -> list[Endpoint]:
                 m.ref, "the predictor", t.role, t.at(), labels, t.replicas, "minReplicas",
                 m.get(*minimum) is not None, m.at(*minimum), _spreads_over_zones(t.spec),
                 t.at("topologySpreadConstraints"), unprobed, self_evident=True,
-                accelerated=True,
             )
         )  # fmt: skip
     return out
@@ -102,9 +96,7 @@ def _predictor(m: Manifest) -> list[Endpoint]:
 
 def _server(m: Manifest, t: PodTemplate) -> Endpoint | None:
     """The endpoint a Deployment or StatefulSet's pods make if they get accelerators."""
-    apps = [c for c in t.containers if not c.init]
-    claims = {c.name: claim_sources(t.spec, c.spec) for c in apps}
-    users = [c for c in apps if c.accelerators() > 0 or claims[c.name]]
+    users = [c for c in t.containers if not c.init and c.accelerators() > 0]
     if not users:
         return None
     replicas = ("spec", "replicas")
@@ -117,8 +109,6 @@ def _server(m: Manifest, t: PodTemplate) -> Endpoint | None:
         m.ref, f"accelerator {m.ref.kind}", t.role, t.at(), t.labels, t.replicas, "replicas",
         m.get(*replicas) is not None, m.at(*replicas), _spreads_over_zones(t.spec),
         t.at("topologySpreadConstraints"), unprobed, self_evident=serves(m, t),
-        accelerated=t.accelerators() > 0,
-        device_claims=tuple(source for c in apps for source in claims[c.name]),
     )  # fmt: skip
 
 

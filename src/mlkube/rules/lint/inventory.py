@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from mlkube.manifests.accelerators import claim_device_classes, claim_sources, gpu_device_class
+from mlkube.manifests.accelerators import DRA_QUOTA_SUFFIX
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
 from mlkube.manifests.recognise import rendezvous, storageless_models, trained_model_host
 from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
@@ -26,8 +26,7 @@ DEFINITION_KINDS = frozenset(
         "Namespace", "ResourceQuota", "LimitRange", "PriorityClass", "NetworkPolicy",
         "PersistentVolumeClaim", "LocalQueue", "ClusterQueue", "ResourceFlavor",
         "WorkloadPriorityClass", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime", "ResourceClaimTemplate",
-        "ResourceClaim", "Service", "TrainedModel",
+        "ConfigMap", "TrainingRuntime", "ClusterTrainingRuntime", "Service", "TrainedModel",
     }
 )  # fmt: skip
 
@@ -46,13 +45,12 @@ class PodFacts:
     role: str
     replicas: int
     labels: dict[str, str]
-    accelerators: float  # devices from device plugins, per pod
-    accelerator_names: tuple[str, ...]  # the extended resources they come as
+    accelerators: float  # devices from device plugins and DRA claims, per pod
+    # The ResourceQuota keys that cap them: requests.<resource>, or the DRA class's.
+    quota_keys: tuple[str, ...]
     priority_class: str | None
     priority_at: Location
     claims: tuple[ClaimUse, ...]
-    # DRA claims the app containers use, as (kind, name) of the claim or its template.
-    device_claims: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +94,18 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
         replicas=t.replicas,
         labels=t.labels,
         accelerators=t.accelerators(),
-        accelerator_names=tuple(
-            sorted({r for c in t.containers if not c.init for r in c.accelerator_requests()})
-        ),
+        quota_keys=_quota_keys(t),
         priority_class=str(priority) if priority else None,
         priority_at=t.at("priorityClassName"),
         claims=claims,
-        device_claims=tuple(
-            source for c in t.containers if not c.init for source in claim_sources(t.spec, c.spec)
-        ),
     )
+
+
+def _quota_keys(t: PodTemplate) -> tuple[str, ...]:
+    apps = [c for c in t.containers if not c.init]
+    keys = {f"requests.{r}" for c in apps for r in c.accelerator_requests()}
+    keys |= {f"{dc}{DRA_QUOTA_SUFFIX}" for c in apps for dc in c.claimed}
+    return tuple(sorted(keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,22 +172,6 @@ class Inventory:
 
     def namespaced(self, kind: str, namespace: str) -> list[Manifest]:
         return [m for m in self.of_kind(kind) if (m.ref.namespace or "default") == namespace]
-
-    def device_classes(self, namespace: str, claims: tuple[tuple[str, str], ...]) -> set[str]:
-        """The accelerator DeviceClasses that DRA ``claims`` (kind, name) in ``namespace``
-        ask for, where the claim or its template is in the input."""
-        out: set[str] = set()
-        for kind, name in claims:
-            for claim in self.namespaced(kind, namespace):
-                if claim.ref.name == name:
-                    out.update(c for c in claim_device_classes(claim) if gpu_device_class(c))
-        return out
-
-    def accelerated(self, w: WorkloadFacts, pod: PodFacts) -> bool:
-        """Whether ``pod`` gets accelerators, from a device plugin or a DRA claim."""
-        if pod.accelerators > 0:
-            return True
-        return bool(pod.device_claims and self.device_classes(w.namespace, pod.device_claims))
 
     def service_selects(self, namespace: str, labels: dict[str, str]) -> bool:
         """Whether a Service of the input in ``namespace`` selects pods with ``labels``."""

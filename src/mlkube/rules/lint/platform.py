@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlkube.manifests.accelerators import DRA_QUOTA_SUFFIX
 from mlkube.manifests.objects import Manifest
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -46,13 +45,7 @@ def namespace_gpu_quota_missing(inv: Inventory) -> Iterator[Violation]:
     """
     used: dict[str, dict[str, list[str]]] = {}  # namespace → quota key → workloads
     for w in inv.workloads:
-        keys: set[str] = set()
-        for pod in w.pods:
-            if pod.accelerators > 0:
-                keys.update(f"requests.{r}" for r in pod.accelerator_names)
-            keys.update(
-                f"{c}{DRA_QUOTA_SUFFIX}" for c in inv.device_classes(w.namespace, pod.device_claims)
-            )
+        keys = {k for pod in w.pods if pod.accelerators > 0 for k in pod.quota_keys}
         for key in keys:
             used.setdefault(w.namespace, {}).setdefault(key, []).append(
                 f"{w.ref.kind} {w.ref.name}"

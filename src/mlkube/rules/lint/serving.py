@@ -17,9 +17,7 @@ def _serving(inv: Inventory) -> Iterator[Endpoint]:
     by a port, an HTTP probe or a model server of their own or through a Service of the
     input that selects them. A GPU burn-in serves nothing."""
     for e in inv.endpoints:
-        if not (e.self_evident or inv.service_selects(e.namespace, e.labels)):
-            continue
-        if e.accelerated or inv.device_classes(e.namespace, e.device_claims):
+        if e.self_evident or inv.service_selects(e.namespace, e.labels):
             yield e
 
 
