@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlkube.manifests.accelerators import accelerator, counts_devices
+from mlkube.manifests.accelerators import accelerator, counts_devices, nvidia
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import Container
 from mlkube.quantity import quantity
 from mlkube.rules.lint.common import accelerator_containers, containers, shown
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
+
+_NVIDIA_SHARING = " (time-slicing or MIG share an NVIDIA GPU as more devices)"
 
 
 def _asked(c: Container, kind: str) -> list[str]:
@@ -124,7 +126,8 @@ def gpu_count_fractional(m: Manifest) -> Iterator[Violation]:
                     yield Violation(
                         m.at(*c.field("resources", kind, resource)),
                         f"container {c.name!r} of the {template.where} asks for {shown(raw)} "
-                        f"{resource}: accelerators are whole devices",
+                        f"{resource}: accelerators are whole devices"
+                        + (_NVIDIA_SHARING if nvidia(resource) else ""),
                     )
 
 
