@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkube.lint import lint_paths
+from mlkube.lint import lint_manifests, lint_paths
 from mlkube.manifests.accelerators import (
     accelerator,
     claim_device_classes,
@@ -536,3 +536,18 @@ def _marks(path: Path) -> set[tuple[int, str]]:
 def test_upstream_shaped_fixture_gives_exactly_its_marked_findings(path: Path) -> None:
     findings = {(f.where.line, f.name) for f in lint_paths([str(path)]).findings}
     assert findings == _marks(path)
+
+
+def test_nvidia_only_advice_stays_on_nvidia_resources() -> None:
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: ml}
+spec:
+  containers:
+    - {name: tpu, image: 'r/a:1', resources: {limits: {google.com/tpu: 0.5, memory: 1Gi}}}
+    - {name: gpu, image: 'r/a:1', resources: {limits: {nvidia.com/gpu: 0.5, memory: 1Gi}}}
+"""
+    report = lint_manifests(manifests(read_text(text, "p.yaml")))
+    messages = {f.message.split("'")[1]: f.message for f in report.findings if f.rule == "MK103"}
+    assert "MIG" not in messages["tpu"] and "MIG" in messages["gpu"]
