@@ -19,7 +19,7 @@ from mlkube.manifests.workloads import (
     Container,
     PodTemplate,
     is_batch,
-    is_training_kind,
+    is_training,
 )
 from mlkube.manifests.yamlstream import FieldPath
 
@@ -161,7 +161,7 @@ def trains(m: Manifest, t: PodTemplate) -> bool:
     """Whether ``t``'s pods train: a training kind, a run-to-completion workload with
     accelerators, or any other workload running PyTorch's distributed launcher (a
     JobSet, a RayCluster) that serves nothing."""
-    if is_training_kind(m) or (runs_to_completion(m) and t.accelerators() > 0):
+    if is_training(m) or (runs_to_completion(m) and t.accelerators() > 0):
         return True
     apps = _app(t)
     if not any(launches_torch(c) for c in apps) or launches_mpi(m, t):
@@ -173,7 +173,7 @@ def rendezvous(m: Manifest, t: PodTemplate) -> bool:
     """Whether ``t``'s pods must reach one another to run: a Kubeflow training kind (its
     ranks rendezvous, its MPI launcher reaches the workers), torch.distributed, or MPI.
     A batch job whose pods each work alone does not, accelerators or not."""
-    if is_training_kind(m) or launches_mpi(m, t):
+    if is_training(m) or launches_mpi(m, t):
         return True
     return any(launches_torch(c) for c in _app(t))
 
@@ -187,7 +187,7 @@ def serves(m: Manifest, t: PodTemplate) -> bool:
     kind = (m.ref.group, m.ref.kind)
     if kind in _SERVING_KINDS:
         return True
-    if is_batch(m) or is_training_kind(m) or m.ref.group == _RAY:
+    if is_batch(m) or is_training(m) or m.ref.group == _RAY:
         return False
     return any(_listens(c) or runs_model_server(c) for c in _app(t))
 

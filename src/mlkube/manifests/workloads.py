@@ -144,8 +144,8 @@ def is_batch(m: Manifest) -> bool:
     return (m.ref.group, m.ref.kind) in _BATCH
 
 
-def is_training_kind(m: Manifest) -> bool:
-    """Kinds that exist to train: the Training Operator's jobs and Trainer's TrainJob.
+def is_training(m: Manifest) -> bool:
+    """Kinds that exist to train: the Training Operator's jobs, Trainer's TrainJob and runtimes.
     Other kinds train when what they run says so (`mlkube.manifests.recognise`)."""
     return (m.ref.group, m.ref.kind) in _TRAINING_KINDS
 
