@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from mlkube.manifests.claims import with_device_claims
 from mlkube.manifests.objects import Manifest, ObjectRef, manifests
 from mlkube.manifests.trainer import (
     RuntimeKey,
@@ -54,7 +55,7 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
     findings: list[Finding] = []
     count = 0
     trainjobs = _TrainJobs()
-    for item in items:
+    for item in with_device_claims(items):  # pods wait for the DRA claims they name
         count += 1
         suppressed.add(item)
         for m in trainjobs.add(item):
