@@ -1,4 +1,4 @@
-"""``mlkube apply PATH... [--dry-run=server] [--force-conflicts]``"""
+"""``mlkube apply (PATH | -f PATH)... [--dry-run=server] [--force-conflicts]``"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from mlkube.cli import kubeopts
+from mlkube.cli import kubeopts, options
 from mlkube.cluster.apply import Applied, apply_objects, load_inputs
 
 
@@ -20,7 +20,7 @@ def register(verbs: Any) -> None:
         "namespaces, quotas, …, workloads. Jobs and endpoints given without their Platform "
         "use the Platform the cluster holds (applied with it).",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="spec or manifest file, directory, -")
+    options.add_filenames(p, "spec or manifest file, directory, or - for stdin")
     p.add_argument(
         "--dry-run",
         choices=("none", "server"),

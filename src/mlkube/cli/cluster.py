@@ -8,6 +8,9 @@ import sys
 import time
 from typing import Any
 
+import yaml
+
+from mlkube.cli import options
 from mlkube.errors import UsageError
 from mlkube.localcluster import cluster
 from mlkube.spec import load_platform
@@ -33,7 +36,7 @@ def register(verbs: Any) -> None:
     )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
-    status.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    options.add_output(status, ("text", "json", "yaml"))
     for action, run in ((up, run_up), (down, run_down), (status, run_status)):
         action.add_argument("--name", default="mlkube", help="cluster name (default: mlkube)")
         action.set_defaults(run=run)
@@ -64,8 +67,11 @@ def run_down(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     report = cluster.status(args.name)
-    if args.output == "json":
+    if args.format == "json":
         print(json.dumps(report, indent=2))
+        return 0
+    if args.format == "yaml":
+        print(yaml.safe_dump(report, sort_keys=False), end="")
         return 0
     print(f"cluster     {report['name']}  {report['server']}")
     print(f"kubeconfig  {report['kubeconfig']}")

@@ -30,7 +30,7 @@ def register(verbs: Any) -> None:
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     r = actions.add_parser("run", help="run the controller against a cluster")
-    kubeopts.add(r)
+    kubeopts.add(r, namespace=False)  # it watches every namespace; the Lease's is below
     r.add_argument(
         "--metrics-bind-address",
         default="127.0.0.1:9402",

@@ -18,6 +18,7 @@ from mlkube.cli import (
     controller,
     doctor,
     lint,
+    options,
     plan,
     preflight,
     render,
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "filenames"):
+            options.take_filenames(args)
         code: int = args.run(args)
         write_stdout([])  # a write that fails fails here, not at exit
     except MlkubeError as exc:
