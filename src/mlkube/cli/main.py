@@ -6,6 +6,7 @@ not mlkube's. Anything else is a bug, reported as one."""
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from mlkube.cli import (
     cluster,
     controller,
     doctor,
+    examples,
     lint,
     options,
     plan,
@@ -65,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlkube.cli import completion  # noqa: PLC0415 - it reads this parser back
 
     completion.register(verbs)
+    examples.attach(parser)
+    # one line per verb in `mlkube --help`: its help starts where the longest name ends
+    parser.formatter_class = functools.partial(examples.Formatter, max_help_position=24, width=100)
     return parser
 
 

@@ -25,7 +25,8 @@ def add_output(p: argparse.ArgumentParser, formats: tuple[str, ...], default: st
         dest="format",
         choices=formats,
         default=default,
-        help=f"output format (default: {default})",
+        metavar="FORMAT",
+        help=f"output format: {', '.join(formats)} (default: {default})",
     )
 
 
