@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from mlkube.api import open_kube
 from mlkube.cli import clientopts
-from mlkube.cluster.auth import authenticate
 from mlkube.cluster.client import Kube
-from mlkube.cluster.kubeconfig import Impersonation, Overrides, load_connection
+from mlkube.cluster.kubeconfig import Impersonation, Overrides
 
 
 def add(
@@ -65,6 +65,4 @@ def overrides(args: argparse.Namespace) -> Overrides:
 def connect(args: argparse.Namespace) -> tuple[Kube, str]:
     """A client, and the namespace to use."""
     clientopts.configure_logging(args)
-    connection = load_connection(args.kubeconfig, overrides=overrides(args))
-    authenticate(connection)
-    return Kube(connection, clientopts.timeouts(args)), connection.namespace
+    return open_kube(args.kubeconfig, overrides(args), clientopts.timeouts(args))
