@@ -10,6 +10,7 @@ from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
+from mlkube.progress import Reading
 from mlkube.report import render_findings
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.lint import ALL_RULES
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     selection = config.selection()
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
-    report = lint_paths(args.paths, selection)
+    with Reading(args.paths, "lint") as seen:
+        report = lint_paths(args.paths, selection, seen=seen)
     chunks = render_findings(
         report.findings,
         args.format,
