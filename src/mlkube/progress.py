@@ -71,8 +71,10 @@ class Progress:
         stream: TextIO | None = None,
         now: Callable[[], float] = time.monotonic,
         unit: Callable[[float], str] = _size,
+        rate: bool = True,
     ) -> None:
         self.what, self.total, self.now, self.unit = what, total, now, unit
+        self.rate = rate  # with no total, show done/second
         self.stream = stream if stream is not None else sys.stderr
         self.on = wanted(self.stream)
         self.started = now()
@@ -98,7 +100,7 @@ class Progress:
             left = remaining(done, self.total, elapsed)
             if left is not None:
                 parts.append(f"about {clock(left)} left")
-        elif elapsed > 0:
+        elif self.rate and elapsed > 0:
             parts.append(f"{self.unit(done / elapsed)}/s")
         if detail:
             parts.append(detail)
