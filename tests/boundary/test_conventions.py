@@ -230,3 +230,14 @@ def test_render_o_dir_still_works_and_says_it_is_deprecated(tmp_path: Path) -> N
     assert result.err_lines[0] == (f"mlkube: render -o DIR is deprecated: use --output-dir {out}")
     assert (out / "kustomization.yaml").is_file()
     assert result.out == ""
+
+
+def test_rules_and_the_controller_bundle_as_data() -> None:
+    from mlkube.rules.registry import ALL_RULES  # noqa: PLC0415
+
+    listed = json.loads(run_cli("rules", "-o", "json").out)["rules"]
+    assert [r["id"] for r in listed] == [r.id for r in ALL_RULES]
+    assert yaml.safe_load(run_cli("rules", "-o", "yaml").out)["rules"] == listed
+    stream = [d for d in yaml.safe_load_all(run_cli("controller", "manifests").out) if d]
+    as_json = json.loads(run_cli("controller", "manifests", "-o", "json").out)
+    assert as_json["kind"] == "List" and as_json["items"] == stream

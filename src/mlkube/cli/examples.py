@@ -19,7 +19,10 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
         ("a chart's output, as SARIF", "helm template my-chart | mlkube lint -f - -o sarif"),
         ("fail only on errors", "mlkube lint -f deploy/ --fail-on error -o json"),
     ],
-    ("rules",): [("every rule, its id, name and severity", "mlkube rules")],
+    ("rules",): [
+        ("every rule, its id, name and severity", "mlkube rules"),
+        ("for a script", "mlkube rules -o json"),
+    ],
     ("explain",): [
         ("by name", "mlkube explain gpu-limit-missing"),
         ("by id", "mlkube explain MK101"),
@@ -62,6 +65,7 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
             "the deployment bundle, for your registry",
             "mlkube controller manifests --image registry.example/mlkube:0.1.0",
         ),
+        ("as one JSON List", "mlkube controller manifests -o json"),
     ],
     ("plan",): [
         (

@@ -5,8 +5,10 @@ an output format, ``--output-dir`` a directory. The connection flags are `kubeop
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from typing import Any
 
 from mlkube.errors import UsageError
 from mlkube.report import FORMATS as REPORT_FORMATS
@@ -72,3 +74,8 @@ def take_filenames(args: argparse.Namespace) -> None:
     args.paths = [*args.paths, *filenames]
     if not args.paths:
         raise UsageError("no input: give PATH arguments or -f PATH (- for standard input)")
+
+
+def json_list(objects: list[dict[str, Any]]) -> str:
+    """kubectl's ``-o json`` of several objects: one v1 List."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2) + "\n"

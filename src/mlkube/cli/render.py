@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from mlkube.cli import options
 from mlkube.fileio import write_stdout
-from mlkube.render import Bundle, render_paths
+from mlkube.render import render_paths
 from mlkube.render.output import to_stream, write_directory
 
 FORMATS = ("yaml", "json")
@@ -49,12 +48,7 @@ def run(args: argparse.Namespace) -> int:
         files = write_directory(bundle, directory)
         print(f"wrote {len(files)} objects to {directory}", file=sys.stderr)
     elif args.output == "json":
-        write_stdout([as_json(bundle)])
+        write_stdout([options.json_list(bundle)])
     else:
         write_stdout([to_stream(bundle)])
     return 0
-
-
-def as_json(bundle: Bundle) -> str:
-    """kubectl's ``-o json`` of several objects: one v1 List."""
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": bundle}, indent=2) + "\n"
