@@ -28,7 +28,7 @@ VERBS = sorted(set(FILE_INPUTS) | NO_FILE_INPUTS)
 # Not offered, so refused: -A and -l where the verb acts on one named object or reads
 # cluster-wide facts; -n where nothing is namespaced (the controller watches all).
 CLUSTER_FLAGS: dict[Verb, set[str]] = {
-    ("apply",): {"-n"},  # the namespace of objects that name none
+    ("apply",): {"-n", "-l"},  # -n: for objects that name none; -l: which to apply
     ("status",): {"-n", "-A", "-l"},
     ("wait",): {"-n"},  # one named job
     ("doctor",): {"-n", "-A"},

@@ -71,3 +71,25 @@ def test_namespace_all_namespaces_and_selector(
     assert missing.err == (
         "mlkube: no TrainJob, PyTorchJob or InferenceService nosuch in any namespace\n"
     )
+
+
+def test_apply_selector_applies_only_the_objects_it_selects(
+    kube: Kube, namespaces: Namespaces, local_cluster: Path, mlkube: Run, tmp_path: Path
+) -> None:
+    ns = namespaces("apply-sel")
+    manifests = tmp_path / "cms.yaml"
+    manifests.write_text(
+        "".join(
+            f"---\napiVersion: v1\nkind: ConfigMap\n"
+            f"metadata: {{name: {name}, namespace: {ns}, labels: {{team: {team}}}}}\n"
+            f"data: {{k: v}}\n"
+            for name, team in (("vision-a", "vision"), ("nlp-a", "nlp"), ("vision-b", "vision"))
+        )
+    )
+    result = mlkube("apply", "-f", str(manifests), "-l", "team in (vision)",
+                    kubeconfig=local_cluster)  # fmt: skip
+    assert result.code == 0, result.err
+    present = {c["metadata"]["name"] for c in kube.list("v1", "ConfigMap", ns)}
+    assert {"vision-a", "vision-b"} <= present and "nlp-a" not in present
+    bad = mlkube("apply", "-f", str(manifests), "-l", "team in vision", kubeconfig=local_cluster)
+    assert bad.code == 2 and bad.err.startswith("mlkube: -l 'team in vision': not a label")

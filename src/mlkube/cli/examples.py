@@ -36,6 +36,7 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
     ("apply",): [
         ("specs and manifests, with server-side apply", "mlkube apply -f examples/"),
         ("validated by the server, nothing persisted", "mlkube apply -f job.yaml --dry-run=server"),
+        ("only the objects with a label", "mlkube apply -f out/bundle -l team=vision"),
     ],
     ("status",): [
         ("one job", "mlkube status resnet-training -n ml-training"),
