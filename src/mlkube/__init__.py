@@ -10,8 +10,8 @@ Importing this package costs almost nothing: each name loads its module when fir
 used, so that ``import mlkube.runtime`` in every training rank does not pay for
 pydantic, and ``mlkube.lint`` never loads the cluster client.
 
-Four names are also submodules (``mlkube.lint``, ``mlkube.render``, ``mlkube.doctor``,
-``mlkube.preflight``; and the ``mlkube.plan`` package): as attributes of the package
+Five names are also submodules (``mlkube.lint``, ``mlkube.doctor``, ``mlkube.preflight``
+and the packages ``mlkube.render`` and ``mlkube.plan``): as attributes of the package
 they are always the functions (the import system's binding of a submodule to its
 parent is refused for them); ``from mlkube.lint import lint_paths`` still imports the
 module.
