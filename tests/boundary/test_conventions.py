@@ -142,6 +142,14 @@ def test_help_has_examples_the_parser_accepts(verb: Verb) -> None:
         assert f"\n  {example}\n" in result.out  # as written, not re-wrapped
 
 
+@pytest.mark.parametrize("verb", sorted({v[:1] for v in VERBS if len(v) > 1}), ids=" ".join)
+def test_a_verb_with_actions_shows_the_examples_of_each(verb: Verb) -> None:
+    out = run_cli(*verb, "--help").out
+    for action in (v for v in VERBS if v[:1] == verb):
+        for _, example in EXAMPLES[action]:
+            assert f"\n  {example}\n" in out
+
+
 def _readme_exit_codes() -> dict[int, str]:
     text = (ROOT / "README.md").read_text()
     section = text.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]

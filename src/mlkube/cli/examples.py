@@ -83,8 +83,10 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
 
 
 def epilog(verb: Verb) -> str:
+    """The verb's examples; a verb with actions (``cluster``) shows all of theirs."""
     lines = ["examples:"]
-    for what, command in EXAMPLES[verb]:
+    mine = [e for v, examples in EXAMPLES.items() if v[: len(verb)] == verb for e in examples]
+    for what, command in mine:
         if what:
             lines.append(f"  # {what}")
         lines.append(f"  {command}")
@@ -117,5 +119,5 @@ def attach(parser: argparse.ArgumentParser, path: Verb = ()) -> None:
             for name, sub in action.choices.items():
                 attach(sub, (*path, name))
     parser.formatter_class = Formatter
-    if path in EXAMPLES:
+    if path and any(v[: len(path)] == path for v in EXAMPLES):
         parser.epilog = epilog(path)
