@@ -23,8 +23,9 @@
 #
 # Progress, on stderr: which component and binary (n of N), and the time left as
 # estimated from the times the last build of each binary took (recorded in
-# $CACHE/log/build-times.tsv; a binary never built before counts as the median of the
-# others). On a terminal, one line is redrawn every second with the time spent on the
+# $CACHE/log/build-times.tsv; on a machine that never built one, the cold build measured
+# in docs/testbed.md, tools/build-times.tsv; a binary in neither counts as the median of
+# the others). On a terminal, one line is redrawn every second with the time spent on the
 # binary being built; piped, only a line per binary is printed.
 set -euo pipefail
 
@@ -43,14 +44,20 @@ export GOFLAGS="-mod=readonly -buildvcs=false"
 die() { echo "build.sh: error: $*" >&2; exit 1; }
 
 TIMES=$CACHE/log/build-times.tsv   # component<TAB>binary<TAB>seconds<TAB>version, appended
+SEED=$TOOLS_DIR/build-times.tsv    # the same, as measured cold (docs/testbed.md)
 exec 3>&2                          # the terminal, also where go's output goes to a log
 LIVE=0; [[ -t 2 ]] && LIVE=1
 case ${MLKUBE_PROGRESS:-} in 0) LIVE=0 ;; 1) LIVE=1 ;; esac
 
 # seconds the last build of component/binary took, or "" if never recorded
 last_time() {
-  [[ -f $TIMES ]] || return 0
-  awk -F'\t' -v c="$1" -v b="$2" '$1==c && $2==b {t=$3} END {if (t!="") print t}' "$TIMES"
+  local f t
+  for f in "$TIMES" "$SEED"; do
+    [[ -f $f ]] || continue
+    t=$(awk -F'\t' -v c="$1" -v b="$2" '$1==c && $2==b {t=$3} END {if (t!="") print t}' "$f")
+    [[ -n $t ]] && { echo "$t"; return 0; }
+  done
+  return 0
 }
 
 # an estimate for a binary: its last time, else the median of every recorded binary's
@@ -248,7 +255,7 @@ done
 ESTIMATED=$LEFT_SECONDS
 if (( TODO_BINARIES > 0 )); then
   if (( LEFT_SECONDS > 0 )); then
-    echo "[build.sh] $TODO_BINARIES binaries to build, about $(clock "$LEFT_SECONDS") as the last build took" >&2
+    echo "[build.sh] $TODO_BINARIES binaries to build, about $(clock "$LEFT_SECONDS") as the last recorded build took" >&2
   else
     echo "[build.sh] $TODO_BINARIES binaries to build (no earlier build to estimate the time from: tens of minutes)" >&2
   fi

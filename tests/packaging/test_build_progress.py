@@ -43,11 +43,22 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _piped(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _piped(env: dict[str, str], build: Path = BUILD) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(BUILD), COMPONENT], env=env, capture_output=True, text=True, timeout=60,
+        ["bash", str(build), COMPONENT], env=env, capture_output=True, text=True, timeout=60,
         check=True,
     )  # fmt: skip
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _seeded(component: str) -> int:
+    """What tools/build-times.tsv (the cold build of docs/testbed.md) says it takes."""
+    seed = (ROOT / "tools" / "build-times.tsv").read_text()
+    rows = [line.split("\t") for line in seed.splitlines()]
+    return sum(int(r[2]) for r in rows if r[0] == component)
 
 
 def _on_a_terminal(env: dict[str, str]) -> str:
@@ -83,11 +94,23 @@ def _clear_binaries(env: dict[str, str]) -> None:
         built.rmdir()
 
 
+def test_with_no_record_anywhere_it_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    (tools / COMPONENT).mkdir(parents=True)
+    (tools / "build.sh").write_text(BUILD.read_text())
+    (tools / COMPONENT / "go.mod").write_text((ROOT / "tools" / COMPONENT / "go.mod").read_text())
+    first = _piped(env, tools / "build.sh")  # no tools/build-times.tsv beside it
+    assert "2 binaries to build (no earlier build to estimate the time from" in first.stderr
+    assert "(2/2) kwokctl: " in first.stderr and "no earlier build to estimate from" in first.stderr
+
+
 def test_first_build_records_times_then_the_next_estimates_from_them(
     env: dict[str, str],
 ) -> None:
     first = _piped(env)
-    assert "2 binaries to build (no earlier build to estimate the time from" in first.stderr
+    # a machine that never built: the project's measured cold build
+    seeded = _seeded(COMPONENT)
+    assert f"2 binaries to build, about {_clock(seeded)} as the last recorded" in first.stderr
     assert "(1/2) kwok: " in first.stderr and "(2/2) kwokctl: " in first.stderr
     assert "\r" not in first.stderr  # piped: lines only
     rows = _recorded(env)
@@ -100,7 +123,7 @@ def test_first_build_records_times_then_the_next_estimates_from_them(
     _clear_binaries(env)
     second = _piped(env)
     total = sum(int(r[2]) for r in rows)
-    assert f"2 binaries to build, about {total}s as the last build took" in second.stderr
+    assert f"2 binaries to build, about {_clock(total)} as the last recorded build" in second.stderr
     # after the first binary, what the second took last time is what is left
     assert "(1/2) kwok: " in second.stderr
     assert f"about {int(rows[1][2])}s left" in second.stderr
