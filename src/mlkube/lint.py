@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -16,7 +16,7 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
-from mlkube.manifests.yamlstream import read_paths
+from mlkube.manifests.yamlstream import Document, read_paths
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
 from mlkube.rules.lint.inventory import Inventory
@@ -99,7 +99,21 @@ class _TrainJobs:
 
 
 def lint_paths(
-    paths: Sequence[str], selection: Selection | None = None, stdin: BinaryIO | None = None
+    paths: Sequence[str],
+    selection: Selection | None = None,
+    stdin: BinaryIO | None = None,
+    *,
+    seen: Callable[[Document], None] | None = None,
 ) -> Report:
-    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input."""
-    return lint_manifests(manifests(read_paths(paths, stdin)), selection)
+    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input.
+    ``seen`` hears of each document as it is read (progress)."""
+    docs = read_paths(paths, stdin)
+    if seen is not None:
+        docs = _tap(docs, seen)
+    return lint_manifests(manifests(docs), selection)
+
+
+def _tap(docs: Iterable[Document], seen: Callable[[Document], None]) -> Iterator[Document]:
+    for doc in docs:
+        seen(doc)
+        yield doc

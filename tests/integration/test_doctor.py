@@ -23,7 +23,7 @@ NAMESPACE = "doctor"
 
 
 def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    result = mlkube("doctor", *args, "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", *args, "-o", "json", kubeconfig=kubeconfig)
     return result.code, json.loads(result.out)["findings"], result.err
 
 
@@ -141,7 +141,7 @@ def test_preflight_reports_what_the_local_cluster_has_and_lacks(
     assert lines["PF109 gpu-metric-served"] == "warn"
     bigger = tmp_path / "platform.yaml"
     bigger.write_text(Path(platform).read_text().replace("nodes: 2\n", "nodes: 5\n", 1))
-    payload = json.loads(preflight("--platform", str(bigger), "-f", "json").out)
+    payload = json.loads(preflight("--platform", str(bigger), "-o", "json").out)
     pools = [f for f in payload["findings"] if f["rule"] == "PF201"]
     assert pools and "the Platform says 5" in pools[0]["message"]
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from mlkube.cli import options
 from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
-from mlkube.report import FORMATS, render_findings
+from mlkube.progress import Reading
+from mlkube.report import render_findings
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.lint import ALL_RULES
 from mlkube.rules.model import Severity
@@ -23,8 +24,8 @@ def register(verbs: Any) -> None:
         description="Check Kubernetes manifests (files, directories, or - for stdin) "
         "against ML-aware rules, looking inside the pod templates of every workload kind.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
-    add_report_options(p)
+    options.add_filenames(p, "file, directory, or - for stdin")
+    options.add_report_options(p)
     p.add_argument(
         "--fail-on",
         choices=[str(s) for s in Severity],
@@ -38,20 +39,6 @@ def register(verbs: Any) -> None:
     p.set_defaults(run=run)
 
 
-def add_report_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format")
-    p.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour text output (default: on a terminal)",
-    )
-
-
-def use_color(choice: str) -> bool:
-    return choice == "always" or (choice == "auto" and sys.stdout.isatty())
-
-
 def run(args: argparse.Namespace) -> int:
     if unknown := unknown_rules(args.disable):
         raise UsageError(f"--disable {unknown[0]}: no lint rule by that id or name; `mlkube rules`")
@@ -59,9 +46,14 @@ def run(args: argparse.Namespace) -> int:
     selection = config.selection()
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
-    report = lint_paths(args.paths, selection)
+    with Reading(args.paths, "lint") as seen:
+        report = lint_paths(args.paths, selection, seen=seen)
     chunks = render_findings(
-        report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
+        report.findings,
+        args.format,
+        ALL_RULES,
+        objects=report.objects,
+        color=options.use_color(args.color),
     )
     write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")

@@ -6,6 +6,7 @@ not mlkube's. Anything else is a bug, reported as one."""
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,7 +18,9 @@ from mlkube.cli import (
     cluster,
     controller,
     doctor,
+    examples,
     lint,
+    options,
     plan,
     preflight,
     render,
@@ -64,12 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     from mlkube.cli import completion  # noqa: PLC0415 - it reads this parser back
 
     completion.register(verbs)
+    examples.attach(parser)
+    # one line per verb in `mlkube --help`: its help starts where the longest name ends
+    parser.formatter_class = functools.partial(examples.Formatter, max_help_position=24, width=100)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "filenames"):
+            options.take_filenames(args)
         code: int = args.run(args)
         write_stdout([])  # a write that fails fails here, not at exit
     except MlkubeError as exc:
