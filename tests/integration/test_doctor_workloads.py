@@ -68,7 +68,7 @@ def _queue(name: str, gpus: int, spot: int = 0) -> dict[str, Any]:
 
 
 def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    result = mlkube("doctor", *args, "-n", NAMESPACE, "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", *args, "-n", NAMESPACE, "-o", "json", kubeconfig=kubeconfig)
     return result.code, json.loads(result.out) if result.out else {}, result.err
 
 
