@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from mlkube.manifests.objects import Manifest, ObjectRef, manifests
+from mlkube.manifests.inputs import Inputs, Scope, Summary
+from mlkube.manifests.objects import Manifest, ObjectRef
 from mlkube.manifests.trainer import (
     RuntimeKey,
     effective,
@@ -15,7 +16,6 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
-from mlkube.manifests.yamlstream import read_paths
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
 from mlkube.rules.lint.inventory import Inventory
@@ -27,6 +27,9 @@ from mlkube.wellknown import IGNORE_ANNOTATION
 class Report:
     findings: list[Finding]
     objects: int
+    # What was read but not linted (files in a tree that are not objects), and how
+    # cross-object rules grouped the rest (`mlkube.manifests.inputs.Scope`).
+    inputs: Summary = field(default_factory=Summary)
 
 
 @dataclass
@@ -46,26 +49,34 @@ class _Suppressions:
 
 
 def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None) -> Report:
+    """Lint objects as one deployment unit: cross-object rules see them all together."""
+    return lint_units((("", m) for m in items), selection)
+
+
+def lint_units(items: Iterable[tuple[str, Manifest]], selection: Selection | None = None) -> Report:
+    """Lint (unit, object) pairs: object rules on each object as it streams, rules
+    across objects on each unit's objects at the end, never across units."""
     selection = selection or Selection()
     object_rules = selection.enabled(OBJECT_RULES)
     input_rules = selection.enabled(INPUT_RULES)
     suppressed = _Suppressions()
-    inventory = Inventory()
+    units: dict[str, _Unit] = {}
     findings: list[Finding] = []
     count = 0
-    trainjobs = _TrainJobs()
-    for item in items:
+    for name, item in items:
         count += 1
         suppressed.add(item)
-        for m in trainjobs.add(item):
+        unit = units.get(name) or units.setdefault(name, _Unit())
+        for m in unit.trainjobs.add(item):
             findings.extend(run(object_rules, m, selection, suppressed))
-            inventory.add(m)
-    for m in trainjobs.rest():
-        findings.extend(run(object_rules, m, selection, suppressed))
-        inventory.add(m)
-    findings.extend(run(input_rules, inventory, selection, suppressed))
+            unit.inventory.add(m)
+    for unit in units.values():
+        for m in unit.trainjobs.rest():
+            findings.extend(run(object_rules, m, selection, suppressed))
+            unit.inventory.add(m)
+        findings.extend(run(input_rules, unit.inventory, selection, suppressed))
     # A runtime's field is found once, however many TrainJobs run on it.
-    return Report(ordered(dict.fromkeys(findings)), count)
+    return Report(ordered(dict.fromkeys(findings)), count, Summary(units=len(units)))
 
 
 @dataclass
@@ -97,8 +108,25 @@ class _TrainJobs:
         self.waiting.clear()
 
 
+@dataclass
+class _Unit:
+    """What cross-object rules know of one deployment unit."""
+
+    inventory: Inventory = field(default_factory=Inventory)
+    trainjobs: _TrainJobs = field(default_factory=_TrainJobs)
+
+
 def lint_paths(
-    paths: Sequence[str], selection: Selection | None = None, stdin: BinaryIO | None = None
+    paths: Sequence[str],
+    selection: Selection | None = None,
+    stdin: BinaryIO | None = None,
+    *,
+    scope: Scope = "file",
+    kustomizations: Sequence[str] = (),
 ) -> Report:
-    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input."""
-    return lint_manifests(manifests(read_paths(paths, stdin)), selection)
+    """Lint files, directories, ``-`` (stdin) and kustomize builds, each deployment unit
+    of ``scope`` on its own; raises InputError on unreadable input."""
+    inputs = Inputs(scope)
+    report = lint_units(inputs.read(paths, stdin, kustomizations), selection)
+    report.inputs = Summary(inputs.skipped, scope, report.inputs.units)
+    return report

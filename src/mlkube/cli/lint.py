@@ -10,6 +10,7 @@ from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
+from mlkube.manifests.inputs import SCOPES
 from mlkube.report import FORMATS, render_findings
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.lint import ALL_RULES
@@ -23,7 +24,28 @@ def register(verbs: Any) -> None:
         description="Check Kubernetes manifests (files, directories, or - for stdin) "
         "against ML-aware rules, looking inside the pod templates of every workload kind.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="file, directory (its files that are not Kubernetes objects are skipped and "
+        "listed), or - for stdin",
+    )
+    p.add_argument(
+        "--kustomize",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="lint what `kustomize build DIR` makes (kustomize, or kubectl, on PATH)",
+    )
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="file",
+        help="which objects cross-object rules (queues, quotas, priority classes) see "
+        "together: each file, kustomization directory, build or stdin (file, the "
+        "default), each directory as kube-linter groups them (dir), or everything (all)",
+    )
     add_report_options(p)
     p.add_argument(
         "--fail-on",
@@ -55,13 +77,20 @@ def use_color(choice: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     if unknown := unknown_rules(args.disable):
         raise UsageError(f"--disable {unknown[0]}: no lint rule by that id or name; `mlkube rules`")
+    if not args.paths and not args.kustomize:
+        raise UsageError("lint: give a PATH (file, directory, or - for stdin) or --kustomize DIR")
     config = load_config(args.config).lint
     selection = config.selection()
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
-    report = lint_paths(args.paths, selection)
+    report = lint_paths(args.paths, selection, scope=args.scope, kustomizations=args.kustomize)
     chunks = render_findings(
-        report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
+        report.findings,
+        args.format,
+        ALL_RULES,
+        objects=report.objects,
+        color=use_color(args.color),
+        inputs=report.inputs,
     )
     write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")
