@@ -36,7 +36,8 @@ def _integer(bounds: tuple[int, int], name: str, minimum: int | None = 0) -> Che
     def check(value: Any) -> str | None:
         number = whole_number(value, bounds)
         if number is None or (minimum is not None and number < minimum):
-            return f"a{' non-negative' if minimum == 0 else 'n'} {name}"
+            article = "an" if name[0] in "aeiou" else "a"
+            return f"a non-negative {name}" if minimum == 0 else f"{article} {name}"
         return None
 
     return check
@@ -91,6 +92,8 @@ _CONTAINER = Obj(
     {
         "name": _string,
         "image": _string,
+        "imagePullPolicy": _string,
+        "workingDir": _string,
         "command": ListOf(_string),
         "args": ListOf(_string),
         "env": ListOf(_ENV),
@@ -127,7 +130,12 @@ _POD_SPEC = Obj(
             )
         ),
         "priorityClassName": _string,
+        "restartPolicy": _string,
+        "schedulerName": _string,
+        "serviceAccountName": _string,
+        "hostNetwork": _boolean,
         "terminationGracePeriodSeconds": _SECONDS,
+        "activeDeadlineSeconds": _SECONDS,
         "affinity": Obj({}),
     }
 )
@@ -138,7 +146,18 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
     ("apps", "StatefulSet"): Obj({"spec": _REPLICAS}),
     ("apps", "ReplicaSet"): Obj({"spec": _REPLICAS}),
     ("batch", "Job"): Obj(
-        {"spec": Obj({"parallelism": _COUNT, "completions": _COUNT, "backoffLimit": _COUNT})}
+        {
+            "spec": Obj(
+                {
+                    "parallelism": _COUNT,
+                    "completions": _COUNT,
+                    "backoffLimit": _COUNT,
+                    "activeDeadlineSeconds": _SECONDS,
+                    "ttlSecondsAfterFinished": _COUNT,
+                    "suspend": _boolean,
+                }
+            )
+        }
     ),
     ("trainer.kubeflow.org", "TrainJob"): Obj(
         {"spec": Obj({"trainer": Obj({"numNodes": _COUNT})})}
@@ -162,11 +181,23 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
         {"spec": Obj({"minReplicas": _COUNT, "maxReplicas": _COUNT})}
     ),
     ("", "ResourceQuota"): Obj({"spec": Obj({"hard": MapOf(_quantity)})}),
+    # `on: yes` in data is the key "true" with the boolean true: refused, not "yes".
+    ("", "ConfigMap"): Obj({"data": MapOf(_string), "binaryData": MapOf(_string)}),
+    ("", "Secret"): Obj({"data": MapOf(_string), "stringData": MapOf(_string)}),
     ("scheduling.k8s.io", "PriorityClass"): Obj(
         {"value": _integer(INT32, "int32", minimum=None), "globalDefault": _boolean}
     ),
 }
-_KUBEFLOW_ROLE = Obj({"replicas": _COUNT})
+_KUBEFLOW_ROLE = Obj({"replicas": _COUNT, "restartPolicy": _string})
+# The Training Operator's runPolicy (kubeflow.org/v1 common types).
+_RUN_POLICY = Obj(
+    {
+        "backoffLimit": _COUNT,
+        "activeDeadlineSeconds": _SECONDS,
+        "ttlSecondsAfterFinished": _COUNT,
+        "suspend": _boolean,
+    }
+)
 
 
 def _problems(value: Any, schema: Schema, path: FieldPath) -> list[tuple[FieldPath, str]]:
@@ -257,6 +288,8 @@ def _kubeflow_roles(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
     for key, roles in spec.items():
         if str(key).endswith("ReplicaSpecs"):
             yield from _problems(roles, MapOf(_KUBEFLOW_ROLE), ("spec", key))
+    if "runPolicy" in spec:
+        yield from _problems(spec["runPolicy"], _RUN_POLICY, ("spec", "runPolicy"))
 
 
 def schema_invalid(m: Manifest) -> Iterator[Violation]:
