@@ -136,3 +136,19 @@ def test_a_kustomization_that_does_not_build_is_an_error(tmp_path: Path) -> None
     (line,) = result.err_lines
     assert line.startswith(f"mlkube: {tmp_path}:0: kustomize build failed: ")
     assert "missing.yaml" in line
+
+
+UPSTREAM = Path(__file__).parent / "upstream"
+
+
+def test_portable_upstream_examples_are_not_told_to_choose_a_namespace() -> None:
+    """`upstream/` holds GPU examples shaped after Kubeflow, KubeRay and LWS samples.
+    None sets a namespace: they are applied with `-n`, as Helm and kustomize output
+    is. gpu-workload-default-namespace fired on every GPU workload among them before
+    it was limited to an explicit `namespace: default` (docs/decisions.md)."""
+    _, report = _lint(str(UPSTREAM))
+    assert report["summary"]["objects"] == 5 and report["summary"]["skippedFiles"] == 0
+    assert not [f for f in report["findings"] if f["name"] == "gpu-workload-default-namespace"]
+    # the priority-class advice stays, as info: it does not fail lint by default
+    priority = [f for f in report["findings"] if f["name"] == "gpu-priority-class-missing"]
+    assert priority and {f["severity"] for f in priority} == {"info"}
