@@ -1,9 +1,12 @@
-"""Rules on values the API server refuses to decode, in the fields mlkube reads.
+"""Rules on values the API server refuses to decode.
 
-Not a full OpenAPI validation (that is the API server's, and `kubectl apply
---dry-run=server`'s): the types of the fields every other rule reads, so that a
-`replicas: three` or `containers: 17` is an error with its line instead of a rule
-quietly skipping the object, checked in one walk cheap enough for any input size.
+Every field of an object whose kind has a schema is checked against its type: the
+Kubernetes OpenAPI for built-in kinds, the released CRDs for the ML kinds
+(`apitypes`), so that a `replicas: three` or `containers: 17` is an error with its
+line instead of a rule quietly skipping the object. A small declarative schema adds
+what types alone do not say (counts are non-negative, a port is 1-65535) for the
+fields the other rules read, and covers kinds without a schema there. Unknown fields,
+enums, patterns and CEL rules stay the API server's (`kubectl apply --dry-run=server`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import pod_templates
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import INT32, INT64, quantity, whole_number
+from mlkube.rules.lint import apitypes
 from mlkube.rules.lint.common import shown
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -281,6 +285,72 @@ def _containers_of(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
                 yield from _problems(m.get(*parent), Obj({"metadata": _METADATA}), parent)
 
 
+_API_SCALARS: dict[str, Check] = {
+    "s": _string,
+    "b": _boolean,
+    "i": _integer(INT64, "int64", minimum=None),
+    "i32": _integer(INT32, "int32", minimum=None),
+    "n": lambda v: None if isinstance(v, int | float) and not isinstance(v, bool) else "a number",
+    "q": _quantity,
+    "x": _int_or_string,
+}
+
+
+def _api_problems(obj: dict[str, Any], root: apitypes.Type) -> list[tuple[FieldPath, str]]:
+    """(path, problem) for each field of ``obj`` whose value its OpenAPI type cannot
+    decode; fields the type does not know, and nulls, are left alone.
+
+    It visits every field of every built-in object, so it is written for speed: types
+    are linked (no lookups), strings (most fields) are checked inline, and a field's
+    path is a (parent, key) link, made into a path only for a problem."""
+    out: list[tuple[FieldPath, str]] = []
+    stack: list[tuple[Any, Any, Any]] = [(obj, root, None)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, kind, where = pop()
+        if kind is None or value is None:
+            continue
+        if kind == "s":
+            if value.__class__ is not str:
+                out.append((_path(where), _expected("a string", value)))
+        elif kind.__class__ is dict:
+            if value.__class__ is not dict:
+                out.append((_path(where), _expected("a mapping", value)))
+                continue
+            for name, item in value.items():
+                sub = kind.get(name)
+                if sub is not None and item is not None:
+                    push((item, sub, (where, name)))
+        elif kind.__class__ is list:
+            if kind[0] == "a":
+                if value.__class__ is not list:
+                    out.append((_path(where), _expected("a list", value)))
+                    continue
+                sub = kind[1]
+                for i, item in enumerate(value):
+                    push((item, sub, (where, i)))
+            else:  # "m"
+                if value.__class__ is not dict:
+                    out.append((_path(where), _expected("a mapping", value)))
+                    continue
+                sub = kind[1]
+                for key, item in value.items():
+                    push((item, sub, (where, key)))
+        else:
+            expected = _API_SCALARS[kind](value)
+            if expected is not None:
+                out.append((_path(where), _expected(expected, value)))
+    return out
+
+
+def _path(where: Any) -> FieldPath:
+    steps: list[str | int] = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    return tuple(reversed(steps))
+
+
 def _kubeflow_roles(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
     spec = m.get("spec")
     if m.ref.group != "kubeflow.org" or not isinstance(spec, dict):
@@ -330,6 +400,9 @@ def schema_invalid(m: Manifest) -> Iterator[Violation]:
             found += _problems(m.obj, fields, ())
         found += _kubeflow_roles(m)
         found += _containers_of(m)
+    api_type = apitypes.of_kind(m.ref.api_version, m.ref.kind)
+    if api_type is not None:  # a built-in kind: every field, as the OpenAPI types it
+        found += _api_problems(m.obj, api_type)
     seen: set[FieldPath] = set()
     for path, problem in found:
         if path not in seen:
