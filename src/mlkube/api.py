@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mlkube.lint import Report
+from mlkube.manifests.inputs import Scope
 
 if TYPE_CHECKING:
     from mlkube.cluster.client import Kube, Timeouts
@@ -58,9 +59,17 @@ def render(*paths: Path) -> Bundle:
     return render_paths(_paths(paths))
 
 
-def lint(*paths: Path, config: Path | None = None, disable: Sequence[str] = ()) -> Report:
-    """Lint the manifests in ``paths``. ``config``: a ``.mlkube.yaml`` (default: the
-    one in the working directory, if any); ``disable``: rule ids or names to skip."""
+def lint(
+    *paths: Path,
+    config: Path | None = None,
+    disable: Sequence[str] = (),
+    scope: Scope = "file",
+    kustomize: Sequence[Path] = (),
+) -> Report:
+    """Lint the manifests in ``paths`` and what ``kustomize build`` makes of each of
+    ``kustomize``. ``config``: a ``.mlkube.yaml`` (default: the one in the working
+    directory, if any); ``disable``: rule ids or names to skip; ``scope``: which objects
+    cross-object rules see together (``file``, ``dir`` or ``all``)."""
     from mlkube.config import load_config, unknown_rules  # noqa: PLC0415
     from mlkube.errors import UsageError  # noqa: PLC0415
     from mlkube.lint import lint_paths  # noqa: PLC0415
@@ -70,7 +79,7 @@ def lint(*paths: Path, config: Path | None = None, disable: Sequence[str] = ()) 
     selection = load_config(os.fspath(config) if config is not None else None).lint.selection()
     if disable:
         selection = type(selection)(selection.disabled | set(disable), selection.severities)
-    return lint_paths(_paths(paths), selection)
+    return lint_paths(_paths(paths), selection, scope=scope, kustomizations=_paths(kustomize))
 
 
 def connect(
@@ -151,7 +160,7 @@ def preflight(
         subject = Subject(gather_facts(kube, current), spec)
     findings = judge(subject)
     checks = outcomes(subject, findings)
-    return PreflightReport(findings, len(checks), checks)
+    return PreflightReport(findings, len(checks), outcomes=checks)
 
 
 def plan(

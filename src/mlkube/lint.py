@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from mlkube.manifests.claims import with_device_claims
-from mlkube.manifests.objects import Manifest, ObjectRef, manifests
+from mlkube.manifests.inputs import Inputs, Scope, Summary
+from mlkube.manifests.objects import Manifest, ObjectRef
 from mlkube.manifests.trainer import (
     RuntimeKey,
     effective,
@@ -16,7 +17,7 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
-from mlkube.manifests.yamlstream import Document, read_paths
+from mlkube.manifests.yamlstream import Document
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
 from mlkube.rules.lint.inventory import Inventory
@@ -28,6 +29,9 @@ from mlkube.wellknown import IGNORE_ANNOTATION
 class Report:
     findings: list[Finding]
     objects: int
+    # What was read but not linted (files in a tree that are not objects), and how
+    # cross-object rules grouped the rest (`mlkube.manifests.inputs.Scope`).
+    inputs: Summary = field(default_factory=Summary)
 
 
 @dataclass
@@ -47,26 +51,34 @@ class _Suppressions:
 
 
 def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None) -> Report:
+    """Lint objects as one deployment unit: cross-object rules see them all together."""
+    return lint_units((("", m) for m in items), selection)
+
+
+def lint_units(items: Iterable[tuple[str, Manifest]], selection: Selection | None = None) -> Report:
+    """Lint (unit, object) pairs: object rules on each object as it streams, rules
+    across objects on each unit's objects at the end, never across units."""
     selection = selection or Selection()
     object_rules = selection.enabled(OBJECT_RULES)
     input_rules = selection.enabled(INPUT_RULES)
     suppressed = _Suppressions()
-    inventory = Inventory()
+    units: dict[str, _Unit] = {}
     findings: list[Finding] = []
     count = 0
-    trainjobs = _TrainJobs()
-    for item in with_device_claims(items):  # pods wait for the DRA claims they name
+    for name, item in with_device_claims(items):  # pods wait for the DRA claims they name
         count += 1
         suppressed.add(item)
-        for m in trainjobs.add(item):
+        unit = units.get(name) or units.setdefault(name, _Unit())
+        for m in unit.trainjobs.add(item):
             findings.extend(run(object_rules, m, selection, suppressed))
-            inventory.add(m)
-    for m in trainjobs.rest():
-        findings.extend(run(object_rules, m, selection, suppressed))
-        inventory.add(m)
-    findings.extend(run(input_rules, inventory, selection, suppressed))
+            unit.inventory.add(m)
+    for unit in units.values():
+        for m in unit.trainjobs.rest():
+            findings.extend(run(object_rules, m, selection, suppressed))
+            unit.inventory.add(m)
+        findings.extend(run(input_rules, unit.inventory, selection, suppressed))
     # A runtime's field is found once, however many TrainJobs run on it.
-    return Report(ordered(dict.fromkeys(findings)), count)
+    return Report(ordered(dict.fromkeys(findings)), count, Summary(units=len(units)))
 
 
 @dataclass
@@ -98,22 +110,27 @@ class _TrainJobs:
         self.waiting.clear()
 
 
+@dataclass
+class _Unit:
+    """What cross-object rules know of one deployment unit."""
+
+    inventory: Inventory = field(default_factory=Inventory)
+    trainjobs: _TrainJobs = field(default_factory=_TrainJobs)
+
+
 def lint_paths(
     paths: Sequence[str],
     selection: Selection | None = None,
     stdin: BinaryIO | None = None,
     *,
+    scope: Scope = "file",
+    kustomizations: Sequence[str] = (),
     seen: Callable[[Document], None] | None = None,
 ) -> Report:
-    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input.
-    ``seen`` hears of each document as it is read (progress)."""
-    docs = read_paths(paths, stdin)
-    if seen is not None:
-        docs = _tap(docs, seen)
-    return lint_manifests(manifests(docs), selection)
-
-
-def _tap(docs: Iterable[Document], seen: Callable[[Document], None]) -> Iterator[Document]:
-    for doc in docs:
-        seen(doc)
-        yield doc
+    """Lint files, directories, ``-`` (stdin) and kustomize builds, each deployment unit
+    of ``scope`` on its own; raises InputError on unreadable input. ``seen`` hears of
+    each document as it is read (progress)."""
+    inputs = Inputs(scope, seen=seen)
+    report = lint_units(inputs.read(paths, stdin, kustomizations), selection)
+    report.inputs = Summary(inputs.skipped, scope, report.inputs.units)
+    return report

@@ -3,11 +3,13 @@ is refused when it says something lint cannot do (issue 14)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,3 +173,182 @@ def test_a_closed_standard_input_is_an_error() -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["mlkube: <stdin>:0: standard input is closed"]
+
+
+# Issue 17 §3: a repository tree is linted as kube-linter lints one.
+
+# Shaped after kubernetes-sigs/kueue site/static/examples/admin/single-clusterqueue-setup.yaml.
+QUEUE_SETUP = """\
+apiVersion: kueue.x-k8s.io/v1beta1
+kind: LocalQueue
+metadata:
+  namespace: default
+  name: user-queue
+spec:
+  clusterQueue: cluster-queue
+"""
+# Shaped after kubernetes/website content/en/examples/controllers/job.yaml.
+PI_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pi
+spec:
+  template:
+    spec:
+      containers:
+      - name: pi
+        image: perl:5.34.0
+      restartPolicy: Never
+"""
+
+
+def _json(*args: str, stdin: bytes = b"") -> tuple[int, dict[str, Any]]:
+    result = run_cli("lint", *args, "--format", "json", "--config", "/dev/null", stdin=stdin)
+    assert result.err == "", result.err
+    report: dict[str, Any] = json.loads(result.out)
+    return result.code, report
+
+
+def _skips(report: dict[str, Any], root: Path) -> list[tuple[str, int, str]]:
+    return [
+        (str(Path(s["file"]).relative_to(root)), s["line"], s["reason"])
+        for s in report["skippedFiles"]
+    ]
+
+
+def test_files_in_a_tree_that_are_not_objects_are_skipped_and_listed(tmp_path: Path) -> None:
+    (tmp_path / "request.json").write_text('{"instances": [[6.8, 2.8, 4.8, 1.4]]}\n')
+    (tmp_path / "list.yaml").write_text("- one\n- two\n")
+    (tmp_path / "readme.yaml").write_text("# notes\ntitle: Examples\nkind: Tutorial\n")
+    (tmp_path / "job.yaml").write_text(GPU_JOB)
+    code, report = _json(str(tmp_path))
+    assert code == 1 and {f["rule"] for f in report["findings"]} >= {"MK101"}
+    assert _skips(report, tmp_path) == [
+        ("list.yaml", 1, "not a Kubernetes object: expected a Kubernetes object, found a list"),
+        ("readme.yaml", 2, "not a Kubernetes object: object has no apiVersion"),
+        ("request.json", 1, "not a Kubernetes object: object has no apiVersion"),
+    ]
+    assert report["summary"]["skippedFiles"] == 3
+    text = run_cli("lint", str(tmp_path), "--config", "/dev/null")
+    assert text.out.splitlines()[-1] == (
+        "Skipped 3 files that are not Kubernetes objects (--format json lists them and why)."
+    )
+
+
+def test_a_named_file_that_is_not_an_object_is_still_an_error(tmp_path: Path) -> None:
+    """Named on the command line, a file is meant to be a manifest: as kubectl apply -f
+    refuses it, lint says so rather than report "no findings" about it."""
+    (tmp_path / "values.yaml").write_text("replicaCount: 1\nimage:\n  repository: nginx\n")
+    result = run_cli("lint", str(tmp_path / "values.yaml"), "--config", "/dev/null")
+    assert result.code == 2
+    assert result.err_lines == [f"mlkube: {tmp_path / 'values.yaml'}:1: object has no apiVersion"]
+
+
+def test_a_named_kustomization_is_skipped_with_the_way_to_lint_it(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- job.yaml\n")
+    (tmp_path / "job.yaml").write_text(GPU_JOB)
+    code, report = _json(str(tmp_path / "kustomization.yaml"), str(tmp_path / "job.yaml"))
+    assert code == 1 and report["summary"]["objects"] == 1
+    assert _skips(report, tmp_path) == [
+        ("kustomization.yaml", 1, "a kustomization: lint what it builds with --kustomize DIR")
+    ]
+
+
+def test_broken_yaml_in_a_tree_is_still_an_error(tmp_path: Path) -> None:
+    """No template marks: a manifest kubectl would refuse, not a file to skip."""
+    (tmp_path / "a.yaml").write_text(GPU_JOB)
+    (tmp_path / "b.yaml").write_text("apiVersion: v1\nkind: ConfigMap\ndata:\n  k: [1, 2\n")
+    result = run_cli("lint", str(tmp_path), "--config", "/dev/null")
+    assert result.code == 2 and result.out == ""
+    (line,) = result.err_lines
+    assert line.startswith(f"mlkube: {tmp_path / 'b.yaml'}:5: invalid YAML:")
+
+
+def test_templates_are_skipped_unless_they_are_yaml_as_written(tmp_path: Path) -> None:
+    """`{{ }}` that breaks the YAML is a Helm template to render first; `{{ }}` inside
+    quoted strings (Argo Workflows' parameters) is YAML, and linted. A chart's files
+    are skipped whole: its templates are only YAML once rendered."""
+    (tmp_path / "helm-like.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n"
+    )
+    (tmp_path / "argo.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: '{{workflow.name}}', namespace: ml}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n      - name: t\n        image: x:1\n"
+        "        resources: {requests: {nvidia.com/gpu: 1}}\n"
+    )
+    (tmp_path / "chart" / "templates").mkdir(parents=True)
+    (tmp_path / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (tmp_path / "chart" / "templates" / "svc.yaml").write_text(
+        'apiVersion: v1\nkind: Service\nmetadata:\n  name: "{{ .Release.Name }}"\n'
+    )
+    code, report = _json(str(tmp_path))
+    assert code == 1
+    assert [f["rule"] for f in report["findings"] if f["rule"] == "MK101"] == ["MK101"]
+    chart = f"part of the Helm chart {tmp_path / 'chart'}: lint what it renders "
+    assert _skips(report, tmp_path) == [
+        ("chart/Chart.yaml", 1, chart + "(helm template CHART | mlkube lint -)"),
+        ("chart/templates/svc.yaml", 1, chart + "(helm template CHART | mlkube lint -)"),
+        (
+            "helm-like.yaml",
+            4,
+            "a template ({{ }}), not YAML until rendered: a mapping key must be a scalar",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("scope", "fires"), [("file", False), ("dir", True), ("all", True)])
+def test_cross_object_rules_see_one_deployment_unit(
+    tmp_path: Path, scope: str, fires: bool
+) -> None:
+    """Two unrelated examples in one folder: Kueue's LocalQueue in `default` does not make
+    the `pi` Job "miss its queue label" unless they are linted as one unit."""
+    (tmp_path / "single-clusterqueue-setup.yaml").write_text(QUEUE_SETUP)
+    (tmp_path / "job.yaml").write_text(PI_JOB)
+    _, report = _json(str(tmp_path), "--scope", scope)
+    found = [(f["name"], f["line"]) for f in report["findings"] if f["rule"] == "MK804"]
+    assert found == ([("queue-label-missing", 3)] if fires else [])
+    assert report["summary"]["scope"] == scope
+    assert report["summary"]["units"] == {"file": 2, "dir": 1, "all": 1}[scope]
+
+
+def test_stdin_is_one_unit() -> None:
+    code, report = _json("-", stdin=f"{QUEUE_SETUP}---\n{PI_JOB}".encode())
+    assert [f["name"] for f in report["findings"]] == ["queue-label-missing"]
+    assert code == 1
+
+
+def test_a_kustomization_directory_is_one_unit(tmp_path: Path) -> None:
+    """The files of a kustomization are deployed together: they judge each other."""
+    (tmp_path / "kustomization.yaml").write_text("resources: [queue.yaml, job.yaml]\n")
+    (tmp_path / "queue.yaml").write_text(QUEUE_SETUP)
+    (tmp_path / "job.yaml").write_text(PI_JOB)
+    _, report = _json(str(tmp_path))
+    assert [f["name"] for f in report["findings"]] == ["queue-label-missing"]
+    assert report["summary"]["units"] == 1
+
+
+def test_the_text_report_says_how_units_were_formed(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(QUEUE_SETUP)
+    (tmp_path / "b.yaml").write_text(PI_JOB)
+    result = run_cli("lint", str(tmp_path), "--config", "/dev/null")
+    assert result.out.splitlines()[-1] == (
+        "Cross-object rules saw 2 deployment units, each file, kustomization directory, "
+        "--kustomize build and stdin on its own (--scope all to see them together)."
+    )
+
+
+def test_kustomize_needs_a_kustomization(tmp_path: Path) -> None:
+    result = run_cli("lint", "--kustomize", str(tmp_path), "--config", "/dev/null")
+    assert result.code == 2
+    assert result.err_lines == [
+        f"mlkube: {tmp_path}:0: --kustomize: not a directory with a kustomization.yaml"
+    ]
+
+
+def test_lint_needs_something_to_read() -> None:
+    result = run_cli("lint", "--config", "/dev/null")
+    assert result.code == 2
+    assert result.err_lines == [
+        "mlkube: no input: give PATH arguments, -f PATH (- for standard input) or --kustomize DIR"
+    ]

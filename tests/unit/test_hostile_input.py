@@ -80,7 +80,10 @@ def test_deep_nesting_is_bounded_with_a_clear_error(mlkube: Run) -> None:
 
 def test_nesting_within_the_bound_is_read(mlkube: Run) -> None:
     deep = "[" * 200 + "]" * 200
-    stdin = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\nbinaryData: {{x: {deep}}}\n"
+    # A kind no schema types: a ConfigMap's binaryData would now be schema-invalid.
+    stdin = (
+        f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: a}}\nspec: {{x: {deep}}}\n"
+    )
     result = mlkube("lint", "-", stdin=stdin.encode())
     assert result.code == 0, result.err
 

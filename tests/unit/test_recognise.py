@@ -183,7 +183,8 @@ spec:
 
 
 def test_pods_wait_for_the_claims_they_name() -> None:
-    out = list(with_device_claims(manifests(read_text(_DRA, "dra.yaml"))))
+    pairs = with_device_claims(("", m) for m in manifests(read_text(_DRA, "dra.yaml")))
+    out = [m for _, m in pairs]
     # Each object once; a pod whose claims are not read yet waits for the end.
     names = [m.ref.name for m in out]
     assert names == ["two-gpus", "late", "early", "unknown", "other-namespace"]

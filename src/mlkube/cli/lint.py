@@ -10,6 +10,7 @@ from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
+from mlkube.manifests.inputs import SCOPES
 from mlkube.progress import Reading
 from mlkube.report import render_findings
 from mlkube.rules.engine import at_or_above
@@ -24,7 +25,26 @@ def register(verbs: Any) -> None:
         description="Check Kubernetes manifests (files, directories, or - for stdin) "
         "against ML-aware rules, looking inside the pod templates of every workload kind.",
     )
-    options.add_filenames(p, "file, directory, or - for stdin")
+    options.add_filenames(
+        p,
+        "file, directory (its files that are not Kubernetes objects are skipped and "
+        "listed), or - for stdin",
+    )
+    p.add_argument(
+        "--kustomize",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="lint what `kustomize build DIR` makes (kustomize, or kubectl, on PATH)",
+    )
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="file",
+        help="which objects cross-object rules (queues, quotas, priority classes) see "
+        "together: each file, kustomization directory, build or stdin (file, the "
+        "default), each directory as kube-linter groups them (dir), or everything (all)",
+    )
     options.add_report_options(p)
     p.add_argument(
         "--fail-on",
@@ -47,13 +67,16 @@ def run(args: argparse.Namespace) -> int:
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
     with Reading(args.paths, "lint") as seen:
-        report = lint_paths(args.paths, selection, seen=seen)
+        report = lint_paths(
+            args.paths, selection, scope=args.scope, kustomizations=args.kustomize, seen=seen
+        )
     chunks = render_findings(
         report.findings,
         args.format,
         ALL_RULES,
         objects=report.objects,
         color=options.use_color(args.color),
+        inputs=report.inputs,
     )
     write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")

@@ -63,7 +63,8 @@ def add_filenames(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def take_filenames(args: argparse.Namespace) -> None:
-    """Merge ``-f`` into ``args.paths``; at least one input is needed."""
+    """Merge ``-f`` into ``args.paths``; at least one input is needed (lint's
+    ``--kustomize DIR`` is one)."""
     filenames: list[str] = getattr(args, "filenames", None) or []
     for name in filenames:
         if name in _FORMAT_WORDS and not os.path.lexists(name):
@@ -72,7 +73,12 @@ def take_filenames(args: argparse.Namespace) -> None:
                 f"(for the output format: -o {name})"
             )
     args.paths = [*args.paths, *filenames]
-    if not args.paths:
+    if hasattr(args, "kustomize"):  # lint
+        if not args.paths and not args.kustomize:
+            raise UsageError(
+                "no input: give PATH arguments, -f PATH (- for standard input) or --kustomize DIR"
+            )
+    elif not args.paths:
         raise UsageError("no input: give PATH arguments or -f PATH (- for standard input)")
 
 

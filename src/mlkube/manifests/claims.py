@@ -21,32 +21,35 @@ from mlkube.manifests.accelerators import (
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import pod_templates
 
-_Key = tuple[str, str, str]  # namespace, kind, name
+_Key = tuple[str, str, str, str]  # deployment unit, namespace, kind, name
 
 
-def with_device_claims(items: Iterable[Manifest]) -> Iterator[Manifest]:
-    """``items``, each once, a workload that uses DRA claims with the classes of those
-    the input defines (held back until they have all been read, or to the end)."""
+def with_device_claims(items: Iterable[tuple[str, Manifest]]) -> Iterator[tuple[str, Manifest]]:
+    """``(unit, object)`` pairs, each once, a workload that uses DRA claims with the
+    classes of those its deployment unit defines (held back until they have all been
+    read, or to the end)."""
     known: dict[_Key, tuple[str, ...]] = {}
-    waiting: list[tuple[Manifest, set[ClaimRef]]] = []
-    for m in items:
+    waiting: list[tuple[str, Manifest, set[ClaimRef]]] = []
+    for unit, m in items:
         if is_claim(m):
-            known[(m.ref.namespace or "default", m.ref.kind, m.ref.name)] = claim_device_classes(m)
-            yield m
+            known[(unit, m.ref.namespace or "default", m.ref.kind, m.ref.name)] = (
+                claim_device_classes(m)
+            )
+            yield unit, m
             continue
         refs = _claim_refs(m)
         if not refs:
-            yield m
-        elif all(_key(m, ref) in known for ref in refs):
-            yield _claimed(m, refs, known)
+            yield unit, m
+        elif all(_key(unit, m, ref) in known for ref in refs):
+            yield unit, _claimed(unit, m, refs, known)
         else:
-            waiting.append((m, refs))
-    for m, refs in waiting:
-        yield _claimed(m, refs, known)
+            waiting.append((unit, m, refs))
+    for unit, m, refs in waiting:
+        yield unit, _claimed(unit, m, refs, known)
 
 
-def _key(m: Manifest, ref: ClaimRef) -> _Key:
-    return (m.ref.namespace or "default", *ref)
+def _key(unit: str, m: Manifest, ref: ClaimRef) -> _Key:
+    return (unit, m.ref.namespace or "default", *ref)
 
 
 def _claim_refs(m: Manifest) -> set[ClaimRef]:
@@ -55,8 +58,10 @@ def _claim_refs(m: Manifest) -> set[ClaimRef]:
     }
 
 
-def _claimed(m: Manifest, refs: set[ClaimRef], known: dict[_Key, tuple[str, ...]]) -> Manifest:
-    claims = {ref: known[_key(m, ref)] for ref in refs if _key(m, ref) in known}
+def _claimed(
+    unit: str, m: Manifest, refs: set[ClaimRef], known: dict[_Key, tuple[str, ...]]
+) -> Manifest:
+    claims = {ref: known[_key(unit, m, ref)] for ref in refs if _key(unit, m, ref) in known}
     if not claims:
         return m
     return ClaimedManifest(m.obj, m.ref, m.doc, m.base, claims=claims)

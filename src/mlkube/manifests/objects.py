@@ -131,14 +131,27 @@ def as_str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items() if not isinstance(v, list | dict)}
 
 
+def not_an_object(value: Any) -> str | None:
+    """Why a document is not a Kubernetes object (None when it is one): a JSON request
+    body or a Helm values file is YAML, but nothing the API server would take."""
+    if not isinstance(value, dict):
+        return f"expected a Kubernetes object, found a {type(value).__name__}"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(value.get(key), str) or not value[key]:
+            return f"object has no {key}"
+    return None
+
+
 def manifests(documents: Iterable[Document]) -> Iterator[Manifest]:
-    """Kubernetes objects of YAML documents; ``List`` kinds are opened into their items."""
+    """Kubernetes objects of YAML documents; ``List`` kinds are opened into their items.
+
+    A document that is not an object is an InputError (see `not_an_object`)."""
     for doc in documents:
         if doc.obj is None:  # an empty document, as Helm leaves between templates
             continue
-        if not isinstance(doc.obj, dict):
-            kind = type(doc.obj).__name__
-            raise InputError(doc.source, doc.line, f"expected a Kubernetes object, found a {kind}")
+        problem = not_an_object(doc.obj)
+        if problem is not None:
+            raise InputError(doc.source, doc.line, problem)
         if doc.obj.get("kind") == "List" and isinstance(doc.obj.get("items"), list):
             for i, item in enumerate(doc.obj["items"]):
                 if isinstance(item, dict):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlkube.report.json import to_json
 from mlkube.report.sarif import to_sarif
 from mlkube.report.text import to_text
 from mlkube.report.yaml import to_yaml
 from mlkube.rules.model import Finding, Rule
+
+if TYPE_CHECKING:
+    from mlkube.manifests.inputs import Summary
 
 Format = Literal["text", "json", "yaml", "sarif"]
 FORMATS: tuple[Format, ...] = ("text", "json", "yaml", "sarif")
@@ -23,13 +26,15 @@ def render_findings(
     objects: int,
     color: bool = False,
     unit: str = "object",
+    inputs: Summary | None = None,
 ) -> Iterator[str]:
     """The report in chunks, written as they come: a large report never sits in memory
-    as one string. ``objects`` counts what was examined, in ``unit``s (preflight: checks)."""
+    as one string. ``objects`` counts what was examined, in ``unit``s (preflight: checks);
+    ``inputs`` says what lint skipped and how it grouped its input."""
     if fmt == "json":
-        return to_json(findings, objects=objects, unit=unit)
+        return to_json(findings, objects=objects, unit=unit, inputs=inputs)
     if fmt == "yaml":
-        return to_yaml(findings, objects=objects, unit=unit)
+        return to_yaml(findings, objects=objects, unit=unit, inputs=inputs)
     if fmt == "sarif":
         return to_sarif(findings, rules)
-    return to_text(findings, objects=objects, color=color, unit=unit)
+    return to_text(findings, objects=objects, color=color, unit=unit, inputs=inputs)

@@ -7,9 +7,13 @@ sequence must not recolour, move or clear the reader's terminal."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from mlkube.messages import printable
 from mlkube.rules.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from mlkube.manifests.inputs import Summary
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -19,7 +23,12 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def to_text(
-    findings: Sequence[Finding], *, objects: int, color: bool = False, unit: str = "object"
+    findings: Sequence[Finding],
+    *,
+    objects: int,
+    color: bool = False,
+    unit: str = "object",
+    inputs: Summary | None = None,
 ) -> Iterator[str]:
     for f in findings:
         # Findings about live objects have no line: only the cluster they came from.
@@ -33,6 +42,8 @@ def to_text(
             f"    fix: {_line(f.remediation)}\n"
         )
     yield summary(findings, objects, unit) + "\n"
+    for line in inputs.lines() if inputs is not None else ():
+        yield _line(line) + "\n"
 
 
 def _line(text: str) -> str:

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import yaml
 
 from mlkube.report.json import summary
 from mlkube.rules.model import Finding
 
+if TYPE_CHECKING:
+    from mlkube.manifests.inputs import Summary
 
-def to_yaml(findings: Sequence[Finding], *, objects: int, unit: str = "object") -> Iterator[str]:
-    """``findings:`` then ``summary:``, one finding (a mapping) at a time."""
+
+def to_yaml(
+    findings: Sequence[Finding],
+    *,
+    objects: int,
+    unit: str = "object",
+    inputs: Summary | None = None,
+) -> Iterator[str]:
+    """``findings:``, lint's ``skippedFiles:``, then ``summary:``, one finding (a
+    mapping) at a time."""
     yield "findings:\n" if findings else "findings: []\n"
     for finding in findings:
         yield yaml.safe_dump([finding.to_dict()], sort_keys=False, width=1000)
-    yield yaml.safe_dump(
-        {"summary": summary(findings, objects=objects, unit=unit)}, sort_keys=False
-    )
+    if inputs is not None:
+        skipped = [skip.to_dict() for skip in inputs.skipped]
+        yield yaml.safe_dump({"skippedFiles": skipped}, sort_keys=False, width=1000)
+    counts = summary(findings, objects=objects, unit=unit, inputs=inputs)
+    yield yaml.safe_dump({"summary": counts}, sort_keys=False)

@@ -1,9 +1,12 @@
-"""Rules on values the API server refuses to decode, in the fields mlkube reads.
+"""Rules on values the API server refuses to decode.
 
-Not a full OpenAPI validation (that is the API server's, and `kubectl apply
---dry-run=server`'s): the types of the fields every other rule reads, so that a
-`replicas: three` or `containers: 17` is an error with its line instead of a rule
-quietly skipping the object, checked in one walk cheap enough for any input size.
+Every field of an object whose kind has a schema is checked against its type: the
+Kubernetes OpenAPI for built-in kinds, the released CRDs for the ML kinds
+(`apitypes`), so that a `replicas: three` or `containers: 17` is an error with its
+line instead of a rule quietly skipping the object. A small declarative schema adds
+what types alone do not say (counts are non-negative, a port is 1-65535) for the
+fields the other rules read, and covers kinds without a schema there. Unknown fields,
+enums, patterns and CEL rules stay the API server's (`kubectl apply --dry-run=server`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import pod_templates
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import INT32, INT64, quantity, whole_number
+from mlkube.rules.lint import apitypes
 from mlkube.rules.lint.common import shown
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -36,7 +40,8 @@ def _integer(bounds: tuple[int, int], name: str, minimum: int | None = 0) -> Che
     def check(value: Any) -> str | None:
         number = whole_number(value, bounds)
         if number is None or (minimum is not None and number < minimum):
-            return f"a{' non-negative' if minimum == 0 else 'n'} {name}"
+            article = "an" if name[0] in "aeiou" else "a"
+            return f"a non-negative {name}" if minimum == 0 else f"{article} {name}"
         return None
 
     return check
@@ -91,6 +96,8 @@ _CONTAINER = Obj(
     {
         "name": _string,
         "image": _string,
+        "imagePullPolicy": _string,
+        "workingDir": _string,
         "command": ListOf(_string),
         "args": ListOf(_string),
         "env": ListOf(_ENV),
@@ -127,7 +134,12 @@ _POD_SPEC = Obj(
             )
         ),
         "priorityClassName": _string,
+        "restartPolicy": _string,
+        "schedulerName": _string,
+        "serviceAccountName": _string,
+        "hostNetwork": _boolean,
         "terminationGracePeriodSeconds": _SECONDS,
+        "activeDeadlineSeconds": _SECONDS,
         "affinity": Obj({}),
     }
 )
@@ -138,7 +150,18 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
     ("apps", "StatefulSet"): Obj({"spec": _REPLICAS}),
     ("apps", "ReplicaSet"): Obj({"spec": _REPLICAS}),
     ("batch", "Job"): Obj(
-        {"spec": Obj({"parallelism": _COUNT, "completions": _COUNT, "backoffLimit": _COUNT})}
+        {
+            "spec": Obj(
+                {
+                    "parallelism": _COUNT,
+                    "completions": _COUNT,
+                    "backoffLimit": _COUNT,
+                    "activeDeadlineSeconds": _SECONDS,
+                    "ttlSecondsAfterFinished": _COUNT,
+                    "suspend": _boolean,
+                }
+            )
+        }
     ),
     ("trainer.kubeflow.org", "TrainJob"): Obj(
         {"spec": Obj({"trainer": Obj({"numNodes": _COUNT})})}
@@ -162,11 +185,23 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
         {"spec": Obj({"minReplicas": _COUNT, "maxReplicas": _COUNT})}
     ),
     ("", "ResourceQuota"): Obj({"spec": Obj({"hard": MapOf(_quantity)})}),
+    # `on: yes` in data is the key "true" with the boolean true: refused, not "yes".
+    ("", "ConfigMap"): Obj({"data": MapOf(_string), "binaryData": MapOf(_string)}),
+    ("", "Secret"): Obj({"data": MapOf(_string), "stringData": MapOf(_string)}),
     ("scheduling.k8s.io", "PriorityClass"): Obj(
         {"value": _integer(INT32, "int32", minimum=None), "globalDefault": _boolean}
     ),
 }
-_KUBEFLOW_ROLE = Obj({"replicas": _COUNT})
+_KUBEFLOW_ROLE = Obj({"replicas": _COUNT, "restartPolicy": _string})
+# The Training Operator's runPolicy (kubeflow.org/v1 common types).
+_RUN_POLICY = Obj(
+    {
+        "backoffLimit": _COUNT,
+        "activeDeadlineSeconds": _SECONDS,
+        "ttlSecondsAfterFinished": _COUNT,
+        "suspend": _boolean,
+    }
+)
 
 
 def _problems(value: Any, schema: Schema, path: FieldPath) -> list[tuple[FieldPath, str]]:
@@ -250,6 +285,72 @@ def _containers_of(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
                 yield from _problems(m.get(*parent), Obj({"metadata": _METADATA}), parent)
 
 
+_API_SCALARS: dict[str, Check] = {
+    "s": _string,
+    "b": _boolean,
+    "i": _integer(INT64, "int64", minimum=None),
+    "i32": _integer(INT32, "int32", minimum=None),
+    "n": lambda v: None if isinstance(v, int | float) and not isinstance(v, bool) else "a number",
+    "q": _quantity,
+    "x": _int_or_string,
+}
+
+
+def _api_problems(obj: dict[str, Any], root: apitypes.Type) -> list[tuple[FieldPath, str]]:
+    """(path, problem) for each field of ``obj`` whose value its OpenAPI type cannot
+    decode; fields the type does not know, and nulls, are left alone.
+
+    It visits every field of every built-in object, so it is written for speed: types
+    are linked (no lookups), strings (most fields) are checked inline, and a field's
+    path is a (parent, key) link, made into a path only for a problem."""
+    out: list[tuple[FieldPath, str]] = []
+    stack: list[tuple[Any, Any, Any]] = [(obj, root, None)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, kind, where = pop()
+        if kind is None or value is None:
+            continue
+        if kind == "s":
+            if value.__class__ is not str:
+                out.append((_path(where), _expected("a string", value)))
+        elif kind.__class__ is dict:
+            if value.__class__ is not dict:
+                out.append((_path(where), _expected("a mapping", value)))
+                continue
+            for name, item in value.items():
+                sub = kind.get(name)
+                if sub is not None and item is not None:
+                    push((item, sub, (where, name)))
+        elif kind.__class__ is list:
+            if kind[0] == "a":
+                if value.__class__ is not list:
+                    out.append((_path(where), _expected("a list", value)))
+                    continue
+                sub = kind[1]
+                for i, item in enumerate(value):
+                    push((item, sub, (where, i)))
+            else:  # "m"
+                if value.__class__ is not dict:
+                    out.append((_path(where), _expected("a mapping", value)))
+                    continue
+                sub = kind[1]
+                for key, item in value.items():
+                    push((item, sub, (where, key)))
+        else:
+            expected = _API_SCALARS[kind](value)
+            if expected is not None:
+                out.append((_path(where), _expected(expected, value)))
+    return out
+
+
+def _path(where: Any) -> FieldPath:
+    steps: list[str | int] = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    return tuple(reversed(steps))
+
+
 def _kubeflow_roles(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
     spec = m.get("spec")
     if m.ref.group != "kubeflow.org" or not isinstance(spec, dict):
@@ -257,6 +358,8 @@ def _kubeflow_roles(m: Manifest) -> Iterator[tuple[FieldPath, str]]:
     for key, roles in spec.items():
         if str(key).endswith("ReplicaSpecs"):
             yield from _problems(roles, MapOf(_KUBEFLOW_ROLE), ("spec", key))
+    if "runPolicy" in spec:
+        yield from _problems(spec["runPolicy"], _RUN_POLICY, ("spec", "runPolicy"))
 
 
 def schema_invalid(m: Manifest) -> Iterator[Violation]:
@@ -297,6 +400,9 @@ def schema_invalid(m: Manifest) -> Iterator[Violation]:
             found += _problems(m.obj, fields, ())
         found += _kubeflow_roles(m)
         found += _containers_of(m)
+    api_type = apitypes.of_kind(m.ref.api_version, m.ref.kind)
+    if api_type is not None:  # a built-in kind: every field, as the OpenAPI types it
+        found += _api_problems(m.obj, api_type)
     seen: set[FieldPath] = set()
     for path, problem in found:
         if path not in seen:
