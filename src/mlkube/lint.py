@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -15,10 +16,11 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
+from mlkube.manifests.workloads import looks_inside
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
-from mlkube.rules.lint.inventory import Inventory
+from mlkube.rules.lint.inventory import DEFINITION_KINDS, Inventory
 from mlkube.rules.model import Finding, Rule
 from mlkube.wellknown import IGNORE_ANNOTATION
 
@@ -27,6 +29,20 @@ from mlkube.wellknown import IGNORE_ANNOTATION
 class Report:
     findings: list[Finding]
     objects: int
+    # Objects of custom kinds that no rule looks inside, by (group, kind): silence shown.
+    skipped: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def skipped_kind(m: Manifest) -> tuple[str, str] | None:
+    """(group, kind) when ``m`` is of a custom kind mlkube neither looks inside nor reads
+    (an unknown CRD's pods go unchecked), else None. Built-in kinds are known: those that
+    run pods are looked inside, the others run none."""
+    group = m.ref.group
+    if looks_inside(m) or m.ref.kind in DEFINITION_KINDS:
+        return None
+    if "." not in group or group.endswith(".k8s.io"):  # core, apps, networking.k8s.io…
+        return None
+    return group, m.ref.kind
 
 
 @dataclass
@@ -53,9 +69,12 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
     inventory = Inventory()
     findings: list[Finding] = []
     count = 0
+    skipped: Counter[tuple[str, str]] = Counter()
     trainjobs = _TrainJobs()
     for item in items:
         count += 1
+        if kind := skipped_kind(item):
+            skipped[kind] += 1
         suppressed.add(item)
         for m in trainjobs.add(item):
             findings.extend(run(object_rules, m, selection, suppressed))
@@ -65,7 +84,7 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
         inventory.add(m)
     findings.extend(run(input_rules, inventory, selection, suppressed))
     # A runtime's field is found once, however many TrainJobs run on it.
-    return Report(ordered(dict.fromkeys(findings)), count)
+    return Report(ordered(dict.fromkeys(findings)), count, dict(sorted(skipped.items())))
 
 
 @dataclass

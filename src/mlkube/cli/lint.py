@@ -61,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
     report = lint_paths(args.paths, selection)
     chunks = render_findings(
-        report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
+        report.findings,
+        args.format,
+        ALL_RULES,
+        objects=report.objects,
+        color=use_color(args.color),
+        skipped=report.skipped,
     )
     write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from mlkube.report.json import to_json
@@ -22,11 +22,13 @@ def render_findings(
     objects: int,
     color: bool = False,
     unit: str = "object",
+    skipped: Mapping[tuple[str, str], int] | None = None,
 ) -> Iterator[str]:
     """The report in chunks, written as they come: a large report never sits in memory
-    as one string. ``objects`` counts what was examined, in ``unit``s (preflight: checks)."""
+    as one string. ``objects`` counts what was examined, in ``unit``s (preflight: checks);
+    ``skipped``, lint's objects of kinds it did not look inside, by (group, kind)."""
     if fmt == "json":
-        return to_json(findings, objects=objects, unit=unit)
+        return to_json(findings, objects=objects, unit=unit, skipped=skipped)
     if fmt == "sarif":
         return to_sarif(findings, rules)
-    return to_text(findings, objects=objects, color=color, unit=unit)
+    return to_text(findings, objects=objects, color=color, unit=unit, skipped=skipped)

@@ -6,7 +6,7 @@ sequence must not recolour, move or clear the reader's terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from mlkube.messages import printable
 from mlkube.rules.model import Finding, Severity
@@ -19,7 +19,12 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def to_text(
-    findings: Sequence[Finding], *, objects: int, color: bool = False, unit: str = "object"
+    findings: Sequence[Finding],
+    *,
+    objects: int,
+    color: bool = False,
+    unit: str = "object",
+    skipped: Mapping[tuple[str, str], int] | None = None,
 ) -> Iterator[str]:
     for f in findings:
         # Findings about live objects have no line: only the cluster they came from.
@@ -33,6 +38,8 @@ def to_text(
             f"    fix: {_line(f.remediation)}\n"
         )
     yield summary(findings, objects, unit) + "\n"
+    if skipped:
+        yield _line(skipped_summary(skipped)) + "\n"
 
 
 def _line(text: str) -> str:
@@ -51,3 +58,13 @@ def summary(findings: Sequence[Finding], objects: int, unit: str = "object") -> 
             parts.append(f"{n} {s}{'s' if n != 1 else ''}")
     total = len(findings)
     return f"{total} finding{'s' if total != 1 else ''} ({', '.join(parts)}) in {examined}."
+
+
+def skipped_summary(skipped: Mapping[tuple[str, str], int]) -> str:
+    """One line naming the kinds lint did not look inside, and how many objects of each."""
+    total = sum(skipped.values())
+    kinds = ", ".join(f"{kind}.{group} ({n})" for (group, kind), n in skipped.items())
+    return (
+        f"Skipped {total} object{'s' if total != 1 else ''} of kinds mlkube does not look "
+        f"inside: {kinds}."
+    )
