@@ -244,7 +244,8 @@ def _ray(cluster: FieldPath) -> Callable[[Manifest], Iterator[PodTemplate]]:
         for i, group in enumerate(groups if isinstance(groups, list) else []):
             if isinstance(group, dict):
                 role = str(group.get("groupName") or f"worker{i}")
-                count = _replicas(group.get("replicas"))
+                # A multi-host group (TPU slices) runs numOfHosts pods per replica.
+                count = _replicas(group.get("replicas")) * _replicas(group.get("numOfHosts"))
                 yield _template(m, (*cluster, "workerGroupSpecs", i, "template"), role, count)
 
     return extract
@@ -403,6 +404,9 @@ class WorkloadKind:
     batch: bool = False  # runs to completion, and Kueue admits it by its queue label
     kueue: bool = False  # Kueue v0.19.2 has an integration for it (queue label honoured)
     serving: bool = False  # its pods answer requests
+    # A template for other objects' pods (a runtime, a serving runtime, a base config):
+    # it runs nothing itself, so rules about where and how many pods run pass it by.
+    template: bool = False
 
 
 _KF = "kubeflow.org"
@@ -429,9 +433,9 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind(_TRAINER, "TrainJob", _trainjob,
                  "spec.trainer, or its runtime's replicatedJobs merged", True, True),
     WorkloadKind(_TRAINER, "TrainingRuntime", _runtime,
-                 "spec.template.spec.replicatedJobs[].template.spec.template"),
+                 "spec.template.spec.replicatedJobs[].template.spec.template", template=True),
     WorkloadKind(_TRAINER, "ClusterTrainingRuntime", _runtime,
-                 "spec.template.spec.replicatedJobs[].template.spec.template"),
+                 "spec.template.spec.replicatedJobs[].template.spec.template", template=True),
     WorkloadKind("jobset.x-k8s.io", "JobSet", _jobset,
                  "spec.replicatedJobs[].template.spec.template", True, True),
     WorkloadKind("ray.io", "RayJob", _ray(("spec", "rayClusterSpec")),
@@ -454,10 +458,12 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind(_KSERVE, "LLMInferenceService", _llminferenceservice,
                  "spec.template, .worker, spec.prefill.template, .worker, "
                  "spec.router.scheduler.template (pod specs)", serving=True),
+    WorkloadKind(_KSERVE, "LLMInferenceServiceConfig", _llminferenceservice,
+                 "as LLMInferenceService", serving=True, template=True),
     WorkloadKind(_KSERVE, "ServingRuntime", _serving_runtime,
-                 "spec (an inlined pod spec), spec.workerSpec", serving=True),
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True),
     WorkloadKind(_KSERVE, "ClusterServingRuntime", _serving_runtime,
-                 "spec (an inlined pod spec), spec.workerSpec", serving=True),
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True),
 )  # fmt: skip
 
 _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] = {
@@ -465,6 +471,7 @@ _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] 
 }
 _BATCH = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.batch)
 _SERVING = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.serving)
+_TEMPLATES = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.template)
 
 
 def looks_inside(m: Manifest) -> bool:
@@ -476,3 +483,19 @@ def is_serving_kind(m: Manifest) -> bool:
     """Kinds made to serve (KServe, LeaderWorkerSet, RayService), whatever their pods run;
     a Deployment or StatefulSet serves or not by what it does, not by its kind."""
     return (m.ref.group, m.ref.kind) in _SERVING
+
+
+def is_template(m: Manifest) -> bool:
+    """Kinds whose pods run only as part of other objects (Trainer runtimes, KServe
+    serving runtimes and LLMInferenceServiceConfigs): their fields are checked, but they
+    place no pods in any namespace of their own."""
+    return (m.ref.group, m.ref.kind) in _TEMPLATES
+
+
+def has_priority_field(m: Manifest) -> bool:
+    """Whether ``m``'s pod templates can set priorityClassName: KServe's serving runtimes
+    inline a reduced pod spec without it (ServingRuntimePodSpec, serving/v1alpha1)."""
+    return (m.ref.group, m.ref.kind) not in _REDUCED_POD_SPEC
+
+
+_REDUCED_POD_SPEC = frozenset({(_KSERVE, "ServingRuntime"), (_KSERVE, "ClusterServingRuntime")})

@@ -13,8 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
-from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
-from mlkube.manifests.workloads import PodTemplate, is_batch, is_training, pod_templates
+from mlkube.manifests.trainer import RuntimeKey, is_trainjob, runtime_ref
+from mlkube.manifests.workloads import (
+    PodTemplate,
+    is_batch,
+    is_template,
+    is_training,
+    pod_templates,
+)
 from mlkube.wellknown import QUEUE_LABEL
 
 # Kinds kept whole, by kind name (their groups are unambiguous in practice).
@@ -118,7 +124,7 @@ class Inventory:
             if key is not None:
                 self.runtime_uses.append(RuntimeUse(m.ref, key, m.at("spec", "runtimeRef", "name")))
         # A runtime runs no pods of its own: they are counted in the TrainJobs that use it.
-        templates = () if is_runtime(m) else pod_templates(m)
+        templates = () if is_template(m) else pod_templates(m)
         if templates:
             self.workloads.append(
                 WorkloadFacts(

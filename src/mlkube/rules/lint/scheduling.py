@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
-from mlkube.manifests.trainer import EffectiveTrainJob, is_runtime, is_trainjob
+from mlkube.manifests.trainer import EffectiveTrainJob, is_trainjob
+from mlkube.manifests.workloads import has_priority_field, is_template
 from mlkube.rules.lint.common import gpu_templates
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -41,6 +42,8 @@ def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
     """
     if is_trainjob(m) and not isinstance(m, EffectiveTrainJob):
         return  # a trainer block is no pod spec: the priority is the runtime's
+    if not has_priority_field(m):
+        return  # a serving runtime's pod spec has none: the InferenceService sets it
     for template in gpu_templates(m):
         if not template.spec.get("priorityClassName"):
             yield Violation(
@@ -71,7 +74,7 @@ def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
       namespace: ml-research
     ```
     """
-    if m.ref.namespace not in (None, "default") or is_runtime(m) or not any(gpu_templates(m)):
+    if m.ref.namespace not in (None, "default") or is_template(m) or not any(gpu_templates(m)):
         return
     if m.ref.namespace is None:
         message = f"GPU workload {m.ref} sets no namespace and may land in 'default'"
