@@ -24,6 +24,7 @@ from mlkube.lint import lint_paths
 from mlkube.manifests.objects import manifests
 from mlkube.manifests.workloads import WORKLOAD_KINDS, looks_inside, pod_templates
 from mlkube.manifests.yamlstream import read_paths, read_text
+from mlkube.rules.docs import APPLIES, applies
 
 from .conftest import Run
 
@@ -236,3 +237,18 @@ def test_nothing_skipped_says_nothing(mlkube: Run) -> None:
     result = mlkube("lint", "-", "--format", "json", stdin=PLATFORM.read_bytes())
     assert json.loads(result.out)["skipped"] == []
     assert "Skipped" not in mlkube("lint", "-", stdin=PLATFORM.read_bytes()).out
+
+
+def test_the_documented_kind_table_covers_every_fixture_finding() -> None:
+    """docs/rules.md says which rules apply to each kind (rules.docs.APPLIES): every
+    finding on a workload kind, in every rule and kind fixture, is one the table lists."""
+    kinds = {k.key: k for k in WORKLOAD_KINDS}
+    paths = sorted(str(p) for p in (KINDS.parent / "rules").glob("*/*.yaml"))
+    paths += sorted(str(p) for p in KINDS.glob("*/*.yaml"))
+    outside = set()
+    for path in paths:
+        for f in lint_paths([path]).findings:
+            kind = kinds.get((f.where.obj.group, f.where.obj.kind))
+            if kind is not None and f.name in APPLIES and not applies(f.name, kind):
+                outside.add((f.name, kind.kind, path))
+    assert not outside

@@ -407,6 +407,12 @@ class WorkloadKind:
     # A template for other objects' pods (a runtime, a serving runtime, a base config):
     # it runs nothing itself, so rules about where and how many pods run pass it by.
     template: bool = False
+    training: bool = False  # a training API (Kubeflow's): it trains, whatever it runs
+    priority_field: bool = True  # its pod specs have priorityClassName
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.group, self.kind
 
 
 _KF = "kubeflow.org"
@@ -424,18 +430,21 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind("batch", "Job", _spec_template("parallelism"), "spec.template", True, True),
     WorkloadKind("batch", "CronJob", _cronjob, "spec.jobTemplate.spec.template"),
     *(
-        WorkloadKind(_KF, kind, _kubeflow, f"spec.{key}ReplicaSpecs.<role>.template", True, True)
+        WorkloadKind(_KF, kind, _kubeflow, f"spec.{key}ReplicaSpecs.<role>.template",
+                     True, True, training=True)
         for kind, key in (
             ("PyTorchJob", "pytorch"), ("TFJob", "tf"), ("MPIJob", "mpi"),
             ("XGBoostJob", "xgb"), ("PaddleJob", "paddle"), ("JAXJob", "jax"),
         )
     ),
     WorkloadKind(_TRAINER, "TrainJob", _trainjob,
-                 "spec.trainer, or its runtime's replicatedJobs merged", True, True),
+                 "spec.trainer, or its runtime's replicatedJobs merged", True, True, training=True),
     WorkloadKind(_TRAINER, "TrainingRuntime", _runtime,
-                 "spec.template.spec.replicatedJobs[].template.spec.template", template=True),
+                 "spec.template.spec.replicatedJobs[].template.spec.template",
+                 template=True, training=True),
     WorkloadKind(_TRAINER, "ClusterTrainingRuntime", _runtime,
-                 "spec.template.spec.replicatedJobs[].template.spec.template", template=True),
+                 "spec.template.spec.replicatedJobs[].template.spec.template",
+                 template=True, training=True),
     WorkloadKind("jobset.x-k8s.io", "JobSet", _jobset,
                  "spec.replicatedJobs[].template.spec.template", True, True),
     WorkloadKind("ray.io", "RayJob", _ray(("spec", "rayClusterSpec")),
@@ -461,9 +470,11 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind(_KSERVE, "LLMInferenceServiceConfig", _llminferenceservice,
                  "as LLMInferenceService", serving=True, template=True),
     WorkloadKind(_KSERVE, "ServingRuntime", _serving_runtime,
-                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True),
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True,
+                 priority_field=False),
     WorkloadKind(_KSERVE, "ClusterServingRuntime", _serving_runtime,
-                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True),
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True,
+                 priority_field=False),
 )  # fmt: skip
 
 _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] = {
@@ -472,6 +483,7 @@ _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] 
 _BATCH = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.batch)
 _SERVING = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.serving)
 _TEMPLATES = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.template)
+_NO_PRIORITY_FIELD = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if not k.priority_field)
 
 
 def looks_inside(m: Manifest) -> bool:
@@ -495,7 +507,4 @@ def is_template(m: Manifest) -> bool:
 def has_priority_field(m: Manifest) -> bool:
     """Whether ``m``'s pod templates can set priorityClassName: KServe's serving runtimes
     inline a reduced pod spec without it (ServingRuntimePodSpec, serving/v1alpha1)."""
-    return (m.ref.group, m.ref.kind) not in _REDUCED_POD_SPEC
-
-
-_REDUCED_POD_SPEC = frozenset({(_KSERVE, "ServingRuntime"), (_KSERVE, "ClusterServingRuntime")})
+    return (m.ref.group, m.ref.kind) not in _NO_PRIORITY_FIELD
