@@ -80,11 +80,23 @@ class PodTemplate:
     replicas: int
     labels: dict[str, str]
     containers: tuple[Container, ...]
+    # Pod spec fields the controller fills in when the template leaves them unset, and
+    # where in the object they are (a Volcano Job's priorityClassName).
+    inherited: Mapping[str, FieldPath] = field(default_factory=dict)
 
     @property
     def spec(self) -> dict[str, Any]:
         value = self.manifest.get(*self.path)
         return value if isinstance(value, dict) else {}
+
+    def pod_field(self, key: str) -> tuple[Any, Location]:
+        """``key`` of the pod spec as the pods get it, and where it is written: the
+        template's own, else the one its controller copies in, else (None, the template)."""
+        if self.spec.get(key) is None and key in self.inherited:
+            path = self.inherited[key]
+            if self.manifest.get(*path) is not None:
+                return self.manifest.get(*path), self.manifest.at(*path)
+        return self.spec.get(key), self.at(key)
 
     def at(self, *sub: str | int) -> Location:
         return self.manifest.at(*self.path, *sub)
@@ -279,9 +291,11 @@ def _volcano(m: Manifest) -> Iterator[PodTemplate]:
     for i, task in enumerate(tasks if isinstance(tasks, list) else []):
         if isinstance(task, dict):
             role = str(task.get("name") or f"task{i}")
-            yield _template(
+            t = _template(
                 m, ("spec", "tasks", i, "template"), role, _replicas(task.get("replicas"))
             )
+            # The job controller gives pods the job's priorityClassName when theirs is unset.
+            yield replace(t, inherited={"priorityClassName": ("spec", "priorityClassName")})
 
 
 def _serving_runtime(m: Manifest) -> Iterator[PodTemplate]:

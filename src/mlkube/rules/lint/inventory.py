@@ -82,7 +82,7 @@ class WorkloadFacts:
 
 
 def _pod_facts(t: PodTemplate) -> PodFacts:
-    priority = t.spec.get("priorityClassName")
+    priority, priority_at = t.pod_field("priorityClassName")
     claims = tuple(
         ClaimUse(str(v["persistentVolumeClaim"]["claimName"]), t.at("volumes", i))
         for i, v in enumerate(t.volumes)
@@ -96,7 +96,7 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
         labels=t.labels,
         gpus=t.gpus(),
         priority_class=str(priority) if priority else None,
-        priority_at=t.at("priorityClassName"),
+        priority_at=priority_at,
         claims=claims,
     )
 

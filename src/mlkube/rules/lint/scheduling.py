@@ -45,7 +45,7 @@ def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
     if not has_priority_field(m):
         return  # a serving runtime's pod spec has none: the InferenceService sets it
     for template in gpu_templates(m):
-        if not template.spec.get("priorityClassName"):
+        if not template.pod_field("priorityClassName")[0]:
             yield Violation(
                 template.at("priorityClassName"),
                 f"the GPU {template.where} of {m.ref} set no priorityClassName",
