@@ -252,3 +252,36 @@ def test_the_documented_kind_table_covers_every_fixture_finding() -> None:
             if kind is not None and f.name in APPLIES and not applies(f.name, kind):
                 outside.add((f.name, kind.kind, path))
     assert not outside
+
+
+def test_volcano_task_without_replicas_runs_no_pods() -> None:
+    """TaskSpec.replicas is an int32 with no default (volcano.sh/apis batch/v1alpha1)."""
+    text = """\
+apiVersion: batch.volcano.sh/v1alpha1
+kind: Job
+metadata: {name: j, namespace: ml}
+spec:
+  tasks:
+    - name: idle
+      template: {spec: {containers: [{name: c, image: 'i:1'}]}}
+"""
+    (m,) = manifests(read_text(text, "vcjob.yaml"))
+    assert [(t.role, t.replicas) for t in pod_templates(m)] == [("idle", 0)]
+
+
+def test_llm_workers_follow_pipeline_parallelism() -> None:
+    """Without data parallelism the LeaderWorkerSet size is the pipeline degree
+    (ParallelismSpec.GetSize, KServe v0.20): 2 replicas × (3 - 1) workers."""
+    text = """\
+apiVersion: serving.kserve.io/v1alpha2
+kind: LLMInferenceService
+metadata: {name: l, namespace: ml}
+spec:
+  model: {uri: 'hf://m/m'}
+  replicas: 2
+  parallelism: {pipeline: 3, tensor: 8}
+  template: {containers: [{name: main}]}
+  worker: {containers: [{name: main}]}
+"""
+    (m,) = manifests(read_text(text, "llmisvc.yaml"))
+    assert [(t.role, t.replicas) for t in pod_templates(m)] == [("", 2), ("worker", 4)]

@@ -291,9 +291,8 @@ def _volcano(m: Manifest) -> Iterator[PodTemplate]:
     for i, task in enumerate(tasks if isinstance(tasks, list) else []):
         if isinstance(task, dict):
             role = str(task.get("name") or f"task{i}")
-            t = _template(
-                m, ("spec", "tasks", i, "template"), role, _replicas(task.get("replicas"))
-            )
+            count = _replicas(task.get("replicas"), default=0)  # int32 without a default
+            t = _template(m, ("spec", "tasks", i, "template"), role, count)
             # The job controller gives pods the job's priorityClassName when theirs is unset.
             yield replace(t, inherited={"priorityClassName": ("spec", "priorityClassName")})
 
