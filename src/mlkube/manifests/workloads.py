@@ -2,7 +2,7 @@
 
 Every linter rule about pods goes through `pod_templates`, so a rule written once
 applies to a Deployment, a PyTorchJob, an InferenceService predictor or a RayJob
-worker group alike. Kinds are data in `_EXTRACTORS`; adding one is one entry.
+worker group alike. Kinds are data in `WORKLOAD_KINDS`; adding one is one entry.
 """
 
 from __future__ import annotations
@@ -400,9 +400,14 @@ def _wrapped(m: Manifest, at: FieldPath, inner: dict[str, Any]) -> Iterator[PodT
     ref = ObjectRef(api_version, kind, m.ref.namespace, str(dig(inner, ("metadata", "name")) or ""))
     nested = Manifest(inner, ref, m.doc, m.base + at)
     for t in extract(nested):
-        containers = tuple(replace(c, path=at + c.path) for c in t.containers)
-        role = f"{kind} {t.role}" if t.role else kind
-        yield PodTemplate(m, at + t.path, role, t.replicas, t.labels, containers)
+        yield replace(
+            t,
+            manifest=m,
+            path=at + t.path,
+            role=f"{kind} {t.role}" if t.role else kind,
+            containers=tuple(replace(c, path=at + c.path) for c in t.containers),
+            inherited={key: at + path for key, path in t.inherited.items()},
+        )
 
 
 @dataclass(frozen=True, slots=True)
