@@ -42,6 +42,7 @@ NEW_KINDS = {
     ("serving.kserve.io", "ServingRuntime"),
     ("serving.kserve.io", "ClusterServingRuntime"),
     ("serving.kserve.io", "LLMInferenceService"),
+    ("disaggregatedset.x-k8s.io", "DisaggregatedSet"),  # new in lws v0.9.0
 }
 
 
@@ -131,6 +132,8 @@ def test_fixture_fits_the_released_crd(where: str, obj: dict[str, Any]) -> None:
 # Where the pods are, counted by hand from the fixtures and the upstream semantics.
 TEMPLATES = {
     "leaderworkerset": [("leader", 2), ("worker", 2)],  # 2 groups of size 2
+    # prefill: 2 groups of 1 (workers only: the leader runs the worker template); decode: 2 of 2
+    "disaggregatedset": [("prefill worker", 2), ("decode worker", 4)],
     "rayservice": [("head", 1), ("gpu-group", 1)],
     "raycronjob": [("head", 1), ("gpu-group", 2)],
     "volcano-job": [("master", 1), ("worker", 3)],

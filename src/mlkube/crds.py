@@ -86,7 +86,10 @@ LINT_RELEASES = (
     CrdRelease(
         "sigs.k8s.io/lws",
         "v0.9.0",
-        ("config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml",),
+        (
+            "config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml",
+            "config/crd/bases/disaggregatedset.x-k8s.io_disaggregatedsets.yaml",
+        ),
     ),
     CrdRelease(
         "github.com/ray-project/kuberay/ray-operator",

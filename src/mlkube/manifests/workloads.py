@@ -269,19 +269,33 @@ def _pod_template(m: Manifest) -> Iterator[PodTemplate]:
 
 
 def _leaderworkerset(m: Manifest) -> Iterator[PodTemplate]:
-    """LeaderWorkerSet (sigs.k8s.io/lws api/leaderworkerset/v1): ``spec.replicas`` groups
-    of ``size`` pods, one leader and size-1 workers; without a leaderTemplate the leader
-    runs the worker template too."""
-    groups = _replicas(m.get("spec", "replicas"))
-    size = _replicas(m.get("spec", "leaderWorkerTemplate", "size"))
-    lwt: FieldPath = ("spec", "leaderWorkerTemplate")
+    """LeaderWorkerSet (sigs.k8s.io/lws api/leaderworkerset/v1)."""
+    yield from _lws_spec(m, ("spec",))
+
+
+def _lws_spec(m: Manifest, spec: FieldPath, role: str = "") -> Iterator[PodTemplate]:
+    """A LeaderWorkerSetSpec at ``spec``: ``replicas`` groups of ``size`` pods, one leader
+    and size-1 workers; without a leaderTemplate the leader runs the worker template."""
+    groups = _replicas(m.get(*spec, "replicas"))
+    size = _replicas(m.get(*spec, "leaderWorkerTemplate", "size"))
+    lwt: FieldPath = (*spec, "leaderWorkerTemplate")
+    prefix = f"{role} " if role else ""
     if isinstance(m.get(*lwt, "leaderTemplate"), dict):
-        yield _template(m, (*lwt, "leaderTemplate"), "leader", groups)
+        yield _template(m, (*lwt, "leaderTemplate"), f"{prefix}leader", groups)
         workers = groups * max(size - 1, 0)
     else:
         workers = groups * size
     if isinstance(m.get(*lwt, "workerTemplate"), dict):
-        yield _template(m, (*lwt, "workerTemplate"), "worker", workers)
+        yield _template(m, (*lwt, "workerTemplate"), f"{prefix}worker", workers)
+
+
+def _disaggregatedset(m: Manifest) -> Iterator[PodTemplate]:
+    """DisaggregatedSet (sigs.k8s.io/lws api/disaggregatedset/v1, prefill/decode
+    serving): each of ``spec.roles`` is a named LeaderWorkerSet template."""
+    roles = m.get("spec", "roles")
+    for i, role in enumerate(roles if isinstance(roles, list) else []):
+        if isinstance(role, dict):
+            yield from _lws_spec(m, ("spec", "roles", i, "spec"), str(role.get("name") or i))
 
 
 def _volcano(m: Manifest) -> Iterator[PodTemplate]:
@@ -475,6 +489,8 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind("leaderworkerset.x-k8s.io", "LeaderWorkerSet", _leaderworkerset,
                  "spec.leaderWorkerTemplate.leaderTemplate, .workerTemplate (replicas × size)",
                  kueue=True, serving=True),
+    WorkloadKind("disaggregatedset.x-k8s.io", "DisaggregatedSet", _disaggregatedset,
+                 "spec.roles[].spec: as LeaderWorkerSet's spec", serving=True),
     WorkloadKind("batch.volcano.sh", "Job", _volcano, "spec.tasks[].template (replicas)"),
     WorkloadKind("flow.volcano.sh", "JobTemplate", _volcano, "spec.tasks[].template (replicas)"),
     WorkloadKind("workload.codeflare.dev", "AppWrapper", _appwrapper,
