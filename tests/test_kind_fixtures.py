@@ -22,7 +22,13 @@ import yaml
 from mlkube.crds import LINT_RELEASES, load_crds
 from mlkube.lint import lint_paths
 from mlkube.manifests.objects import manifests
-from mlkube.manifests.workloads import WORKLOAD_KINDS, looks_inside, pod_templates
+from mlkube.manifests.workloads import (
+    WORKLOAD_KINDS,
+    is_batch,
+    is_serving_kind,
+    looks_inside,
+    pod_templates,
+)
 from mlkube.manifests.yamlstream import read_paths, read_text
 from mlkube.rules.docs import APPLIES, applies
 
@@ -288,3 +294,37 @@ spec:
 """
     (m,) = manifests(read_text(text, "llmisvc.yaml"))
     assert [(t.role, t.replicas) for t in pod_templates(m)] == [("", 2), ("worker", 4)]
+
+
+# Kueue v0.19.2's integrations (pkg/controller/jobs: batch/job, jobset, kubeflow's
+# pytorch/tf/xgboost/paddle/jax jobs, mpijob, trainjob, rayjob, raycluster, rayservice,
+# leaderworkerset, deployment, statefulset, pod, appwrapper; and sparkapplication, a kind
+# lint does not look inside), by hand.
+KUEUE = {
+    ("batch", "Job"), ("jobset.x-k8s.io", "JobSet"), ("kubeflow.org", "PyTorchJob"),
+    ("kubeflow.org", "TFJob"), ("kubeflow.org", "XGBoostJob"), ("kubeflow.org", "PaddleJob"),
+    ("kubeflow.org", "JAXJob"), ("kubeflow.org", "MPIJob"), ("trainer.kubeflow.org", "TrainJob"),
+    ("ray.io", "RayJob"), ("ray.io", "RayCluster"), ("ray.io", "RayService"),
+    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"), ("apps", "Deployment"),
+    ("apps", "StatefulSet"), ("", "Pod"), ("workload.codeflare.dev", "AppWrapper"),
+}  # fmt: skip
+# Of those, the ones that run to completion.
+BATCH = KUEUE - {
+    ("ray.io", "RayCluster"), ("ray.io", "RayService"), ("apps", "Deployment"),
+    ("apps", "StatefulSet"), ("", "Pod"), ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"),
+}  # fmt: skip
+
+
+def test_batch_and_kueue_kinds_follow_kueues_integrations() -> None:
+    assert {k.key for k in WORKLOAD_KINDS if k.kueue} == KUEUE
+    assert {k.key for k in WORKLOAD_KINDS if k.batch} == BATCH
+
+
+@pytest.mark.parametrize(
+    ("kind", "serving", "batch"),
+    [("leaderworkerset", True, False), ("llminferenceservice", True, False),
+     ("rayservice", True, False), ("volcano-job", False, False), ("appwrapper", False, True)],
+)  # fmt: skip
+def test_serving_and_batch_of_a_manifest(kind: str, serving: bool, batch: bool) -> None:
+    m = next(manifests(read_paths([str(KINDS / kind / "passes.yaml")])))
+    assert (is_serving_kind(m), is_batch(m)) == (serving, batch)
