@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from mlkube.manifests.claims import with_device_claims
 from mlkube.manifests.objects import Manifest, ObjectRef, manifests
 from mlkube.manifests.trainer import (
     RuntimeKey,
@@ -71,7 +72,7 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
     count = 0
     skipped: Counter[tuple[str, str]] = Counter()
     trainjobs = _TrainJobs()
-    for item in items:
+    for item in with_device_claims(items):  # pods wait for the DRA claims they name
         count += 1
         if kind := skipped_kind(item):
             skipped[kind] += 1

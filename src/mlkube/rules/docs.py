@@ -63,7 +63,9 @@ def _places_pods(k: WorkloadKind) -> bool:
 
 
 def _trains(k: WorkloadKind) -> bool:
-    return k.training or k.batch
+    """A training or batch kind, or any kind not made to serve: its pods may train by
+    what they run (manifests.recognise.trains)."""
+    return k.training or k.batch or not k.serving
 
 
 def _only(*kinds: str) -> Applies:
@@ -89,7 +91,7 @@ APPLIES: dict[str, Applies] = {
     "gpu-count-fractional": _every,
     "gpu-memory-request-missing": _every,
     "gpu-privileged": _every,
-    "shm-missing": lambda k: k.group != "ray.io",  # KubeRay mounts /dev/shm itself
+    "shm-missing": lambda k: k.group != "ray.io" and _trains(k),  # KubeRay mounts its own
     "pytorchjob-container-name": _only("PyTorchJob"),
     "pytorchjob-master-count": _only("PyTorchJob"),
     "training-memory-burstable": _trains,
@@ -111,8 +113,8 @@ APPLIES: dict[str, Applies] = {
     "gpu-workload-default-namespace": _places_pods,
     "rwo-claim-shared": _places_pods,
     "training-hostpath-volume": _trains,
-    "network-policy-blocks-job": lambda k: k.training and not k.template,
-    "network-policy-blocks-dns": lambda k: k.training and not k.template,
+    "network-policy-blocks-job": _places_pods,  # pods that rendezvous, by what they run
+    "network-policy-blocks-dns": _places_pods,  # pods that rendezvous, by what they run
     "namespace-gpu-quota-missing": _places_pods,
     "priority-class-undefined": _places_pods,
     "queue-undefined": _places_pods,
