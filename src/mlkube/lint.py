@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from mlkube.manifests.claims import with_device_claims
@@ -17,10 +18,11 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
+from mlkube.manifests.workloads import looks_inside
 from mlkube.manifests.yamlstream import Document
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
-from mlkube.rules.lint.inventory import Inventory
+from mlkube.rules.lint.inventory import DEFINITION_KINDS, Inventory
 from mlkube.rules.model import Finding, Rule
 from mlkube.wellknown import IGNORE_ANNOTATION
 
@@ -32,6 +34,18 @@ class Report:
     # What was read but not linted (files in a tree that are not objects), and how
     # cross-object rules grouped the rest (`mlkube.manifests.inputs.Scope`).
     inputs: Summary = field(default_factory=Summary)
+
+
+def skipped_kind(m: Manifest) -> tuple[str, str] | None:
+    """(group, kind) when ``m`` is of a custom kind mlkube neither looks inside nor reads
+    (an unknown CRD's pods go unchecked), else None. Built-in kinds are known: those that
+    run pods are looked inside, the others run none."""
+    group = m.ref.group
+    if looks_inside(m) or m.ref.kind in DEFINITION_KINDS:
+        return None
+    if "." not in group or group.endswith(".k8s.io"):  # core, apps, networking.k8s.io…
+        return None
+    return group, m.ref.kind
 
 
 @dataclass
@@ -65,8 +79,11 @@ def lint_units(items: Iterable[tuple[str, Manifest]], selection: Selection | Non
     units: dict[str, _Unit] = {}
     findings: list[Finding] = []
     count = 0
+    skipped: Counter[tuple[str, str]] = Counter()
     for name, item in with_device_claims(items):  # pods wait for the DRA claims they name
         count += 1
+        if kind := skipped_kind(item):
+            skipped[kind] += 1
         suppressed.add(item)
         unit = units.get(name) or units.setdefault(name, _Unit())
         for m in unit.trainjobs.add(item):
@@ -78,7 +95,8 @@ def lint_units(items: Iterable[tuple[str, Manifest]], selection: Selection | Non
             unit.inventory.add(m)
         findings.extend(run(input_rules, unit.inventory, selection, suppressed))
     # A runtime's field is found once, however many TrainJobs run on it.
-    return Report(ordered(dict.fromkeys(findings)), count, Summary(units=len(units)))
+    kinds = dict(sorted(skipped.items()))
+    return Report(ordered(dict.fromkeys(findings)), count, Summary(units=len(units), kinds=kinds))
 
 
 @dataclass
@@ -132,5 +150,5 @@ def lint_paths(
     each document as it is read (progress)."""
     inputs = Inputs(scope, seen=seen)
     report = lint_units(inputs.read(paths, stdin, kustomizations), selection)
-    report.inputs = Summary(inputs.skipped, scope, report.inputs.units)
+    report.inputs = replace(report.inputs, skipped=inputs.skipped, scope=scope)
     return report

@@ -194,6 +194,10 @@ def test_f_and_positional_paths_are_the_same_input(tmp_path: Path) -> None:
 def test_no_input_is_a_usage_error() -> None:
     result = run_cli("lint")
     assert result.code == 2 and result.err_lines == [
+        "mlkube: no input: give PATH arguments, -f PATH (- for standard input) or --kustomize DIR"
+    ]
+    result = run_cli("apply")
+    assert result.code == 2 and result.err_lines == [
         "mlkube: no input: give PATH arguments or -f PATH (- for standard input)"
     ]
 

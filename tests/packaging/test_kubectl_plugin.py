@@ -74,6 +74,12 @@ def test_kubectl_style_flags_reach_mlkube(kubectl: Path) -> None:
     proc = _kubectl(kubectl, "mlkube", "lint", "-f", "-", "-o", "yaml", stdin=job)
     assert proc.returncode == 0, proc.stderr
     report = yaml.safe_load(proc.stdout)
-    assert report["findings"] == [] and report["skippedFiles"] == []
+    assert report["findings"] == [] and report["skippedFiles"] == report["skippedKinds"] == []
     counts = {"objects": 1, "findings": 0, "info": 0, "warning": 0, "error": 0}
-    assert report["summary"] == {**counts, "scope": "file", "units": 1, "skippedFiles": 0}
+    assert report["summary"] == {
+        **counts,
+        "scope": "file",
+        "units": 1,
+        "skippedFiles": 0,
+        "skippedObjects": 0,
+    }

@@ -95,7 +95,9 @@ def _lint(path: Path, stderr: int) -> subprocess.Popen[bytes]:
 
 
 def test_lint_of_a_large_input_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
-    big = _big_input(tmp_path / "big.yaml", 3_000)  # ~3 s at ~1,000 objects/s
+    # Progress is drawn after 0.5 s: 20,000 objects take 2 s and more (5,000 objects/s
+    # on an idle machine), so a terminal sees it however fast the machine is.
+    big = _big_input(tmp_path / "big.yaml", 20_000)
     master, slave = os.openpty()
     proc = _lint(big, slave)
     os.close(slave)
@@ -112,9 +114,9 @@ def test_lint_of_a_large_input_shows_progress_on_a_terminal_only(tmp_path: Path)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, seen
     shown = seen.decode()
-    assert "\r\x1b[Klint: " in shown and f"of {big.stat().st_size / 1e3:.0f} kB (" in shown
+    assert "\r\x1b[Klint: " in shown and f"of {big.stat().st_size / 1e6:.1f} MB (" in shown
     assert " documents" in shown and shown.endswith("\r\x1b[K")  # cleared at the end
-    assert b'"objects": 3000' in out  # stdout is the report alone
+    assert b'"objects": 20000' in out  # stdout is the report alone
 
     piped = _lint(big, subprocess.PIPE)
     piped_out, piped_err = piped.communicate(timeout=300)

@@ -16,7 +16,7 @@ rules see together: by default a file, a kustomization's directory, stdin, or a
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -188,12 +188,14 @@ _UNIT = {
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """What the report says about the input beyond the objects: what was skipped and
-    how cross-object rules grouped the objects."""
+    """What the report says about the input beyond the objects: what was skipped (files
+    that are not objects; objects of custom kinds no rule looks inside, by (group,
+    kind)) and how cross-object rules grouped the objects."""
 
     skipped: Sequence[Skipped] = ()
     scope: Scope = "all"
     units: int = 1
+    kinds: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     def lines(self) -> Iterator[str]:
         files = len({s.source for s in self.skipped})
@@ -209,10 +211,21 @@ class Summary:
                 f"Cross-object rules saw {self.units} deployment units, {_UNIT[self.scope]}"
                 f"{f' ({other})' if other else ''}."
             )
+        if self.kinds:
+            total = sum(self.kinds.values())
+            kinds = ", ".join(f"{kind}.{group} ({n})" for (group, kind), n in self.kinds.items())
+            yield (
+                f"Skipped {total} object{'s' if total != 1 else ''} of kinds mlkube does not "
+                f"look inside: {kinds}."
+            )
+
+    def skipped_kinds(self) -> list[dict[str, str | int]]:
+        return [{"group": g, "kind": k, "objects": n} for (g, k), n in self.kinds.items()]
 
     def to_dict(self) -> dict[str, object]:
         return {
             "scope": self.scope,
             "units": self.units,
             "skippedFiles": len({s.source for s in self.skipped}),
+            "skippedObjects": sum(self.kinds.values()),
         }

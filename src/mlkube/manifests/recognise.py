@@ -19,6 +19,7 @@ from mlkube.manifests.workloads import (
     Container,
     PodTemplate,
     is_batch,
+    is_serving_kind,
     is_training,
 )
 from mlkube.manifests.yamlstream import FieldPath
@@ -35,13 +36,6 @@ _MPI_LAUNCH = re.compile(r"(?:^|[\s/;&|])(?:mpirun|mpiexec|horovodrun)\b")
 # Trainer's shipped runtimes that run PyTorch (DeepSpeed runs on it under an MPI policy).
 _TORCH_RUNTIMES = frozenset(r for r in SHIPPED_RUNTIMES if r.startswith(("torch", "deepspeed")))
 
-_SERVING_KINDS = frozenset(
-    {
-        ("serving.kserve.io", "InferenceService"),
-        ("serving.kserve.io", "LLMInferenceService"),
-        ("ray.io", "RayService"),
-    }
-)
 # Model servers, as their images and commands name them: vLLM, Triton, Hugging Face
 # TGI and TEI, SGLang, TorchServe, TensorFlow Serving, TensorRT-LLM, LMDeploy, Ollama,
 # llama.cpp, NVIDIA NIM and KServe's own model servers.
@@ -184,8 +178,7 @@ def serves(m: Manifest, t: PodTemplate) -> bool:
     model server. Batch and training pods do not (a rendezvous port is no endpoint);
     whether a Service in the same input selects the pods is for the input's rules to
     add."""
-    kind = (m.ref.group, m.ref.kind)
-    if kind in _SERVING_KINDS:
+    if is_serving_kind(m):  # KServe's, LeaderWorkerSet, RayService (manifests.workloads)
         return True
     if is_batch(m) or is_training(m) or m.ref.group == _RAY:
         return False

@@ -2,18 +2,18 @@
 
 Every linter rule about pods goes through `pod_templates`, so a rule written once
 applies to a Deployment, a PyTorchJob, an InferenceService predictor or a RayJob
-worker group alike. Kinds are data in `_EXTRACTORS`; adding one is one entry.
+worker group alike. Kinds are data in `WORKLOAD_KINDS`; adding one is one entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 from mlkube.manifests.accelerators import accelerator, claimed_devices, counts_devices
-from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
+from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map, dig
 from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity, whole_number
@@ -98,11 +98,23 @@ class PodTemplate:
     replicas: int
     labels: dict[str, str]
     containers: tuple[Container, ...]
+    # Pod spec fields the controller fills in when the template leaves them unset, and
+    # where in the object they are (a Volcano Job's priorityClassName).
+    inherited: Mapping[str, FieldPath] = field(default_factory=dict)
 
     @property
     def spec(self) -> dict[str, Any]:
         value = self.manifest.get(*self.path)
         return value if isinstance(value, dict) else {}
+
+    def pod_field(self, key: str) -> tuple[Any, Location]:
+        """``key`` of the pod spec as the pods get it, and where it is written: the
+        template's own, else the one its controller copies in, else (None, the template)."""
+        if self.spec.get(key) is None and key in self.inherited:
+            path = self.inherited[key]
+            if self.manifest.get(*path) is not None:
+                return self.manifest.get(*path), self.manifest.at(*path)
+        return self.spec.get(key), self.at(key)
 
     def at(self, *sub: str | int) -> Location:
         return self.manifest.at(*self.path, *sub)
@@ -148,16 +160,6 @@ def is_training(m: Manifest) -> bool:
     """Kinds that exist to train: the Training Operator's jobs, Trainer's TrainJob and runtimes.
     Other kinds train when what they run says so (`mlkube.manifests.recognise`)."""
     return (m.ref.group, m.ref.kind) in _TRAINING_KINDS
-
-
-_TRAINING_KINDS = frozenset(
-    {
-        *(("kubeflow.org", kind) for kind in ("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob")),
-        *(("kubeflow.org", kind) for kind in ("PaddleJob", "JAXJob")),
-        *(("trainer.kubeflow.org", kind) for kind in ("TrainJob", "TrainingRuntime")),
-        ("trainer.kubeflow.org", "ClusterTrainingRuntime"),
-    }
-)
 
 
 def _replicas(value: Any, default: int = 1) -> int:
@@ -276,39 +278,290 @@ def _ray(cluster: FieldPath) -> Callable[[Manifest], Iterator[PodTemplate]]:
         for i, group in enumerate(groups if isinstance(groups, list) else []):
             if isinstance(group, dict):
                 role = str(group.get("groupName") or f"worker{i}")
-                count = _replicas(group.get("replicas"))
+                # A multi-host group (TPU slices) runs numOfHosts pods per replica.
+                count = _replicas(group.get("replicas")) * _replicas(group.get("numOfHosts"))
                 yield _template(m, (*cluster, "workerGroupSpecs", i, "template"), role, count)
 
     return extract
 
 
-_BATCH = {
-    ("batch", "Job"),
-    ("kubeflow.org", "PyTorchJob"),
-    ("kubeflow.org", "TFJob"),
-    ("kubeflow.org", "MPIJob"),
-    ("kubeflow.org", "XGBoostJob"),
-    ("kubeflow.org", "PaddleJob"),
-    ("kubeflow.org", "JAXJob"),
-    ("trainer.kubeflow.org", "TrainJob"),
-    ("jobset.x-k8s.io", "JobSet"),
-    ("ray.io", "RayJob"),
-}
+def _pod_template(m: Manifest) -> Iterator[PodTemplate]:
+    """A core/v1 PodTemplate: the template is at the top level, beside metadata."""
+    yield _template(m, ("template",))
+
+
+def _leaderworkerset(m: Manifest) -> Iterator[PodTemplate]:
+    """LeaderWorkerSet (sigs.k8s.io/lws api/leaderworkerset/v1)."""
+    yield from _lws_spec(m, ("spec",))
+
+
+def _lws_spec(m: Manifest, spec: FieldPath, role: str = "") -> Iterator[PodTemplate]:
+    """A LeaderWorkerSetSpec at ``spec``: ``replicas`` groups of ``size`` pods, one leader
+    and size-1 workers; without a leaderTemplate the leader runs the worker template."""
+    groups = _replicas(m.get(*spec, "replicas"))
+    size = _replicas(m.get(*spec, "leaderWorkerTemplate", "size"))
+    lwt: FieldPath = (*spec, "leaderWorkerTemplate")
+    prefix = f"{role} " if role else ""
+    if isinstance(m.get(*lwt, "leaderTemplate"), dict):
+        yield _template(m, (*lwt, "leaderTemplate"), f"{prefix}leader", groups)
+        workers = groups * max(size - 1, 0)
+    else:
+        workers = groups * size
+    if isinstance(m.get(*lwt, "workerTemplate"), dict):
+        yield _template(m, (*lwt, "workerTemplate"), f"{prefix}worker", workers)
+
+
+def _disaggregatedset(m: Manifest) -> Iterator[PodTemplate]:
+    """DisaggregatedSet (sigs.k8s.io/lws api/disaggregatedset/v1, prefill/decode
+    serving): each of ``spec.roles`` is a named LeaderWorkerSet template."""
+    roles = m.get("spec", "roles")
+    for i, role in enumerate(roles if isinstance(roles, list) else []):
+        if isinstance(role, dict):
+            yield from _lws_spec(m, ("spec", "roles", i, "spec"), str(role.get("name") or i))
+
+
+def _volcano(m: Manifest) -> Iterator[PodTemplate]:
+    """Volcano Job and flow.volcano.sh JobTemplate (volcano.sh/apis batch/v1alpha1
+    JobSpec): ``spec.tasks[].template``, ``replicas`` pods each."""
+    tasks = m.get("spec", "tasks")
+    for i, task in enumerate(tasks if isinstance(tasks, list) else []):
+        if isinstance(task, dict):
+            role = str(task.get("name") or f"task{i}")
+            count = _replicas(task.get("replicas"), default=0)  # int32 without a default
+            t = _template(m, ("spec", "tasks", i, "template"), role, count)
+            # The job controller gives pods the job's priorityClassName when theirs is unset.
+            yield replace(t, inherited={"priorityClassName": ("spec", "priorityClassName")})
+
+
+def _serving_runtime(m: Manifest) -> Iterator[PodTemplate]:
+    """KServe (Cluster)ServingRuntime (serving/v1alpha1 ServingRuntimeSpec): the pod spec
+    is inlined in ``spec`` (containers, volumes, labels…), a multi-node runtime's workers
+    in ``spec.workerSpec``. Replicas are the InferenceService's, so one each here."""
+    labels = as_str_map(m.get("spec", "labels"))
+    yield PodTemplate(m, ("spec",), "", 1, labels, _containers(m, ("spec",)))
+    if isinstance(m.get("spec", "workerSpec"), dict):
+        path: FieldPath = ("spec", "workerSpec")
+        worker_labels = as_str_map(m.get(*path, "labels"))
+        yield PodTemplate(m, path, "worker", 1, worker_labels, _containers(m, path))
+
+
+def _llm_workload(m: Manifest, at: FieldPath, role: str) -> Iterator[PodTemplate]:
+    """One KServe LLMInferenceService WorkloadSpec (serving/v1alpha2): ``template`` and
+    ``worker`` are pod specs (not templates); with a worker the pods run as a
+    LeaderWorkerSet whose size the parallelism gives (data/dataLocal, else pipeline)."""
+    replicas = _replicas(m.get(*at, "replicas"))
+    labels = as_str_map(m.get(*at, "labels"))
+    for key, name, count in (
+        ("template", role, replicas),
+        ("worker", f"{role}-worker".lstrip("-"), replicas * max(_llm_size(m, at) - 1, 1)),
+    ):
+        if isinstance(m.get(*at, key), dict):
+            path = (*at, key)
+            yield PodTemplate(m, path, name, count, labels, _containers(m, path))
+
+
+def _llm_size(m: Manifest, at: FieldPath) -> int:
+    """ParallelismSpec.GetSize of KServe v0.20: data/dataLocal when data-parallel, else
+    pipeline, else LeaderWorkerSet's default of 1."""
+    data = whole_number(m.get(*at, "parallelism", "data")) or 0
+    local = whole_number(m.get(*at, "parallelism", "dataLocal")) or 0
+    if data > 0 or local > 0:
+        return max(max(data, 1) // max(local, 1), 1)
+    pipeline = whole_number(m.get(*at, "parallelism", "pipeline")) or 0
+    return pipeline if pipeline > 0 else 1
+
+
+def _llminferenceservice(m: Manifest) -> Iterator[PodTemplate]:
+    """The decode (or only) pods at ``spec``, the prefill pods at ``spec.prefill``, and
+    the router's scheduler (the endpoint picker) at ``spec.router.scheduler.template``."""
+    yield from _llm_workload(m, ("spec",), "")
+    if isinstance(m.get("spec", "prefill"), dict):
+        yield from _llm_workload(m, ("spec", "prefill"), "prefill")
+    scheduler: FieldPath = ("spec", "router", "scheduler")
+    if isinstance(m.get(*scheduler, "template"), dict):
+        replicas = _replicas(m.get(*scheduler, "replicas"))
+        path = (*scheduler, "template")
+        labels = as_str_map(m.get(*scheduler, "labels"))
+        yield PodTemplate(m, path, "scheduler", replicas, labels, _containers(m, path))
+
+
+def _appwrapper(m: Manifest) -> Iterator[PodTemplate]:
+    """AppWrapper (project-codeflare/appwrapper api/v1beta2): each of ``spec.components``
+    wraps a whole object in ``template``. Its ``podSets`` say where the pods are (paths
+    like ``template.spec.template``, relative to the component); without them the pods
+    are found as for the wrapped kind itself, as the AppWrapper controller infers them."""
+    components = m.get("spec", "components")
+    for i, component in enumerate(components if isinstance(components, list) else []):
+        if not isinstance(component, dict) or not isinstance(component.get("template"), dict):
+            continue
+        at: FieldPath = ("spec", "components", i)
+        inner = component["template"]
+        kind = str(inner.get("kind") or "")
+        pod_sets = component.get("podSets")
+        if isinstance(pod_sets, list) and pod_sets:
+            for j, pod_set in enumerate(pod_sets):
+                path = _appwrapper_path(pod_set.get("path")) if isinstance(pod_set, dict) else None
+                if path is not None and isinstance(m.get(*at, *path), dict):
+                    count = _replicas(pod_set.get("replicas"))
+                    yield _template(m, (*at, *path), f"{kind}[{j}]" if j else kind, count)
+            continue
+        yield from _wrapped(m, (*at, "template"), inner)
+
+
+def _appwrapper_path(text: Any) -> FieldPath | None:
+    """``template.spec.replicatedJobs[0].template.spec.template`` as a field path (the
+    AppWrapper controller's syntax: dotted keys and ``[i]`` indices), or None."""
+    if not isinstance(text, str) or not text.startswith("template"):
+        return None
+    out: list[str | int] = []
+    for part in text.replace("[", ".[").split("."):
+        if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
+            out.append(int(part[1:-1]))
+        elif part and not part.startswith("["):
+            out.append(part)
+        else:
+            return None
+    return tuple(out)
+
+
+def _wrapped(m: Manifest, at: FieldPath, inner: dict[str, Any]) -> Iterator[PodTemplate]:
+    """The pod templates of an object nested at ``at`` in ``m``, with paths from ``m``."""
+    api_version, kind = inner.get("apiVersion"), inner.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return
+    group = api_version.rpartition("/")[0]
+    extract = _EXTRACTORS.get((group, kind))
+    if extract is None or extract is _appwrapper:
+        return
+    ref = ObjectRef(api_version, kind, m.ref.namespace, str(dig(inner, ("metadata", "name")) or ""))
+    nested = Manifest(inner, ref, m.doc, m.base + at)
+    for t in extract(nested):
+        yield replace(
+            t,
+            manifest=m,
+            path=at + t.path,
+            role=f"{kind} {t.role}" if t.role else kind,
+            containers=tuple(replace(c, path=at + c.path) for c in t.containers),
+            inherited={key: at + path for key, path in t.inherited.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadKind:
+    """A kind mlkube looks inside: where its pods are and what it is for, as data
+    (docs/rules.md's table of kinds is generated from it)."""
+
+    group: str
+    kind: str
+    extract: Callable[[Manifest], Iterator[PodTemplate]]
+    pods: str  # where the pod templates are, as the docs say it
+    batch: bool = False  # runs to completion, and Kueue admits it by its queue label
+    kueue: bool = False  # Kueue v0.19.2 has an integration for it (queue label honoured)
+    serving: bool = False  # its pods answer requests
+    # A template for other objects' pods (a runtime, a serving runtime, a base config):
+    # it runs nothing itself, so rules about where and how many pods run pass it by.
+    template: bool = False
+    training: bool = False  # a training API (Kubeflow's): it trains, whatever it runs
+    priority_field: bool = True  # its pod specs have priorityClassName
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.group, self.kind
+
+
+_KF = "kubeflow.org"
+_TRAINER = "trainer.kubeflow.org"
+_KSERVE = "serving.kserve.io"
+_RAY_CLUSTER = "headGroupSpec.template, workerGroupSpecs[].template (replicas)"
+WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind("", "Pod", _pod, "spec", kueue=True),
+    WorkloadKind("", "PodTemplate", _pod_template, "template"),
+    WorkloadKind("", "ReplicationController", _spec_template("replicas"), "spec.template"),
+    WorkloadKind("apps", "Deployment", _spec_template("replicas"), "spec.template", kueue=True),
+    WorkloadKind("apps", "StatefulSet", _spec_template("replicas"), "spec.template", kueue=True),
+    WorkloadKind("apps", "ReplicaSet", _spec_template("replicas"), "spec.template"),
+    WorkloadKind("apps", "DaemonSet", _spec_template(None), "spec.template"),
+    WorkloadKind("batch", "Job", _spec_template("parallelism"), "spec.template", True, True),
+    WorkloadKind("batch", "CronJob", _cronjob, "spec.jobTemplate.spec.template"),
+    *(
+        WorkloadKind(_KF, kind, _kubeflow, f"spec.{key}ReplicaSpecs.<role>.template",
+                     True, True, training=True)
+        for kind, key in (
+            ("PyTorchJob", "pytorch"), ("TFJob", "tf"), ("MPIJob", "mpi"),
+            ("XGBoostJob", "xgb"), ("PaddleJob", "paddle"), ("JAXJob", "jax"),
+        )
+    ),
+    WorkloadKind(_TRAINER, "TrainJob", _trainjob,
+                 "spec.trainer, or its runtime's replicatedJobs merged", True, True, training=True),
+    WorkloadKind(_TRAINER, "TrainingRuntime", _runtime,
+                 "spec.template.spec.replicatedJobs[].template.spec.template",
+                 template=True, training=True),
+    WorkloadKind(_TRAINER, "ClusterTrainingRuntime", _runtime,
+                 "spec.template.spec.replicatedJobs[].template.spec.template",
+                 template=True, training=True),
+    WorkloadKind("jobset.x-k8s.io", "JobSet", _jobset,
+                 "spec.replicatedJobs[].template.spec.template", True, True),
+    WorkloadKind("ray.io", "RayJob", _ray(("spec", "rayClusterSpec")),
+                 f"spec.rayClusterSpec: {_RAY_CLUSTER}", True, True),
+    WorkloadKind("ray.io", "RayCluster", _ray(("spec",)), f"spec: {_RAY_CLUSTER}", kueue=True),
+    WorkloadKind("ray.io", "RayService", _ray(("spec", "rayClusterConfig")),
+                 f"spec.rayClusterConfig: {_RAY_CLUSTER}", kueue=True, serving=True),
+    WorkloadKind("ray.io", "RayCronJob", _ray(("spec", "jobTemplate", "rayClusterSpec")),
+                 f"spec.jobTemplate.rayClusterSpec: {_RAY_CLUSTER}"),
+    WorkloadKind("leaderworkerset.x-k8s.io", "LeaderWorkerSet", _leaderworkerset,
+                 "spec.leaderWorkerTemplate.leaderTemplate, .workerTemplate (replicas × size)",
+                 kueue=True, serving=True),
+    WorkloadKind("disaggregatedset.x-k8s.io", "DisaggregatedSet", _disaggregatedset,
+                 "spec.roles[].spec: as LeaderWorkerSet's spec", serving=True),
+    WorkloadKind("batch.volcano.sh", "Job", _volcano, "spec.tasks[].template (replicas)"),
+    WorkloadKind("flow.volcano.sh", "JobTemplate", _volcano, "spec.tasks[].template (replicas)"),
+    WorkloadKind("workload.codeflare.dev", "AppWrapper", _appwrapper,
+                 "spec.components[].podSets[].path, else as the wrapped kind in .template",
+                 True, True),
+    WorkloadKind(_KSERVE, "InferenceService", _inferenceservice,
+                 "spec.predictor, .transformer, .explainer (pod specs)", serving=True),
+    WorkloadKind(_KSERVE, "LLMInferenceService", _llminferenceservice,
+                 "spec.template, .worker, spec.prefill.template, .worker, "
+                 "spec.router.scheduler.template (pod specs)", serving=True),
+    WorkloadKind(_KSERVE, "LLMInferenceServiceConfig", _llminferenceservice,
+                 "as LLMInferenceService", serving=True, template=True),
+    WorkloadKind(_KSERVE, "ServingRuntime", _serving_runtime,
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True,
+                 priority_field=False),
+    WorkloadKind(_KSERVE, "ClusterServingRuntime", _serving_runtime,
+                 "spec (an inlined pod spec), spec.workerSpec", serving=True, template=True,
+                 priority_field=False),
+)  # fmt: skip
 
 _EXTRACTORS: dict[tuple[str, str], Callable[[Manifest], Iterator[PodTemplate]]] = {
-    ("", "Pod"): _pod,
-    ("apps", "Deployment"): _spec_template("replicas"),
-    ("apps", "StatefulSet"): _spec_template("replicas"),
-    ("apps", "ReplicaSet"): _spec_template("replicas"),
-    ("apps", "DaemonSet"): _spec_template(None),
-    ("batch", "Job"): _spec_template("parallelism"),
-    ("batch", "CronJob"): _cronjob,
-    **{key: _kubeflow for key in _BATCH if key[0] == "kubeflow.org"},
-    ("trainer.kubeflow.org", "TrainJob"): _trainjob,
-    ("trainer.kubeflow.org", "TrainingRuntime"): _runtime,
-    ("trainer.kubeflow.org", "ClusterTrainingRuntime"): _runtime,
-    ("serving.kserve.io", "InferenceService"): _inferenceservice,
-    ("jobset.x-k8s.io", "JobSet"): _jobset,
-    ("ray.io", "RayJob"): _ray(("spec", "rayClusterSpec")),
-    ("ray.io", "RayCluster"): _ray(("spec",)),
+    (k.group, k.kind): k.extract for k in WORKLOAD_KINDS
 }
+_BATCH = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.batch)
+_TRAINING_KINDS = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.training)
+_SERVING = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.serving)
+_TEMPLATES = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if k.template)
+_NO_PRIORITY_FIELD = frozenset((k.group, k.kind) for k in WORKLOAD_KINDS if not k.priority_field)
+
+
+def looks_inside(m: Manifest) -> bool:
+    """Whether ``m``'s kind is one whose pods mlkube knows where to find."""
+    return (m.ref.group, m.ref.kind) in _EXTRACTORS
+
+
+def is_serving_kind(m: Manifest) -> bool:
+    """Kinds made to serve (KServe, LeaderWorkerSet, RayService), whatever their pods run;
+    a Deployment or StatefulSet serves or not by what it does, not by its kind."""
+    return (m.ref.group, m.ref.kind) in _SERVING
+
+
+def is_template(m: Manifest) -> bool:
+    """Kinds whose pods run only as part of other objects (Trainer runtimes, KServe
+    serving runtimes and LLMInferenceServiceConfigs): their fields are checked, but they
+    place no pods in any namespace of their own."""
+    return (m.ref.group, m.ref.kind) in _TEMPLATES
+
+
+def has_priority_field(m: Manifest) -> bool:
+    """Whether ``m``'s pod templates can set priorityClassName: KServe's serving runtimes
+    inline a reduced pod spec without it (ServingRuntimePodSpec, serving/v1alpha1)."""
+    return (m.ref.group, m.ref.kind) not in _NO_PRIORITY_FIELD

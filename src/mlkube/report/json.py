@@ -36,7 +36,8 @@ def to_json(
     inputs: Summary | None = None,
 ) -> Iterator[str]:
     """``{"findings": [...], "summary": {...}}``, one finding per line; lint adds
-    ``skippedFiles`` (what it did not read as objects, and why)."""
+    ``skippedFiles`` (what it did not read as objects, and why) and ``skippedKinds``
+    (objects of custom kinds it did not look inside)."""
     yield '{\n  "findings": ['
     for i, finding in enumerate(findings):
         yield ("," if i else "") + "\n    " + json.dumps(finding.to_dict())
@@ -46,5 +47,6 @@ def to_json(
         for i, skip in enumerate(inputs.skipped):
             yield ("," if i else "") + "\n    " + json.dumps(skip.to_dict())
         yield "\n  ],"
+        yield f'\n  "skippedKinds": {json.dumps(inputs.skipped_kinds())},'
     counts = summary(findings, objects=objects, unit=unit, inputs=inputs)
     yield f'\n  "summary": {json.dumps(counts)}\n}}\n'

@@ -28,6 +28,9 @@ def to_yaml(
         yield yaml.safe_dump([finding.to_dict()], sort_keys=False, width=1000)
     if inputs is not None:
         skipped = [skip.to_dict() for skip in inputs.skipped]
-        yield yaml.safe_dump({"skippedFiles": skipped}, sort_keys=False, width=1000)
+        kinds = inputs.skipped_kinds()
+        yield yaml.safe_dump(
+            {"skippedFiles": skipped, "skippedKinds": kinds}, sort_keys=False, width=1000
+        )
     counts = summary(findings, objects=objects, unit=unit, inputs=inputs)
     yield yaml.safe_dump({"summary": counts}, sort_keys=False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlkube.manifests.workloads import WORKLOAD_KINDS, WorkloadKind
 from mlkube.rules.model import Rule
 
 LINT_PREFIX = "MK"
@@ -45,7 +46,110 @@ def reference(rules: Sequence[Rule[Any]]) -> str:
         anchor = f"{r.id.lower()}-{r.name}"
         lines.append(f"| [{r.id}](#{anchor}) | {r.name} | {r.severity} | {r.doc.summary} |")
     lines.append("")
+    lines += kinds_table(rules)
     return "\n".join(lines) + "\n" + "\n".join(explain(r, "##") for r in rules)
+
+
+Applies = Callable[[WorkloadKind], bool]
+
+
+def _every(k: WorkloadKind) -> bool:
+    return True
+
+
+def _places_pods(k: WorkloadKind) -> bool:
+    """Runs pods in a namespace of its own (not a runtime or a base config)."""
+    return not k.template
+
+
+def _trains(k: WorkloadKind) -> bool:
+    """A training or batch kind, or any kind not made to serve: its pods may train by
+    what they run (manifests.recognise.trains)."""
+    return k.training or k.batch or not k.serving
+
+
+def _only(*kinds: str) -> Applies:
+    return lambda k: k.kind in kinds and k.group in _GROUPS[k.kind]
+
+
+_GROUPS = {
+    "PyTorchJob": ("kubeflow.org",), "TrainJob": ("trainer.kubeflow.org",),
+    "InferenceService": ("serving.kserve.io",), "Deployment": ("apps",),
+    "StatefulSet": ("apps",),
+}  # fmt: skip
+_ENDPOINTS = _only("InferenceService", "Deployment", "StatefulSet")
+
+# Which workload kinds each lint rule looks at, by the kinds' facets (manifests.workloads)
+# and the conditions in the rules' code; rules on other objects (HPAs, quotas, queues,
+# adapters) are not listed. tests/test_kind_fixtures.py checks that no fixture finding
+# falls outside this table.
+APPLIES: dict[str, Applies] = {
+    "schema-invalid": _every,
+    "duplicate-key": _every,
+    "gpu-limit-missing": _every,
+    "gpu-request-limit-mismatch": _every,
+    "gpu-count-fractional": _every,
+    "gpu-memory-request-missing": _every,
+    "gpu-privileged": _every,
+    "shm-missing": lambda k: k.group != "ray.io" and _trains(k),  # KubeRay mounts its own
+    "pytorchjob-container-name": _only("PyTorchJob"),
+    "pytorchjob-master-count": _only("PyTorchJob"),
+    "training-memory-burstable": _trains,
+    "replica-volumes-inconsistent": lambda k: (
+        k.group in ("kubeflow.org", "jobset.x-k8s.io", "ray.io")
+    ),
+    "spot-without-checkpoint": lambda k: _trains(k) and not k.template,
+    "spot-grace-exceeds-notice": _every,
+    "image-tag-mutable": _every,
+    "spot-restart-budget-small": _trains,  # a merged TrainJob's finding may be its runtime's
+    "trainjob-runtime-undefined": _only("TrainJob"),
+    "endpoint-single-replica": _ENDPOINTS,
+    "endpoint-zone-spread-missing": _ENDPOINTS,
+    "serving-readiness-probe-missing": _ENDPOINTS,
+    "model-storage-uri-missing": _only("InferenceService"),
+    "endpoint-pdb-missing": _ENDPOINTS,
+    "isvc-scale-metric-cpu-for-gpu": _only("InferenceService"),
+    "gpu-priority-class-missing": lambda k: k.priority_field,
+    "gpu-workload-default-namespace": _places_pods,
+    "rwo-claim-shared": _places_pods,
+    "training-hostpath-volume": _trains,
+    "network-policy-blocks-job": _places_pods,  # pods that rendezvous, by what they run
+    "network-policy-blocks-dns": _places_pods,  # pods that rendezvous, by what they run
+    "namespace-gpu-quota-missing": _places_pods,
+    "priority-class-undefined": _places_pods,
+    "queue-undefined": _places_pods,
+    "queue-label-missing": lambda k: k.batch,
+}
+
+
+def applies(rule: str, kind: WorkloadKind) -> bool:
+    """Whether lint rule ``rule`` (by name) looks at objects of ``kind``."""
+    check = APPLIES.get(rule)
+    return check is not None and check(kind)
+
+
+def kinds_table(rules: Sequence[Rule[Any]]) -> list[str]:
+    """The workload kinds lint looks inside, where their pods are, and which rules apply."""
+    lint = [r for r in rules if r.id.startswith(LINT_PREFIX) and r.name in APPLIES]
+    lines = [
+        "## Workload kinds",
+        "",
+        "Lint looks inside the pod templates of these kinds (objects of other custom kinds "
+        "are skipped and counted: `--format json` lists them under `skipped`). *Batch*: runs "
+        "to completion and Kueue admits it by its queue label; *Kueue*: Kueue v0.19.2 has an "
+        "integration for it; *template*: its pods run only as part of other objects.",
+        "",
+        "| kind | group | pods at | batch | Kueue | serving | template | rules |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for k in WORKLOAD_KINDS:
+        ids = ", ".join(r.id for r in lint if applies(r.name, k))
+        flags = ["yes" if flag else "" for flag in (k.batch, k.kueue, k.serving, k.template)]
+        lines.append(
+            f"| {k.kind} | {k.group or 'core'} | `{k.pods}` | {' | '.join(flags)} | {ids} |"
+        )
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,8 +16,14 @@ from mlkube.manifests import fit
 from mlkube.manifests.accelerators import DRA_QUOTA_SUFFIX
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map
 from mlkube.manifests.recognise import rendezvous, storageless_models, trained_model_host
-from mlkube.manifests.trainer import RuntimeKey, is_runtime, is_trainjob, runtime_ref
-from mlkube.manifests.workloads import Container, PodTemplate, is_batch, pod_templates
+from mlkube.manifests.trainer import RuntimeKey, is_trainjob, runtime_ref
+from mlkube.manifests.workloads import (
+    Container,
+    PodTemplate,
+    is_batch,
+    is_template,
+    pod_templates,
+)
 from mlkube.rules.lint.endpoints import Endpoint, endpoints
 from mlkube.wellknown import QUEUE_LABEL
 
@@ -86,7 +92,7 @@ class WorkloadFacts:
 
 
 def _pod_facts(t: PodTemplate) -> PodFacts:
-    priority = t.spec.get("priorityClassName")
+    priority, priority_at = t.pod_field("priorityClassName")
     claims = tuple(
         ClaimUse(str(v["persistentVolumeClaim"]["claimName"]), t.at("volumes", i))
         for i, v in enumerate(t.volumes)
@@ -101,7 +107,7 @@ def _pod_facts(t: PodTemplate) -> PodFacts:
         accelerators=t.accelerators(),
         quota_keys=_quota_keys(t),
         priority_class=str(priority) if priority else None,
-        priority_at=t.at("priorityClassName"),
+        priority_at=priority_at,
         claims=claims,
         requests=fit.pod_requests(
             (_resources(c) for c in t.containers if not c.init),
@@ -163,7 +169,7 @@ class Inventory:
         for framework, path in storageless_models(m):
             self.storageless_models.append(ModelUse(m.ref, framework, m.at(*path)))
         # A runtime runs no pods of its own: they are counted in the TrainJobs that use it.
-        templates = () if is_runtime(m) else pod_templates(m)
+        templates = () if is_template(m) else pod_templates(m)
         if templates:
             self.workloads.append(
                 WorkloadFacts(

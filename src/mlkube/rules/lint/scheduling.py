@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
-from mlkube.manifests.trainer import EffectiveTrainJob, is_runtime, is_trainjob
+from mlkube.manifests.trainer import EffectiveTrainJob, is_trainjob
+from mlkube.manifests.workloads import has_priority_field, is_template
 from mlkube.rules.lint.common import accelerator_templates
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
@@ -41,8 +42,10 @@ def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
     """
     if is_trainjob(m) and not isinstance(m, EffectiveTrainJob):
         return  # a trainer block is no pod spec: the priority is the runtime's
+    if not has_priority_field(m):
+        return  # a serving runtime's pod spec has none: the InferenceService sets it
     for template in accelerator_templates(m):
-        if not template.spec.get("priorityClassName"):
+        if not template.pod_field("priorityClassName")[0]:
             yield Violation(
                 template.at("priorityClassName"),
                 f"the accelerator {template.where} of {m.ref} set no priorityClassName",
@@ -76,7 +79,7 @@ def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
     # bases, upstream examples): the namespace is chosen when applying, so only an
     # explicit `default` is a finding (docs/decisions.md, "Rules that fire on most
     # real manifests").
-    if m.ref.namespace != "default" or is_runtime(m) or not any(accelerator_templates(m)):
+    if m.ref.namespace != "default" or is_template(m) or not any(accelerator_templates(m)):
         return
     message = f"accelerator workload {m.ref} runs in the 'default' namespace"
     yield Violation(m.at("metadata", "namespace"), message)

@@ -144,6 +144,7 @@ _POD_SPEC = Obj(
     }
 )
 _REPLICAS = Obj({"replicas": _COUNT})
+_VOLCANO = Obj({"spec": Obj({"minAvailable": _COUNT, "tasks": ListOf(_REPLICAS)})})
 # Kind-specific fields outside the pod templates, by (group, kind).
 _KIND_FIELDS: dict[tuple[str, str], Obj] = {
     ("apps", "Deployment"): Obj({"spec": _REPLICAS}),
@@ -180,6 +181,25 @@ _KIND_FIELDS: dict[tuple[str, str], Obj] = {
                 }
             )
         }
+    ),
+    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): Obj(
+        {"spec": Obj({"replicas": _COUNT, "leaderWorkerTemplate": Obj({"size": _COUNT})})}
+    ),
+    ("batch.volcano.sh", "Job"): _VOLCANO,
+    ("flow.volcano.sh", "JobTemplate"): _VOLCANO,
+    ("workload.codeflare.dev", "AppWrapper"): Obj(
+        {
+            "spec": Obj(
+                {
+                    "components": ListOf(
+                        Obj({"podSets": ListOf(Obj({"replicas": _COUNT, "path": _string}))})
+                    )
+                }
+            )
+        }
+    ),
+    ("serving.kserve.io", "LLMInferenceService"): Obj(
+        {"spec": Obj({"replicas": _COUNT, "prefill": _REPLICAS})}
     ),
     ("autoscaling", "HorizontalPodAutoscaler"): Obj(
         {"spec": Obj({"minReplicas": _COUNT, "maxReplicas": _COUNT})}
