@@ -213,6 +213,40 @@ def test_a_job_that_must_borrow_does_not_preempt_its_own_queue() -> None:
     assert r["high"].admissions == [100.0] and r["high"].finished == 200.0
 
 
+def test_capacity_released_goes_first_to_jobs_not_yet_found_inadmissible() -> None:
+    # Kueue retries inadmissible workloads 1 s after quota is released in the cohort
+    # (requeueBatchPeriod); a job created in that second is tried at once. The mixed
+    # fidelity trace's job-000005 in the real Kueue: qa has no nominal quota on the
+    # pool (4 × 8 GPUs, all qb's) and may borrow 16.
+    # a (qa, 2 GPUs, 0→100) borrows 2. big (qa, 2 × 8, high) at 10: 2 + 16 > 16, and it
+    # must borrow, so no preemption: inadmissible. a ends at 100: big is retried at 101.
+    # c (qa, 2 GPUs, low) is created at 100.5: tried at once, 0 + 2 ≤ 16, admitted,
+    # 100.5→200.5. At 101 big needs 2 + 16 > 16: waits for c; retried at 201.5, admitted.
+    def model(delay: float) -> Model:
+        return platform(
+            [pool("p", 4, 8)],
+            [
+                {"name": "qa", "cohort": "co", "namespaces": ["na"],
+                 "flavors": [{"pool": "p", "gpus": 0, "borrowingLimit": 16}]},
+                {"name": "qb", "cohort": "co", "namespaces": ["nb"],
+                 "flavors": [{"pool": "p", "gpus": 32, "borrowingLimit": 0}]},
+            ],
+            requeue_delay=delay,
+        )  # fmt: skip
+
+    jobs = [
+        job("a", 0, 2, 100, namespace="na", queue="qa"),
+        job("big", 10, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
+        job("c", 100.5, 2, 100, namespace="na", queue="qa"),
+    ]
+    r = by_name(simulate(model(1.0), jobs))
+    assert r["c"].admissions == [100.5] and r["c"].finished == 200.5
+    assert r["big"].admissions == [201.5] and r["big"].finished == 301.5
+    # Without the second, big would take the 16 at 100 and c wait for it: 200 → 300.
+    r = by_name(simulate(model(0.0), jobs))
+    assert r["big"].admissions == [100.0] and r["c"].admissions == [200.0]
+
+
 def test_priority_preemption_with_checkpoints() -> None:
     # a (low, 8 GPUs, 100 s, checkpoint every 30 s) runs from 0; b (high, 8 GPUs, 20 s) at
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.

@@ -16,6 +16,9 @@ GPU, CPU, MEMORY = 0, 1, 2  # the resources every rendered ClusterQueue covers, 
 Vector = tuple[float, float, float]
 # A reclaimed spot node comes back (a replacement joins the pool) after this long.
 REPLACEMENT_DELAY = 300.0
+# Kueue retries the inadmissible workloads of a cohort this long after capacity is
+# released there (v0.19.2 pkg/cache/queue/inadmissible_workloads.go, requeueBatchPeriod).
+REQUEUE_DELAY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,16 @@ class Model:
     default_priority: int  # the globalDefault PriorityClass's value, else 0
     prices_given: bool
     replacement_delay: float = REPLACEMENT_DELAY
+    requeue_delay: float = REQUEUE_DELAY  # seconds of the clock the trace is in
     namespaces: frozenset[str] = field(default_factory=frozenset)
+
+
+def pod_memory(memory: float) -> float:
+    """The memory a rendered pod requests for a job of ``memory`` bytes per pod:
+    `render.training` sets request == limit == memory plus the ``/dev/shm`` tmpfs, a
+    quarter of the memory and at least 1 GiB (``shm_bytes``). The quota and the nodes
+    see that sum. 0 (no memory given) stays 0."""
+    return memory + max(float(2**30), memory / 4) if memory > 0 else 0.0
 
 
 def _num(value: str | int | float | None) -> float:

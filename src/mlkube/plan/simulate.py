@@ -42,13 +42,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
-from mlkube.plan.model import ClusterQueueModel, Model, PoolModel
+from mlkube.plan.model import ClusterQueueModel, Model, PoolModel, pod_memory
 from mlkube.plan.stats import cost, pool_result
 from mlkube.plan.stats import group as group_result
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 
 INF = math.inf
-_SUBMIT, _FINISH, _RECLAIM, _RETURN = 0, 1, 2, 3
+_SUBMIT, _FINISH, _RECLAIM, _RETURN, _REQUEUE = 0, 1, 2, 3, 4
 FIT, PREEMPT, NOFIT = 0, 1, 2  # best first
 QUEUED, ADMITTED, RUNNING, DONE = 0, 1, 2, 3
 
@@ -173,6 +173,7 @@ class _Job:
         "group",
         "index",
         "key",
+        "mem",
         "order",
         "pods",
         "pools",
@@ -191,17 +192,18 @@ class _Job:
         self.priority = priority
         self.pools = pools
         n = trace.nodes
+        self.mem = pod_memory(trace.memory)  # per pod, as rendered
         self.req = (
             float(n * trace.gpus_per_node),
             n * trace.cpu,
-            n * trace.memory,
+            n * self.mem,
         )
         self.key: tuple[object, ...] = (
             priority,
             trace.nodes,
             trace.gpus_per_node,
             trace.cpu,
-            trace.memory,
+            self.mem,
             pools,
         )
         self.group: tuple[object, ...] = (priority, trace.nodes, trace.gpus_per_node, pools)
@@ -254,6 +256,7 @@ class _Sim:
         self.seq = 0
         self.now = 0.0
         self.dirty: set[_CQ] = set()
+        self.requeues: set[int] = set()  # cohorts (or lone queues) with a requeue due
         self.waiting: list[_Job] = []  # admitted, pods not all running: in admission order
         self.waiting_dirty = False
         self.running = 0
@@ -477,8 +480,23 @@ class _Sim:
         return None
 
     def release(self, cq: _CQ) -> None:
-        """Capacity came back in ``cq``'s cohort: its inadmissible jobs are retried."""
+        """Capacity came back in ``cq``'s cohort: its inadmissible jobs are retried
+        ``Model.requeue_delay`` later. Kueue batches these requeues: the first release
+        after a quiet spell schedules one requeue of the whole cohort a second later
+        (pkg/cache/queue/inadmissible_workloads.go, ``requeueBatchPeriod``, a delaying
+        workqueue that keeps the earliest time), and releases until then join it. Jobs
+        that were never tried (new, or behind in the heap) may take the capacity first."""
+        key = id(cq.cohort) if cq.cohort is not None else id(cq)
+        if self.model.requeue_delay <= 0:
+            self.requeue(cq)
+        elif key not in self.requeues:
+            self.requeues.add(key)
+            self.push(self.now + self.model.requeue_delay, _REQUEUE, cq)
+
+    def requeue(self, cq: _CQ) -> None:
+        """The inadmissible jobs of ``cq``'s cohort back to their queues' heads."""
         members = cq.cohort.members if cq.cohort is not None else [cq]
+        self.requeues.discard(id(cq.cohort) if cq.cohort is not None else id(cq))
         for member in members:
             groups = set(member.blocked)
             member.blocked.clear()
@@ -623,7 +641,7 @@ class _Sim:
                     return False  # the ResourceQuota admission plugin refuses the pods
         assert job.flavor is not None
         pool = self.pools[job.flavor.pool]
-        gpu, cpu, mem = trace.gpus_per_node, trace.cpu, trace.memory
+        gpu, cpu, mem = trace.gpus_per_node, trace.cpu, job.mem
         placed: list[int] = []
         free_gpu, free_cpu, free_mem, alive = (
             pool.free_gpu,
@@ -693,7 +711,7 @@ class _Sim:
         for _, n in job.pods:
             pool.free_gpu[n] += trace.gpus_per_node
             pool.free_cpu[n] += trace.cpu
-            pool.free_mem[n] += trace.memory
+            pool.free_mem[n] += job.mem
             pool.jobs[n].discard(job.index)
         pool.usage.change(self.now, used=-gpus)
         job.pods = []
@@ -801,6 +819,9 @@ class _Sim:
                 where = cast("tuple[_Pool, int]", payload)
                 self.reclaim(*where)  # its next reclaim is drawn when it is replaced
                 last = time
+            elif kind == _REQUEUE:
+                assert isinstance(payload, _CQ)
+                self.requeue(payload)
             else:
                 self.future -= 1
                 where = cast("tuple[_Pool, int]", payload)
