@@ -85,6 +85,16 @@ def test_a_job_kept_off_spot_on_a_spot_only_queue_is_exit_2(mlkube: Run, tmp_pat
     assert f"{trace}:3: " in result.err and "only on spot (a100-spot)" in result.err
 
 
+def test_a_reclaim_rate_on_an_on_demand_pool_is_exit_2(mlkube: Run, tmp_path: Path) -> None:
+    text = (EXAMPLES / "platform.yaml").read_text()
+    bad = text.replace("    - name: t4\n", "    - name: t4\n      reclaimRate: 0.1\n")
+    assert bad != text
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(bad)
+    result = mlkube("plan", "--platform", str(platform), "--trace", TRACE)
+    assert result.code == 2 and "reclaimRate is for spot pools" in result.err
+
+
 def test_bad_prices_file(mlkube: Run, tmp_path: Path) -> None:
     prices = tmp_path / "prices.yaml"
     prices.write_text("a100: {onDemand: 4}\nh100: {onDemand: 9}\n")

@@ -357,6 +357,24 @@ def test_cost_of_spot_and_of_lost_work() -> None:
     assert cost.lost_work == pytest.approx(80 / HOUR)
 
 
+def test_prices_and_reclaim_rate_from_the_platform() -> None:
+    # The Platform's pools carry them: on-demand d at 2.0 per GPU-hour, spot s at 0.5
+    # and 1 reclaim per node-hour. One job of 8 GPUs on d for an hour, no reclaims given:
+    # span 1 h; d paid 8 GPU-h × 2.0 = 16.0, s 8 × 0.5 = 4.0: 20.0.
+    on_demand = {**pool("d", 1, 8), "pricePerGpuHour": 2.0}
+    spot = {**pool("s", 1, 8, spot=True), "pricePerGpuHour": 0.5, "reclaimRate": 1}
+    queues = [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "d"}, {"pool": "s"}]}]
+    model = platform([on_demand, spot], queues)
+    assert model.prices_given and model.pools["s"].reclaim_rate == 1.0
+    assert model.pools["d"].reclaim_rate == 0.0
+    result = simulate(model, [job("a", 0, 8, HOUR)], reclaims=[])
+    assert result.cost.total == pytest.approx(20.0)
+    # A --prices file replaces them (d at 1.0, s not listed: 0): 8.0.
+    model = platform([on_demand, spot], queues, prices={"d": Prices(on_demand=1.0)})
+    result = simulate(model, [job("a", 0, 8, HOUR)], reclaims=[])
+    assert result.cost.total == pytest.approx(8.0)
+
+
 def test_no_prices_no_cost() -> None:
     result = simulate(one_queue(), [job("a", 0, 4, 100)])
     assert result.cost.total == 0.0 and not result.cost.prices_given
