@@ -1,0 +1,179 @@
+"""What Kueue's flavor assigner and classical preemptor decide for one job (v0.19.2,
+pkg/scheduler/flavorassigner, pkg/scheduler/preemption/classical, pkg/cache/scheduler):
+
+- flavors are tried in order; the first where the job fits (borrowing or not) is taken
+  (`whenCanBorrow: MayStopSearch`), else the first where preemption would make room
+  (`whenCanPreempt: TryNextFlavor`);
+- available quota is min(nominal + borrowingLimit - usage, cohort nominal - cohort
+  usage): with no lendingLimit rendered, all unused nominal quota is lendable;
+- preemption is looked for only where the job's request is within its ClusterQueue's
+  nominal quota (a job that must borrow waits);
+- preemption: candidates in other ClusterQueues of the cohort that are borrowing
+  (`reclaimWithinCohort: Any`, only when the preemptor stays within its nominal quota,
+  as `borrowWithinCohort` is not rendered), and lower-priority jobs of the same
+  ClusterQueue (`withinClusterQueue: LowerPriority`); ordered other queue first, lower
+  priority, most recently admitted; removed until the job fits, then added back in
+  reverse when not needed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from mlkube.plan.state import FlavorState, JobState, QueueState
+
+if TYPE_CHECKING:
+    from mlkube.plan.simulate import Sim
+
+INF = math.inf
+FIT, PREEMPT, NOFIT = 0, 1, 2  # best first
+
+
+def charge(
+    sim: Sim, cq: QueueState, flavor: FlavorState, req: tuple[float, float, float], sign: float
+) -> None:
+    cq.gpu_integral(sim.now)
+    for r in range(3):
+        flavor.usage[r] += sign * req[r]
+    if cq.cohort is not None:
+        usage = cq.cohort.usage[flavor.pool]
+        for r in range(3):
+            usage[r] += sign * req[r]
+
+
+def available(sim: Sim, cq: QueueState, flavor: FlavorState, r: int, borrow: bool) -> float:
+    used = flavor.usage[r]
+    nominal = flavor.nominal[r]
+    if cq.cohort is None:
+        return nominal - used
+    cap = INF
+    if not borrow:
+        cap = nominal - used
+    elif r == 0 and flavor.limit is not None:
+        cap = nominal + flavor.limit - used
+    cohort_free = cq.cohort.nominal[flavor.pool][r] - cq.cohort.usage[flavor.pool][r]
+    return min(cap, cohort_free)
+
+
+def fits(
+    sim: Sim, cq: QueueState, flavor: FlavorState, req: tuple[float, float, float], borrow: bool
+) -> bool:
+    return all(
+        req[r] <= available(sim, cq, flavor, r, borrow) + 1e-9 for r in range(3) if req[r] > 0
+    )
+
+
+def potential(sim: Sim, cq: QueueState, flavor: FlavorState, r: int) -> float:
+    nominal = flavor.nominal[r]
+    if cq.cohort is None:
+        return nominal
+    total = cq.cohort.nominal[flavor.pool][r]
+    if r == 0 and flavor.limit is not None:
+        return min(nominal + flavor.limit, total)
+    return total
+
+
+def assign(
+    sim: Sim, job: JobState, req: tuple[float, float, float] | None = None
+) -> tuple[int, FlavorState | None, bool, list[JobState]]:
+    """(mode, flavor, borrows, preemption targets), as the flavor assigner decides
+    (for ``req`` instead of the job's request, when given)."""
+    cq = job.cq
+    req = job.req if req is None else req
+    best: tuple[int, FlavorState | None, bool, list[JobState]] = (NOFIT, None, False, [])
+    for flavor in cq.flavors:
+        if flavor.pool not in job.pools:
+            continue
+        if fits(sim, cq, flavor, req, True):
+            borrows = any(
+                flavor.usage[r] + req[r] > flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+            )
+            return FIT, flavor, borrows, []
+        if best[0] == PREEMPT:
+            continue
+        if all(req[r] <= potential(sim, cq, flavor, r) + 1e-9 for r in range(3)) and may_preempt(
+            sim, cq, flavor, req
+        ):
+            victims = targets(sim, job, flavor, req)
+            if victims:
+                best = (PREEMPT, flavor, False, victims)
+    return best
+
+
+def may_preempt(
+    sim: Sim, cq: QueueState, flavor: FlavorState, req: tuple[float, float, float]
+) -> bool:
+    """Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
+    that does not fit only when the job's request of it is within its ClusterQueue's
+    nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
+    cohort, a job that would have to borrow waits, even for lower-priority jobs of
+    its own queue. Found by bench/plan_fidelity.py against the real Kueue."""
+    for r in range(3):
+        if req[r] <= 0 or req[r] <= available(sim, cq, flavor, r, True) + 1e-9:
+            continue
+        if req[r] > flavor.nominal[r] + 1e-9:
+            return False
+    return True
+
+
+def targets(
+    sim: Sim, job: JobState, flavor: FlavorState, req: tuple[float, float, float]
+) -> list[JobState]:
+    """Kueue's classical preemption: the fewest candidates, in its order, whose
+    removal lets ``job`` fit on ``flavor``; [] when none does."""
+    cq = job.cq
+    within_nominal = all(
+        flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+    )
+    candidates: list[tuple[int, int, float, int, JobState]] = []
+    if cq.model.within_cluster_queue == "LowerPriority":
+        for other in flavor.admitted:
+            if other.priority < job.priority:
+                candidates.append((1, other.priority, -other.admit_time, other.index, other))
+    if within_nominal and cq.cohort is not None and cq.model.reclaim_within_cohort:
+        for member in cq.cohort.members:
+            if member is cq:
+                continue
+            for f in member.flavors:
+                if f.pool == flavor.pool and borrowing(f):
+                    for other in f.admitted:
+                        candidates.append(
+                            (0, other.priority, -other.admit_time, other.index, other)
+                        )
+    if not candidates:
+        return []
+    candidates.sort()
+    removed: list[JobState] = []
+    borrow = not within_nominal
+    for cand in candidates:
+        other = cand[4]
+        other_flavor = other.flavor
+        assert other_flavor is not None
+        if other.cq is not cq and not borrowing(other_flavor):
+            continue  # its queue is back within nominal quota: no longer reclaimable
+        charge(sim, other.cq, other_flavor, other.req, -1)
+        removed.append(other)
+        if fits(sim, cq, flavor, req, borrow):
+            break
+    else:
+        for other in removed:
+            assert other.flavor is not None
+            charge(sim, other.cq, other.flavor, other.req, +1)
+        return []
+    targets = [removed[-1]]
+    for other in reversed(removed[:-1]):
+        assert other.flavor is not None
+        charge(sim, other.cq, other.flavor, other.req, +1)
+        if fits(sim, cq, flavor, req, borrow):
+            continue  # not needed
+        charge(sim, other.cq, other.flavor, other.req, -1)
+        targets.append(other)
+    for other in targets:
+        assert other.flavor is not None
+        charge(sim, other.cq, other.flavor, other.req, +1)
+    return targets
+
+
+def borrowing(flavor: FlavorState) -> bool:
+    return any(flavor.usage[r] > flavor.nominal[r] + 1e-9 for r in range(3))
