@@ -247,6 +247,30 @@ def test_capacity_released_goes_first_to_jobs_not_yet_found_inadmissible() -> No
     assert r["big"].admissions == [100.0] and r["c"].admissions == [200.0]
 
 
+def test_a_queue_over_nominal_reclaims_once_its_own_lower_jobs_make_room() -> None:
+    # Kueue tries first to preempt so that the job ends within its queue's nominal
+    # quota, and then reclaims from borrowing queues too (classicalPreemptions,
+    # attempts [no borrowing, borrowing]). Found on the mixed fidelity trace (job-000019
+    # evicted its queue's lower jobs and research's borrowed ones at once).
+    # qa and qb have 8 nominal each on 2 × 8 GPUs. own (qa, 2, low) at 0; b1 (qb, 8) at
+    # 1 and b2 (qb, 4) at 2: qb borrows 4. big (qa, 8, high) at 10: qa would hold 10 > 8,
+    # and only 16 - 14 = 2 are free. Without borrowing, candidates b2 (qb's most
+    # recent), b1, own: b2 out leaves qb at 8 (within nominal, so b1 is no candidate),
+    # own out leaves qa at 0: 0 + 8 ≤ 8 and 16 - 8 free. Adding b2 back leaves 4 free:
+    # both go. big runs 10→110; own and b2 come back then.
+    jobs = [
+        job("own", 0, 2, 1000, namespace="na", queue="qa"),
+        job("b1", 1, 8, 1000, namespace="nb", queue="qb"),
+        job("b2", 2, 4, 1000, namespace="nb", queue="qb"),
+        job("big", 10, 8, 100, namespace="na", queue="qa", priority="high"),
+    ]
+    r = by_name(simulate(cohort(), jobs))
+    assert r["big"].admissions == [10.0] and r["big"].finished == 110.0
+    assert r["own"].preemptions == [10.0] and r["b2"].preemptions == [10.0]
+    assert r["b1"].preemptions == []
+    assert r["own"].admissions == [0.0, 110.0] and r["b2"].admissions == [2.0, 110.0]
+
+
 def test_priority_preemption_with_checkpoints() -> None:
     # a (low, 8 GPUs, 100 s, checkpoint every 30 s) runs from 0; b (high, 8 GPUs, 20 s) at
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.

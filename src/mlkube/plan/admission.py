@@ -120,47 +120,82 @@ def may_preempt(
 def targets(
     sim: Sim, job: JobState, flavor: FlavorState, req: tuple[float, float, float]
 ) -> list[JobState]:
-    """Kueue's classical preemption: the fewest candidates, in its order, whose
-    removal lets ``job`` fit on ``flavor``; [] when none does."""
+    """Kueue's classical preemption (preemption.go ``classicalPreemptions``, classical/
+    candidate_generator.go) in a flat cohort without ``borrowWithinCohort``: the fewest
+    candidates, in its order, whose removal lets ``job`` fit on ``flavor``; [] when
+    none does.
+
+    Candidates: the jobs of the other queues of the cohort that are over their nominal
+    quota in a resource that needs preemption (``reclaimWithinCohort: Any``), then the
+    lower-priority jobs of the job's own queue. When the job fits its queue's nominal
+    quota as things stand, the others' jobs may be reclaimed even if the job then
+    borrows; otherwise only in an attempt where it must end within its nominal quota
+    (without borrowing), which comes first when its queue is under nominal: removing
+    its own queue's jobs can bring it back within."""
     cq = job.cq
-    within_nominal = all(
+    need = [
+        r for r in range(3) if req[r] > 0 and req[r] > available(sim, cq, flavor, r, True) + 1e-9
+    ]
+    advantage = all(
         flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
     )
-    candidates: list[tuple[int, int, float, int, JobState]] = []
-    if cq.model.within_cluster_queue == "LowerPriority":
-        for other in flavor.admitted:
-            if other.priority < job.priority:
-                candidates.append((1, other.priority, -other.admit_time, other.index, other))
-    if within_nominal and cq.cohort is not None and cq.model.reclaim_within_cohort:
+    others: list[tuple[int, float, int, JobState]] = []
+    if cq.cohort is not None and cq.model.reclaim_within_cohort:
         for member in cq.cohort.members:
             if member is cq:
                 continue
             for f in member.flavors:
-                if f.pool == flavor.pool and borrowing(f):
-                    for other in f.admitted:
-                        candidates.append(
-                            (0, other.priority, -other.admit_time, other.index, other)
-                        )
+                if f.pool == flavor.pool and _over_nominal(f, need):
+                    others += [(o.priority, -o.admit_time, o.index, o) for o in f.admitted]
+    own: list[tuple[int, float, int, JobState]] = []
+    if cq.model.within_cluster_queue == "LowerPriority":
+        own = [
+            (o.priority, -o.admit_time, o.index, o)
+            for o in flavor.admitted
+            if o.priority < job.priority
+        ]
+    candidates = [c[3] for c in sorted(others)] + [c[3] for c in sorted(own)]
     if not candidates:
         return []
-    candidates.sort()
-    removed: list[JobState] = []
-    borrow = not within_nominal
-    for cand in candidates:
-        other = cand[4]
-        other_flavor = other.flavor
-        assert other_flavor is not None
-        if other.cq is not cq and not borrowing(other_flavor):
-            continue  # its queue is back within nominal quota: no longer reclaimable
-        charge(sim, other.cq, other_flavor, other.req, -1)
-        removed.append(other)
-        if fits(sim, cq, flavor, req, borrow):
-            break
+    under_nominal = all(flavor.usage[r] < flavor.nominal[r] - 1e-9 for r in need)
+    if not others or not under_nominal:
+        attempts = [True]
+    elif not advantage:
+        attempts = [False, True]
     else:
+        attempts = [True, False]
+    for borrow in attempts:
+        removed: list[JobState] = []
+        for other in candidates:
+            other_flavor = other.flavor
+            assert other_flavor is not None
+            if other.cq is not cq:
+                if borrow and not advantage:
+                    continue  # reclaiming from the cohort while borrowing: forbidden
+                if not _over_nominal(other_flavor, need):
+                    continue  # its queue is back within nominal quota: not reclaimable
+            charge(sim, other.cq, other_flavor, other.req, -1)
+            removed.append(other)
+            if fits(sim, cq, flavor, req, borrow):
+                return _fill_back(sim, job, flavor, req, removed, borrow=borrow)
         for other in removed:
             assert other.flavor is not None
             charge(sim, other.cq, other.flavor, other.req, +1)
-        return []
+    return []
+
+
+def _fill_back(
+    sim: Sim,
+    job: JobState,
+    flavor: FlavorState,
+    req: tuple[float, float, float],
+    removed: list[JobState],
+    *,
+    borrow: bool,
+) -> list[JobState]:
+    """Of the ``removed`` candidates (the last one made room), those still needed when
+    the others are added back in reverse order; the usage is restored."""
+    cq = job.cq
     targets = [removed[-1]]
     for other in reversed(removed[:-1]):
         assert other.flavor is not None
@@ -175,5 +210,5 @@ def targets(
     return targets
 
 
-def borrowing(flavor: FlavorState) -> bool:
-    return any(flavor.usage[r] > flavor.nominal[r] + 1e-9 for r in range(3))
+def _over_nominal(flavor: FlavorState, resources: list[int]) -> bool:
+    return any(flavor.usage[r] > flavor.nominal[r] + 1e-9 for r in resources)
