@@ -241,6 +241,8 @@ class Agreement:
     finish_error_max: float
     finish_error_mean: float
     per_job: list[dict[str, Any]]
+    replay_seconds: float = 0.0  # wall time of the replay
+    simulate_seconds: float = 0.0  # wall time of the simulation of the same trace
 
 
 def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
@@ -303,6 +305,12 @@ def report(name: str, a: Agreement, out: Callable[[str], None] = print) -> None:
     out(f"  same order: {'yes' if a.same_order else 'NO'}")
     out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
     out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    if a.replay_seconds and a.simulate_seconds:
+        out(
+            f"  trace-s per wall-s: replay {a.span / a.replay_seconds:,.0f}"
+            f" ({a.replay_seconds:.0f} s), simulation {a.span / a.simulate_seconds:,.0f}"
+            f" ({a.simulate_seconds:.3f} s)"
+        )
     for r in a.per_job:
         out(
             f"    {r['job']:<12} admitted {_t(r['admitted'])} (sim {_t(r['simulated_admitted'])})"
@@ -348,9 +356,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     with Kube(load_connection(str(cluster.kubeconfig_path(CLUSTER)))) as kube:
         for name, jobs in (scenarios or {"fifo": SCENARIOS["fifo"]}).items():
+            started = time.perf_counter()
             sim = simulated(platform.spec, jobs, args.scale, args.latency)
+            simulated_in = time.perf_counter() - started
+            started = time.perf_counter()
             seen = replay(kube, platform, jobs, args.scale, args.timeout)
             results[name] = compare(seen, sim)
+            results[name].replay_seconds = time.perf_counter() - started
+            results[name].simulate_seconds = simulated_in
             report(name, results[name])
     if args.json:
         Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=1))

@@ -8,12 +8,11 @@ pkg/scheduler/flavorassigner, pkg/scheduler/preemption/classical, pkg/cache/sche
   usage): with no lendingLimit rendered, all unused nominal quota is lendable;
 - preemption is looked for only where the job's request is within its ClusterQueue's
   nominal quota (a job that must borrow waits);
-- preemption: candidates in other ClusterQueues of the cohort that are borrowing
-  (`reclaimWithinCohort: Any`, only when the preemptor stays within its nominal quota,
-  as `borrowWithinCohort` is not rendered), and lower-priority jobs of the same
+- preemption: candidates in other ClusterQueues of the cohort that are over their
+  nominal quota (`reclaimWithinCohort: Any`), and lower-priority jobs of the same
   ClusterQueue (`withinClusterQueue: LowerPriority`); ordered other queue first, lower
   priority, most recently admitted; removed until the job fits, then added back in
-  reverse when not needed.
+  reverse when not needed (``targets``: when reclaiming is allowed).
 """
 
 from __future__ import annotations
