@@ -6,15 +6,19 @@ error per job as a fraction of the trace's span (issue 10, section 2).
 
     mlkube cluster up --name plan-fidelity --platform examples/platform.yaml
     python bench/plan_fidelity.py --scenario fifo [--scale 20] [--json OUT]
-    python bench/plan_fidelity.py --generate 24 --seed 3 --scale 50
+    python bench/plan_fidelity.py --scenario cohort --generate 24 --seed 3 --scale 20
+    python bench/plan_fidelity.py --trace T.csv --scale 200 --timeout 1800
     mlkube cluster down --name plan-fidelity
 
 Each trace job is rendered as a TrainingJob by mlkube's own render (as
 tests/integration/jobs.py does) and created at ``submit / scale`` seconds after the
 replay starts. The replay polls the Kueue Workloads every ``POLL`` seconds and keeps,
 per job, the first time it saw it Admitted and Finished (and the conditions'
-lastTransitionTime, whole seconds, as a check); times are scaled back to trace
-seconds before they are compared. Kueue is right where the two disagree.
+lastTransitionTime, whole seconds, as a check, and the conditions as they changed);
+times are scaled back to trace seconds before they are compared. The simulation runs
+on the replay's clock: the stack's own delays (Kueue's 1 s requeue batching, the
+``LATENCY`` a job holds its quota beyond its run) are ``scale`` times longer in trace
+seconds. Kueue is right where the two disagree.
 """
 
 from __future__ import annotations
