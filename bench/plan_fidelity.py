@@ -6,27 +6,30 @@ error per job as a fraction of the trace's span (issue 10, section 2).
 
     mlkube cluster up --name plan-fidelity --platform examples/platform.yaml
     python bench/plan_fidelity.py --scenario fifo [--scale 20] [--json OUT]
-    python bench/plan_fidelity.py --generate 24 --seed 3 --scale 50
+    python bench/plan_fidelity.py --scenario cohort --generate 24 --seed 3 --scale 20
+    python bench/plan_fidelity.py --trace T.csv --scale 200 --timeout 1800
     mlkube cluster down --name plan-fidelity
 
 Each trace job is rendered as a TrainingJob by mlkube's own render (as
 tests/integration/jobs.py does) and created at ``submit / scale`` seconds after the
 replay starts. The replay polls the Kueue Workloads every ``POLL`` seconds and keeps,
 per job, the first time it saw it Admitted and Finished (and the conditions'
-lastTransitionTime, whole seconds, as a check); times are scaled back to trace
-seconds before they are compared. Kueue is right where the two disagree.
+lastTransitionTime, whole seconds, as a check, and the conditions as they changed);
+times are scaled back to trace seconds before they are compared. The simulation runs
+on the replay's clock: the stack's own delays (Kueue's 1 s requeue batching, the
+``LATENCY`` a job holds its quota beyond its run) are ``scale`` times longer in trace
+seconds. Kueue is right where the two disagree.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,9 @@ from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.manifests.yamlstream import read_text
 from mlkube.plan.generate import generate
+from mlkube.plan.model import REQUEUE_DELAY, build_model
+from mlkube.plan.simulate import simulate
+from mlkube.plan.trace import read_trace
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 from mlkube.render import render_specs
 from mlkube.spec import SpecFile, load_platform, load_specs
@@ -50,6 +56,9 @@ CLUSTER = "plan-fidelity"
 WORKLOAD_API = "kueue.x-k8s.io/v1beta2"
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"
 POLL = 0.25  # seconds between two looks at the Workloads
+# Admission → pods running (JobSet, Job, scheduler, KWOK) ≈ 1 s, pods done → Workload
+# Finished ≈ 0.7 s: measured on the mixed trace's events, 2026-12-07 (1.7–2.3 s).
+LATENCY = 1.8
 
 
 def _job(name: str, submit: float, duration: float, **kw: Any) -> TraceJob:
@@ -79,6 +88,16 @@ SCENARIOS: dict[str, list[TraceJob]] = {
         _job("gang-b", 30, 600, nodes=2),
         _job("gang-c", 60, 300),
     ],
+    # borrowing and reclaim in cohort `ml` (a100: training 16 nominal, research 0 and
+    # may borrow 8): research borrows training's idle 8; training takes them back
+    # (reclaimWithinCohort: Any) for its second job; a research job that must borrow
+    # waits (no preemption while borrowing), then goes before the evicted one (priority)
+    "cohort": [
+        _job("borrow-a", 0, 1200, queue="research", priority="ml-training-low"),
+        _job("train-a", 60, 600),
+        _job("train-b", 120, 600),
+        _job("borrow-b", 180, 300, queue="research", priority="ml-training-high"),
+    ],
     # a high-priority job preempts a low one in the same ClusterQueue
     "priority": [
         _job("prio-low-a", 0, 1200, priority="ml-training-low"),
@@ -98,6 +117,7 @@ class Observed:
     admitted_condition: float | None = None  # Workload condition, whole seconds
     finished_condition: float | None = None
     evictions: int = 0
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # what changed, when
 
 
 def render_job(platform: SpecFile, job: TraceJob, prefix: str, scale: float) -> dict[str, Any]:
@@ -189,17 +209,28 @@ def _observe(
         o.admitted, o.admitted_condition = (now - start) * scale, when("Admitted")
     if when("Evicted") is not None:
         o.evictions = max(o.evictions, 1)
+    state = "; ".join(
+        f"{c['type']}={c.get('status')}:{c.get('reason', '')}:{c.get('message', '')[:160]}"
+        for c in conditions.values()
+        if c["type"] in ("QuotaReserved", "Admitted", "Evicted", "PodsReady", "Finished")
+    )
+    if not o.timeline or o.timeline[-1][1] != state:
+        o.timeline.append(((now - start) * scale, state))
     if when("Finished") is not None and o.finished is None:
         o.finished, o.finished_condition = (now - start) * scale, when("Finished")
 
 
-def simulated(platform: Platform, jobs: Sequence[TraceJob]) -> PlanResult:
-    """The simulator's answer (imported here: it lands from the ``plan`` branch)."""
-    # by name: this branch has only the data types; the simulator lands from `plan`
-    model = importlib.import_module("mlkube.plan.model").build_model(platform)
-    simulate = importlib.import_module("mlkube.plan.simulate").simulate
-    result: PlanResult = simulate(model, list(jobs), seed=0, reclaim_rate=0.0)
-    return result
+def simulated(
+    platform: Platform, jobs: Sequence[TraceJob], scale: float = 1.0, latency: float = 0.0
+) -> PlanResult:
+    """The simulator's answer for the replay: its clock runs ``scale`` times faster than
+    the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
+    and each job holds its quota ``latency`` wall-seconds beyond its run (its pods
+    start after admission, and Kueue sees it Finished after they end), ``latency ×
+    scale`` trace-seconds."""
+    model = replace(build_model(platform), requeue_delay=REQUEUE_DELAY * scale)
+    held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
+    return simulate(model, held, seed=0, reclaim_rate=0.0)
 
 
 @dataclass
@@ -214,6 +245,8 @@ class Agreement:
     finish_error_max: float
     finish_error_mean: float
     per_job: list[dict[str, Any]]
+    replay_seconds: float = 0.0  # wall time of the replay
+    simulate_seconds: float = 0.0  # wall time of the simulation of the same trace
 
 
 def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
@@ -240,7 +273,7 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
             "finished": o.finished, "simulated_finished": s.finished if s else None,
             "admitted_condition": o.admitted_condition, "evictions": o.evictions,
             "simulated_preemptions": len(s.preemptions) if s else None,
-            "admission_error": a, "finish_error": f,
+            "admission_error": a, "finish_error": f, "timeline": o.timeline,
         })  # fmt: skip
     return Agreement(
         jobs=len(observed),
@@ -276,6 +309,12 @@ def report(name: str, a: Agreement, out: Callable[[str], None] = print) -> None:
     out(f"  same order: {'yes' if a.same_order else 'NO'}")
     out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
     out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    if a.replay_seconds and a.simulate_seconds:
+        out(
+            f"  trace-s per wall-s: replay {a.span / a.replay_seconds:,.0f}"
+            f" ({a.replay_seconds:.0f} s), simulation {a.span / a.simulate_seconds:,.0f}"
+            f" ({a.simulate_seconds:.3f} s)"
+        )
     for r in a.per_job:
         out(
             f"    {r['job']:<12} admitted {_t(r['admitted'])} (sim {_t(r['simulated_admitted'])})"
@@ -296,7 +335,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="per scenario, seconds")
     parser.add_argument("--generate", type=int, metavar="N", help="also a generated N-job trace")
     parser.add_argument("--seed", type=int, default=3, help="of the generated trace")
+    parser.add_argument("--trace", action="append", default=[], help="also this trace file")
     parser.add_argument("--json", help="write the per-job comparison here")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=LATENCY,
+        help="wall seconds a job holds its quota beyond its run on the local stack",
+    )
     args = parser.parse_args(argv)
     # a SIGTERM (timeout, kill) still deletes the replay's TrainJobs (replay's finally)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -309,12 +355,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.generate:
         jobs = generate(args.generate, args.seed, platform.spec)
         scenarios[f"generated-{args.generate}-seed{args.seed}"] = jobs
+    for path in args.trace:
+        scenarios[Path(path).name] = read_trace(path)
     results = {}
     with Kube(load_connection(str(cluster.kubeconfig_path(CLUSTER)))) as kube:
         for name, jobs in (scenarios or {"fifo": SCENARIOS["fifo"]}).items():
-            sim = simulated(platform.spec, jobs)
+            started = time.perf_counter()
+            sim = simulated(platform.spec, jobs, args.scale, args.latency)
+            simulated_in = time.perf_counter() - started
+            started = time.perf_counter()
             seen = replay(kube, platform, jobs, args.scale, args.timeout)
             results[name] = compare(seen, sim)
+            results[name].replay_seconds = time.perf_counter() - started
+            results[name].simulate_seconds = simulated_in
             report(name, results[name])
     if args.json:
         Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from mlkube.plan.model import Model, Prices, build_model
@@ -27,7 +28,10 @@ def platform(
     namespaces: list[dict[str, Any]] | None = None,
     *,
     prices: dict[str, Prices] | None = None,
+    requeue_delay: float = 0.0,
 ) -> Model:
+    """The model of a small Platform. Kueue's 1 s requeue batching is off (0) unless
+    asked for, so that the arithmetic on paper stays in whole steps."""
     names = sorted({ns for q in queues for ns in q["namespaces"]})
     spec = {
         "apiVersion": "mlkube.dev/v1alpha1",
@@ -40,7 +44,8 @@ def platform(
             "queues": queues,
         },
     }
-    return build_model(Platform.model_validate(spec), prices=prices)
+    model = build_model(Platform.model_validate(spec), prices=prices)
+    return replace(model, requeue_delay=requeue_delay)
 
 
 def job(

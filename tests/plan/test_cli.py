@@ -67,6 +67,34 @@ def test_a_job_the_platform_does_not_have_is_exit_2(mlkube: Run, tmp_path: Path)
     assert result.code == 2 and f"{trace}:1:" in result.err and "'nope'" in result.err
 
 
+def test_a_job_kept_off_spot_on_a_spot_only_queue_is_exit_2(mlkube: Run, tmp_path: Path) -> None:
+    # The example Platform with the research queue cut down to its spot flavor.
+    text = (EXAMPLES / "platform.yaml").read_text()
+    spot_only = text.replace("        - {pool: a100, gpus: 0, borrowingLimit: 8}\n", "")
+    assert spot_only != text
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(spot_only)
+    trace = tmp_path / "t.csv"
+    trace.write_text(
+        "name,submit,namespace,queue,nodes,gpus_per_node,duration,priority,spot\n"
+        "a,0,ml-training,research,1,8,60,,true\n"
+        "b,0,ml-training,research,1,8,60,,false\n"
+    )
+    result = mlkube("plan", "--platform", str(platform), "--trace", str(trace))
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert f"{trace}:3: " in result.err and "only on spot (a100-spot)" in result.err
+
+
+def test_a_reclaim_rate_on_an_on_demand_pool_is_exit_2(mlkube: Run, tmp_path: Path) -> None:
+    text = (EXAMPLES / "platform.yaml").read_text()
+    bad = text.replace("    - name: t4\n", "    - name: t4\n      reclaimRate: 0.1\n")
+    assert bad != text
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(bad)
+    result = mlkube("plan", "--platform", str(platform), "--trace", TRACE)
+    assert result.code == 2 and "reclaimRate is for spot pools" in result.err
+
+
 def test_bad_prices_file(mlkube: Run, tmp_path: Path) -> None:
     prices = tmp_path / "prices.yaml"
     prices.write_text("a100: {onDemand: 4}\nh100: {onDemand: 9}\n")

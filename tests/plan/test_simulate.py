@@ -213,6 +213,64 @@ def test_a_job_that_must_borrow_does_not_preempt_its_own_queue() -> None:
     assert r["high"].admissions == [100.0] and r["high"].finished == 200.0
 
 
+def test_capacity_released_goes_first_to_jobs_not_yet_found_inadmissible() -> None:
+    # Kueue retries inadmissible workloads 1 s after quota is released in the cohort
+    # (requeueBatchPeriod); a job created in that second is tried at once. The mixed
+    # fidelity trace's job-000005 in the real Kueue: qa has no nominal quota on the
+    # pool (4 × 8 GPUs, all qb's) and may borrow 16.
+    # a (qa, 2 GPUs, 0→100) borrows 2. big (qa, 2 × 8, high) at 10: 2 + 16 > 16, and it
+    # must borrow, so no preemption: inadmissible. a ends at 100: big is retried at 101.
+    # c (qa, 2 GPUs, low) is created at 100.5: tried at once, 0 + 2 ≤ 16, admitted,
+    # 100.5→200.5. At 101 big needs 2 + 16 > 16: waits for c; retried at 201.5, admitted.
+    def model(delay: float) -> Model:
+        return platform(
+            [pool("p", 4, 8)],
+            [
+                {"name": "qa", "cohort": "co", "namespaces": ["na"],
+                 "flavors": [{"pool": "p", "gpus": 0, "borrowingLimit": 16}]},
+                {"name": "qb", "cohort": "co", "namespaces": ["nb"],
+                 "flavors": [{"pool": "p", "gpus": 32, "borrowingLimit": 0}]},
+            ],
+            requeue_delay=delay,
+        )  # fmt: skip
+
+    jobs = [
+        job("a", 0, 2, 100, namespace="na", queue="qa"),
+        job("big", 10, 8, 100, nodes=2, namespace="na", queue="qa", priority="high"),
+        job("c", 100.5, 2, 100, namespace="na", queue="qa"),
+    ]
+    r = by_name(simulate(model(1.0), jobs))
+    assert r["c"].admissions == [100.5] and r["c"].finished == 200.5
+    assert r["big"].admissions == [201.5] and r["big"].finished == 301.5
+    # Without the second, big would take the 16 at 100 and c wait for it: 200 → 300.
+    r = by_name(simulate(model(0.0), jobs))
+    assert r["big"].admissions == [100.0] and r["c"].admissions == [200.0]
+
+
+def test_a_queue_over_nominal_reclaims_once_its_own_lower_jobs_make_room() -> None:
+    # Kueue tries first to preempt so that the job ends within its queue's nominal
+    # quota, and then reclaims from borrowing queues too (classicalPreemptions,
+    # attempts [no borrowing, borrowing]). Found on the mixed fidelity trace (job-000019
+    # evicted its queue's lower jobs and research's borrowed ones at once).
+    # qa and qb have 8 nominal each on 2 × 8 GPUs. own (qa, 2, low) at 0; b1 (qb, 8) at
+    # 1 and b2 (qb, 4) at 2: qb borrows 4. big (qa, 8, high) at 10: qa would hold 10 > 8,
+    # and only 16 - 14 = 2 are free. Without borrowing, candidates b2 (qb's most
+    # recent), b1, own: b2 out leaves qb at 8 (within nominal, so b1 is no candidate),
+    # own out leaves qa at 0: 0 + 8 ≤ 8 and 16 - 8 free. Adding b2 back leaves 4 free:
+    # both go. big runs 10→110; own and b2 come back then.
+    jobs = [
+        job("own", 0, 2, 1000, namespace="na", queue="qa"),
+        job("b1", 1, 8, 1000, namespace="nb", queue="qb"),
+        job("b2", 2, 4, 1000, namespace="nb", queue="qb"),
+        job("big", 10, 8, 100, namespace="na", queue="qa", priority="high"),
+    ]
+    r = by_name(simulate(cohort(), jobs))
+    assert r["big"].admissions == [10.0] and r["big"].finished == 110.0
+    assert r["own"].preemptions == [10.0] and r["b2"].preemptions == [10.0]
+    assert r["b1"].preemptions == []
+    assert r["own"].admissions == [0.0, 110.0] and r["b2"].admissions == [2.0, 110.0]
+
+
 def test_priority_preemption_with_checkpoints() -> None:
     # a (low, 8 GPUs, 100 s, checkpoint every 30 s) runs from 0; b (high, 8 GPUs, 20 s) at
     # 50 preempts it: a ran 50 s, checkpointed at 30, loses 20 s × 8 GPUs = 160 GPU-s.
@@ -321,6 +379,24 @@ def test_cost_of_spot_and_of_lost_work() -> None:
     cost = simulate(model, jobs, reclaims=[Reclaim(70, "s", 0)]).cost
     assert cost.total == pytest.approx(880 / HOUR)
     assert cost.lost_work == pytest.approx(80 / HOUR)
+
+
+def test_prices_and_reclaim_rate_from_the_platform() -> None:
+    # The Platform's pools carry them: on-demand d at 2.0 per GPU-hour, spot s at 0.5
+    # and 1 reclaim per node-hour. One job of 8 GPUs on d for an hour, no reclaims given:
+    # span 1 h; d paid 8 GPU-h × 2.0 = 16.0, s 8 × 0.5 = 4.0: 20.0.
+    on_demand = {**pool("d", 1, 8), "pricePerGpuHour": 2.0}
+    spot = {**pool("s", 1, 8, spot=True), "pricePerGpuHour": 0.5, "reclaimRate": 1}
+    queues = [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "d"}, {"pool": "s"}]}]
+    model = platform([on_demand, spot], queues)
+    assert model.prices_given and model.pools["s"].reclaim_rate == 1.0
+    assert model.pools["d"].reclaim_rate == 0.0
+    result = simulate(model, [job("a", 0, 8, HOUR)], reclaims=[])
+    assert result.cost.total == pytest.approx(20.0)
+    # A --prices file replaces them (d at 1.0, s not listed: 0): 8.0.
+    model = platform([on_demand, spot], queues, prices={"d": Prices(on_demand=1.0)})
+    result = simulate(model, [job("a", 0, 8, HOUR)], reclaims=[])
+    assert result.cost.total == pytest.approx(8.0)
 
 
 def test_no_prices_no_cost() -> None:

@@ -13,6 +13,7 @@ from mlkube.spec.load import load_platform
 from mlkube.spec.models import Platform
 
 from ..conftest import EXAMPLES
+from .helpers import platform, pool
 
 HEADER = "name,submit,namespace,queue,nodes,gpus_per_node,duration,priority\n"
 
@@ -142,3 +143,23 @@ def test_formats_are_a_plain_registry(tmp_path: Path) -> None:
     assert set(FORMATS) >= {"csv", "jsonl"}
     with pytest.raises(UsageError, match="unknown trace format"):
         read_trace(str(tmp_path / "t.csv"), "philly-v0")
+
+
+def test_a_job_kept_off_spot_on_a_queue_with_only_spot_is_refused(tmp_path: Path) -> None:
+    # Queue q has one flavor, spot pool s: a job with spot=false could never run there.
+    model = platform(
+        [pool("s", 1, 8, spot=True), pool("d", 1, 8)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "s"}]},
+         {"name": "both", "namespaces": ["ns"], "flavors": [{"pool": "s"}, {"pool": "d"}]}],
+    )  # fmt: skip
+    path = tmp_path / "t.csv"
+    path.write_text(
+        HEADER.rstrip() + ",spot\n"
+        "ok,0,ns,q,1,8,60,,true\n"  # may use spot
+        "also,0,ns,both,1,8,60,,false\n"  # the queue has an on-demand flavor too
+        "never,5,ns,q,1,8,60,,false\n"
+    )
+    with pytest.raises(InputError) as exc:
+        validate(read_trace(str(path)), model, str(path))
+    assert exc.value.line == 4
+    assert "spot is false but queue 'q' can run it only on spot (s)" in exc.value.message

@@ -9,6 +9,7 @@ from bench.plan_fidelity import SCENARIOS, Observed, _observe, compare, render_j
 
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.plan.generate import generate
+from mlkube.plan.model import pod_memory
 from mlkube.plan.types import CostResult, JobResult, PlanResult, TraceJob
 from mlkube.spec import load_platform
 from mlkube.spec.models import Platform
@@ -86,3 +87,16 @@ def test_compare_scores_order_and_error_as_a_fraction_of_the_span() -> None:
     swapped = compare(observed, result({"a": 0, "b": 700, "c": 600}, {}))
     assert not swapped.same_order and swapped.order_simulated == ["a", "c", "b"]
     assert swapped.finish_error_max == 1.0  # finished for real, never in the simulation
+
+
+def test_the_simulator_charges_a_pod_the_memory_render_requests() -> None:
+    # The real ResourceQuota refused a pod of the mixed trace asking for 80Gi where the
+    # trace said 64Gi: render adds /dev/shm (a quarter of the memory, at least 1 GiB) to
+    # the request. 64 + 16 = 80 GiB; 2 + max(1, 0.5) = 3 GiB.
+    gib = 2**30
+    job = TraceJob("m", 0, "ml-training", "training", 1, 2, 100, None, "a100", memory=64 * gib)
+    trainjob = render_job(load_platform(EXAMPLE), job, "f-", scale=1)
+    assert trainjob["spec"]["trainer"]["resourcesPerNode"]["requests"]["memory"] == "80Gi"
+    assert pod_memory(64 * gib) == 80 * gib
+    assert pod_memory(2 * gib) == 3 * gib
+    assert pod_memory(0) == 0

@@ -38,13 +38,17 @@ def register(verbs: Any) -> None:
     )
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("-o", "--output", default="-", metavar="FILE|-", help="default: stdout")
-    p.add_argument("--prices", metavar="FILE", help="{pool: {onDemand: X, spot: Y}} per GPU-hour")
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="{pool: {onDemand: X, spot: Y}} per GPU-hour (default: each pool's pricePerGpuHour)",
+    )
     p.add_argument(
         "--spot-reclaim-rate",
         type=float,
-        default=0.0,
+        default=None,
         metavar="R",
-        help="reclaims per spot node-hour (default 0)",
+        help="reclaims per spot node-hour (default: each pool's reclaimRate, else 0)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the spot reclaims (default 0)")
     p.set_defaults(run=run)
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from mlkube.spec.models import Platform  # noqa: PLC0415
 
     rate = args.spot_reclaim_rate
-    if not rate >= 0 or rate == float("inf"):
+    if rate is not None and (not rate >= 0 or rate == float("inf")):
         raise UsageError("--spot-reclaim-rate: expected a finite number >= 0")
     render = _html() if args.format == "html" else None
     jobs = read_trace(args.trace, args.trace_format)

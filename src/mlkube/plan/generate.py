@@ -132,7 +132,9 @@ def _job(
     # per GPU: half the node's share, and no more than the namespace quota allows
     ns_gpus = ns_quota.gpu if ns_quota else None
     cpu = _share(pool.cpu, per_node, ns_quota.cpu if ns_quota else None, ns_gpus)
-    memory = _share(pool.memory, per_node, ns_quota.memory if ns_quota else None, ns_gpus)
+    memory = _job_memory(
+        _share(pool.memory, per_node, ns_quota.memory if ns_quota else None, ns_gpus) * gpus
+    )
     spot = pool.capacity == "spot"
     return TraceJob(
         name=f"job-{i:06d}",
@@ -145,7 +147,7 @@ def _job(
         priority=rng.choice(priorities),
         pool=pool_name,
         cpu=round(cpu * gpus, 3),
-        memory=float(int(memory * gpus)),
+        memory=float(int(memory)),
         spot=spot,
         checkpoint_interval=CHECKPOINT_INTERVAL if spot or rng.random() < 0.5 else None,
         team=rng.choice(TEAMS),
@@ -160,6 +162,12 @@ def _share(
     if quota is not None and quota_gpus:
         share = min(share, (parse_quantity(quota) or 0.0) / quota_gpus)
     return share
+
+
+def _job_memory(request: float) -> float:
+    """The job memory whose rendered pod request (``model.pod_memory``: memory plus
+    ``/dev/shm``) is ``request``, so that the pods fit the share they were given."""
+    return request / 1.25 if request / 1.25 >= 4 * 2**30 else max(0.0, request - 2**30)
 
 
 def _num(value: float) -> str:

@@ -16,6 +16,9 @@ GPU, CPU, MEMORY = 0, 1, 2  # the resources every rendered ClusterQueue covers, 
 Vector = tuple[float, float, float]
 # A reclaimed spot node comes back (a replacement joins the pool) after this long.
 REPLACEMENT_DELAY = 300.0
+# Kueue retries the inadmissible workloads of a cohort this long after capacity is
+# released there (v0.19.2 pkg/cache/queue/inadmissible_workloads.go, requeueBatchPeriod).
+REQUEUE_DELAY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,16 @@ class Model:
     default_priority: int  # the globalDefault PriorityClass's value, else 0
     prices_given: bool
     replacement_delay: float = REPLACEMENT_DELAY
+    requeue_delay: float = REQUEUE_DELAY  # seconds of the clock the trace is in
     namespaces: frozenset[str] = field(default_factory=frozenset)
+
+
+def pod_memory(memory: float) -> float:
+    """The memory a rendered pod requests for a job of ``memory`` bytes per pod:
+    `render.training` sets request == limit == memory plus the ``/dev/shm`` tmpfs, a
+    quarter of the memory and at least 1 GiB (``shm_bytes``). The quota and the nodes
+    see that sum. 0 (no memory given) stays 0."""
+    return memory + max(float(2**30), memory / 4) if memory > 0 else 0.0
 
 
 def _num(value: str | int | float | None) -> float:
@@ -92,13 +104,20 @@ def build_model(
     *,
     name: str | None = None,
     prices: Mapping[str, Prices] | None = None,
-    reclaim_rate: float = 0.0,
+    reclaim_rate: float | None = None,
 ) -> Model:
-    """The simulation model of ``platform``; ``reclaim_rate`` applies to its spot pools."""
+    """The simulation model of ``platform``. ``prices`` (a ``--prices`` file), when
+    given, replaces the pools' ``pricePerGpuHour``; ``reclaim_rate``, when given,
+    applies to every spot pool instead of its ``reclaimRate``."""
     spec = platform.spec
     pools: dict[str, PoolModel] = {}
     for p in spec.pools:
-        price = prices.get(p.name) if prices else None
+        if prices:
+            given = prices.get(p.name)
+            price = (given.spot if p.spot else given.on_demand) if given else 0.0
+        else:
+            price = p.price_per_gpu_hour or 0.0
+        rate = p.reclaim_rate if reclaim_rate is None else reclaim_rate
         pools[p.name] = PoolModel(
             name=p.name,
             gpu_model=p.gpu.model,
@@ -108,8 +127,8 @@ def build_model(
             cpu_per_node=_num(p.cpu),
             memory_per_node=_num(p.memory),
             spot=p.spot,
-            reclaim_rate=reclaim_rate if p.spot else 0.0,
-            price=(price.spot if p.spot else price.on_demand) if price else 0.0,
+            reclaim_rate=(rate or 0.0) if p.spot else 0.0,
+            price=price,
         )
     queues: dict[str, ClusterQueueModel] = {}
     local: dict[tuple[str, str], str] = {}
@@ -152,6 +171,6 @@ def build_model(
         quotas=quotas,
         priorities={pc.name: pc.value for pc in spec.priority_classes},
         default_priority=default,
-        prices_given=bool(prices),
+        prices_given=bool(prices) or any(p.price_per_gpu_hour is not None for p in spec.pools),
         namespaces=frozenset(ns.name for ns in spec.namespaces),
     )

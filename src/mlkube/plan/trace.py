@@ -196,7 +196,8 @@ def read_trace(path: str, fmt: str = "auto") -> list[TraceJob]:
 
 def validate(jobs: Iterable[TraceJob], model: Model, source: str) -> None:
     """Every job names things the Platform has: a namespace, a LocalQueue there, a
-    PriorityClass, a pool (or a GPU model some pool has) that its ClusterQueue uses."""
+    PriorityClass, a pool (or a GPU model some pool has) that its ClusterQueue uses,
+    and one that is not spot unless the job may run on spot."""
     models = {p.gpu_model for p in model.pools.values()}
     for job in jobs:
         where = f"job {job.name[:60]!r}"
@@ -222,3 +223,19 @@ def validate(jobs: Iterable[TraceJob], model: Model, source: str) -> None:
                 )
         if job.gpu is not None and job.gpu not in models:
             raise InputError(source, job.line, f"{where}: no pool has GPU model {job.gpu!r}")
+        pools = [
+            model.pools[f.pool]
+            for f in model.queues[cq].flavors
+            if (job.pool is None or f.pool == job.pool)
+            and (job.gpu is None or model.pools[f.pool].gpu_model == job.gpu)
+        ]
+        if not job.spot and pools and all(p.spot for p in pools):
+            # Kueue would hold it forever: render refuses a spot pool to a job without
+            # `spot: true`, and the queue offers nothing else.
+            names = ", ".join(p.name for p in pools)
+            raise InputError(
+                source,
+                job.line,
+                f"{where}: spot is false but queue {job.queue!r} can run it only on spot"
+                f" ({names}); set spot to true or use another queue",
+            )

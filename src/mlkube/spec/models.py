@@ -112,6 +112,30 @@ class Pool(_Model):
     node_labels: dict[str, str] = Field(
         default_factory=dict, description="more labels that pick this pool's nodes"
     )
+    price_per_gpu_hour: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "what a GPU-hour of this pool costs (its spot price on a spot pool), for "
+            "`mlkube plan`'s cost when no `--prices` file is given; not rendered"
+        ),
+    )
+    reclaim_rate: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "spot pools: node reclaims per node-hour, for `mlkube plan` when no "
+            "`--spot-reclaim-rate` is given; not rendered"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _reclaims_are_spot(self) -> Pool:
+        if self.reclaim_rate is not None and not self.spot:
+            raise ValueError("reclaimRate is for spot pools (capacity: spot)")
+        return self
 
     @property
     def spot(self) -> bool:
