@@ -1,20 +1,25 @@
 """The controller proper: caches of Nodes, Pods and the training kinds' metadata kept
-by informers, a work queue, and workers that carry out each job's plan.
+by informers, a work queue, workers that plan each job and record its request, and a
+pool of writer threads that carry out the rest of the plan.
 
-Work for a job hit by a notice comes in two passes. Urgent: record the request on the
-job (the one conditional write that makes it exactly-once) and ask one pod. Follow-up,
-queued behind every job's urgent pass: ask the other pods, write the Event, evict when
-the pod's grace period just fits before the node's end. Cordoning is the node's own
-work item.
+A job hit by a notice is urgent until its request is recorded, and the work queue
+hands out urgent jobs by deadline (the node that goes first). The worker records the
+request on the job (the one conditional write that makes it exactly-once) while a
+writer asks one pod at the same time: the request id is derived from the job and its
+notices, so it is known before the record is written. The writers then ask the other
+pods and write the Event, each a task of its own, held back while any job's request is
+still to be recorded; evictions due now go at once, those due later wake the job again
+at their time. Cordoning is the node's own work item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,8 +41,10 @@ from mlkube.controller.jobs import (
 )
 from mlkube.controller.metrics import Metrics
 from mlkube.controller.plan import JobPlan, active_notices, first_to_ask, plan_job, utcnow
+from mlkube.controller.pool import Pool
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
+    Notice,
     format_time,
     node_notice,
     observed_at,
@@ -56,14 +63,6 @@ class NodeKey:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A job's slower work once its request is made: the other pods, the Event, the
-    evictions. Queued behind every job's urgent work."""
-
-    job: JobRef
-
-
 # The kinds a request is recorded on, watched metadata-only (when the server has them),
 # so recording needs no GET: the resourceVersion comes from the cache.
 JOB_KINDS = (
@@ -75,11 +74,17 @@ JOB_KINDS = (
 
 
 RECORD_ATTEMPTS = 3  # conditional writes per reconcile before queueing the job again
+# Writer pool ranks: the first pod of a job and evictions due now go first; the other
+# pods next; Events last. Ranks above 0 wait while a job's request is not recorded.
+FIRST, REST, LAST = 0, 1, 2
 
 
 @dataclass
 class Options:
     workers: int = 8
+    # Threads for pod writes, evictions and Events: None, twice the workers (the
+    # writes are short and many); 0, in the worker itself (tests).
+    writers: int | None = None
     resync_seconds: float = 30.0
     watch_timeout: int = 300
     identity: str = "mlkube-controller"
@@ -101,7 +106,12 @@ class Controller:
         self.kube = kube
         self.options = options or Options()
         self.metrics = metrics or Metrics()
+        stats = kube.stats
+        self.metrics.api_requests.set_function(lambda: float(stats["requests"]))
         self.queue = WorkQueue()
+        writers = self.options.writers
+        writers = 2 * self.options.workers if writers is None else writers
+        self.writes = Pool(writers, hold=self.queue.urgent_pending)
         self.state = ControllerState()
         self.leading = threading.Event()
         self._stop = threading.Event()
@@ -175,6 +185,7 @@ class Controller:
         for informer in self.informers():
             informer.stop()
         self.queue.shutdown()
+        self.writes.shutdown()
 
     def enqueue_all(self) -> None:
         """Level-triggered backstop: look again at everything touched by a notice."""
@@ -182,15 +193,25 @@ class Controller:
             if node_notice(node) is not None:
                 self._enqueue_node(node)
         for pod in self.pods.snapshot():
-            if pod_disruption(pod) is not None:
-                job = job_of(pod)
-                if job is not None:
-                    self._add(job, urgent=True)
+            notice = pod_disruption(pod)
+            job = job_of(pod) if notice is not None else None
+            if notice is not None and job is not None:
+                self._add_job(job, notice, str(pod["spec"].get("nodeName") or ""))
 
-    def _add(self, key: Hashable, *, urgent: bool = False) -> None:
+    def _add(self, key: Hashable, *, urgent: bool = False, deadline: float = math.inf) -> None:
         """Queue ``key`` unless the API server refused it and its pause is not over."""
         if not self.state.held(key, time.monotonic()):
-            self.queue.add(key, urgent=urgent)
+            self.queue.add(key, urgent=urgent, deadline=deadline)
+
+    def _add_job(self, job: JobRef, notice: Notice, node: str) -> None:
+        """Queue a job touched by ``notice``: urgent, by the notice's end, unless its
+        record (as last read or written) already answers the notice."""
+        record = self.state.record_of(job)
+        if record is not None and record.handles([notice.key]):
+            self._add(job)
+            return
+        seen = self.state.first_seen([node]).get(node) or utcnow()
+        self._add(job, urgent=True, deadline=notice.end(seen).timestamp())
 
     # event handlers (informer threads): index and enqueue, never call the API ---------
 
@@ -207,8 +228,10 @@ class Controller:
 
     def _enqueue_node(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
+        notice = node_notice(node)
         for job in self.state.jobs_on(name):
-            self._add(job, urgent=True)
+            if notice is not None:
+                self._add_job(job, notice, name)
         self._add(NodeKey(name))
 
     def _on_pod(self, event: str, pod: dict[str, Any]) -> None:
@@ -219,8 +242,16 @@ class Controller:
         job = job_of(pod)
         node = str((pod.get("spec") or {}).get("nodeName") or "")
         self.state.index_pod(key, job, node)
-        if job is not None and (self.state.noticed(node) or pod_disruption(pod) is not None):
-            self._add(job, urgent=True)
+        if job is None:
+            return
+        if self.state.noticed(node):
+            host = self.nodes.get(node)
+            notice = node_notice(host) if host is not None else None
+        else:
+            notice = None
+        notice = notice or pod_disruption(pod)
+        if notice is not None:
+            self._add_job(job, notice, node)
 
     # workers -------------------------------------------------------------------------
 
@@ -249,9 +280,7 @@ class Controller:
         if isinstance(key, NodeKey):
             self.reconcile_node(key.name)
         elif isinstance(key, JobRef):
-            self.reconcile_job(key, urgent=True)
-        elif isinstance(key, FollowUp):
-            self.reconcile_job(key.job, urgent=False)
+            self.reconcile_job(key)
 
     def _failed(self, key: Hashable, exc: Exception) -> None:
         """Temporary failures come back after the key's backoff; refusals are reported
@@ -286,7 +315,7 @@ class Controller:
             node = self.nodes.get(key.name) or {"metadata": {"name": key.name}}
             involved = {"apiVersion": "v1", "kind": "Node", **node}
         else:
-            ref = key.job if isinstance(key, FollowUp) else key
+            ref = key
             if not isinstance(ref, JobRef):
                 return
             target = self._target(ref, read=False)
@@ -336,10 +365,11 @@ class Controller:
                          notice.key.replace("/", "-"), warning=True,
                          instance=self.options.identity)  # fmt: skip
 
-    def reconcile_job(self, ref: JobRef, *, urgent: bool) -> None:
-        """Urgent pass: record the request and deliver it to one pod (the ranks agree
-        among themselves, so one pod asked is the whole job asked), then queue the
-        follow-up. Follow-up pass: every other pod, the Event, the evictions."""
+    def reconcile_job(self, ref: JobRef) -> None:
+        """Record the request if one is due, asking one pod at the same time (the
+        ranks agree among themselves, so one pod asked is the whole job asked); then
+        hand the writers every other pod, the Event and the evictions due now, and wake
+        again when the next eviction is due."""
         pods = [p for p in (self.pods.get(k) for k in self.state.pods_of(ref)) if p is not None]
         names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
         nodes = {n: obj for n in names if (obj := self.nodes.get(n)) is not None}
@@ -350,17 +380,21 @@ class Controller:
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
         target = self._target(ref)
-        planned = self._plan(ref, pods, nodes, set(notices), observed, target=target)
+
+        def ask_first(plan: JobPlan) -> None:
+            if plan.deliver:
+                self._submit_delivery(ref, first_to_ask(plan, nodes), str(plan.current), FIRST)
+
+        planned = self._plan(ref, pods, nodes, set(notices), observed, target=target,
+                             before_write=ask_first)  # fmt: skip
         if planned is None:
             return  # the job is gone, or the record moved under us: queued again
         plan = planned.plan
-        if urgent:
-            if plan.deliver:
-                self._deliver(first_to_ask(plan, nodes), str(plan.current))
-            self._add(FollowUp(ref))
-            return
+        current = str(plan.current)
+        if plan.deliver:
+            ask_first(plan)  # a no-op when it is already on its way
         for pod in plan.deliver:
-            self._deliver(pod, str(plan.current))
+            self._submit_delivery(ref, pod, current, REST)
         carrying = {
             p["metadata"].get("uid") for p in pods
             if (p["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION) == plan.current
@@ -369,9 +403,9 @@ class Controller:
         record = self.state.record_of(ref)
         self._announce(target, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:
-            self._evict(ref, pod)
+            self._submit_eviction(ref, pod)
         if plan.wake_at is not None:
-            self.queue.add_after(FollowUp(ref), (plan.wake_at - utcnow()).total_seconds())
+            self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
 
     def _target(self, ref: JobRef, *, read: bool = True) -> JobRef:
         """The job ``ref``'s record goes on: a JobSet controlled by a TrainJob records on
@@ -398,11 +432,13 @@ class Controller:
         observed: dict[str, datetime],
         *,
         target: JobRef,
+        before_write: Callable[[JobPlan], None] = lambda _plan: None,
     ) -> Planned | None:
         """The job's plan, with a new request recorded on ``target`` if one is due (the
         job itself, or the TrainJob that controls its JobSet). The record comes from
         memory while it already handles every notice; otherwise from the target's
-        metadata (the watch cache, or a GET after a 409)."""
+        metadata (the watch cache, or a GET after a 409). ``before_write`` sees a plan
+        with a new request just before it is written."""
         fresh = False
         for _ in range(RECORD_ATTEMPTS):
             record = None if fresh else self.state.record_of(ref)
@@ -422,6 +458,7 @@ class Controller:
                     f"{target}: a new request was planned from a record that handles every "
                     "notice; the job's metadata was never read"
                 )
+            before_write(plan)
             if self._write_record(ref, job, record, plan.request, observed, target=target):
                 return Planned(record.uid, job, plan)
             fresh = True  # 409: someone wrote the job since it was read
@@ -472,20 +509,57 @@ class Controller:
         for request in record:
             if self.state.announced(request.id) or not set(request.notices) & set(notices):
                 continue
+            if not self.state.begin(("announce", request.id)):
+                continue  # already with the writers
             involved = planned.job or _job_stub(ref, planned.uid)
-            record_event(self.kube, involved, "CheckpointRequested",
-                         f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
-                         f"pod(s) to checkpoint (request {request.id})",
-                         request.id, instance=self.options.identity)  # fmt: skip
-            self.state.mark_announced(request.id)
+            message = (f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
+                       f"pod(s) to checkpoint (request {request.id})")  # fmt: skip
 
-    def _deliver(self, pod: dict[str, Any], request: str) -> None:
-        """Annotate ``pod`` with ``request``, once per process: the pod cache shows our
-        own write only a watch event later."""
+            def write(request: Request = request, involved: dict[str, Any] = involved,
+                      message: str = message) -> None:  # fmt: skip
+                try:
+                    record_event(self.kube, involved, "CheckpointRequested", message,
+                                 request.id, instance=self.options.identity)  # fmt: skip
+                    self.state.mark_announced(request.id)
+                finally:
+                    self.state.end(("announce", request.id))
+
+            self.writes.submit(self._task(ref, write), rank=LAST)
+
+    def _task(self, ref: JobRef, work: Callable[[], None]) -> Callable[[], None]:
+        """``work`` for the writer pool: a failure queues the job again, as a failed
+        reconcile would (backoff, or the pause after a refusal)."""
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                self._failed(ref, exc)
+
+        return run
+
+    def _submit_delivery(self, ref: JobRef, pod: dict[str, Any], request: str, rank: int) -> None:
+        """Hand the writers ``pod``'s request, once: not when this process has already
+        delivered it (the pod cache shows our own write only a watch event later), nor
+        while it is on its way."""
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
-        if self.state.delivered(uid, request):
+        token = ("deliver", uid, request)
+        if self.state.delivered(uid, request) or not self.state.begin(token):
             return
+
+        def deliver() -> None:
+            try:
+                self._deliver(pod, request)
+            finally:
+                self.state.end(token)
+
+        self.writes.submit(self._task(ref, deliver), rank=rank)
+
+    def _deliver(self, pod: dict[str, Any], request: str) -> None:
+        """Annotate ``pod`` with ``request``."""
+        meta = pod["metadata"]
+        uid = str(meta.get("uid"))
         # The uid in the patch is a precondition: a replacement pod of the same name
         # (the Training Operator reuses names) answers 422, uid immutable, and is not
         # asked by mistake.
@@ -500,18 +574,30 @@ class Controller:
         self.state.mark_delivered(uid, request)
         self.metrics.deliveries.inc()
 
+    def _submit_eviction(self, ref: JobRef, pod: dict[str, Any]) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        token = ("evict", uid)
+        if self.state.evicted(uid) or not self.state.begin(token):
+            return  # done, or on its way (the cache has not caught up with it yet)
+
+        def evict() -> None:
+            try:
+                self._evict(ref, pod)
+            finally:
+                self.state.end(token)
+
+        self.writes.submit(self._task(ref, evict), rank=FIRST)
+
     def _evict(self, ref: JobRef, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
-        if self.state.evicted(uid):  # the cache has not caught up with it yet
-            return
         try:
             self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
             if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
             if exc.status == 429:  # a PodDisruptionBudget says not now
-                self.queue.add_after(FollowUp(ref), 5.0)
+                self.queue.add_after(ref, 5.0)
                 return
             raise
         self.state.mark_evicted(uid)
@@ -527,6 +613,4 @@ def _job_stub(ref: JobRef, uid: str) -> dict[str, Any]:
 def _describe(key: Hashable) -> str:
     if isinstance(key, NodeKey):
         return f"Node/{key.name}"
-    if isinstance(key, FollowUp):
-        return f"{key.job} (follow-up)"
     return str(key)

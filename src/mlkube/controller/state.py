@@ -76,6 +76,7 @@ class ControllerState:
         self._delivered: dict[str, str] = {}  # pod uid → request id sent
         self._evicted: set[str] = set()  # pod uids
         self._refused: dict[Hashable, Refusal] = {}
+        self._inflight: set[Hashable] = set()  # writes handed to the writer pool
 
     # the pod index ---------------------------------------------------------------------
 
@@ -187,6 +188,19 @@ class ControllerState:
         with self._lock:
             self._evicted.add(pod_uid)
 
+    def begin(self, write: Hashable) -> bool:
+        """Claim ``write`` (a delivery, eviction or Event) for the writer pool: False
+        while it is already on its way, so two reconciles never queue it twice."""
+        with self._lock:
+            if write in self._inflight:
+                return False
+            self._inflight.add(write)
+            return True
+
+    def end(self, write: Hashable) -> None:
+        with self._lock:
+            self._inflight.discard(write)
+
     # refusals ------------------------------------------------------------------------
 
     def refuse(self, key: Hashable, reason: str, retry_at: float) -> bool:
@@ -221,4 +235,5 @@ class ControllerState:
                 "delivered": len(self._delivered),
                 "evicted": len(self._evicted),
                 "refused": len(self._refused),
+                "inflight": len(self._inflight),
             }
