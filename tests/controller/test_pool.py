@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 from mlkube.controller.pool import Pool
 from mlkube.wait import until
@@ -24,10 +25,14 @@ def test_rank_zero_first_then_in_the_order_given() -> None:
     gate = threading.Event()
     ran: list[str] = []
     pool = Pool(1)
-    pool.submit(gate.wait, rank=0)  # holds the one thread while the others queue
+
+    def block() -> None:
+        gate.wait()
+
+    pool.submit(block, rank=0)  # holds the one thread while the others queue
     until("the blocker runs", lambda: pool.pending() == 1 or None, timeout=5)
     for name, rank in (("rest-1", 1), ("event", 2), ("first", 0), ("rest-2", 1)):
-        pool.submit(lambda n=name: ran.append(n), rank=rank)
+        pool.submit(partial(ran.append, name), rank=rank)
     gate.set()
     until("all ran", lambda: len(ran) == 4 or None, timeout=5)
     assert ran == ["first", "rest-1", "rest-2", "event"]
@@ -53,7 +58,12 @@ def test_a_task_due_later_runs_at_its_time_not_before() -> None:
     at = time.monotonic() + 0.3
     ran_at: list[float] = []
     pool = Pool(1)
-    pool.submit(lambda: (ran_at.append(time.monotonic()), done.set()), rank=0, at=at)
+
+    def task() -> None:
+        ran_at.append(time.monotonic())
+        done.set()
+
+    pool.submit(task, rank=0, at=at)
     assert done.wait(5)
     assert ran_at[0] >= at
     pool.shutdown()
