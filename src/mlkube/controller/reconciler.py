@@ -257,11 +257,15 @@ class Controller:
 
     def _work(self) -> None:
         while True:
+            # Act only as leader, and only on full caches: a pod seen before its node
+            # would look like a notice of its own. Wait before taking a key, too, so the
+            # first one taken is the soonest deadline of everything the caches hold.
+            while not (self.leading.wait(1.0) and self.wait_synced(1.0)):
+                if self._stop.is_set():
+                    return
             key = self.queue.get()
             if key is None:
                 return
-            # Act only as leader, and only on full caches: a pod seen before its node
-            # would look like a notice of its own.
             while not (self.leading.wait(1.0) and self.wait_synced(1.0)):
                 if self._stop.is_set():
                     return
