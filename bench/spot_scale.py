@@ -29,6 +29,7 @@ its metrics on 127.0.0.1 so that the report can show its own counters.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.spot_floor import FLOOR_ANNOTATION
-from mlkube.cluster.client import Kube
+from mlkube.cluster.client import Kube, NotFound
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.jobs import RECORD_ANNOTATION, REQUEST_ANNOTATION
 from mlkube.controller.plan import EVICTION_MARGIN
@@ -394,6 +395,22 @@ def untaint(kube: Kube, names: list[str]) -> None:
     parallel(lambda n: kube.patch("v1", "Node", n, {"spec": {"taints": None}}), names)
 
 
+def gone(kube: Kube) -> None:
+    """Delete at once the pods evicted in a trial (their 105 s grace would outlast it),
+    as the reclaimed nodes would: a later watcher must not find them still terminating,
+    with a DisruptionTarget on a node whose notice was taken back (a notice of its own)."""
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+    pods = kube.list("v1", "Pod", NAMESPACE)
+    leaving = [p for p in pods if p["metadata"].get("deletionTimestamp")]
+
+    def delete(pod: dict[str, Any]) -> None:
+        path = kube.resource("v1", "Pod").path(NAMESPACE, pod["metadata"]["name"])
+        with contextlib.suppress(NotFound):
+            kube.request("DELETE", path, json=body)
+
+    parallel(delete, leaving)
+
+
 @dataclass(frozen=True)
 class Setup:
     kubeconfig: str
@@ -485,6 +502,7 @@ def run_trial(
         recorder.stop()
         stop_watcher(proc)
         untaint(kube, list(signalled.values()))  # so later watchers see no old notice
+        gone(kube)
     analyse(result, signalled, signalled_at, recorder, setup.evict_after)
     return result
 

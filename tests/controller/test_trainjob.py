@@ -97,7 +97,8 @@ def test_the_pod_of_a_trainjob_maps_to_its_jobset() -> None:
 def test_request_recorded_on_the_trainjob_with_its_version_and_no_read() -> None:
     kube = FakeKube({})
     ctl = controller(kube, jobsets=[jobset()], trainjobs=[trainjob(version="700")])
-    ctl.reconcile_job(JOBSET)
+    ctl.reconcile_job(JOBSET)  # the record, and the first pod
+    ctl.reconcile_job(JOBSET)  # queued again once recorded: the other pod, the Event
     assert not [c for c in kube.calls if c[0] == "get"]  # both from the caches
     records = [(k, n, p) for k, n, p in kube.patches if k != "Pod"]
     assert [(k, n) for k, n, _ in records] == [("TrainJob", "llama")]
@@ -133,7 +134,9 @@ def test_a_conflict_on_the_trainjob_rereads_the_trainjob_and_writes_once() -> No
     kube = FakeKube({("TrainJob", "llama"): trainjob(version="701")})
     kube.conflicts = 1
     ctl = controller(kube, jobsets=[jobset()], trainjobs=[trainjob(version="700")])
-    ctl.reconcile_job(JOBSET)
+    ctl.reconcile_job(JOBSET)  # 409 on the cached version: queued again, urgent
+    assert ctl.state.stale(JOBSET) and ctl.queue.urgent_pending()
+    ctl.reconcile_job(JOBSET)  # planned from a fresh read
     assert [c for c in kube.calls if c[0] == "get"] == [("get", "TrainJob", "llama")]
     [(_, _, written)] = [(k, n, p) for k, n, p in kube.patches if k == "TrainJob"]
     assert written["metadata"]["resourceVersion"] == "701"

@@ -73,7 +73,6 @@ JOB_KINDS = (
 )
 
 
-RECORD_ATTEMPTS = 3  # conditional writes per reconcile before queueing the job again
 # Writer pool ranks: the first pod of a job and evictions due now go first; the other
 # pods next; Events last. Ranks above 0 wait while a job's request is not recorded.
 FIRST, REST, LAST = 0, 1, 2
@@ -83,7 +82,8 @@ FIRST, REST, LAST = 0, 1, 2
 class Options:
     workers: int = 8
     # Threads for pod writes, evictions and Events: None, twice the workers (the
-    # writes are short and many); 0, in the worker itself (tests).
+    # writes are short and many); 0, every write in the worker itself, records too
+    # (tests). Records have ``workers`` threads of their own.
     writers: int | None = None
     resync_seconds: float = 30.0
     watch_timeout: int = 300
@@ -98,6 +98,7 @@ class Planned:
     uid: str
     job: dict[str, Any] | None  # the job's metadata when read for this plan
     plan: JobPlan
+    record: CachedRecord  # what it was planned from
 
 
 class Controller:
@@ -111,7 +112,10 @@ class Controller:
         self.queue = WorkQueue()
         writers = self.options.writers
         writers = 2 * self.options.workers if writers is None else writers
-        self.writes = Pool(writers, hold=self.queue.urgent_pending)
+        self._recording = 0  # records handed to the recorders, not yet written
+        self._recording_lock = threading.Lock()
+        self.records = Pool(self.options.workers if writers else 0, name="recorder")
+        self.writes = Pool(writers, hold=self._recording_pending)
         self.state = ControllerState()
         self.leading = threading.Event()
         self._stop = threading.Event()
@@ -185,6 +189,7 @@ class Controller:
         for informer in self.informers():
             informer.stop()
         self.queue.shutdown()
+        self.records.shutdown()
         self.writes.shutdown()
 
     def enqueue_all(self) -> None:
@@ -370,8 +375,9 @@ class Controller:
                          instance=self.options.identity)  # fmt: skip
 
     def reconcile_job(self, ref: JobRef) -> None:
-        """Record the request if one is due, asking one pod at the same time (the
-        ranks agree among themselves, so one pod asked is the whole job asked); then
+        """Plan the job. A new request goes to the recorders, and its first pod to the
+        writers at the same time (the ranks agree among themselves, so one pod asked is
+        the whole job asked); once it is recorded the job comes back here. Otherwise
         hand the writers every other pod, the Event and the evictions due now, and wake
         again when the next eviction is due."""
         pods = [p for p in (self.pods.get(k) for k in self.state.pods_of(ref)) if p is not None]
@@ -384,19 +390,23 @@ class Controller:
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
         target = self._target(ref)
-
-        def ask_first(plan: JobPlan) -> None:
-            if plan.deliver:
-                self._submit_delivery(ref, first_to_ask(plan, nodes), str(plan.current), FIRST)
-
-        planned = self._plan(ref, pods, nodes, set(notices), observed, target=target,
-                             before_write=ask_first)  # fmt: skip
+        planned = self._plan(ref, pods, nodes, set(notices), observed, target=target)
         if planned is None:
-            return  # the job is gone, or the record moved under us: queued again
+            return  # the job is gone
         plan = planned.plan
+        if plan.request is not None:
+            deadline = min(n.end(observed.get(n.node, utcnow())) for n in notices.values())
+            self._submit_record(ref, planned, observed, target=target,
+                                deadline=deadline.timestamp())  # fmt: skip
+            if plan.deliver:
+                first = first_to_ask(plan, nodes)
+                self._submit_delivery(ref, first, str(plan.current), FIRST)
+            for pod in plan.evict:  # due now (GKE, AKS): SIGTERM is the runtime's trigger too
+                self._submit_eviction(ref, pod)
+            return
         current = str(plan.current)
-        if plan.deliver:
-            ask_first(plan)  # a no-op when it is already on its way
+        if plan.deliver:  # the first one again: a no-op when it is on its way or done
+            self._submit_delivery(ref, first_to_ask(plan, nodes), current, FIRST)
         for pod in plan.deliver:
             self._submit_delivery(ref, pod, current, REST)
         carrying = {
@@ -436,38 +446,62 @@ class Controller:
         observed: dict[str, datetime],
         *,
         target: JobRef,
-        before_write: Callable[[JobPlan], None] = lambda _plan: None,
     ) -> Planned | None:
-        """The job's plan, with a new request recorded on ``target`` if one is due (the
-        job itself, or the TrainJob that controls its JobSet). The record comes from
-        memory while it already handles every notice; otherwise from the target's
-        metadata (the watch cache, or a GET after a 409). ``before_write`` sees a plan
-        with a new request just before it is written."""
-        fresh = False
-        for _ in range(RECORD_ATTEMPTS):
-            record = None if fresh else self.state.record_of(ref)
-            job: dict[str, Any] | None = None
-            if record is None or not record.handles(notices):
-                job = self._job(target, fresh)
-                if job is None:
-                    return None
-                record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
-            plan = plan_job(record.uid, pods, nodes, list(record.requests),
-                            observed=observed, now=utcnow())  # fmt: skip
-            if plan.request is None:
-                self.state.remember_record(ref, record)
-                return Planned(record.uid, job, plan)
+        """The job's plan, from its record: from memory while it already handles every
+        notice; otherwise from the target's metadata (the job itself, or the TrainJob
+        that controls its JobSet: the watch cache, or a GET once a write found the
+        cache stale). A new request in the plan is for the caller to record."""
+        fresh = self.state.stale(ref)
+        record = None if fresh else self.state.record_of(ref)
+        job: dict[str, Any] | None = None
+        if record is None or not record.handles(notices):
+            job = self._job(target, fresh)
             if job is None:
-                raise InvariantBroken(
-                    f"{target}: a new request was planned from a record that handles every "
-                    "notice; the job's metadata was never read"
-                )
-            before_write(plan)
-            if self._write_record(ref, job, record, plan.request, observed, target=target):
-                return Planned(record.uid, job, plan)
-            fresh = True  # 409: someone wrote the job since it was read
-        self._add(ref, urgent=True)
-        return None
+                return None
+            record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
+        plan = plan_job(record.uid, pods, nodes, list(record.requests),
+                        observed=observed, now=utcnow())  # fmt: skip
+        if plan.request is None:
+            self.state.remember_record(ref, record)
+        elif job is None:
+            raise InvariantBroken(
+                f"{target}: a new request was planned from a record that handles every "
+                "notice; the job's metadata was never read"
+            )
+        return Planned(record.uid, job, plan, record)
+
+    def _submit_record(self, ref: JobRef, planned: Planned, observed: dict[str, datetime],
+                       *, target: JobRef, deadline: float) -> None:  # fmt: skip
+        """Hand the record to the recorders, once at a time per job. Written, the job
+        is queued again for the rest of its plan; a 409 queues it again, urgent, to be
+        planned from a fresh read."""
+        token = ("record", ref)
+        request, job = planned.plan.request, planned.job
+        if request is None or job is None or not self.state.begin(token):
+            return
+        with self._recording_lock:
+            self._recording += 1
+
+        def write() -> None:
+            try:
+                written = self._write_record(ref, job, planned.record, request, observed,
+                                             target=target)  # fmt: skip
+            finally:
+                self.state.end(token)
+                with self._recording_lock:
+                    self._recording -= 1
+            if written:
+                self._add(ref)
+            else:
+                self.state.mark_stale(ref)
+                self._add(ref, urgent=True, deadline=deadline)
+
+        self.records.submit(self._task(ref, write), rank=FIRST)
+
+    def _recording_pending(self) -> bool:
+        """Whether a job's request is still to be recorded: queued, planned, or being
+        written. The writers hold back all but rank 0 meanwhile."""
+        return self._recording > 0 or self.queue.urgent_pending()
 
     def _write_record(self, ref: JobRef, job: dict[str, Any], record: CachedRecord,
                       request: Request, observed: dict[str, datetime], *,

@@ -77,6 +77,7 @@ class ControllerState:
         self._evicted: set[str] = set()  # pod uids
         self._refused: dict[Hashable, Refusal] = {}
         self._inflight: set[Hashable] = set()  # writes handed to the writer pool
+        self._stale: set[JobRef] = set()  # a record write found the cached job stale
 
     # the pod index ---------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class ControllerState:
             if not self._pods_of_job[old]:
                 del self._pods_of_job[old]
                 self._records.pop(old, None)  # the job's last pod is gone
+                self._stale.discard(old)
                 self._targets.pop(old, None)
         node = self._node_of_pod.pop(key, None)
         if node is not None:
@@ -152,6 +154,17 @@ class ControllerState:
     def remember_record(self, job: JobRef, record: CachedRecord) -> None:
         with self._lock:
             self._records[job] = record
+            self._stale.discard(job)
+
+    def mark_stale(self, job: JobRef) -> None:
+        """A conditional write answered 409: plan ``job`` next from a fresh read."""
+        with self._lock:
+            self._stale.add(job)
+            self._records.pop(job, None)
+
+    def stale(self, job: JobRef) -> bool:
+        with self._lock:
+            return job in self._stale
 
     def target_of(self, job: JobRef) -> JobRef | None:
         """Where ``job``'s record goes (a JobSet's TrainJob), if already resolved."""
