@@ -275,21 +275,28 @@ class Controller:
                 if self._stop.is_set():
                     return
             try:
-                self.reconcile(key)
+                settled = self.reconcile(key)
             except Exception as exc:
                 self._failed(key, exc)
             else:
-                self.queue.forget(key)
-                if self.state.accepted(key):
-                    log.info("%s: reconciled again after a refusal", _describe(key))
+                if settled:
+                    self._succeeded(key)
             finally:
                 self.queue.done(key)
 
-    def reconcile(self, key: Hashable) -> None:
+    def reconcile(self, key: Hashable) -> bool:
+        """False when the outcome is not known yet: a record handed to the recorders
+        says itself whether it succeeded."""
         if isinstance(key, NodeKey):
             self.reconcile_node(key.name)
         elif isinstance(key, JobRef):
-            self.reconcile_job(key)
+            return self.reconcile_job(key)
+        return True
+
+    def _succeeded(self, key: Hashable) -> None:
+        self.queue.forget(key)
+        if self.state.accepted(key):
+            log.info("%s: reconciled again after a refusal", _describe(key))
 
     def _failed(self, key: Hashable, exc: Exception) -> None:
         """Temporary failures come back after the key's backoff; refusals are reported
@@ -374,52 +381,55 @@ class Controller:
                          notice.key.replace("/", "-"), warning=True,
                          instance=self.options.identity)  # fmt: skip
 
-    def reconcile_job(self, ref: JobRef) -> None:
+    def reconcile_job(self, ref: JobRef) -> bool:
         """Plan the job. A new request goes to the recorders, and its first pod to the
         writers at the same time (the ranks agree among themselves, so one pod asked is
         the whole job asked); once it is recorded the job comes back here. Otherwise
         hand the writers every other pod, the Event and the evictions due now, and wake
-        again when the next eviction is due."""
+        again when the next eviction is due. False when a record was handed on."""
         pods = [p for p in (self.pods.get(k) for k in self.state.pods_of(ref)) if p is not None]
         names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
         nodes = {n: obj for n in names if (obj := self.nodes.get(n)) is not None}
         notices = active_notices(pods, nodes)
         if not notices:
-            return
+            return True
         observed = self.state.first_seen(names)
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
         target = self._target(ref)
         planned = self._plan(ref, pods, nodes, set(notices), observed, target=target)
         if planned is None:
-            return  # the job is gone
+            return True  # the job is gone
         plan = planned.plan
-        if plan.request is not None:
-            deadline = min(n.end(observed.get(n.node, utcnow())) for n in notices.values())
-            self._submit_record(ref, planned, observed, target=target,
-                                deadline=deadline.timestamp())  # fmt: skip
-            if plan.deliver:
-                first = first_to_ask(plan, nodes)
-                self._submit_delivery(ref, first, str(plan.current), FIRST)
-            for pod in plan.evict:  # due now (GKE, AKS): SIGTERM is the runtime's trigger too
-                self._submit_eviction(ref, pod)
-            return
-        current = str(plan.current)
-        if plan.deliver:  # the first one again: a no-op when it is on its way or done
-            self._submit_delivery(ref, first_to_ask(plan, nodes), current, FIRST)
-        for pod in plan.deliver:
-            self._submit_delivery(ref, pod, current, REST)
         carrying = {
             p["metadata"].get("uid") for p in pods
             if (p["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION) == plan.current
         }  # fmt: skip
         asked = len(carrying | {p["metadata"].get("uid") for p in plan.deliver})
+        if plan.request is not None:
+            deadline = min(n.end(observed.get(n.node, utcnow())) for n in notices.values())
+            self._submit_record(ref, planned, observed, target=target,
+                                deadline=deadline.timestamp(),
+                                announce=lambda r: self._announce(target, planned, [r],
+                                                                  notices, asked))  # fmt: skip
+            if plan.deliver:
+                first = first_to_ask(plan, nodes)
+                self._submit_delivery(ref, first, str(plan.current), FIRST)
+            for pod in plan.evict:  # due now (GKE, AKS): SIGTERM is the runtime's trigger too
+                self._submit_eviction(ref, pod)
+            return False
+        current = str(plan.current)
+        if plan.deliver:  # the first one again: a no-op when it is on its way or done
+            self._submit_delivery(ref, first_to_ask(plan, nodes), current, FIRST)
+        for pod in plan.deliver:
+            self._submit_delivery(ref, pod, current, REST)
         record = self.state.record_of(ref)
         self._announce(target, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:
             self._submit_eviction(ref, pod)
         if plan.wake_at is not None:
             self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
+        return True
 
     def _target(self, ref: JobRef, *, read: bool = True) -> JobRef:
         """The job ``ref``'s record goes on: a JobSet controlled by a TrainJob records on
@@ -471,10 +481,12 @@ class Controller:
         return Planned(record.uid, job, plan, record)
 
     def _submit_record(self, ref: JobRef, planned: Planned, observed: dict[str, datetime],
-                       *, target: JobRef, deadline: float) -> None:  # fmt: skip
-        """Hand the record to the recorders, once at a time per job. Written, the job
-        is queued again for the rest of its plan; a 409 queues it again, urgent, to be
-        planned from a fresh read."""
+                       *, target: JobRef, deadline: float,
+                       announce: Callable[[Request], None]) -> None:  # fmt: skip
+        """Hand the record to the recorders, once at a time per job. Written, it is
+        announced (from what the plan knew: the pods may be gone by the next plan, on
+        GKE they are evicted at once) and the job is queued again for the rest of its
+        plan; a 409 queues it again, urgent, to be planned from a fresh read."""
         token = ("record", ref)
         request, job = planned.plan.request, planned.job
         if request is None or job is None or not self.state.begin(token):
@@ -491,6 +503,8 @@ class Controller:
                 with self._recording_lock:
                     self._recording -= 1
             if written:
+                self._succeeded(ref)
+                announce(request)
                 self._add(ref)
             else:
                 self.state.mark_stale(ref)
