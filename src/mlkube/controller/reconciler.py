@@ -415,8 +415,8 @@ class Controller:
             if plan.deliver:
                 first = first_to_ask(plan, nodes)
                 self._submit_delivery(ref, first, str(plan.current), FIRST)
-            for pod in plan.evict:  # due now (GKE, AKS): SIGTERM is the runtime's trigger too
-                self._submit_eviction(ref, pod)
+            # Evictions wait for the record: the request is on the job before any pod is
+            # replaced, and a refused record (RBAC) evicts nothing until it is fixed.
             return False
         current = str(plan.current)
         if plan.deliver:  # the first one again: a no-op when it is on its way or done
