@@ -655,12 +655,7 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="spot-scale-"))
     try:
         up_started = time.monotonic()
-        try:
-            cluster.up(NAME, platform, lambda m: print(f"  {m}", flush=True))
-        except WaitTimeout as exc:  # a loaded machine: the nodes come, only later
-            print(f"  {exc}; waiting longer", flush=True)
-            with Kube(load_connection(str(cluster.kubeconfig_path(NAME)))) as kube:
-                cluster.wait_nodes_ready(kube, {node(i) for i in range(args.nodes)}, 900)
+        cluster.up(NAME, platform, lambda m: print(f"  {m}", flush=True))
         print(f"cluster up, {args.nodes} nodes Ready: {time.monotonic() - up_started:.1f} s",
               flush=True)  # fmt: skip
         kubeconfig = str(cluster.kubeconfig_path(NAME))
