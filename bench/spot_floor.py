@@ -1,12 +1,19 @@
-"""The floor for bench/spot_scale.py: the least a watcher can do to get a checkpoint
-request onto every job hit by a spot interruption. It lists Pods once to map each node
-to the training jobs with a pod on it, watches Nodes, and when a node gets the taint
-``aws-node-termination-handler/spot-itn`` writes ONE merge patch per affected job (the
-annotation ``bench.mlkube.dev/floor``) from a pool of worker threads: one watch delivery
-plus one API write, nothing else (no read before the write, no pods, no events).
+"""The floor for bench/spot_scale.py: the least a watcher can do to carry out a spot
+interruption for every job it touches. It lists Pods once to map each node to the
+training jobs with a pod on it (and each job to its pods), watches Nodes, and when a
+node gets a termination taint:
 
-Same Python, same client (``mlkube.cluster.client.Kube``) and the same number of
-worker threads as the controller it is set beside; bench/spot_scale.py starts it.
+- writes ONE merge patch per affected job (the annotation ``bench.mlkube.dev/floor``)
+  from ``--workers`` threads: one watch delivery plus one API write, nothing else (no
+  read before the write, no Events);
+- annotates every pod of the job with ``mlkube.dev/checkpoint-request`` (one pod per
+  job first, then the others, held back while a job write is pending) and evicts the
+  pods on the node at the time the notice's window leaves for their grace period, from
+  twice ``--workers`` threads (as the controller has; its own pool class).
+
+Same Python, same client (``mlkube.cluster.client.Kube``) and the same numbers of
+threads as the controller it is set beside; bench/spot_scale.py starts it. SIGUSR1
+prints how many API requests it has made.
 
     python bench/spot_floor.py --kubeconfig FILE [--workers 8]
 """
@@ -14,10 +21,14 @@ worker threads as the controller it is set beside; bench/spot_scale.py starts it
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mlkube.cluster.client import ApiError, Kube
 from mlkube.cluster.kubeconfig import load_connection
+from mlkube.controller.jobs import REQUEST_ANNOTATION
+from mlkube.controller.plan import EVICTION_MARGIN, grace
+from mlkube.controller.pool import Pool
+from mlkube.controller.signals import TAINT_SIGNALS, Signal
 from mlkube.errors import MlkubeError
 
 SPOT_TAINT = "aws-node-termination-handler/spot-itn"
@@ -32,47 +47,97 @@ FLOOR_ANNOTATION = "bench.mlkube.dev/floor"
 JobKey = tuple[str, str]  # (namespace, name)
 
 
-def jobs_by_node(pods: list[dict[str, Any]]) -> dict[str, set[JobKey]]:
-    """Node name → the PyTorchJobs that control a pod on it."""
-    out: dict[str, set[JobKey]] = defaultdict(set)
+def index(pods: list[dict[str, Any]]) -> tuple[dict[str, set[JobKey]], dict[JobKey, list[Any]]]:
+    """Node name → the PyTorchJobs that control a pod on it; job → its pods."""
+    on_node: dict[str, set[JobKey]] = defaultdict(set)
+    of_job: dict[JobKey, list[Any]] = defaultdict(list)
     for pod in pods:
         meta = pod.get("metadata") or {}
         node = (pod.get("spec") or {}).get("nodeName")
         owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
         if node and owner is not None and owner.get("kind") == "PyTorchJob":
-            out[str(node)].add((str(meta.get("namespace") or "default"), str(owner["name"])))
-    return out
+            job = (str(meta.get("namespace") or "default"), str(owner["name"]))
+            on_node[str(node)].add(job)
+            of_job[job].append(pod)
+    return on_node, of_job
 
 
-def tainted(node: dict[str, Any]) -> bool:
-    return any(t.get("key") == SPOT_TAINT for t in (node.get("spec") or {}).get("taints") or [])
+def notice(node: dict[str, Any]) -> Signal | None:
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        found = TAINT_SIGNALS.get(str(taint.get("key")))
+        if found is not None and found.drain:
+            return found
+    return None
 
 
 class Floor:
-    def __init__(self, kube: Kube, workers: int) -> None:
+    def __init__(self, kube: Kube, workers: int, writers: int) -> None:
         self.kube = kube
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="floor")
+        self.records = ThreadPoolExecutor(workers, thread_name_prefix="floor")
+        self._pending = 0  # job writes not yet done: pod writes wait for them
+        self._lock = threading.Lock()
+        self.writes = Pool(writers, hold=lambda: self._pending > 0, name="floor-writer")
         self.jobs: dict[str, set[JobKey]] = {}
+        self.pods: dict[JobKey, list[Any]] = {}
         self.done: set[str] = set()
+        self.tainted: set[str] = set()
 
-    def patch(self, job: JobKey, node: str) -> None:
+    def record(self, job: JobKey, node: str) -> None:
         namespace, name = job
         body = {"metadata": {"annotations": {FLOOR_ANNOTATION: node}}}
         try:
             self.kube.patch("kubeflow.org/v1", "PyTorchJob", name, body, namespace)
         except (ApiError, MlkubeError) as exc:
             print(f"patch {namespace}/{name} failed: {exc}", file=sys.stderr, flush=True)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def ask(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        body = {"metadata": {"annotations": {REQUEST_ANNOTATION: "floor"}}}
+        try:
+            self.kube.patch("v1", "Pod", meta["name"], body, meta["namespace"])
+        except (ApiError, MlkubeError) as exc:
+            print(f"patch pod {meta['name']} failed: {exc}", file=sys.stderr, flush=True)
+
+    def evict(self, pod: dict[str, Any], node: str) -> None:
+        if node not in self.tainted:
+            return  # the notice was taken back (the benchmark's canary)
+        meta = pod["metadata"]
+        try:
+            self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
+        except (ApiError, MlkubeError) as exc:
+            print(f"evict {meta['name']} failed: {exc}", file=sys.stderr, flush=True)
 
     def on_node(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
-        if name in self.done or not tainted(node):
+        signal_ = notice(node)
+        if signal_ is None:
+            self.tainted.discard(name)
+            return
+        self.tainted.add(name)
+        if name in self.done:
             return
         self.done.add(name)
-        for job in self.jobs.get(name, ()):
-            self.pool.submit(self.patch, job, name)
+        seen = time.monotonic()
+        jobs = self.jobs.get(name, set())
+        with self._lock:
+            self._pending += len(jobs)
+        for job in jobs:
+            self.records.submit(self.record, job, name)
+        for job in jobs:
+            pods = self.pods.get(job, [])
+            for i, pod in enumerate(pods):
+                self.writes.submit(partial(self.ask, pod), rank=0 if i == 0 else 1)
+            for pod in pods:
+                if pod["spec"].get("nodeName") == name:
+                    at = seen + signal_.window_seconds - grace(pod)
+                    at -= EVICTION_MARGIN.total_seconds()
+                    self.writes.submit(partial(self.evict, pod, name), rank=0, at=at)
 
     def run(self) -> None:
-        self.jobs = jobs_by_node(self.kube.list("v1", "Pod"))
+        self.jobs, self.pods = index(self.kube.list("v1", "Pod"))
         while True:
             listing = self.kube.request("GET", self.kube.resource("v1", "Node").path())
             for node in listing.get("items") or []:
@@ -99,10 +164,12 @@ class Floor:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--workers", type=int, default=8, help="write threads (default 8)")
+    parser.add_argument("--workers", type=int, default=8, help="job-write threads (default 8)")
     args = parser.parse_args()
     with Kube(load_connection(args.kubeconfig)) as kube:
-        Floor(kube, args.workers).run()
+        count = kube.stats
+        signal.signal(signal.SIGUSR1, lambda *_: print(f"requests {count['requests']}", flush=True))
+        Floor(kube, args.workers, 2 * args.workers).run()
     return 0
 
 

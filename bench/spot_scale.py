@@ -1,16 +1,22 @@
 """The spot checkpoint controller at scale, on the local cluster: 1,000 fake nodes with
 8 GPUs each, 100 of them reclaimed at once (about 800 training pods). Per affected job,
-the time from the node signal (the taint ``aws-node-termination-handler/spot-itn``) to
-(a) the checkpoint request reaching the job (its ``mlkube.dev/checkpoint-requests``
-annotation), (b) the first and (c) the last of its pods carrying
-``mlkube.dev/checkpoint-request``. Goal: p99 of (a) at most 1 s.
+the time from the node signal (a termination taint: AWS's
+``aws-node-termination-handler/spot-itn``, or with ``--signal gke`` GKE's
+``cloud.google.com/impending-node-termination``) to (a) the checkpoint request reaching
+the job (its ``mlkube.dev/checkpoint-requests`` annotation), (b) the first and (c) the
+last of its pods carrying ``mlkube.dev/checkpoint-request``, and (d) how late the last
+of its pods on the reclaimed node was evicted, after the time the plan computes
+(notice + window − grace − 5 s: 10 s on AWS with a grace of 105 s, at once on GKE).
+Plus the API requests the watcher made per reclaimed node.
 
 The peer, run side by side in the same run, is the floor (bench/spot_floor.py): one
-watch delivery plus one API write per job. Trials alternate, mlkube then floor, each
-on its own fresh nodes and jobs (a notice is keyed by the node's UID, and a job is
-asked once per notice).
+watch delivery plus one API write per job, one write per pod and one eviction per pod
+at its time, from the same numbers of threads. Trials alternate, mlkube then floor,
+each on its own fresh nodes and jobs (a notice is keyed by the node's UID, and a job is
+asked once per notice). ``--reclaim`` may name several sizes: each gets its own
+alternating trials, in turn, in the same cluster.
 
-    python bench/spot_scale.py [--nodes 1000] [--trials 4] [--reclaim 100]
+    python bench/spot_scale.py [--nodes 1000] [--trials 4] [--reclaim 100 ...] [--signal aws]
 
 Jobs are PyTorchJobs that neither the Training Operator nor Kueue act on
 (``spec.runPolicy.managedBy: kueue.x-k8s.io/multikueue``, no queue name); the benchmark
@@ -23,8 +29,10 @@ its metrics on 127.0.0.1 so that the report can show its own counters.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,10 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.spot_floor import FLOOR_ANNOTATION, SPOT_TAINT
-from mlkube.cluster.client import Kube
+from bench.spot_floor import FLOOR_ANNOTATION
+from mlkube.cluster.client import Kube, NotFound
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.jobs import RECORD_ANNOTATION, REQUEST_ANNOTATION
+from mlkube.controller.plan import EVICTION_MARGIN
+from mlkube.controller.signals import TAINT_SIGNALS
 from mlkube.localcluster import cluster
 from mlkube.localcluster.processes import free_ports
 from mlkube.manifests.yamlstream import read_text
@@ -57,6 +67,11 @@ GPUS = 8  # per node, and pods per node: one GPU each
 JOB_API = "kubeflow.org/v1"
 JOB_LABEL = "bench.mlkube.dev/job"
 MANAGED_BY = "kueue.x-k8s.io/multikueue"  # the Training Operator leaves such jobs alone
+GRACE = 105  # mlkube's rendered terminationGracePeriodSeconds
+TAINTS = {
+    "aws": "aws-node-termination-handler/spot-itn",
+    "gke": "cloud.google.com/impending-node-termination",
+}
 
 PLATFORM = """\
 apiVersion: mlkube.dev/v1alpha1
@@ -133,7 +148,7 @@ def pod(owner: dict[str, Any], index: int, node_name: str) -> dict[str, Any]:
         },
         "spec": {
             "nodeName": node_name,
-            "terminationGracePeriodSeconds": 105,
+            "terminationGracePeriodSeconds": GRACE,
             "restartPolicy": "OnFailure",
             "containers": [
                 {
@@ -198,6 +213,7 @@ class Recorder:
         self.annotation = annotation
         self.jobs: dict[str, float] = {}
         self.pods: dict[str, tuple[str, float]] = {}  # pod → (job, arrival)
+        self.evicted: dict[str, tuple[str, float]] = {}  # pod → (job, arrival)
         self.stopped = threading.Event()
         self.errors: list[str] = []
 
@@ -222,7 +238,7 @@ class Recorder:
                 arrived = time.monotonic()
                 if self.stopped.is_set():
                     return
-                if event.get("type") in ("ADDED", "MODIFIED"):
+                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
                     handler(event.get("object") or {}, arrived)
         except Exception as exc:  # the stream closed under us at stop(), or broke
             if not self.stopped.is_set():
@@ -236,8 +252,11 @@ class Recorder:
     def _on_pod(self, obj: dict[str, Any], arrived: float) -> None:
         meta = obj.get("metadata") or {}
         name = str(meta.get("name"))
+        job_name = str((meta.get("labels") or {}).get(JOB_LABEL))
         if REQUEST_ANNOTATION in (meta.get("annotations") or {}) and name not in self.pods:
-            self.pods[name] = (str((meta.get("labels") or {}).get(JOB_LABEL)), arrived)
+            self.pods[name] = (job_name, arrived)
+        if meta.get("deletionTimestamp") and name not in self.evicted:
+            self.evicted[name] = (job_name, arrived)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -266,45 +285,16 @@ def wait_settled(proc: subprocess.Popen[bytes], first: float = 3.0, timeout: flo
         last = now
 
 
-def wait_synced(
-    kube: Kube, proc: subprocess.Popen[bytes], canary: int, annotation: str, timeout: float = 300
-) -> float:
-    """Until the watcher has synced: a quiet process is not proof (it may be waiting on
-    a list of 8,000 pods), so signal a canary node, wait for its job to be reached,
-    take the signal back and let the watcher finish with it. Seconds from start."""
-    started = time.monotonic()
-    wait_settled(proc)
-    taint(kube, [node(2 * canary)])
-
-    def reached() -> bool | None:
-        if proc.poll() is not None:
-            raise SystemExit(f"the watcher exited before the canary {job(canary)}")
-        obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        return True if annotation in annotations else None
-
-    try:
-        until(f"the canary {job(canary)}", reached, timeout=timeout, every=0.5)
-    except WaitTimeout:
-        raise SystemExit(f"the watcher never reached the canary {job(canary)}") from None
-    synced = time.monotonic() - started
-    untaint(kube, [node(2 * canary)])
-    wait_settled(proc, first=1.0)
-    return synced
-
-
-def start_watcher(
-    kind: str, kubeconfig: str, workers: int, log: Path, metrics_port: int
-) -> subprocess.Popen[bytes]:
+def start_watcher(kind: str, setup: Setup, log: Path, metrics_port: int) -> subprocess.Popen[bytes]:
+    threads = ["--workers", str(setup.workers)]  # and twice as many writer threads
     if kind == "mlkube":
         exe = Path(sys.executable).with_name("mlkube")
         argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlkube"]
-        argv += ["controller", "run", "--kubeconfig", kubeconfig, "--no-leader-elect",
-                 "--metrics-bind-address", f"127.0.0.1:{metrics_port}",
-                 "--workers", str(workers)]  # fmt: skip
+        argv += ["controller", "run", "--kubeconfig", setup.kubeconfig, "--no-leader-elect",
+                 "--metrics-bind-address", f"127.0.0.1:{metrics_port}", *threads]  # fmt: skip
     else:
         floor = Path(__file__).with_name("spot_floor.py")
-        argv = [sys.executable, str(floor), "--kubeconfig", kubeconfig, "--workers", str(workers)]
+        argv = [sys.executable, str(floor), "--kubeconfig", setup.kubeconfig, *threads]
     with log.open("wb") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
 
@@ -333,6 +323,22 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+def requests_made(kind: str, proc: subprocess.Popen[bytes], log: Path, port: int) -> float:
+    """The API requests the watcher has made so far: the controller's metric, or the
+    floor's answer to SIGUSR1 (the last line of its log that says so)."""
+    if kind == "mlkube":
+        return scrape(port).get("mlkube_api_requests", math.nan)
+    before = log.read_text().count("requests ")
+    proc.send_signal(signal.SIGUSR1)  # to this pid only
+    try:
+        until("the floor's request count",
+              lambda: log.read_text().count("requests ") > before or None, timeout=10)  # fmt: skip
+    except WaitTimeout:
+        return math.nan
+    last = [line for line in log.read_text().splitlines() if line.startswith("requests ")][-1]
+    return float(last.split()[1])
+
+
 # one trial ---------------------------------------------------------------------------
 
 
@@ -344,6 +350,14 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+FIGURES = {
+    "a": "(a) request on the job",
+    "b": "(b) first pod asked",
+    "c": "(c) every pod asked",
+    "d": "(d) evictions, after their time",
+}
+
+
 @dataclass
 class Trial:
     kind: str
@@ -351,22 +365,24 @@ class Trial:
     jobs: int
     settle: float = 0.0  # watcher start until its canary was reached
     spread: float = 0.0  # first to last signal PATCH returned
-    window: float = 0.0  # first signal until every job (and pod) was reached, or timeout
+    window: float = 0.0  # first signal until every job, pod and eviction was seen, or timeout
     cpu: float = 0.0  # CPU seconds the watcher used in that window
     load: float = 0.0  # 1-minute load average at the end
-    a: list[float] = field(default_factory=list)  # signal → record on the job
-    b: list[float] = field(default_factory=list)  # signal → first pod delivered
-    c: list[float] = field(default_factory=list)  # signal → every pod delivered
+    requests: float = math.nan  # API requests the watcher made in that window
+    # per job, seconds: a: signal → record on the job; b, c: signal → first / every pod
+    # asked; d: the planned eviction time → the last of its pods on the node evicted
+    figures: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in FIGURES})
     missing: int = 0  # jobs never reached within the timeout
-    undelivered: int = 0  # jobs with a pod never delivered
+    undelivered: int = 0  # jobs with a pod never asked
+    unevicted: int = 0  # jobs with a pod on the reclaimed node never evicted
     deliveries_before_last_record: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
-def taint(kube: Kube, names: list[str]) -> dict[str, float]:
+def taint(kube: Kube, names: list[str], key: str) -> dict[str, float]:
     """Taint every node at once, from a thread pool; when each PATCH returned."""
-    body = {"spec": {"taints": [{"key": SPOT_TAINT, "value": "bench", "effect": "NoSchedule"}]}}
+    body = {"spec": {"taints": [{"key": key, "value": "bench", "effect": "NoSchedule"}]}}
 
     def one(name: str) -> tuple[str, float]:
         kube.patch("v1", "Node", name, body)
@@ -379,73 +395,140 @@ def untaint(kube: Kube, names: list[str]) -> None:
     parallel(lambda n: kube.patch("v1", "Node", n, {"spec": {"taints": None}}), names)
 
 
+def gone(kube: Kube) -> None:
+    """Delete at once the pods evicted in a trial (their 105 s grace would outlast it),
+    as the reclaimed nodes would: a later watcher must not find them still terminating,
+    with a DisruptionTarget on a node whose notice was taken back (a notice of its own)."""
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+    pods = kube.list("v1", "Pod", NAMESPACE)
+    leaving = [p for p in pods if p["metadata"].get("deletionTimestamp")]
+
+    def delete(pod: dict[str, Any]) -> None:
+        path = kube.resource("v1", "Pod").path(NAMESPACE, pod["metadata"]["name"])
+        with contextlib.suppress(NotFound):
+            kube.request("DELETE", path, json=body)
+
+    parallel(delete, leaving)
+
+
 @dataclass(frozen=True)
 class Setup:
     kubeconfig: str
     trials: int
-    reclaim: int
+    reclaim: list[int]
     workers: int
     timeout: float
     logs: Path
+    signal: str
+
+    @property
+    def taint(self) -> str:
+        return TAINTS[self.signal]
+
+    @property
+    def evict_after(self) -> float:
+        """When the plan evicts, after the notice: window − grace − margin, or at once."""
+        window = TAINT_SIGNALS[self.taint].window_seconds
+        return max(0.0, window - GRACE - EVICTION_MARGIN.total_seconds())
+
+    @property
+    def canaries(self) -> int:
+        """The first job index after every trial's jobs: the canaries'."""
+        return self.trials * sum(self.reclaim)
 
 
-def run_trial(kube: Kube, kind: str, index: int, setup: Setup) -> Trial:
-    """Trial ``index`` uses jobs [index·reclaim, (index+1)·reclaim) and signals the first
-    node of each job's pair; its canary is a job after all the trials' jobs."""
-    first = index * setup.reclaim
-    jobs = [job(j) for j in range(first, first + setup.reclaim)]
-    signalled = {job(j): node(2 * j) for j in range(first, first + setup.reclaim)}
+def wait_synced(
+    kube: Kube, proc: subprocess.Popen[bytes], canary: int, annotation: str, *, setup: Setup,
+    timeout: float = 300,
+) -> float:  # fmt: skip
+    """Until the watcher has synced: a quiet process is not proof (it may be waiting on
+    a list of 8,000 pods), so signal a canary node, wait for its job to be reached,
+    take the signal back and let the watcher finish with it. Seconds from start."""
+    started = time.monotonic()
+    wait_settled(proc)
+    taint(kube, [node(2 * canary)], setup.taint)
+
+    def reached() -> bool | None:
+        if proc.poll() is not None:
+            raise SystemExit(f"the watcher exited before the canary {job(canary)}")
+        obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        return True if annotation in annotations else None
+
+    try:
+        until(f"the canary {job(canary)}", reached, timeout=timeout, every=0.5)
+    except WaitTimeout:
+        raise SystemExit(f"the watcher never reached the canary {job(canary)}") from None
+    synced = time.monotonic() - started
+    untaint(kube, [node(2 * canary)])
+    wait_settled(proc, first=1.0)
+    return synced
+
+
+def run_trial(
+    kube: Kube, kind: str, index: int, first: int, *, reclaim: int, setup: Setup
+) -> Trial:
+    """Trial ``index`` uses jobs [first, first + reclaim) and signals the first node of
+    each job's pair; its canary is a job after all the trials' jobs."""
+    jobs = [job(j) for j in range(first, first + reclaim)]
+    signalled = {job(j): node(2 * j) for j in range(first, first + reclaim)}
     annotation = RECORD_ANNOTATION if kind == "mlkube" else FLOOR_ANNOTATION
     result = Trial(kind, index, len(jobs))
     (port,) = free_ports(1)
     log = setup.logs / f"{index}-{kind}.log"
-    proc = start_watcher(kind, setup.kubeconfig, setup.workers, log, port)
+    proc = start_watcher(kind, setup, log, port)
     recorder = Recorder(setup.kubeconfig, annotation)
     try:
-        canary = setup.trials * setup.reclaim + index
-        result.settle = wait_synced(kube, proc, canary, annotation)
+        result.settle = wait_synced(kube, proc, setup.canaries + index, annotation, setup=setup)
         recorder.start()
         cpu = cpu_seconds(proc.pid)
-        signalled_at = taint(kube, list(signalled.values()))
+        requests = requests_made(kind, proc, log, port)
+        signalled_at = taint(kube, list(signalled.values()), setup.taint)
         result.spread = max(signalled_at.values()) - min(signalled_at.values())
         deadline = time.monotonic() + setup.timeout
         target = len(jobs) * 2 * GPUS
         while time.monotonic() < deadline:
             reached = sum(1 for j in jobs if j in recorder.jobs)
-            if reached == len(jobs) and (kind != "mlkube" or len(recorder.pods) >= target):
+            if reached == len(jobs) and len(recorder.pods) >= target \
+                    and len(recorder.evicted) >= target // 2:  # fmt: skip
                 break
             time.sleep(0.1)
         result.window = time.monotonic() - min(signalled_at.values())
         result.cpu = cpu_seconds(proc.pid) - cpu
+        result.requests = requests_made(kind, proc, log, port) - requests
         if kind == "mlkube":
             result.metrics = scrape(port)
     finally:
         recorder.stop()
         stop_watcher(proc)
         untaint(kube, list(signalled.values()))  # so later watchers see no old notice
-    analyse(result, signalled, signalled_at, recorder)
+        gone(kube)
+    analyse(result, signalled, signalled_at, recorder, setup.evict_after)
     return result
 
 
-def analyse(
-    result: Trial, signalled: dict[str, str], at: dict[str, float], recorder: Recorder
-) -> None:
+def analyse(result: Trial, signalled: dict[str, str], at: dict[str, float],
+            recorder: Recorder, evict_after: float) -> None:  # fmt: skip
     """Per job: from its node's signal to the first event showing each step."""
+    f = result.figures
     for name, node_name in signalled.items():
         start = at[node_name]
         if name in recorder.jobs:
-            result.a.append(recorder.jobs[name] - start)
+            f["a"].append(recorder.jobs[name] - start)
         else:
             result.missing += 1
-        if result.kind != "mlkube":
-            continue
         arrivals = [t for j, t in recorder.pods.values() if j == name]
         if arrivals:
-            result.b.append(min(arrivals) - start)
+            f["b"].append(min(arrivals) - start)
         if len(arrivals) == 2 * GPUS:
-            result.c.append(max(arrivals) - start)
+            f["c"].append(max(arrivals) - start)
         else:
             result.undelivered += 1
+        evicted = [t for j, t in recorder.evicted.values() if j == name]
+        if len(evicted) == GPUS:
+            f["d"].append(max(evicted) - start - evict_after)
+        else:
+            result.unevicted += 1
     if recorder.jobs:
         last = max(recorder.jobs.values())
         result.deliveries_before_last_record = sum(1 for _, t in recorder.pods.values() if t < last)
@@ -463,36 +546,52 @@ def stats(values: list[float]) -> str:
     return " / ".join(ms(quantile(values, q)) for q in (0.0, 0.5, 0.99, 1.0))
 
 
-def report(trials: list[Trial]) -> None:
-    print("\nlatency from each node's signal, ms: min / p50 / p99 / max\n")
-    print(
-        "| trial | watcher | jobs reached | (a) request on the job | (b) first pod "
-        "| (c) every pod | signal spread | window | watcher CPU | load |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+def ratio(ours: list[float], floor: list[float], q: float) -> str:
+    a, b = quantile(ours, q), quantile(floor, q)
+    if math.isnan(a) or math.isnan(b) or b <= 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def report(trials: list[Trial], reclaim: int) -> None:
+    print(f"\n{reclaim} nodes reclaimed: latency from each node's signal, ms: "
+          "min / p50 / p99 / max\n")  # fmt: skip
+    print("| trial | watcher | jobs reached | " + " | ".join(FIGURES.values())
+          + " | requests / node | signal spread | window | watcher CPU | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     for t in trials:
         reached = t.jobs - t.missing
-        print(f"| {t.index + 1} | {t.kind} | {reached}/{t.jobs} | {stats(t.a)} | {stats(t.b)} | "
-              f"{stats(t.c)} | {ms(t.spread)} ms | {t.window:.1f} s | {t.cpu:.1f} s | "
-              f"{t.load:.1f} |")  # fmt: skip
+        cells = " | ".join(stats(t.figures[k]) for k in FIGURES)
+        print(f"| {t.index + 1} | {t.kind} | {reached}/{t.jobs} | {cells} | "
+              f"{t.requests / t.jobs:.1f} | {ms(t.spread)} ms | {t.window:.1f} s | "
+              f"{t.cpu:.1f} s | {t.load:.1f} |")  # fmt: skip
     pooled: dict[str, dict[str, list[float]]] = {}
+    requests: dict[str, list[float]] = {}
     for t in trials:
-        into = pooled.setdefault(t.kind, {"a": [], "b": [], "c": []})
-        into["a"] += t.a
-        into["b"] += t.b
-        into["c"] += t.c
+        into = pooled.setdefault(t.kind, {k: [] for k in FIGURES})
+        for k in FIGURES:
+            into[k] += t.figures[k]
+        requests.setdefault(t.kind, []).append(t.requests / t.jobs)
     for kind, values in pooled.items():
-        print(f"| all | {kind} | {len(values['a'])} | {stats(values['a'])} | "
-              f"{stats(values['b'])} | {stats(values['c'])} | | | | |")  # fmt: skip
+        cells = " | ".join(stats(values[k]) for k in FIGURES)
+        per_node = sum(requests[kind]) / len(requests[kind])
+        print(f"| all | {kind} | {len(values['a'])} | {cells} | {per_node:.1f} | | | | |")
     if "mlkube" in pooled and "floor" in pooled:
-        ours, floor = pooled["mlkube"]["a"], pooled["floor"]["a"]
-        p50 = quantile(ours, 0.5) / quantile(floor, 0.5)
-        p99 = quantile(ours, 0.99) / quantile(floor, 0.99)
-        print(f"\n(a) mlkube / floor: p50 {p50:.1f}×, p99 {p99:.1f}×; mlkube p99 "
-              f"{ms(quantile(ours, 0.99))} ms (goal ≤ 1,000 ms)")  # fmt: skip
+        ours, floor = pooled["mlkube"], pooled["floor"]
+        print("\nmlkube / floor, p50 / p99 / max:")
+        for k, label in FIGURES.items():
+            cells = " / ".join(ratio(ours[k], floor[k], q) for q in (0.5, 0.99, 1.0))
+            print(f"  {label}: {cells}")
+        a99 = quantile(ours["a"], 0.99)
+        print(
+            f"  (a) mlkube p99 {ms(a99)} ms; (c) p99 {ms(quantile(ours['c'], 0.99))} ms "
+            f"(goal ≤ 5,000); (d) p99 {ms(quantile(ours['d'], 0.99))} ms (goal ≤ 2,000)"
+        )
     for t in trials:
-        print(f"trial {t.index + 1} ({t.kind}): synced (canary reached) {t.settle:.1f} s after "
-              f"start")  # fmt: skip
+        print(
+            f"trial {t.index + 1} ({t.kind}): synced (canary reached) {t.settle:.1f} s after "
+            f"start; jobs not fully asked {t.undelivered}, not fully evicted {t.unevicted}"
+        )
         if t.kind == "mlkube":
             m = t.metrics
             count = m.get("mlkube_request_latency_seconds_count", 0.0)
@@ -508,7 +607,7 @@ def report(trials: list[Trial]) -> None:
             print(f"  controller (canary included): {counts}; its own notice→record mean "
                   f"{ms(mean)} ms, ≤1 s {m.get('latency_le_1.0', 0):.0f}/{count:.0f}; "
                   f"{t.deliveries_before_last_record} pod deliveries arrived before the last "
-                  f"record; jobs not fully delivered {t.undelivered}")  # fmt: skip
+                  f"record")  # fmt: skip
         for error in t.errors:
             print(f"  {error}")
 
@@ -536,13 +635,17 @@ def probe(kube: Kube, name: str, rounds: int = 20) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1000, help="spot nodes (default 1000)")
-    parser.add_argument("--trials", type=int, default=4, help="alternating, mlkube first")
-    parser.add_argument("--reclaim", type=int, default=100, help="nodes reclaimed per trial")
+    parser.add_argument("--trials", type=int, default=4, help="per size, alternating, mlkube first")
+    parser.add_argument("--reclaim", type=int, nargs="+", default=[100],
+                        help="nodes reclaimed per trial; several sizes run in turn")  # fmt: skip
     parser.add_argument("--workers", type=int, default=8, help="worker threads of both")
+    parser.add_argument("--signal", choices=sorted(TAINTS), default="aws")
     parser.add_argument("--timeout", type=float, default=180, help="per trial (s)")
     args = parser.parse_args()
-    if args.trials * (2 * args.reclaim + 2) > args.nodes:
-        parser.error("every trial needs 2 × --reclaim fresh nodes, and 2 for its canary")
+    needed = args.trials * sum(2 * r + 2 for r in args.reclaim)
+    if needed > args.nodes:
+        parser.error(f"every trial needs 2 × --reclaim fresh nodes and 2 for its canary: "
+                     f"{needed} nodes")  # fmt: skip
     started = time.monotonic()
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     (platform,) = load_specs(
@@ -567,17 +670,26 @@ def main() -> int:
                   f"all pods in the cluster: {len(kube.list('v1', 'Pod', cached=True))}",
                   flush=True)  # fmt: skip
             print(probe(kube, job(jobs - 1)), flush=True)
-            setup = Setup(kubeconfig, args.trials, args.reclaim, args.workers, args.timeout, logs)
-            trials = []
-            for index in range(args.trials):
-                kind = "mlkube" if index % 2 == 0 else "floor"
-                trial = run_trial(kube, kind, index, setup)
-                trial.load = os.getloadavg()[0]
-                trials.append(trial)
-                print(f"trial {index + 1} ({kind}): p50 {ms(quantile(trial.a, 0.5))} ms, "
-                      f"p99 {ms(quantile(trial.a, 0.99))} ms; load average "
-                      f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
-        report(trials)
+            setup = Setup(kubeconfig, args.trials, args.reclaim, args.workers,
+                          args.timeout, logs, args.signal)  # fmt: skip
+            by_size: dict[int, list[Trial]] = {}
+            index = first = 0
+            for size in args.reclaim:
+                for n in range(args.trials):
+                    kind = "mlkube" if n % 2 == 0 else "floor"
+                    trial = run_trial(kube, kind, index, first, reclaim=size, setup=setup)
+                    trial.load = os.getloadavg()[0]
+                    by_size.setdefault(size, []).append(trial)
+                    print(f"trial {index + 1} ({kind}, {size} nodes): (a) p50 "
+                          f"{ms(quantile(trial.figures['a'], 0.5))} ms, p99 "
+                          f"{ms(quantile(trial.figures['a'], 0.99))} ms; (c) p99 "
+                          f"{ms(quantile(trial.figures['c'], 0.99))} ms; (d) p99 "
+                          f"{ms(quantile(trial.figures['d'], 0.99))} ms; load average "
+                          f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+                    index += 1
+                    first += size
+        for size, trials in by_size.items():
+            report(trials, size)
         print(f"\nwatcher logs: {logs}; whole run {time.monotonic() - started:.0f} s")
     finally:
         cluster.down(NAME, quiet)

@@ -5,6 +5,7 @@ The JobSet's owner comes from the JobSets' metadata cache, or one GET, once."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from mlkube.cluster.client import ApiError
@@ -15,7 +16,7 @@ from mlkube.controller.jobs import (
     job_of,
     record_target,
 )
-from mlkube.controller.reconciler import Controller
+from mlkube.controller.reconciler import Controller, Options
 from mlkube.wellknown import JOBSET_API, TRAINER_API
 
 from .snapshots import jobset, jobset_pod, node, spot_itn, trainjob
@@ -33,6 +34,7 @@ class FakeKube:
         self.conflicts = 0  # answer this many record patches with 409
         self.events: list[dict[str, Any]] = []
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
+        self.stats: Counter[str] = Counter()
 
     def get(self, api_version: str, kind: str, name: str,
             namespace: str | None = None) -> dict[str, Any] | None:  # fmt: skip
@@ -59,7 +61,7 @@ class FakeKube:
 
 def controller(kube: FakeKube, *, jobsets: list[dict[str, Any]],
                trainjobs: list[dict[str, Any]]) -> Controller:  # fmt: skip
-    ctl = Controller(kube)  # type: ignore[arg-type]
+    ctl = Controller(kube, Options(writers=0))  # type: ignore[arg-type]
     for api, kind, objs in ((JOBSET_API, "JobSet", jobsets),
                             (TRAINER_API, "TrainJob", trainjobs)):  # fmt: skip
         informer = Informer(kube, api, kind, lambda _e, _o: None, metadata_only=True)  # type: ignore[arg-type]
@@ -95,8 +97,8 @@ def test_the_pod_of_a_trainjob_maps_to_its_jobset() -> None:
 def test_request_recorded_on_the_trainjob_with_its_version_and_no_read() -> None:
     kube = FakeKube({})
     ctl = controller(kube, jobsets=[jobset()], trainjobs=[trainjob(version="700")])
-    ctl.reconcile_job(JOBSET, urgent=True)
-    ctl.reconcile_job(JOBSET, urgent=False)
+    ctl.reconcile_job(JOBSET)  # the record, and the first pod
+    ctl.reconcile_job(JOBSET)  # queued again once recorded: the other pod, the Event
     assert not [c for c in kube.calls if c[0] == "get"]  # both from the caches
     records = [(k, n, p) for k, n, p in kube.patches if k != "Pod"]
     assert [(k, n) for k, n, _ in records] == [("TrainJob", "llama")]
@@ -118,9 +120,8 @@ def test_request_recorded_on_the_trainjob_with_its_version_and_no_read() -> None
 def test_an_unseen_jobset_is_read_once_then_remembered() -> None:
     kube = FakeKube({("JobSet", "llama"): jobset()})
     ctl = controller(kube, jobsets=[], trainjobs=[trainjob()])
-    ctl.reconcile_job(JOBSET, urgent=True)
-    ctl.reconcile_job(JOBSET, urgent=False)
-    ctl.reconcile_job(JOBSET, urgent=True)
+    ctl.reconcile_job(JOBSET)
+    ctl.reconcile_job(JOBSET)
     assert [c for c in kube.calls if c[0] == "get"] == [("get", "JobSet", "llama")]
     assert ctl.state.target_of(JOBSET) == TRAINJOB
     # Once the JobSet's last pod is gone, so is what was remembered about it.
@@ -133,7 +134,9 @@ def test_a_conflict_on_the_trainjob_rereads_the_trainjob_and_writes_once() -> No
     kube = FakeKube({("TrainJob", "llama"): trainjob(version="701")})
     kube.conflicts = 1
     ctl = controller(kube, jobsets=[jobset()], trainjobs=[trainjob(version="700")])
-    ctl.reconcile_job(JOBSET, urgent=True)
+    ctl.reconcile_job(JOBSET)  # 409 on the cached version: queued again, urgent
+    assert ctl.state.stale(JOBSET) and ctl.queue.urgent_pending()
+    ctl.reconcile_job(JOBSET)  # planned from a fresh read
     assert [c for c in kube.calls if c[0] == "get"] == [("get", "TrainJob", "llama")]
     [(_, _, written)] = [(k, n, p) for k, n, p in kube.patches if k == "TrainJob"]
     assert written["metadata"]["resourceVersion"] == "701"
@@ -143,5 +146,5 @@ def test_a_conflict_on_the_trainjob_rereads_the_trainjob_and_writes_once() -> No
 def test_a_bare_jobset_still_records_on_the_jobset() -> None:
     kube = FakeKube({})
     ctl = controller(kube, jobsets=[jobset(owner=None)], trainjobs=[])
-    ctl.reconcile_job(JOBSET, urgent=True)
+    ctl.reconcile_job(JOBSET)
     assert [(k, n) for k, n, _ in kube.patches if k != "Pod"] == [("JobSet", "llama")]

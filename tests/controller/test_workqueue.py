@@ -111,3 +111,30 @@ def test_an_urgent_add_during_processing_stays_urgent() -> None:
     q.add("a", urgent=True)
     q.done("a")
     assert q.get() == "a"
+
+
+def test_urgent_keys_go_by_deadline_and_a_sooner_deadline_moves_a_key_up() -> None:
+    q = WorkQueue()
+    q.add("aws", urgent=True, deadline=120.0)
+    q.add("none", urgent=True)  # no deadline: after every key that has one
+    q.add("gke", urgent=True, deadline=30.0)
+    q.add("later", urgent=True, deadline=200.0)
+    q.add("later", urgent=True, deadline=10.0)  # a second, sooner notice
+    q.add("gke", urgent=True, deadline=90.0)  # a later deadline changes nothing
+    assert len(q) == 4
+    assert [q.get() for _ in range(4)] == ["later", "gke", "aws", "none"]
+    assert len(q) == 0
+
+
+def test_urgent_pending_counts_waiting_and_running_urgent_keys_only() -> None:
+    q = WorkQueue()
+    q.add("plain")
+    assert not q.urgent_pending()
+    q.add("u", urgent=True, deadline=1.0)
+    assert q.urgent_pending()
+    assert q.get() == "u"
+    assert q.urgent_pending()  # running: the writes it is about to queue wait for it
+    q.done("u")
+    assert not q.urgent_pending()
+    assert q.get() == "plain"
+    assert not q.urgent_pending()

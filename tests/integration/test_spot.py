@@ -416,3 +416,30 @@ def test_a_lease_the_api_server_calls_invalid_is_an_error_not_a_lost_race(kube: 
         elector.try_once()
     assert not elector.leading.is_set()
     assert kube.get("coordination.k8s.io/v1", "Lease", elector.name, "default") is None
+
+
+def test_the_soonest_notice_is_recorded_first_and_every_pod_asked(spot: Spot) -> None:
+    """Three jobs noticed before the controller starts, with one worker: GKE's 30 s
+    window is recorded before AWS's 120 s ones, whatever order the caches filled in
+    (in arrival order it would come first one time in three)."""
+    kube = spot.kube
+    jobs = {"spot-o1": "aws", "spot-o2": "gke", "spot-o3": "aws"}
+    spot.jobs.extend(jobs)
+    submit(kube, [spot_job(name) for name in jobs])
+    node_of = {name: next(iter(running_nodes(kube, name, 1).values())) for name in jobs}
+    for name, cloud in jobs.items():
+        spot.signal(cloud, node_of[name])
+    ctl = spot.controller("ordered", "--no-leader-elect", "--workers", "1")
+    entries = {
+        name: until(f"{name}: request recorded", partial(record, kube, name), 60)[0]
+        for name in jobs
+    }
+    at = {n: t for n, entry in entries.items() if (t := parse_time(entry.at)) is not None}
+    assert entries["spot-o2"].signal == "gke-impending-termination"
+    assert len(at) == len(jobs) and min(at, key=at.__getitem__) == "spot-o2", at
+    for name in jobs:
+        # Every pod asked (the Event counts them) and exactly one request each.
+        events = until(f"{name}: announced", partial(requested_events, kube, name), 60)
+        assert [e["message"].count("asked 1 pod(s)") for e in events] == [1]
+        assert len(record(kube, name)) == 1
+    assert ctl.metric("mlkube_checkpoint_requests_total") == len(jobs)

@@ -84,6 +84,10 @@ class Metrics:
             "mlkube_watch_restarts", "Watches that ended and were started again", ["kind"],
             registry=r,
         )  # fmt: skip
+        self.api_requests = Gauge(
+            "mlkube_api_requests", "Requests made to the API server (retries included)",
+            registry=r,
+        )  # fmt: skip
         self.leader = Gauge("mlkube_leader", "1 while this replica leads", registry=r)
         self.request_latency = Histogram(
             "mlkube_request_latency_seconds",

@@ -1,20 +1,25 @@
 """The controller proper: caches of Nodes, Pods and the training kinds' metadata kept
-by informers, a work queue, and workers that carry out each job's plan.
+by informers, a work queue, workers that plan each job and record its request, and a
+pool of writer threads that carry out the rest of the plan.
 
-Work for a job hit by a notice comes in two passes. Urgent: record the request on the
-job (the one conditional write that makes it exactly-once) and ask one pod. Follow-up,
-queued behind every job's urgent pass: ask the other pods, write the Event, evict when
-the pod's grace period just fits before the node's end. Cordoning is the node's own
-work item.
+A job hit by a notice is urgent until its request is recorded, and the work queue
+hands out urgent jobs by deadline (the node that goes first). The worker records the
+request on the job (the one conditional write that makes it exactly-once) while a
+writer asks one pod at the same time: the request id is derived from the job and its
+notices, so it is known before the record is written. The writers then ask the other
+pods and write the Event, each a task of its own, held back while any job's request is
+still to be recorded; evictions due now go at once, those due later wake the job again
+at their time. Cordoning is the node's own work item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,8 +41,10 @@ from mlkube.controller.jobs import (
 )
 from mlkube.controller.metrics import Metrics
 from mlkube.controller.plan import JobPlan, active_notices, first_to_ask, plan_job, utcnow
+from mlkube.controller.pool import Pool
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
+    Notice,
     format_time,
     node_notice,
     observed_at,
@@ -56,14 +63,6 @@ class NodeKey:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A job's slower work once its request is made: the other pods, the Event, the
-    evictions. Queued behind every job's urgent work."""
-
-    job: JobRef
-
-
 # The kinds a request is recorded on, watched metadata-only (when the server has them),
 # so recording needs no GET: the resourceVersion comes from the cache.
 JOB_KINDS = (
@@ -74,12 +73,18 @@ JOB_KINDS = (
 )
 
 
-RECORD_ATTEMPTS = 3  # conditional writes per reconcile before queueing the job again
+# Writer pool ranks: the first pod of a job and evictions due now go first; the other
+# pods next; Events last. Ranks above 0 wait while a job's request is not recorded.
+FIRST, REST, LAST = 0, 1, 2
 
 
 @dataclass
 class Options:
     workers: int = 8
+    # Threads for pod writes, evictions and Events: None, twice the workers (the
+    # writes are short and many); 0, every write in the worker itself, records too
+    # (tests). Records have ``workers`` threads of their own.
+    writers: int | None = None
     resync_seconds: float = 30.0
     watch_timeout: int = 300
     identity: str = "mlkube-controller"
@@ -93,6 +98,7 @@ class Planned:
     uid: str
     job: dict[str, Any] | None  # the job's metadata when read for this plan
     plan: JobPlan
+    record: CachedRecord  # what it was planned from
 
 
 class Controller:
@@ -101,7 +107,15 @@ class Controller:
         self.kube = kube
         self.options = options or Options()
         self.metrics = metrics or Metrics()
+        stats = kube.stats
+        self.metrics.api_requests.set_function(lambda: float(stats["requests"]))
         self.queue = WorkQueue()
+        writers = self.options.writers
+        writers = 2 * self.options.workers if writers is None else writers
+        self._recording = 0  # records handed to the recorders, not yet written
+        self._recording_lock = threading.Lock()
+        self.records = Pool(self.options.workers if writers else 0, name="recorder")
+        self.writes = Pool(writers, hold=self._recording_pending)
         self.state = ControllerState()
         self.leading = threading.Event()
         self._stop = threading.Event()
@@ -175,6 +189,8 @@ class Controller:
         for informer in self.informers():
             informer.stop()
         self.queue.shutdown()
+        self.records.shutdown()
+        self.writes.shutdown()
 
     def enqueue_all(self) -> None:
         """Level-triggered backstop: look again at everything touched by a notice."""
@@ -182,15 +198,25 @@ class Controller:
             if node_notice(node) is not None:
                 self._enqueue_node(node)
         for pod in self.pods.snapshot():
-            if pod_disruption(pod) is not None:
-                job = job_of(pod)
-                if job is not None:
-                    self._add(job, urgent=True)
+            notice = pod_disruption(pod)
+            job = job_of(pod) if notice is not None else None
+            if notice is not None and job is not None:
+                self._add_job(job, notice, str(pod["spec"].get("nodeName") or ""))
 
-    def _add(self, key: Hashable, *, urgent: bool = False) -> None:
+    def _add(self, key: Hashable, *, urgent: bool = False, deadline: float = math.inf) -> None:
         """Queue ``key`` unless the API server refused it and its pause is not over."""
         if not self.state.held(key, time.monotonic()):
-            self.queue.add(key, urgent=urgent)
+            self.queue.add(key, urgent=urgent, deadline=deadline)
+
+    def _add_job(self, job: JobRef, notice: Notice, node: str) -> None:
+        """Queue a job touched by ``notice``: urgent, by the notice's end, unless its
+        record (as last read or written) already answers the notice."""
+        record = self.state.record_of(job)
+        if record is not None and record.handles([notice.key]):
+            self._add(job)
+            return
+        seen = self.state.first_seen([node]).get(node) or utcnow()
+        self._add(job, urgent=True, deadline=notice.end(seen).timestamp())
 
     # event handlers (informer threads): index and enqueue, never call the API ---------
 
@@ -207,8 +233,10 @@ class Controller:
 
     def _enqueue_node(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
+        notice = node_notice(node)
         for job in self.state.jobs_on(name):
-            self._add(job, urgent=True)
+            if notice is not None:
+                self._add_job(job, notice, name)
         self._add(NodeKey(name))
 
     def _on_pod(self, event: str, pod: dict[str, Any]) -> None:
@@ -219,39 +247,56 @@ class Controller:
         job = job_of(pod)
         node = str((pod.get("spec") or {}).get("nodeName") or "")
         self.state.index_pod(key, job, node)
-        if job is not None and (self.state.noticed(node) or pod_disruption(pod) is not None):
-            self._add(job, urgent=True)
+        if job is None:
+            return
+        if self.state.noticed(node):
+            host = self.nodes.get(node)
+            notice = node_notice(host) if host is not None else None
+        else:
+            notice = None
+        notice = notice or pod_disruption(pod)
+        if notice is not None:
+            self._add_job(job, notice, node)
 
     # workers -------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
+            # Act only as leader, and only on full caches: a pod seen before its node
+            # would look like a notice of its own. Wait before taking a key, too, so the
+            # first one taken is the soonest deadline of everything the caches hold.
+            while not (self.leading.wait(1.0) and self.wait_synced(1.0)):
+                if self._stop.is_set():
+                    return
             key = self.queue.get()
             if key is None:
                 return
-            # Act only as leader, and only on full caches: a pod seen before its node
-            # would look like a notice of its own.
             while not (self.leading.wait(1.0) and self.wait_synced(1.0)):
                 if self._stop.is_set():
                     return
             try:
-                self.reconcile(key)
+                settled = self.reconcile(key)
             except Exception as exc:
                 self._failed(key, exc)
             else:
-                self.queue.forget(key)
-                if self.state.accepted(key):
-                    log.info("%s: reconciled again after a refusal", _describe(key))
+                if settled:
+                    self._succeeded(key)
             finally:
                 self.queue.done(key)
 
-    def reconcile(self, key: Hashable) -> None:
+    def reconcile(self, key: Hashable) -> bool:
+        """False when the outcome is not known yet: a record handed to the recorders
+        says itself whether it succeeded."""
         if isinstance(key, NodeKey):
             self.reconcile_node(key.name)
         elif isinstance(key, JobRef):
-            self.reconcile_job(key, urgent=True)
-        elif isinstance(key, FollowUp):
-            self.reconcile_job(key.job, urgent=False)
+            return self.reconcile_job(key)
+        return True
+
+    def _succeeded(self, key: Hashable) -> None:
+        self.queue.forget(key)
+        if self.state.accepted(key):
+            log.info("%s: reconciled again after a refusal", _describe(key))
 
     def _failed(self, key: Hashable, exc: Exception) -> None:
         """Temporary failures come back after the key's backoff; refusals are reported
@@ -286,7 +331,7 @@ class Controller:
             node = self.nodes.get(key.name) or {"metadata": {"name": key.name}}
             involved = {"apiVersion": "v1", "kind": "Node", **node}
         else:
-            ref = key.job if isinstance(key, FollowUp) else key
+            ref = key
             if not isinstance(ref, JobRef):
                 return
             target = self._target(ref, read=False)
@@ -336,42 +381,55 @@ class Controller:
                          notice.key.replace("/", "-"), warning=True,
                          instance=self.options.identity)  # fmt: skip
 
-    def reconcile_job(self, ref: JobRef, *, urgent: bool) -> None:
-        """Urgent pass: record the request and deliver it to one pod (the ranks agree
-        among themselves, so one pod asked is the whole job asked), then queue the
-        follow-up. Follow-up pass: every other pod, the Event, the evictions."""
+    def reconcile_job(self, ref: JobRef) -> bool:
+        """Plan the job. A new request goes to the recorders, and its first pod to the
+        writers at the same time (the ranks agree among themselves, so one pod asked is
+        the whole job asked); once it is recorded the job comes back here. Otherwise
+        hand the writers every other pod, the Event and the evictions due now, and wake
+        again when the next eviction is due. False when a record was handed on."""
         pods = [p for p in (self.pods.get(k) for k in self.state.pods_of(ref)) if p is not None]
         names = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
         nodes = {n: obj for n in names if (obj := self.nodes.get(n)) is not None}
         notices = active_notices(pods, nodes)
         if not notices:
-            return
+            return True
         observed = self.state.first_seen(names)
         for name, node in nodes.items():
             observed.setdefault(name, observed_at(node) or utcnow())
         target = self._target(ref)
         planned = self._plan(ref, pods, nodes, set(notices), observed, target=target)
         if planned is None:
-            return  # the job is gone, or the record moved under us: queued again
+            return True  # the job is gone
         plan = planned.plan
-        if urgent:
-            if plan.deliver:
-                self._deliver(first_to_ask(plan, nodes), str(plan.current))
-            self._add(FollowUp(ref))
-            return
-        for pod in plan.deliver:
-            self._deliver(pod, str(plan.current))
         carrying = {
             p["metadata"].get("uid") for p in pods
             if (p["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION) == plan.current
         }  # fmt: skip
         asked = len(carrying | {p["metadata"].get("uid") for p in plan.deliver})
+        if plan.request is not None:
+            deadline = min(n.end(observed.get(n.node, utcnow())) for n in notices.values())
+            self._submit_record(ref, planned, observed, target=target,
+                                deadline=deadline.timestamp(),
+                                announce=lambda r: self._announce(target, planned, [r],
+                                                                  notices, asked))  # fmt: skip
+            if plan.deliver:
+                first = first_to_ask(plan, nodes)
+                self._submit_delivery(ref, first, str(plan.current), FIRST)
+            # Evictions wait for the record: the request is on the job before any pod is
+            # replaced, and a refused record (RBAC) evicts nothing until it is fixed.
+            return False
+        current = str(plan.current)
+        if plan.deliver:  # the first one again: a no-op when it is on its way or done
+            self._submit_delivery(ref, first_to_ask(plan, nodes), current, FIRST)
+        for pod in plan.deliver:
+            self._submit_delivery(ref, pod, current, REST)
         record = self.state.record_of(ref)
         self._announce(target, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:
-            self._evict(ref, pod)
+            self._submit_eviction(ref, pod)
         if plan.wake_at is not None:
-            self.queue.add_after(FollowUp(ref), (plan.wake_at - utcnow()).total_seconds())
+            self.queue.add_after(ref, (plan.wake_at - utcnow()).total_seconds())
+        return True
 
     def _target(self, ref: JobRef, *, read: bool = True) -> JobRef:
         """The job ``ref``'s record goes on: a JobSet controlled by a TrainJob records on
@@ -399,34 +457,65 @@ class Controller:
         *,
         target: JobRef,
     ) -> Planned | None:
-        """The job's plan, with a new request recorded on ``target`` if one is due (the
-        job itself, or the TrainJob that controls its JobSet). The record comes from
-        memory while it already handles every notice; otherwise from the target's
-        metadata (the watch cache, or a GET after a 409)."""
-        fresh = False
-        for _ in range(RECORD_ATTEMPTS):
-            record = None if fresh else self.state.record_of(ref)
-            job: dict[str, Any] | None = None
-            if record is None or not record.handles(notices):
-                job = self._job(target, fresh)
-                if job is None:
-                    return None
-                record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
-            plan = plan_job(record.uid, pods, nodes, list(record.requests),
-                            observed=observed, now=utcnow())  # fmt: skip
-            if plan.request is None:
-                self.state.remember_record(ref, record)
-                return Planned(record.uid, job, plan)
+        """The job's plan, from its record: from memory while it already handles every
+        notice; otherwise from the target's metadata (the job itself, or the TrainJob
+        that controls its JobSet: the watch cache, or a GET once a write found the
+        cache stale). A new request in the plan is for the caller to record."""
+        fresh = self.state.stale(ref)
+        record = None if fresh else self.state.record_of(ref)
+        job: dict[str, Any] | None = None
+        if record is None or not record.handles(notices):
+            job = self._job(target, fresh)
             if job is None:
-                raise InvariantBroken(
-                    f"{target}: a new request was planned from a record that handles every "
-                    "notice; the job's metadata was never read"
-                )
-            if self._write_record(ref, job, record, plan.request, observed, target=target):
-                return Planned(record.uid, job, plan)
-            fresh = True  # 409: someone wrote the job since it was read
-        self._add(ref, urgent=True)
-        return None
+                return None
+            record = CachedRecord(str(job["metadata"].get("uid", "")), tuple(read_record(job)))
+        plan = plan_job(record.uid, pods, nodes, list(record.requests),
+                        observed=observed, now=utcnow())  # fmt: skip
+        if plan.request is None:
+            self.state.remember_record(ref, record)
+        elif job is None:
+            raise InvariantBroken(
+                f"{target}: a new request was planned from a record that handles every "
+                "notice; the job's metadata was never read"
+            )
+        return Planned(record.uid, job, plan, record)
+
+    def _submit_record(self, ref: JobRef, planned: Planned, observed: dict[str, datetime],
+                       *, target: JobRef, deadline: float,
+                       announce: Callable[[Request], None]) -> None:  # fmt: skip
+        """Hand the record to the recorders, once at a time per job. Written, it is
+        announced (from what the plan knew: the pods may be gone by the next plan, on
+        GKE they are evicted at once) and the job is queued again for the rest of its
+        plan; a 409 queues it again, urgent, to be planned from a fresh read."""
+        token = ("record", ref)
+        request, job = planned.plan.request, planned.job
+        if request is None or job is None or not self.state.begin(token):
+            return
+        with self._recording_lock:
+            self._recording += 1
+
+        def write() -> None:
+            try:
+                written = self._write_record(ref, job, planned.record, request, observed,
+                                             target=target)  # fmt: skip
+            finally:
+                self.state.end(token)
+                with self._recording_lock:
+                    self._recording -= 1
+            if written:
+                self._succeeded(ref)
+                announce(request)
+                self._add(ref)
+            else:
+                self.state.mark_stale(ref)
+                self._add(ref, urgent=True, deadline=deadline)
+
+        self.records.submit(self._task(ref, write), rank=FIRST)
+
+    def _recording_pending(self) -> bool:
+        """Whether a job's request is still to be recorded: queued, planned, or being
+        written. The writers hold back all but rank 0 meanwhile."""
+        return self._recording > 0 or self.queue.urgent_pending()
 
     def _write_record(self, ref: JobRef, job: dict[str, Any], record: CachedRecord,
                       request: Request, observed: dict[str, datetime], *,
@@ -472,20 +561,57 @@ class Controller:
         for request in record:
             if self.state.announced(request.id) or not set(request.notices) & set(notices):
                 continue
+            if not self.state.begin(("announce", request.id)):
+                continue  # already with the writers
             involved = planned.job or _job_stub(ref, planned.uid)
-            record_event(self.kube, involved, "CheckpointRequested",
-                         f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
-                         f"pod(s) to checkpoint (request {request.id})",
-                         request.id, instance=self.options.identity)  # fmt: skip
-            self.state.mark_announced(request.id)
+            message = (f"{request.signal} on {', '.join(request.nodes)}: asked {asked} "
+                       f"pod(s) to checkpoint (request {request.id})")  # fmt: skip
 
-    def _deliver(self, pod: dict[str, Any], request: str) -> None:
-        """Annotate ``pod`` with ``request``, once per process: the pod cache shows our
-        own write only a watch event later."""
+            def write(request: Request = request, involved: dict[str, Any] = involved,
+                      message: str = message) -> None:  # fmt: skip
+                try:
+                    record_event(self.kube, involved, "CheckpointRequested", message,
+                                 request.id, instance=self.options.identity)  # fmt: skip
+                    self.state.mark_announced(request.id)
+                finally:
+                    self.state.end(("announce", request.id))
+
+            self.writes.submit(self._task(ref, write), rank=LAST)
+
+    def _task(self, ref: JobRef, work: Callable[[], None]) -> Callable[[], None]:
+        """``work`` for the writer pool: a failure queues the job again, as a failed
+        reconcile would (backoff, or the pause after a refusal)."""
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                self._failed(ref, exc)
+
+        return run
+
+    def _submit_delivery(self, ref: JobRef, pod: dict[str, Any], request: str, rank: int) -> None:
+        """Hand the writers ``pod``'s request, once: not when this process has already
+        delivered it (the pod cache shows our own write only a watch event later), nor
+        while it is on its way."""
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
-        if self.state.delivered(uid, request):
+        token = ("deliver", uid, request)
+        if self.state.delivered(uid, request) or not self.state.begin(token):
             return
+
+        def deliver() -> None:
+            try:
+                self._deliver(pod, request)
+            finally:
+                self.state.end(token)
+
+        self.writes.submit(self._task(ref, deliver), rank=rank)
+
+    def _deliver(self, pod: dict[str, Any], request: str) -> None:
+        """Annotate ``pod`` with ``request``."""
+        meta = pod["metadata"]
+        uid = str(meta.get("uid"))
         # The uid in the patch is a precondition: a replacement pod of the same name
         # (the Training Operator reuses names) answers 422, uid immutable, and is not
         # asked by mistake.
@@ -500,18 +626,30 @@ class Controller:
         self.state.mark_delivered(uid, request)
         self.metrics.deliveries.inc()
 
+    def _submit_eviction(self, ref: JobRef, pod: dict[str, Any]) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        token = ("evict", uid)
+        if self.state.evicted(uid) or not self.state.begin(token):
+            return  # done, or on its way (the cache has not caught up with it yet)
+
+        def evict() -> None:
+            try:
+                self._evict(ref, pod)
+            finally:
+                self.state.end(token)
+
+        self.writes.submit(self._task(ref, evict), rank=FIRST)
+
     def _evict(self, ref: JobRef, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
-        if self.state.evicted(uid):  # the cache has not caught up with it yet
-            return
         try:
             self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
             if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
             if exc.status == 429:  # a PodDisruptionBudget says not now
-                self.queue.add_after(FollowUp(ref), 5.0)
+                self.queue.add_after(ref, 5.0)
                 return
             raise
         self.state.mark_evicted(uid)
@@ -527,6 +665,4 @@ def _job_stub(ref: JobRef, uid: str) -> dict[str, Any]:
 def _describe(key: Hashable) -> str:
     if isinstance(key, NodeKey):
         return f"Node/{key.name}"
-    if isinstance(key, FollowUp):
-        return f"{key.job} (follow-up)"
     return str(key)

@@ -76,6 +76,8 @@ class ControllerState:
         self._delivered: dict[str, str] = {}  # pod uid → request id sent
         self._evicted: set[str] = set()  # pod uids
         self._refused: dict[Hashable, Refusal] = {}
+        self._inflight: set[Hashable] = set()  # writes handed to the writer pool
+        self._stale: set[JobRef] = set()  # a record write found the cached job stale
 
     # the pod index ---------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class ControllerState:
             if not self._pods_of_job[old]:
                 del self._pods_of_job[old]
                 self._records.pop(old, None)  # the job's last pod is gone
+                self._stale.discard(old)
                 self._targets.pop(old, None)
         node = self._node_of_pod.pop(key, None)
         if node is not None:
@@ -151,6 +154,17 @@ class ControllerState:
     def remember_record(self, job: JobRef, record: CachedRecord) -> None:
         with self._lock:
             self._records[job] = record
+            self._stale.discard(job)
+
+    def mark_stale(self, job: JobRef) -> None:
+        """A conditional write answered 409: plan ``job`` next from a fresh read."""
+        with self._lock:
+            self._stale.add(job)
+            self._records.pop(job, None)
+
+    def stale(self, job: JobRef) -> bool:
+        with self._lock:
+            return job in self._stale
 
     def target_of(self, job: JobRef) -> JobRef | None:
         """Where ``job``'s record goes (a JobSet's TrainJob), if already resolved."""
@@ -187,6 +201,19 @@ class ControllerState:
         with self._lock:
             self._evicted.add(pod_uid)
 
+    def begin(self, write: Hashable) -> bool:
+        """Claim ``write`` (a delivery, eviction or Event) for the writer pool: False
+        while it is already on its way, so two reconciles never queue it twice."""
+        with self._lock:
+            if write in self._inflight:
+                return False
+            self._inflight.add(write)
+            return True
+
+    def end(self, write: Hashable) -> None:
+        with self._lock:
+            self._inflight.discard(write)
+
     # refusals ------------------------------------------------------------------------
 
     def refuse(self, key: Hashable, reason: str, retry_at: float) -> bool:
@@ -221,4 +248,5 @@ class ControllerState:
                 "delivered": len(self._delivered),
                 "evicted": len(self._evicted),
                 "refused": len(self._refused),
+                "inflight": len(self._inflight),
             }
