@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from mlkube.cli import kubeopts
-from mlkube.cli.lint import add_report_options, use_color
+from mlkube.cli.reportopts import add_report_options, use_color
 from mlkube.cluster.evidence import gather, require
 from mlkube.doctor import diagnose, examined, require_workload
 from mlkube.errors import UsageError

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from mlkube.cli.reportopts import add_report_options, use_color
 from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
-from mlkube.report import FORMATS, render_findings
+from mlkube.report import render_findings
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.lint import ALL_RULES
 from mlkube.rules.model import Severity
@@ -36,20 +36,6 @@ def register(verbs: Any) -> None:
         "--disable", action="append", default=[], metavar="RULE", help="skip a rule (id or name)"
     )
     p.set_defaults(run=run)
-
-
-def add_report_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format")
-    p.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour text output (default: on a terminal)",
-    )
-
-
-def use_color(choice: str) -> bool:
-    return choice == "always" or (choice == "auto" and sys.stdout.isatty())
 
 
 def run(args: argparse.Namespace) -> int:
