@@ -45,8 +45,8 @@ def main() -> None:
     commands: dict[str, tuple[list[str], dict[str, str] | None]]
     commands = {k: (v, None) for k, v in COMMANDS.items() if not (args.no_torch and "torch" in k)}
     if args.before:
-        env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
-        commands |= {f"{k} (before)": (v, env) for k, v in COMMANDS.items() if "mlkube " in k}
+        before = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
+        commands |= {f"{k} (before)": (v, before) for k, v in COMMANDS.items() if "mlkube " in k}
         compile_mlkube(str(Path(args.before) / "mlkube"))
     else:
         compile_mlkube()
