@@ -211,3 +211,12 @@ def test_threads_decoding_at_once_share_one_pause() -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()  # the outer decode is still running
     assert gc.isenabled()
+
+
+def test_a_batch_pause_outlasts_the_decodes_inside_it() -> None:
+    """doctor pauses the collector for its whole run; a decode inside must not turn it
+    back on when it ends."""
+    with client.collector_paused():
+        client.decode(b"{}")
+        assert not gc.isenabled()
+    assert gc.isenabled()

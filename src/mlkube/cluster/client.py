@@ -42,7 +42,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -785,6 +785,12 @@ class _CollectorPause:
 
 
 _PAUSE = _CollectorPause()
+
+
+def collector_paused() -> AbstractContextManager[None]:
+    """The collector off for a whole batch of work on decoded objects (doctor's gather
+    and diagnosis), sharing the pause `decode` takes, so it is on again only at the end."""
+    return _PAUSE.held()
 
 
 def decode(body: bytes | str) -> Any:
