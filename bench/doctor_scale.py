@@ -86,13 +86,14 @@ def _timed(work: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
-def breakdown(kube: Kube, runs: int) -> None:
+def breakdown(kube: Kube, runs: int, pids: list[int]) -> None:
     """The pods list, phase by phase, one at a time: the server's answer (serialisation
     and transfer; JSON, and protobuf for the server's share), decoding, the diagnosis."""
     path = kube.resource("v1", "Pod").path("bench")
     query = {"resourceVersion": "0"}
     rows: dict[str, list[tuple[float, float]]] = {}
     size: dict[str, int] = {}
+    server: dict[str, list[float]] = {}
 
     def fetch(accept: str) -> bytes:
         response = kube.send("GET", path, params=query, headers={"Accept": accept})
@@ -100,8 +101,11 @@ def breakdown(kube: Kube, runs: int) -> None:
 
     for _ in range(runs):
         for accept in ("application/json", PROTOBUF):
+            used = _cpu_of(pids)
             wall, cpu, body = _timed(partial(fetch, accept))
-            rows.setdefault(f"server answer + transfer, {accept}", []).append((wall, cpu))
+            name = f"server answer + transfer, {accept}"
+            server.setdefault(name, []).append(_cpu_of(pids) - used)
+            rows.setdefault(name, []).append((wall, cpu))
             size[accept] = len(body)
         body = fetch("application/json")
         gc.collect()
@@ -118,11 +122,31 @@ def breakdown(kube: Kube, runs: int) -> None:
         rows.setdefault("diagnose (all doctor rules)", []).append((wall, cpu))
     print(f"\npods list: {size['application/json']:,} bytes of JSON, "
           f"{size[PROTOBUF]:,} of protobuf; medians of {runs}")  # fmt: skip
-    print("| phase | wall (s) | CPU of this process (s) |\n|---|---|---|")
+    print("| phase | wall (s) | CPU of this process (s) | server CPU (s) |\n|---|---|---|---|")
     for name, values in rows.items():
         wall = statistics.median(w for w, _ in values)
         cpu = statistics.median(c for _, c in values)
-        print(f"| {name} | {wall:.3f} | {cpu:.3f} |")
+        theirs = f"{statistics.median(server[name]):.2f}" if name in server else ""
+        print(f"| {name} | {wall:.3f} | {cpu:.3f} | {theirs} |")
+
+
+def _server_pids(kubeconfig: str) -> list[int]:
+    """kube-apiserver's and etcd's pids, from the local cluster's state beside its
+    kubeconfig (none for another cluster)."""
+    state = Path(kubeconfig).parent / "state.json"
+    if not state.exists():
+        return []
+    processes = json.loads(state.read_text())["processes"]
+    return [processes[name][0] for name in ("kube-apiserver", "etcd") if name in processes]
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User and system CPU seconds these processes have used (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def end_to_end(kubeconfig: str, runs: int, before: str | None) -> None:
@@ -134,19 +158,26 @@ def end_to_end(kubeconfig: str, runs: int, before: str | None) -> None:
         }  # fmt: skip
     variants["`mlkube doctor --help` (start-up)"] = None
     results: dict[str, list[Measurement]] = {name: [] for name in variants}
+    server: dict[str, list[float]] = {name: [] for name in variants}
+    pids = _server_pids(kubeconfig)
     for _ in range(runs):
         for name, env in variants.items():
             command = [*argv[:4], "--help"] if "--help" in name else argv
+            used = _cpu_of(pids)
             result = measure(command, env)
+            server[name].append(_cpu_of(pids) - used)
             assert result.exit_code == 0, (name, result)
             results[name].append(result)
-    print(f"\nend to end, medians of {runs} runs, alternating")
-    print("| command | wall (s) | CPU (s) | each run, wall |\n|---|---|---|---|")
+    print(f"\nend to end, medians of {runs} runs, alternating; the server's CPU is that of "
+          "kube-apiserver and etcd during the run (other clients' work included)")  # fmt: skip
+    print("| command | wall (s) | CPU (s) | server CPU (s) | each run, wall |")
+    print("|---|---|---|---|---|")
     for name, values in results.items():
         wall = statistics.median(r.seconds for r in values)
         cpu = statistics.median(r.cpu_seconds for r in values)
         each = ", ".join(f"{r.seconds:.2f}" for r in values)
-        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {each} |")
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {statistics.median(server[name]):.2f} "
+              f"| {each} |")  # fmt: skip
 
 
 def main() -> int:
@@ -172,7 +203,7 @@ def main() -> int:
                     populate(kube, "bench", count, start)
                     time.sleep(5)  # let KWOK settle the pods
                     in_process(kube)
-            breakdown(kube, args.runs)
+            breakdown(kube, args.runs, _server_pids(kubeconfig))
         end_to_end(kubeconfig, args.runs, args.before)
     finally:
         if not args.kubeconfig:
