@@ -5,6 +5,8 @@ and where the time goes.
 
     python bench/doctor_scale.py [--runs 5] [--before SRC] [--kubeconfig FILE]
 
+orjson and msgspec, when importable, are timed decoding the same pods list.
+
 ``--before SRC`` runs the CLI from another source tree (an older checkout's ``src``)
 too, alternating run by run with this one. ``--kubeconfig`` measures a cluster that
 already holds the 5,000 pods in namespace ``bench`` (this script's `populate`) instead
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
 import statistics
@@ -86,6 +89,18 @@ def _timed(work: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, value
 
 
+def _other_parsers() -> dict[str, Callable[[bytes], Any]]:
+    """Faster JSON parsers to compare with, when importable (not mlkube dependencies:
+    ``pip install --target DIR orjson msgspec`` and put DIR on ``PYTHONPATH``)."""
+    found: dict[str, Callable[[bytes], Any]] = {}
+    for name, attribute in (("orjson", "loads"), ("msgspec.json", "decode")):
+        try:
+            found[name.split(".")[0]] = getattr(importlib.import_module(name), attribute)
+        except ImportError:
+            continue
+    return found
+
+
 def breakdown(kube: Kube, runs: int, pids: list[int]) -> None:
     """The pods list, phase by phase, one at a time: the server's answer (serialisation
     and transfer; JSON, and protobuf for the server's share), decoding, the diagnosis."""
@@ -116,6 +131,12 @@ def breakdown(kube: Kube, runs: int, pids: list[int]) -> None:
             wall, cpu, items = _timed(partial(json.loads, body))
         rows.setdefault("decode, collector paused (as doctor does)", []).append((wall, cpu))
         del items
+        for name, decode in _other_parsers().items():
+            gc.collect()
+            with collector_paused():
+                wall, cpu, items = _timed(partial(decode, body))
+            rows.setdefault(f"decode with {name}, collector paused", []).append((wall, cpu))
+            del items
         with collector_paused():
             evidence = gather(kube, "bench")
             wall, cpu, _ = _timed(partial(diagnose, evidence))
