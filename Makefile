@@ -21,7 +21,7 @@ crds: setup
 
 demo: setup binaries
 	@echo "== 1. Render the guide's platform, jobs and endpoints (examples/) =="
-	$(BIN)/mlkube render examples/ -o out/bundle
+	$(BIN)/mlkube render examples/ --output-dir out/bundle
 	@echo
 	@echo "== 2. The rendered bundle passes every ML rule =="
 	$(BIN)/mlkube lint out/bundle

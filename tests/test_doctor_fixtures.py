@@ -48,7 +48,10 @@ def test_oom_fix_names_a_concrete_limit() -> None:
 def test_unschedulable_causes_are_told_apart() -> None:
     evidence = Evidence.load(str(FIXTURES / "pod-unschedulable" / "fires.json"))
     messages = {f.where.obj.name: f.message for f in diagnose(evidence) if f.rule == "DK201"}
-    assert "largest node has 8" in messages["toomany"]
+    assert (
+        "can never run: each pod asks 16 nvidia.com/gpu, the largest node it tolerates has 8"
+        in messages["toomany"]
+    )
     assert "nvidia.com/gpu=present:NoSchedule" in messages["notol"]
     assert "NVIDIA-H100-80GB-HBM3" in messages["wrongmodel"]
 
@@ -129,12 +132,12 @@ def test_a_missing_claim_is_one_finding_per_claim_naming_it_and_its_provisioner(
     assert datasets.message.startswith("Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt)")
     assert "does not exist; the default StorageClass 'standard'" in datasets.message
     assert "create PersistentVolumeClaim 'datasets' in namespace 'dk-pvc'" in datasets.remediation
-    assert (datasets.where.obj.name, datasets.where.field) == ("prep-4xk2p", "spec.volumes[0]")
+    assert (datasets.where.obj.kind, datasets.where.obj.name) == ("Job", "prep")
     checkpoints = by_claim["dk-pvc/checkpoints"]
     assert "is not bound (phase Pending)" in checkpoints.message
     assert "StorageClass 'fast-ssd' does not exist" in checkpoints.message
     (only,) = diagnose(evidence, "prep")
-    assert only.where.obj.name == "prep-4xk2p"
+    assert only.where.obj.name == "prep"
 
 
 def test_without_any_storage_class_the_claim_needs_a_volume_by_hand() -> None:
@@ -143,5 +146,16 @@ def test_without_any_storage_class_the_claim_needs_a_volume_by_hand() -> None:
     messages = {f.message for f in diagnose(evidence, "prep")}
     assert messages == {
         "Job dk-pvc/prep: 2 pod(s) (prep-4xk2p, prep-9qzrt) cannot be scheduled: "
-        "PersistentVolumeClaim dk-pvc/datasets does not exist; there is no default StorageClass"
+        "PersistentVolumeClaim dk-pvc/datasets does not exist; there is no default StorageClass; "
+        "no existing claim is close (claims in 'dk-pvc': 'checkpoints')"
     }
+
+
+def test_a_missing_claim_names_the_existing_claim_it_may_mean() -> None:
+    """A claim 'dataset' exists where the pods mount 'datasets': the finding says so."""
+    evidence = Evidence.load(str(FIXTURES / "volume-claim-unavailable" / "fires.json"))
+    claims = evidence.objects["v1/PersistentVolumeClaim"]
+    near = {**claims[0], "metadata": {**claims[0]["metadata"], "name": "dataset"}}
+    claims.append(near)
+    (finding,) = diagnose(evidence, "prep")
+    assert finding.message.endswith("did the pod mean 'dataset'? (claims in 'dk-pvc')")

@@ -42,13 +42,13 @@ def test_rendered_bundle_lints_clean(tmp_path: Path) -> None:
 
 def test_render_directory_is_kustomize_ready_and_atomic(mlkube: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert mlkube("render", str(EXAMPLES), "-o", str(out)).code == 0
+    assert mlkube("render", str(EXAMPLES), "--output-dir", str(out)).code == 0
     files = sorted(p.name for p in out.iterdir())
     kustomization = (out / "kustomization.yaml").read_text()
     assert all(name in kustomization for name in files if name != "kustomization.yaml")
     assert files[0].startswith("01-namespace-")
     # a second render replaces the directory whole
-    assert mlkube("render", str(EXAMPLES / "platform.yaml"), "-o", str(out)).code == 0
+    assert mlkube("render", str(EXAMPLES / "platform.yaml"), "--output-dir", str(out)).code == 0
     assert not any("pytorchjob" in p.name for p in out.iterdir())
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging left behind
 
@@ -59,7 +59,7 @@ def test_render_refuses_to_overwrite_a_directory_it_did_not_write(
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("precious")
-    result = mlkube("render", str(EXAMPLES), "-o", str(mine))
+    result = mlkube("render", str(EXAMPLES), "--output-dir", str(mine))
     assert result.code == 2
     assert "was not written by mlkube render" in result.err
     assert (mine / "notes.txt").read_text() == "precious"
@@ -69,7 +69,7 @@ def test_bad_spec_leaves_no_output_directory(mlkube: Run, tmp_path: Path) -> Non
     bad = tmp_path / "bad.yaml"
     bad.write_text((EXAMPLES / "resnet-training.yaml").read_text().replace("nodes: 4", "nodes: x"))
     out = tmp_path / "out"
-    result = mlkube("render", str(EXAMPLES / "platform.yaml"), str(bad), "-o", str(out))
+    result = mlkube("render", str(EXAMPLES / "platform.yaml"), str(bad), "--output-dir", str(out))
     assert result.code == 2
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
     assert f"{bad}:" in result.err and "spec.nodes" in result.err

@@ -20,6 +20,13 @@
 #   MLKUBE_BUILD_P     go build -p (default: number of CPUs)
 # Prints one line per component on stdout; go's own output goes to
 # $CACHE/log/<component>-<version>.log and its tail is shown on failure.
+#
+# Progress, on stderr: which component and binary (n of N), and the time left as
+# estimated from the times the last build of each binary took (recorded in
+# $CACHE/log/build-times.tsv; on a machine that never built one, the cold build measured
+# in docs/testbed.md, tools/build-times.tsv; a binary in neither counts as the median of
+# the others). On a terminal, one line is redrawn every second with the time spent on the
+# binary being built; piped, only a line per binary is printed.
 set -euo pipefail
 
 ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl)
@@ -35,6 +42,74 @@ export GOTOOLCHAIN=local
 export GOFLAGS="-mod=readonly -buildvcs=false"
 
 die() { echo "build.sh: error: $*" >&2; exit 1; }
+
+TIMES=$CACHE/log/build-times.tsv   # component<TAB>binary<TAB>seconds<TAB>version, appended
+SEED=$TOOLS_DIR/build-times.tsv    # the same, as measured cold (docs/testbed.md)
+exec 3>&2                          # the terminal, also where go's output goes to a log
+LIVE=0; [[ -t 2 ]] && LIVE=1
+case ${MLKUBE_PROGRESS:-} in 0) LIVE=0 ;; 1) LIVE=1 ;; esac
+
+# seconds the last build of component/binary took, or "" if never recorded
+last_time() {
+  local f t
+  for f in "$TIMES" "$SEED"; do
+    [[ -f $f ]] || continue
+    t=$(awk -F'\t' -v c="$1" -v b="$2" '$1==c && $2==b {t=$3} END {if (t!="") print t}' "$f")
+    [[ -n $t ]] && { echo "$t"; return 0; }
+  done
+  return 0
+}
+
+# an estimate for a binary: its last time, else the median of every recorded binary's
+# last time, else 0 (nothing to go by: no time left is shown)
+estimate() {
+  local t
+  t=$(last_time "$1" "$2")
+  if [[ -z $t && -f $TIMES ]]; then
+    t=$(awk -F'\t' '{last[$1"/"$2]=$3} END {for (k in last) print last[k]}' "$TIMES" \
+        | sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}')
+  fi
+  echo "${t:-0}"
+}
+
+clock() {  # 42s, 3m05s, 1h02m
+  local s=$1
+  if (( s < 60 )); then echo "${s}s"
+  elif (( s < 3600 )); then printf '%dm%02ds\n' $((s / 60)) $((s % 60))
+  else printf '%dh%02dm\n' $((s / 3600)) $((s % 3600 / 60)); fi
+}
+
+# what is left to build, and the estimate of it: filled in before the first build
+TODO_BINARIES=0; DONE_BINARIES=0; LEFT_SECONDS=0; ESTIMATED=0
+
+# "about 12m30s left" from the estimate, less what this binary has taken so far
+left_text() {
+  local left=$(( LEFT_SECONDS - $1 ))
+  (( left < 0 )) && left=0
+  if (( ESTIMATED > 0 )); then echo "about $(clock "$left") left"; else echo "no earlier build to estimate from"; fi
+}
+
+# Run "$@" (a go build) while redrawing one line on a terminal every second.
+with_progress() {
+  local label=$1 expected=$2; shift 2
+  local t0 pid elapsed
+  t0=$(date +%s)
+  "$@" & pid=$!
+  if [[ $LIVE == 1 ]]; then
+    while kill -0 "$pid" 2>/dev/null; do
+      elapsed=$(( $(date +%s) - t0 ))
+      if (( expected > 0 )); then
+        printf '\r\033[K[build.sh] %s: %s of ~%s, %s' "$label" "$(clock "$elapsed")" \
+          "$(clock "$expected")" "$(left_text "$elapsed")" >&3
+      else
+        printf '\r\033[K[build.sh] %s: %s' "$label" "$(clock "$elapsed")" >&3
+      fi
+      sleep 1
+    done
+    printf '\r\033[K' >&3
+  fi
+  wait "$pid"
+}
 
 # component -> main module (its version, read from tools/<component>/go.mod,
 # names the cache directory)
@@ -130,15 +205,22 @@ build_one() {
   start=$(date +%s)
   echo "[build.sh] $comp $ver: building ($(targets "$comp" | tr ' ' '\n' | sed 's/=.*//' | paste -sd, -)), log $log" >&2
   : > "$log"
+  local expected took
   for pair in $(targets "$comp"); do
     bin=${pair%%=*}; pkg=${pair#*=}; t0=$(date +%s)
-    if ! (cd "$dir" && nice -n "$NICE" go build -p "$P" -trimpath ${tags:+-tags "$tags"} \
-            -ldflags "$ld" -o "$tmp/$bin" "$pkg") >>"$log" 2>&1; then
+    expected=$(estimate "$comp" "$bin")
+    DONE_BINARIES=$(( DONE_BINARIES + 1 ))
+    if ! with_progress "($DONE_BINARIES/$TODO_BINARIES) $comp $bin" "$expected" \
+         bash -c 'cd "$1" && shift && exec nice -n "$@"' _ "$dir" "$NICE" go build -p "$P" \
+            -trimpath ${tags:+-tags "$tags"} -ldflags "$ld" -o "$tmp/$bin" "$pkg" >>"$log" 2>&1; then
       rm -rf "$tmp"
       tail -n 30 "$log" >&2
       die "$comp $ver: go build $pkg failed after $(( $(date +%s) - start ))s (full log: $log)"
     fi
-    echo "[build.sh]   $bin: $(( $(date +%s) - t0 ))s" >&2
+    took=$(( $(date +%s) - t0 ))
+    printf '%s\t%s\t%s\t%s\n' "$comp" "$bin" "$took" "$ver" >> "$TIMES"
+    LEFT_SECONDS=$(( LEFT_SECONDS - expected )); (( LEFT_SECONDS < 0 )) && LEFT_SECONDS=0
+    echo "[build.sh]   ($DONE_BINARIES/$TODO_BINARIES) $bin: ${took}s, $(left_text 0)" >&2
   done
   chmod 755 "$tmp"   # mktemp -d creates it 0700
   if ! mv -T "$tmp" "$out" 2>/dev/null; then
@@ -155,6 +237,29 @@ comps=("$@")
 for c in "${comps[@]}"; do
   main_module "$c" >/dev/null || die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})"
 done
+# What the cache lacks, and how long it took last time: the estimate of the time left.
+for c in "${comps[@]}"; do
+  dir=$TOOLS_DIR/$c
+  ver=$(cd "$dir" && go list -m -f '{{.Version}}' "$(main_module "$c")" 2>/dev/null) || continue
+  for pair in $(targets "$c"); do
+    if [[ ! -x $CACHE/bin/$c-$ver/${pair%%=*} ]]; then
+      # a component is built whole: count every binary of one that lacks any
+      for p in $(targets "$c"); do
+        TODO_BINARIES=$(( TODO_BINARIES + 1 ))
+        LEFT_SECONDS=$(( LEFT_SECONDS + $(estimate "$c" "${p%%=*}") ))
+      done
+      break
+    fi
+  done
+done
+ESTIMATED=$LEFT_SECONDS
+if (( TODO_BINARIES > 0 )); then
+  if (( LEFT_SECONDS > 0 )); then
+    echo "[build.sh] $TODO_BINARIES binaries to build, about $(clock "$LEFT_SECONDS") as the last recorded build took" >&2
+  else
+    echo "[build.sh] $TODO_BINARIES binaries to build (no earlier build to estimate the time from: tens of minutes)" >&2
+  fi
+fi
 for c in "${comps[@]}"; do
   build_one "$c"
 done

@@ -3,67 +3,78 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from typing import Any
 
 from mlkube.errors import UsageError
 from mlkube.manifests.objects import ObjectRef
 from mlkube.rules.doctor import RULES
-from mlkube.rules.doctor.common import ref
+from mlkube.rules.doctor.common import Owners, owners, ref
+from mlkube.rules.doctor.owners import chain
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.model import Finding
 from mlkube.snapshots.evidence import Evidence, clipped
 from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, JOBSET_LABEL
 
+# Listed for context, not workloads: a Service or a claim named NAME is not a job.
+_CONTEXT = frozenset({
+    "Event", "Node", "Service", "ResourceQuota", "NetworkPolicy", "PersistentVolumeClaim",
+    "StorageClass", "LocalQueue", "ClusterQueue", "PriorityClass", "HorizontalPodAutoscaler",
+})  # fmt: skip
 
-def _belongs(obj: dict[str, Any], name: str) -> bool:
+
+def _objects(evidence: Evidence) -> Iterator[dict[str, Any]]:
+    for key, items in evidence.objects.items():
+        api_version, kind = key.rsplit("/", 1)
+        for o in items:
+            yield {"apiVersion": api_version, "kind": kind, **o}
+
+
+def _names(obj: dict[str, Any], index: Owners) -> set[str]:
+    """The names ``obj`` answers to: its own, its owners' up to the top, the job or
+    endpoint its labels name, and for an event the object it is about."""
     meta = obj.get("metadata", {})
     labels = meta.get("labels") or {}
-    owners = {o.get("name") for o in meta.get("ownerReferences") or []}
-    involved = (obj.get("involvedObject") or {}).get("name", "")
-    return (
-        meta.get("name") == name
-        or name in owners
-        or labels.get(JOB_NAME_LABEL) == name
-        or labels.get(ISVC_LABEL) == name
-        or labels.get(JOBSET_LABEL) == name  # a TrainJob's pods: its JobSet's name
-        or involved == name
-        or involved.startswith(f"{name}-")
-    )
+    names = {str(meta.get("name", ""))}
+    names.update(o.name for o in chain(obj, index))
+    names.update(str(labels[k]) for k in (JOB_NAME_LABEL, ISVC_LABEL, JOBSET_LABEL) if k in labels)
+    involved = obj.get("involvedObject") or {}
+    if involved.get("name"):
+        names.add(str(involved["name"]))
+        names.update(o.name for o in chain({"metadata": {**meta, "ownerReferences": [involved]}},
+                                           index))  # fmt: skip
+    return names - {""}
 
 
-_PER_WORKLOAD = (
-    "v1/Pod",
-    "v1/Event",
-    "kubeflow.org/v1/PyTorchJob",
-    "trainer.kubeflow.org/v1alpha1/TrainJob",
-    "serving.kserve.io/v1beta1/InferenceService",
-    "kueue.x-k8s.io/v1beta2/Workload",
-)
+def _belongs(obj: dict[str, Any], name: str, index: Owners) -> bool:
+    if name in _names(obj, index):
+        return True
+    involved = str((obj.get("involvedObject") or {}).get("name", ""))
+    return involved.startswith(f"{name}-")  # a Job's pods named in events, say
 
 
 def belonging(evidence: Evidence, name: str) -> set[ObjectRef]:
-    """The objects that make up job or endpoint ``name``: itself, its pods, workloads."""
-    return {
-        ref({"apiVersion": key.rsplit("/", 1)[0], "kind": key.rsplit("/", 1)[1], **o})
-        for key in _PER_WORKLOAD
-        for o in evidence.objects.get(key, [])
-        if _belongs(o, name)
-    }
+    """The objects that make up workload ``name``: itself, its owned objects and pods,
+    its Kueue workload, its events, and its owners (those a finding may point at)."""
+    index = owners(evidence)
+    found: set[ObjectRef] = set()
+    for obj in _objects(evidence):
+        if obj["kind"] in _CONTEXT - {"Event"} or not _belongs(obj, name, index):
+            continue
+        found.add(ref(obj))
+        for o in chain(obj, index):
+            found.add(ObjectRef(o.api_version, o.kind, o.namespace or None, o.name))
+    return found
 
 
 def _workload_names(evidence: Evidence) -> set[str]:
-    """The names users ask doctor about: jobs, endpoints, owners and pods."""
+    """The names users ask doctor about: workloads, their owners and pods."""
+    index = owners(evidence)
     names: set[str] = set()
-    for key in _PER_WORKLOAD:
-        for o in evidence.objects.get(key, []):
-            meta = o.get("metadata", {})
-            labels = meta.get("labels") or {}
-            names.add(str(meta.get("name", "")))
-            names.update(str(r.get("name", "")) for r in meta.get("ownerReferences") or [])
-            names.update(
-                str(labels[k]) for k in (JOB_NAME_LABEL, ISVC_LABEL, JOBSET_LABEL) if k in labels
-            )
-    return names - {""}
+    for obj in _objects(evidence):
+        if obj["kind"] not in _CONTEXT:
+            names |= _names(obj, index)
+    return names
 
 
 def require_workload(evidence: Evidence, name: str, source: str | None = None) -> None:
@@ -88,13 +99,20 @@ def diagnose(
     selection = selection or Selection()
     findings = run(selection.enabled(RULES), evidence, selection)
     if name is not None:
-        mine = belonging(evidence, name)
-        findings = (f for f in findings if f.where.obj in mine)
+        mine = {_same(r) for r in belonging(evidence, name)}
+        findings = (f for f in findings if _same(f.where.obj) in mine)
     return ordered(findings)
 
 
+def _same(r: ObjectRef) -> tuple[str, str | None, str]:
+    """An object by kind, namespace and name: an owner reference and the listed
+    object may spell the group's version differently."""
+    return (r.kind, r.namespace or None, r.name)
+
+
 def examined(evidence: Evidence, name: str | None = None) -> int:
-    """How many workload objects (jobs, endpoints, pods, Kueue workloads) were examined."""
+    """How many workload objects (jobs, endpoints, pods, Kueue workloads, their owners)
+    were examined."""
     if name is not None:
         return len({r for r in belonging(evidence, name) if r.kind != "Event"})
-    return sum(len(evidence.objects.get(k, [])) for k in _PER_WORKLOAD if k != "v1/Event")
+    return sum(1 for o in _objects(evidence) if o["kind"] not in _CONTEXT)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from mlkube.manifests.claims import with_device_claims
 from mlkube.manifests.objects import Manifest, ObjectRef, manifests
 from mlkube.manifests.trainer import (
     RuntimeKey,
@@ -15,7 +16,7 @@ from mlkube.manifests.trainer import (
     runtime_key,
     runtime_ref,
 )
-from mlkube.manifests.yamlstream import read_paths
+from mlkube.manifests.yamlstream import Document, read_paths
 from mlkube.rules.engine import Selection, ordered, run
 from mlkube.rules.lint import INPUT_RULES, OBJECT_RULES
 from mlkube.rules.lint.inventory import Inventory
@@ -54,7 +55,7 @@ def lint_manifests(items: Iterable[Manifest], selection: Selection | None = None
     findings: list[Finding] = []
     count = 0
     trainjobs = _TrainJobs()
-    for item in items:
+    for item in with_device_claims(items):  # pods wait for the DRA claims they name
         count += 1
         suppressed.add(item)
         for m in trainjobs.add(item):
@@ -98,7 +99,21 @@ class _TrainJobs:
 
 
 def lint_paths(
-    paths: Sequence[str], selection: Selection | None = None, stdin: BinaryIO | None = None
+    paths: Sequence[str],
+    selection: Selection | None = None,
+    stdin: BinaryIO | None = None,
+    *,
+    seen: Callable[[Document], None] | None = None,
 ) -> Report:
-    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input."""
-    return lint_manifests(manifests(read_paths(paths, stdin)), selection)
+    """Lint files, directories and ``-`` (stdin); raises InputError on unreadable input.
+    ``seen`` hears of each document as it is read (progress)."""
+    docs = read_paths(paths, stdin)
+    if seen is not None:
+        docs = _tap(docs, seen)
+    return lint_manifests(manifests(docs), selection)
+
+
+def _tap(docs: Iterable[Document], seen: Callable[[Document], None]) -> Iterator[Document]:
+    for doc in docs:
+        seen(doc)
+        yield doc

@@ -23,7 +23,7 @@ from .unprivileged import run_unprivileged
 def previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A bundle from an earlier render, which a failed render must leave as it was."""
     monkeypatch.chdir(tmp_path)
-    result = run_cli("render", str(EXAMPLES / "platform.yaml"), "-o", "bundle")
+    result = run_cli("render", str(EXAMPLES / "platform.yaml"), "--output-dir", "bundle")
     assert result.code == 0, result.err
     return tmp_path / "bundle"
 
@@ -43,7 +43,7 @@ def test_a_parent_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     Path("notes").write_text("a file")
     for target in ("notes/out", "notes/a/b"):
-        result = run_cli("render", str(EXAMPLES), "-o", target)
+        result = run_cli("render", str(EXAMPLES), "--output-dir", target)
         assert result.code == 2
         assert "notes is not a directory" in _one_line(result.err)
     assert Path("notes").read_text() == "a file"
@@ -53,14 +53,14 @@ def test_a_parent_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("target", [".", "./", "..", "/"])
 def test_the_working_directory_is_never_replaced(previous: Path, target: str) -> None:
     before = sorted(p.name for p in previous.parent.iterdir())
-    result = run_cli("render", str(EXAMPLES), "-o", target)
+    result = run_cli("render", str(EXAMPLES), "--output-dir", target)
     assert result.code == 2
     assert "working directory" in _one_line(result.err)
     assert sorted(p.name for p in previous.parent.iterdir()) == before  # no ..old.* left
 
 
 def test_an_empty_output_path(previous: Path) -> None:
-    result = run_cli("render", str(EXAMPLES), "-o", "")
+    result = run_cli("render", str(EXAMPLES), "--output-dir", "")
     assert result.code == 2
     line = _one_line(result.err)
     assert "an empty path" in line and "mlkube: :" not in line
@@ -69,14 +69,14 @@ def test_an_empty_output_path(previous: Path) -> None:
 def test_a_directory_render_did_not_write_is_refused(tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "x.yaml").write_text("kind: Mine\n")
-    result = run_cli("render", str(EXAMPLES), "-o", str(tmp_path / "mine"))
+    result = run_cli("render", str(EXAMPLES), "--output-dir", str(tmp_path / "mine"))
     assert result.code == 2 and "not written by mlkube render" in _one_line(result.err)
     assert (tmp_path / "mine" / "x.yaml").read_text() == "kind: Mine\n"
 
 
 def test_a_render_replaces_its_own_earlier_bundle(previous: Path) -> None:
     before = _tree(previous)
-    result = run_cli("render", str(EXAMPLES), "-o", "bundle")
+    result = run_cli("render", str(EXAMPLES), "--output-dir", "bundle")
     assert result.code == 0, result.err
     after = _tree(previous)
     assert after["kustomization.yaml"].startswith(MARKER)
@@ -102,7 +102,7 @@ def _render_with_no_file_size(*args: str, cwd: Path) -> subprocess.CompletedProc
 def test_a_file_size_limit_keeps_the_previous_bundle(previous: Path) -> None:
     """EFBIG: Python ignores SIGXFSZ, so the write fails with an OSError mid-bundle."""
     before = _tree(previous)
-    proc = _render_with_no_file_size("-o", "bundle", cwd=previous.parent)
+    proc = _render_with_no_file_size("--output-dir", "bundle", cwd=previous.parent)
     assert proc.returncode == 2
     assert "bundle: cannot write the bundle: File too large" in _one_line(proc.stderr.decode())
     assert _tree(previous) == before
@@ -127,7 +127,7 @@ def test_an_unwritable_parent(shared_dir: Path) -> None:
     locked = shared_dir / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    result = run_unprivileged("render", str(EXAMPLES), "-o", "locked/out", cwd=shared_dir)
+    result = run_unprivileged("render", str(EXAMPLES), "--output-dir", "locked/out", cwd=shared_dir)
     assert result.code == 2
     assert "locked/out: cannot write the bundle: Permission denied" in _one_line(result.err)
     assert list(locked.iterdir()) == []

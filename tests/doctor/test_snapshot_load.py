@@ -117,11 +117,24 @@ def test_nulls_read_as_absent_fields() -> None:
     assert evidence.of("v1", "Pod") == [{"metadata": {"name": "p"}, "spec": {}}]
 
 
-def test_unknown_kinds_and_extra_fields_are_kept_unchecked() -> None:
-    data = _envelope(**{"example.com/v1/Gadget": [{"anything": [1, "x"]}]})
+def test_unknown_kinds_and_extra_fields_are_kept_with_only_their_metadata_checked() -> None:
+    """Any kind may own pods (a custom operator's job): doctor walks its metadata."""
+    gadget = {"metadata": {"name": "g"}, "anything": [1, "x"]}
+    data = _envelope(**{"example.com/v1/Gadget": [gadget]})
     data["future"] = {"field": 1}
     evidence = Evidence.parse(json.dumps(data), "s.json")
-    assert evidence.objects["example.com/v1/Gadget"] == [{"anything": [1, "x"]}]
+    assert evidence.objects["example.com/v1/Gadget"] == [gadget]
+    owned = {"metadata": {"name": "g", "ownerReferences": "Deployment web"}}
+    error = _refused_data(_envelope(**{"example.com/v1/Gadget": [owned]}))
+    assert 'objects["example.com/v1/Gadget"][0].metadata.ownerReferences: expected a list' in (
+        error
+    )
+
+
+def _refused_data(data: dict[str, object]) -> str:
+    with pytest.raises(InputError) as caught:
+        Evidence.parse(json.dumps(data, indent=1), "s.json")
+    return str(caught.value)
 
 
 def test_the_cli_reports_a_bad_snapshot_in_one_line_with_exit_2(

@@ -124,7 +124,11 @@ def test_a_cycle_ends() -> None:
 def test_findings_are_the_trainjobs() -> None:
     findings = diagnose(evidence())
     by_rule = {f.rule: f for f in findings}
-    assert "of TrainJob ml/llama cannot be scheduled" in by_rule["DK201"].message
+    unschedulable = by_rule["DK201"]
+    assert unschedulable.message.startswith(
+        "TrainJob ml/llama: 1 pod(s) (llama-node-0-2-q2x7k) cannot be scheduled: "
+    )
+    assert (unschedulable.where.obj.kind, unschedulable.where.obj.name) == ("TrainJob", "llama")
     quota = [f for f in findings if f.rule == "DK204"]
     assert len(quota) == 1 and quota[0].where.obj.kind == "TrainJob"
     assert quota[0].message.startswith("TrainJob ml/llama cannot create its pods")
@@ -154,3 +158,17 @@ def test_the_snapshot_round_trips_with_the_new_kinds() -> None:
     loaded = Evidence.parse(ev.to_json(), "snapshot.json")
     assert loaded.of(TJ_API, "TrainJob") == ev.of(TJ_API, "TrainJob")
     assert [f.message for f in diagnose(loaded)] == [f.message for f in diagnose(ev)]
+
+
+def test_a_trainjob_whose_ranks_together_exceed_the_quota_can_never_run() -> None:
+    """Its Job was refused a fourth 8-GPU pod under a 24-GPU quota: with 3 nodes it
+    waits for room; with 4 (32 GPUs at once, as rendezvous needs) it never fits."""
+    ev = evidence()
+    (waiting,) = [f for f in diagnose(ev) if f.rule == "DK204"]
+    assert "never" not in waiting.message
+    ev.objects["trainer.kubeflow.org/v1alpha1/TrainJob"][0]["spec"]["trainer"]["numNodes"] = 4
+    (never,) = [f for f in diagnose(ev) if f.rule == "DK204"]
+    assert never.message.endswith(
+        "it can never run: its 4 pods, which must run together, ask 32 "
+        "requests.nvidia.com/gpu and the quota allows 24"
+    )

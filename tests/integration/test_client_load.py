@@ -162,7 +162,7 @@ def test_doctor_under_apf_rejections_still_returns_every_pod(
     rejected_before = _metric(kube, "apiserver_flowcontrol_rejected_requests_total",
                               priority_level=level)  # fmt: skip
     saved = tmp_path / "evidence.json"
-    result = mlkube("doctor", "-v", "4", "--save", str(saved), "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", "-v", "4", "--save", str(saved), "-o", "json", kubeconfig=kubeconfig)
     assert result.code in (0, 1), result.err  # findings or none, but an answer
     retries = [line for line in result.err.splitlines() if line.startswith("mlkube: retry ")]
     assert retries, result.err
@@ -322,7 +322,7 @@ def test_doctor_says_which_optional_kinds_it_could_not_read(
     kubeconfig = _account_kubeconfig(
         kube, local_cluster, tmp_path / "kc", "no-events", no_events, cluster_wide=True
     )
-    result = mlkube("doctor", "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", "-o", "json", kubeconfig=kubeconfig)
     assert result.code in (0, 1), result.err
     unread = [line for line in result.err.splitlines() if "could not read" in line]
     assert any("v1/Event" in line and "cannot list resource \"events\"" in line

@@ -19,6 +19,8 @@ def test_second_cluster_runs_beside_the_first_and_down_leaves_nothing(
     up = mlkube("cluster", "up", "--name", other)
     assert up.code == 0, up.err
     assert up.out.strip() == f"export KUBECONFIG={cluster.kubeconfig_path(other)}"
+    # piped, `up` is quiet: the last line only (tests/integration/test_cluster_up_progress.py)
+    assert len(up.err.splitlines()) == 1 and up.err.startswith(f"mlkube: cluster {other!r} up in")
     try:
         first = json.loads(mlkube("cluster", "status", "--name", NAME, "-o", "json").out)
         second = json.loads(mlkube("cluster", "status", "--name", other, "-o", "json").out)

@@ -23,7 +23,7 @@ NAMESPACE = "doctor"
 
 
 def _doctor(mlkube: Run, kubeconfig: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    result = mlkube("doctor", *args, "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", *args, "-o", "json", kubeconfig=kubeconfig)
     return result.code, json.loads(result.out)["findings"], result.err
 
 
@@ -57,6 +57,11 @@ def test_each_failure_is_diagnosed_with_its_cause(
     assert code == 1
     oom = next(f for f in findings if f["rule"] == "DK101")
     assert "to 12Gi (1.5x)" in oom["remediation"]
+    toomany = next(f for f in findings if f["object"]["name"] == "toomany")
+    assert (
+        "it can never run: each pod asks 16 nvidia.com/gpu, the largest node of its pool"
+        in (toomany["message"])
+    )  # the T4 pool's nodes have 4 (examples/platform.yaml)
     notol = next(f for f in findings if f["object"]["name"] == "notol")
     assert "nvidia.com/gpu=present:NoSchedule" in notol["message"]
 
@@ -81,7 +86,7 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(
         spec = {"containers": [{"name": "c", "image": "x:1"}], "nodeSelector": {"no": "node"}}
         kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": pod, "spec": spec})
     after = gather(kube, "doctor-scale")
-    assert after.calls == before
+    assert after.calls == before <= 14  # issue 11's bound
     assert len(after.of("v1", "Pod")) >= 30
 
 
@@ -136,7 +141,7 @@ def test_preflight_reports_what_the_local_cluster_has_and_lacks(
     assert lines["PF109 gpu-metric-served"] == "warn"
     bigger = tmp_path / "platform.yaml"
     bigger.write_text(Path(platform).read_text().replace("nodes: 2\n", "nodes: 5\n", 1))
-    payload = json.loads(preflight("--platform", str(bigger), "-f", "json").out)
+    payload = json.loads(preflight("--platform", str(bigger), "-o", "json").out)
     pools = [f for f in payload["findings"] if f["rule"] == "PF201"]
     assert pools and "the Platform says 5" in pools[0]["message"]
 

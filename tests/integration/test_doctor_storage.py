@@ -35,7 +35,7 @@ def _job(name: str, claim: str) -> dict[str, Any]:
 
 
 def _claim_findings(mlkube: Run, kubeconfig: Path, name: str) -> list[dict[str, Any]]:
-    result = mlkube("doctor", name, "-n", NAMESPACE, "-f", "json", kubeconfig=kubeconfig)
+    result = mlkube("doctor", name, "-n", NAMESPACE, "-o", "json", kubeconfig=kubeconfig)
     if result.code == 2:  # the Job's pods are not there yet
         return []
     return [f for f in json.loads(result.out)["findings"] if f["rule"] == "DK205"]
@@ -61,7 +61,7 @@ def test_a_missing_then_unbindable_claim_is_one_finding_naming_it(
             f"create PersistentVolumeClaim 'datasets' in namespace '{NAMESPACE}'"
             in (missing["remediation"])
         )
-        everything = mlkube("doctor", "-n", NAMESPACE, "-f", "json", kubeconfig=local_cluster)
+        everything = mlkube("doctor", "-n", NAMESPACE, "-o", "json", kubeconfig=local_cluster)
         rules = [f["rule"] for f in json.loads(everything.out)["findings"]]
         assert rules == ["DK205"]  # not also DK201 once per pod with the raw message
 

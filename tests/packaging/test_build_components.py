@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from mlkube.localcluster.binaries import BINARIES, CLUSTER, MODULES
+from mlkube.localcluster.binaries import BINARIES, CLUSTER, MODULES, version
 
 from ..conftest import ROOT
 
@@ -35,3 +35,12 @@ def test_an_unknown_component_is_refused_by_name() -> None:
     )
     assert proc.returncode == 1
     assert "unknown component 'nosuch'" in proc.stderr and "helm kubectl" in proc.stderr
+
+
+def test_the_seed_of_build_times_names_every_binary_at_its_pinned_version() -> None:
+    """tools/build-times.tsv (the cold build of docs/testbed.md) is what build.sh
+    estimates from on a machine that never built: it must name what build.sh builds."""
+    rows = [r.split("\t") for r in (ROOT / "tools" / "build-times.tsv").read_text().splitlines()]
+    assert {r[0] for r in rows} == set(MODULES)
+    assert {(c, b) for b, c in BINARIES.items()} <= {(r[0], r[1]) for r in rows}
+    assert all(r[3] == version(r[0]) and int(r[2]) > 0 for r in rows)

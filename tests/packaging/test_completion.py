@@ -66,10 +66,11 @@ def test_bash_completes_nested_actions_and_choices(scripts: dict[str, Path]) -> 
         "manifests",
         "run",
     ]
-    assert sorted(bash_complete(scripts["bash"], "mlkube", "lint", "--format", "")) == [
+    assert sorted(bash_complete(scripts["bash"], "mlkube", "lint", "-o", "")) == [
         "json",
         "sarif",
         "text",
+        "yaml",
     ]
     assert "--fail-on" in bash_complete(scripts["bash"], "mlkube", "lint", "--f")
 
@@ -81,6 +82,9 @@ def test_bash_completes_rule_ids_and_files(scripts: dict[str, Path], tmp_path: P
     assert first.id in offered and all(w.startswith(first.id[:3]) for w in offered)
     (tmp_path / "job.yaml").write_text("{}\n")
     assert bash_complete(scripts["bash"], "mlkube", "lint", "jo", cwd=tmp_path) == ["job.yaml"]
+    assert bash_complete(scripts["bash"], "mlkube", "lint", "-f", "jo", cwd=tmp_path) == [
+        "job.yaml"
+    ]
 
 
 def test_zsh_script_parses_and_registers_mlkube(scripts: dict[str, Path]) -> None:
@@ -114,6 +118,7 @@ def test_fish_script_parses_and_completes(scripts: dict[str, Path]) -> None:
         "json",
         "sarif",
         "text",
+        "yaml",
     ]
 
 

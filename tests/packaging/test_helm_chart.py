@@ -118,7 +118,13 @@ def test_values_reach_the_deployment(helm: Path, tmp_path: Path) -> None:
         "image": {"repository": "registry.example/mlkube", "tag": "0.1.0-rc1"},
         "replicas": 1,
         "leaderElection": {"enabled": False},
-        "controller": {"workers": 4, "resyncSeconds": 10, "extraArgs": ["--give-up-after=60"]},
+        "controller": {
+            "workers": 4,
+            "resyncSeconds": 10,
+            "refusedRetrySeconds": 5,
+            "giveUpAfterSeconds": 90,
+            "extraArgs": ["--watch-timeout=120"],
+        },
         "terminationGracePeriodSeconds": 60,
         "priorityClassName": "system-cluster-critical",
         "avoidSpot": False,
@@ -133,7 +139,8 @@ def test_values_reach_the_deployment(helm: Path, tmp_path: Path) -> None:
     assert container["args"] == [
         "controller", "run", "--lease-namespace", NAMESPACE,
         "--metrics-bind-address", f"0.0.0.0:{METRICS_PORT}",
-        "--no-leader-elect", "--workers", "4", "--resync", "10", "--give-up-after=60",
+        "--no-leader-elect", "--workers", "4", "--resync", "10", "--refused-retry", "5",
+        "--give-up-after", "90", "--watch-timeout=120",
     ]  # fmt: skip
     assert pod["terminationGracePeriodSeconds"] == 60
     assert pod["priorityClassName"] == "system-cluster-critical"

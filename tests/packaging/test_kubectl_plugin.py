@@ -5,12 +5,14 @@ on PATH and hands it the rest of the command line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ..conftest import ROOT
 from .tools import built
@@ -29,6 +31,8 @@ def _kubectl(
 ) -> subprocess.CompletedProcess[str]:
     # Only the virtualenv's bin and the system's: no other kubectl plugin on PATH.
     env = {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": "/nonexistent"}
+    if "PYTHONPATH" in os.environ:  # a checkout under test, beside the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         [str(kubectl), *args], input=stdin, env=env, capture_output=True, text=True,
         timeout=120, check=False,
@@ -62,3 +66,14 @@ def test_kubectl_passes_verbs_flags_and_stdin(kubectl: Path) -> None:
     assert "MK208" in {f["rule"] for f in json.loads(proc.stdout)["findings"]}
     bad = _kubectl(kubectl, "mlkube", "lint", "--no-such-flag", "-")
     assert bad.returncode == 2 and "unrecognized arguments: --no-such-flag" in bad.stderr
+
+
+def test_kubectl_style_flags_reach_mlkube(kubectl: Path) -> None:
+    """`kubectl mlkube lint -f - -o yaml`: kubectl hands over -f and -o untouched."""
+    job = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ml}\ndata: {k: v}\n"
+    proc = _kubectl(kubectl, "mlkube", "lint", "-f", "-", "-o", "yaml", stdin=job)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout) == {
+        "findings": [],
+        "summary": {"objects": 1, "findings": 0, "info": 0, "warning": 0, "error": 0},
+    }

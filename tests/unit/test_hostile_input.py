@@ -309,7 +309,7 @@ def test_render_refuses_odd_numbers_with_a_line(
     mlkube: Run, tmp_path: Path, pattern: str, value: str, says: str
 ) -> None:
     folder = _spec_dir(tmp_path, (pattern, value))
-    result = mlkube("render", str(folder), "-o", str(tmp_path / "out"))
+    result = mlkube("render", str(folder), "--output-dir", str(tmp_path / "out"))
     assert result.code == 2 and "Traceback" not in result.err, result.err
     assert len(result.err.strip().splitlines()) == 1 and says in result.err, result.err
     assert re.match(r"mlkube: .*resnet-training.yaml:\d+: spec\.", result.err), result.err
@@ -322,5 +322,5 @@ def test_render_refuses_a_huge_pool_quantity(mlkube: Run, tmp_path: Path) -> Non
     (tmp_path / "platform.yaml").write_text(
         re.sub(r"^(\s+memory:) \S+", r"\1 '1e400'", platform, count=1, flags=re.M)
     )
-    result = mlkube("render", str(tmp_path), "-o", str(tmp_path / "out"))
+    result = mlkube("render", str(tmp_path), "--output-dir", str(tmp_path / "out"))
     assert result.code == 2 and "larger than Kubernetes can count" in result.err, result.err

@@ -123,7 +123,7 @@ def test_the_version_loads_no_verb() -> None:
         (["rules"], ("httpx", "pydantic", "mlkube.cluster", "mlkube.lint", "mlkube.render")),
         (["doctor", "--help"], ("pydantic", "mlkube.lint", "mlkube.render", "mlkube.spec")),
         (["lint", "--help"], ("httpx", "mlkube.cluster", "mlkube.render")),
-        (["status", "--help"], ("pydantic", "mlkube.rules", "mlkube.render")),
+        (["status", "--help"], ("pydantic", "mlkube.lint", "mlkube.rules.lint", "mlkube.render")),
         (["plan", "--help"], ("httpx", "mlkube.cluster", "mlkube.rules")),
     ],
 )

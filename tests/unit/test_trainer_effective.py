@@ -28,7 +28,7 @@ def test_patch_and_trainer_merge_into_the_runtime_template() -> None:
     assert t.replicas == 2  # trainer.numNodes
     (c,) = t.containers
     assert c.image == "registry.example.com/ml/llama-finetune:0.9.1"
-    assert c.gpus() == 4
+    assert c.accelerators() == 4
     assert [m["mountPath"] for m in c.mounts] == ["/dev/shm"]
     # The image is the TrainJob's; the container's name the runtime's; the mount the patch's.
     assert merged.at(*c.field("image")).obj.kind == "TrainJob"

@@ -94,7 +94,7 @@ EXPECTED = {  # kind: (role of the GPU template, its replicas, line of the GPU r
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_gpu_template_is_found_with_role_replicas_and_line(kind: str) -> None:
     (m,) = manifests(read_text(KINDS[kind], f"{kind}.yaml"))
-    gpu = [t for t in pod_templates(m) if t.gpus() == 2]
+    gpu = [t for t in pod_templates(m) if t.accelerators() == 2]
     assert len(gpu) == 1
     role, replicas, line = EXPECTED[kind]
     assert (gpu[0].role, gpu[0].replicas) == (role, replicas)

@@ -1,4 +1,4 @@
-"""``mlkube apply PATH... [--dry-run=server] [--force-conflicts]``"""
+"""``mlkube apply (PATH | -f PATH)... [--dry-run=server] [--force-conflicts]``"""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import sys
 from collections import Counter
 from typing import Any
 
-from mlkube.cli import kubeopts
+from mlkube.cli import kubeopts, options
 from mlkube.cluster.apply import Applied, apply_objects, load_inputs
+from mlkube.manifests import labelselector
 
 
 def register(verbs: Any) -> None:
@@ -20,7 +21,7 @@ def register(verbs: Any) -> None:
         "namespaces, quotas, …, workloads. Jobs and endpoints given without their Platform "
         "use the Platform the cluster holds (applied with it).",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="spec or manifest file, directory, -")
+    options.add_filenames(p, "spec or manifest file, directory, or - for stdin")
     p.add_argument(
         "--dry-run",
         choices=("none", "server"),
@@ -32,20 +33,24 @@ def register(verbs: Any) -> None:
         action="store_true",
         help="take over fields another field manager owns (default: report the conflict)",
     )
-    kubeopts.add(p)
+    kubeopts.add(p, selector=True)  # -l: apply only the objects with these labels
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    selected = labelselector.parse(args.selector) if args.selector is not None else None
     kube, namespace = kubeopts.connect(args)
 
     def show(applied: Applied) -> None:
         print(applied, flush=True)
 
     with kube:
+        objects = load_inputs(kube, args.paths)
+        if selected is not None:
+            objects = [o for o in objects if selected(o["metadata"].get("labels") or {})]
         results = apply_objects(
             kube,
-            load_inputs(kube, args.paths),
+            objects,
             dry_run=args.dry_run == "server",
             force=args.force_conflicts,
             namespace=namespace,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from mlkube.cli import options
 from mlkube.errors import UsageError
+from mlkube.fileio import write_atomic
 from mlkube.localcluster import cluster
+from mlkube.localcluster.binaries import cache_root
+from mlkube.progress import Progress, clock
 from mlkube.spec import load_platform
 
 
@@ -33,7 +41,7 @@ def register(verbs: Any) -> None:
     )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
-    status.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    options.add_output(status, ("text", "json", "yaml"))
     for action, run in ((up, run_up), (down, run_down), (status, run_status)):
         action.add_argument("--name", default="mlkube", help="cluster name (default: mlkube)")
         action.set_defaults(run=run)
@@ -43,15 +51,41 @@ def _say(message: str) -> None:
     print(f"mlkube: {message}", file=sys.stderr)
 
 
+def _last_up() -> Path:
+    """How long the last `cluster up` on this machine took: the estimate of the next."""
+    return cache_root() / "cluster-up.json"
+
+
+def _up_progress() -> Progress:
+    try:
+        last = float(json.loads(_last_up().read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        last = None
+    return Progress("cluster up", last, unit=clock, rate=False)
+
+
 def run_up(args: argparse.Namespace) -> int:
+    """On a terminal, one line: time so far of the last up's, and the step just done;
+    piped, quiet but for the last line (and the export on stdout)."""
     started = time.monotonic()
     platform = load_platform(args.platform) if args.platform else None
     for account in args.throttle:
         namespace, _, name = account.partition("/")
         if not namespace or not name:
             raise UsageError(f"--throttle {account!r}: expected NAMESPACE/SERVICEACCOUNT")
-    state = cluster.up(args.name, platform, _say, throttle=args.throttle)
-    _say(f"cluster {state.name!r} up in {time.monotonic() - started:.1f}s")
+    steps: list[str] = []
+    with _up_progress() as progress:
+
+        def step(message: str) -> None:
+            steps.append(message)
+            progress.update(time.monotonic() - started, message)
+
+        state = cluster.up(args.name, platform, step, throttle=args.throttle)
+    took = time.monotonic() - started
+    if len(steps) > 1:  # it started something (one step: it was running already)
+        with contextlib.suppress(OSError):  # only an estimate
+            write_atomic(str(_last_up()), json.dumps({"seconds": round(took, 1)}))
+    _say(f"cluster {state.name!r} up in {took:.1f}s")
     print(f"export KUBECONFIG={cluster.kubeconfig_path(args.name)}")
     return 0
 
@@ -64,8 +98,11 @@ def run_down(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     report = cluster.status(args.name)
-    if args.output == "json":
+    if args.format == "json":
         print(json.dumps(report, indent=2))
+        return 0
+    if args.format == "yaml":
+        print(yaml.safe_dump(report, sort_keys=False), end="")
         return 0
     print(f"cluster     {report['name']}  {report['server']}")
     print(f"kubeconfig  {report['kubeconfig']}")

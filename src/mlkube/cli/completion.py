@@ -10,15 +10,9 @@ from typing import Any
 SHELLS = ("bash", "zsh", "fish")
 # Arguments that name files (or, for render's output, a directory): the shell offers
 # paths for them instead of nothing.
-FILE_ARGS = frozenset({"paths", "config", "platform", "kubeconfig", "save", "source"})
-DIRECTORY_ARGS = frozenset({("render", "output")})
+FILE_ARGS = frozenset({"paths", "filenames", "config", "platform", "kubeconfig", "save", "source"})
+DIRECTORY_ARGS = frozenset({("render", "output_dir")})
 RULE_ARGS = frozenset({"rule", "disable"})
-
-INSTALL = {
-    "bash": 'eval "$(mlkube completion bash)"              # in ~/.bashrc',
-    "zsh": 'eval "$(mlkube completion zsh)"               # in ~/.zshrc, after compinit',
-    "fish": "mlkube completion fish > ~/.config/fish/completions/mlkube.fish",
-}
 
 
 def register(verbs: Any) -> None:
@@ -26,8 +20,6 @@ def register(verbs: Any) -> None:
         "completion",
         help="print a shell completion script (bash, zsh, fish)",
         description="Print a completion script for SHELL on standard output.",
-        epilog="examples:\n" + "\n".join(f"  {line}" for line in INSTALL.values()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("shell", metavar="SHELL", choices=SHELLS, help=", ".join(SHELLS))
     p.set_defaults(run=run_completion)

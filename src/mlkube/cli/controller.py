@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from mlkube.cli import kubeopts
+from mlkube.cli import kubeopts, options
 from mlkube.controller.manifests import IMAGE, NAMESPACE, bundle
 from mlkube.controller.metrics import parse_bind_address
 from mlkube.controller.reconciler import Options
@@ -30,7 +30,7 @@ def register(verbs: Any) -> None:
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     r = actions.add_parser("run", help="run the controller against a cluster")
-    kubeopts.add(r)
+    kubeopts.add(r, namespace=False)  # it watches every namespace; the Lease's is below
     r.add_argument(
         "--metrics-bind-address",
         default="127.0.0.1:9402",
@@ -83,6 +83,7 @@ def register(verbs: Any) -> None:
     m.add_argument("--image", default=IMAGE, help="default: %(default)s")
     m.add_argument("--namespace", default=NAMESPACE, help="default: %(default)s")
     m.add_argument("--replicas", type=int, default=2, help="default: 2 (one leads)")
+    options.add_output(m, ("yaml", "json"), default="yaml")
     m.set_defaults(run=print_manifests)  # fmt: skip
 
 
@@ -131,5 +132,8 @@ def print_manifests(args: argparse.Namespace) -> int:
     if not 0 <= args.replicas <= INT32_MAX:  # Deployment.spec.replicas is an int32
         raise UsageError(f"--replicas {str(args.replicas)[:20]}: must be from 0 to {INT32_MAX}")
     objs = bundle(args.image, args.namespace, args.replicas)
-    sys.stdout.write(yaml.safe_dump_all(objs, sort_keys=False))
+    if args.format == "json":
+        sys.stdout.write(options.json_list(objs))
+    else:
+        sys.stdout.write(yaml.safe_dump_all(objs, sort_keys=False))
     return 0

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from mlkube.cli import kubeopts
-from mlkube.cli.reportopts import add_report_options, use_color
+from mlkube.cli.options import add_report_options, use_color
 from mlkube.cluster.client import collector_paused
 from mlkube.cluster.evidence import gather, require
 from mlkube.doctor import diagnose, examined, require_workload
@@ -23,12 +23,15 @@ from mlkube.snapshots.evidence import Evidence
 def register(verbs: Any) -> None:
     p: argparse.ArgumentParser = verbs.add_parser(
         "doctor",
-        help="why is a training job or endpoint pending, killed or hung",
-        description="Gather evidence once (a fixed number of list calls), then diagnose: "
-        "unschedulable GPU pods and which cause, Kueue holds and evictions, OOM kills, "
-        "image pulls, crash loops.",
+        help="why is a workload (job, deployment, endpoint) pending, killed or hung",
+        description="Gather evidence once (list calls by kind, never by pod), then diagnose "
+        "each workload by its top-level owner, once per cause: unschedulable pods and which "
+        "cause, claims that do not exist, quota refusals, Kueue holds and evictions, jobs that "
+        "can never run, OOM kills, image pulls, crash loops.",
     )
-    p.add_argument("name", nargs="?", metavar="NAME", help="a job or endpoint (default: all)")
+    p.add_argument(
+        "name", nargs="?", metavar="NAME", help="a workload or pod (default: all); exit 2 if none"
+    )
     p.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     p.add_argument("--save", metavar="FILE", help="also write the evidence (never Secrets)")
     p.add_argument("--from", dest="source", metavar="FILE", help="diagnose saved evidence")

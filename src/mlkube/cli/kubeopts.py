@@ -5,17 +5,34 @@ from __future__ import annotations
 import argparse
 
 from mlkube.cli import clientopts
-from mlkube.cluster.auth import authenticate
 from mlkube.cluster.client import Kube
-from mlkube.cluster.kubeconfig import Impersonation, Overrides, load_connection
+from mlkube.cluster.kubeconfig import Impersonation, Overrides
 
 
-def add(p: argparse.ArgumentParser) -> None:
+def add(
+    p: argparse.ArgumentParser,
+    *,
+    namespace: bool = True,
+    all_namespaces: bool = False,
+    selector: bool = False,
+) -> None:
+    """The connection flags, and of ``-n``, ``-A`` and ``-l`` those the verb acts on
+    (a flag the verb would ignore is not offered: argparse refuses it)."""
     p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     p.add_argument("--context", help="kubeconfig context (default: its current-context)")
     p.add_argument("--cluster", help="kubeconfig cluster to use instead of the context's")
     p.add_argument("--user", help="kubeconfig user to use instead of the context's")
-    p.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+    if namespace:
+        p.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+    if all_namespaces:
+        p.add_argument(
+            "-A", "--all-namespaces", action="store_true", help="every namespace (-n is ignored)"
+        )
+    if selector:
+        p.add_argument(
+            "-l", "--selector", metavar="SELECTOR",
+            help="only objects with these labels, as kubectl's: key=value,key!=value,key in (a,b)",
+        )  # fmt: skip
     clientopts.add(p)  # --request-timeout, -v
     p.add_argument("--as", dest="as_user", metavar="USER", help="impersonate this user")
     p.add_argument(
@@ -39,7 +56,7 @@ def overrides(args: argparse.Namespace) -> Overrides:
         context=args.context,
         cluster=getattr(args, "cluster", None),
         user=getattr(args, "user", None),
-        namespace=args.namespace,
+        namespace=getattr(args, "namespace", None),
         impersonate=who,
     )
 
@@ -47,6 +64,6 @@ def overrides(args: argparse.Namespace) -> Overrides:
 def connect(args: argparse.Namespace) -> tuple[Kube, str]:
     """A client, and the namespace to use."""
     clientopts.configure_logging(args)
-    connection = load_connection(args.kubeconfig, overrides=overrides(args))
-    authenticate(connection)
-    return Kube(connection, clientopts.timeouts(args)), connection.namespace
+    from mlkube.api import open_kube  # noqa: PLC0415 - the public API loads the linter
+
+    return open_kube(args.kubeconfig, overrides(args), clientopts.timeouts(args))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mlkube.cli.reportopts import add_report_options, use_color
+from mlkube.cli import options
 from mlkube.config import load_config, unknown_rules
 from mlkube.errors import UsageError
 from mlkube.fileio import write_stdout
 from mlkube.lint import lint_paths
+from mlkube.progress import Reading
 from mlkube.report import render_findings
 from mlkube.rules.engine import at_or_above
 from mlkube.rules.lint import ALL_RULES
@@ -23,8 +24,8 @@ def register(verbs: Any) -> None:
         description="Check Kubernetes manifests (files, directories, or - for stdin) "
         "against ML-aware rules, looking inside the pod templates of every workload kind.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
-    add_report_options(p)
+    options.add_filenames(p, "file, directory, or - for stdin")
+    options.add_report_options(p)
     p.add_argument(
         "--fail-on",
         choices=[str(s) for s in Severity],
@@ -45,9 +46,14 @@ def run(args: argparse.Namespace) -> int:
     selection = config.selection()
     if args.disable:
         selection = type(selection)(selection.disabled | set(args.disable), selection.severities)
-    report = lint_paths(args.paths, selection)
+    with Reading(args.paths, "lint") as seen:
+        report = lint_paths(args.paths, selection, seen=seen)
     chunks = render_findings(
-        report.findings, args.format, ALL_RULES, objects=report.objects, color=use_color(args.color)
+        report.findings,
+        args.format,
+        ALL_RULES,
+        objects=report.objects,
+        color=options.use_color(args.color),
     )
     write_stdout(chunks)
     threshold = Severity(args.fail_on or config.fail_on or "warning")

@@ -11,12 +11,14 @@ client nor ``mlkube doctor`` the renderer; ``--help`` and a verb mistyped load t
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
 from importlib import import_module
 from typing import Any, NoReturn
 
+from mlkube.cli import examples  # argparse only: the examples under each verb's help
 from mlkube.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE, MlkubeError
 from mlkube.fileio import reason, write_stdout
 from mlkube.messages import one_line
@@ -90,6 +92,9 @@ def build_parser(modules: Sequence[str] = _EVERY) -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for name in modules:
         import_module(f"mlkube.cli.{name}").register(verbs)
+    examples.attach(parser)
+    # one line per verb in `mlkube --help`: its help starts where the longest name ends
+    parser.formatter_class = functools.partial(examples.Formatter, max_help_position=24, width=100)
     return parser
 
 
@@ -97,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     args = build_parser(needed(words)).parse_args(words)
     try:
+        if hasattr(args, "filenames"):
+            from mlkube.cli import options  # noqa: PLC0415 - the verb that takes -f loaded it
+
+            options.take_filenames(args)
         code: int = args.run(args)
         write_stdout([])  # a write that fails fails here, not at exit
     except MlkubeError as exc:

@@ -36,7 +36,7 @@ def register(verbs: Any) -> None:
         metavar="FILE",
         help="another Platform to simulate on the same trace (repeatable)",
     )
-    p.add_argument("--format", "-f", choices=("text", "json", "html"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("-o", "--output", default="-", metavar="FILE|-", help="default: stdout")
     p.add_argument("--prices", metavar="FILE", help="{pool: {onDemand: X, spot: Y}} per GPU-hour")
     p.add_argument(

@@ -10,7 +10,7 @@ import yaml
 
 from mlkube import rbac
 from mlkube.cli import kubeopts
-from mlkube.cli.reportopts import add_report_options, use_color
+from mlkube.cli.options import add_report_options, use_color
 from mlkube.cluster.facts import gather_facts
 from mlkube.preflight import judge, outcomes
 from mlkube.report import render_findings

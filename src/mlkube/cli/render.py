@@ -1,4 +1,4 @@
-"""``mlkube render PATH... [-o DIR|-]``"""
+"""``mlkube render PATH... [-o yaml|json] [--output-dir DIR]``"""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 import sys
 from typing import Any
 
+from mlkube.cli import options
 from mlkube.fileio import write_stdout
 from mlkube.render import render_paths
 from mlkube.render.output import to_stream, write_directory
+
+FORMATS = ("yaml", "json")
 
 
 def register(verbs: Any) -> None:
@@ -16,24 +19,36 @@ def register(verbs: Any) -> None:
         "render",
         help="render mlkube specs into the production bundle",
         description="Render Platform, TrainingJob and InferenceEndpoint specs into the "
-        "Kubernetes objects they need, in apply order.",
+        "Kubernetes objects they need, in apply order: one YAML stream (or a JSON List) on "
+        "standard output, or one file per object in --output-dir.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="spec file or directory")
+    options.add_filenames(p, "spec file or directory, or - for stdin")
     p.add_argument(
         "-o",
         "--output",
-        default="-",
-        metavar="DIR|-",
-        help="directory to write (kustomize-ready), or - for one YAML stream (default)",
+        default="yaml",
+        metavar="yaml|json",
+        help="format on standard output (default yaml); `-o DIR` is the deprecated "
+        "spelling of --output-dir DIR",
     )
+    p.add_argument("--output-dir", metavar="DIR", help="write a kustomize-ready directory instead")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    directory = args.output_dir
+    if args.output not in (*FORMATS, "-"):  # the old `-o DIR`
+        print(
+            f"mlkube: render -o DIR is deprecated: use --output-dir {args.output}",
+            file=sys.stderr,
+        )
+        directory = directory or args.output
     bundle = render_paths(args.paths)
-    if args.output == "-":
-        write_stdout([to_stream(bundle)])
+    if directory is not None:
+        files = write_directory(bundle, directory)
+        print(f"wrote {len(files)} objects to {directory}", file=sys.stderr)
+    elif args.output == "json":
+        write_stdout([options.json_list(bundle)])
     else:
-        files = write_directory(bundle, args.output)
-        print(f"wrote {len(files)} objects to {args.output}", file=sys.stderr)
+        write_stdout([to_stream(bundle)])
     return 0

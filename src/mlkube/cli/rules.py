@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
+import yaml
+
+from mlkube.cli import options
 from mlkube.errors import UsageError
 from mlkube.rules.docs import explain
 from mlkube.rules.registry import ALL_RULES
@@ -15,6 +19,7 @@ def register(verbs: Any) -> None:
     p: argparse.ArgumentParser = verbs.add_parser(
         "rules", help="list the lint, doctor and preflight rules"
     )
+    options.add_output(p, ("text", "json", "yaml"))
     p.set_defaults(run=run_rules)
     e: argparse.ArgumentParser = verbs.add_parser(
         "explain", help="what a rule checks, why, an example and the fix"
@@ -23,7 +28,19 @@ def register(verbs: Any) -> None:
     e.set_defaults(run=run_explain)
 
 
-def run_rules(_args: argparse.Namespace) -> int:
+def run_rules(args: argparse.Namespace) -> int:
+    if args.format != "text":
+        rules = [
+            {"id": r.id, "name": r.name, "severity": str(r.severity), "summary": r.doc.summary}
+            for r in ALL_RULES
+        ]
+        text = (
+            json.dumps({"rules": rules}, indent=2) + "\n"
+            if args.format == "json"
+            else yaml.safe_dump({"rules": rules}, sort_keys=False)
+        )
+        sys.stdout.write(text)
+        return 0
     width = max(len(r.name) for r in ALL_RULES)
     for r in ALL_RULES:
         sys.stdout.write(f"{r.id}  {r.name:<{width}}  {r.severity!s:<7}  {r.doc.summary}\n")

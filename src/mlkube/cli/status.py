@@ -1,4 +1,5 @@
-"""``mlkube status NAME`` and ``mlkube wait NAME --for=Succeeded|Ready --timeout=…``"""
+"""``mlkube status [NAME] [-A] [-l SELECTOR]`` and
+``mlkube wait NAME --for=Succeeded|Ready --timeout=…``"""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import re
 import sys
 from typing import Any
 
-from mlkube.cli import kubeopts
-from mlkube.cluster.status import Status, follow, job_status
+import yaml
+
+from mlkube.cli import kubeopts, options
+from mlkube.cluster.status import Status, follow, job_status, job_statuses
 from mlkube.cluster.waiting import WaitTimeout
 from mlkube.errors import UsageError
 
+FORMATS = ("text", "json", "yaml")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -23,10 +27,15 @@ def register(verbs: Any) -> None:
     w: argparse.ArgumentParser = verbs.add_parser(
         "wait", help="follow a training job or endpoint until it reaches a state"
     )
+    s.add_argument(
+        "name", nargs="?", metavar="NAME",
+        help="TrainingJob or InferenceEndpoint name (default: every one, as -l selects)",
+    )  # fmt: skip
+    w.add_argument("name", metavar="NAME", help="TrainingJob or InferenceEndpoint name")
     for p in (s, w):
-        p.add_argument("name", metavar="NAME", help="TrainingJob or InferenceEndpoint name")
-        p.add_argument("-o", "--output", choices=("text", "json"), default="text")
-        kubeopts.add(p)
+        options.add_output(p, FORMATS)
+    kubeopts.add(s, all_namespaces=True, selector=True)
+    kubeopts.add(w)  # one named job, in one namespace
     w.add_argument(
         "--for",
         dest="condition",
@@ -47,18 +56,36 @@ def seconds(text: str) -> float:
     return hours * 3600 + minutes * 60 + secs
 
 
-def _show(status: Status, output: str) -> None:
+def _show(status: Status | list[Status], output: str) -> None:
+    data = (
+        status.to_dict() if isinstance(status, Status) else {"items": [s.to_dict() for s in status]}
+    )
     if output == "json":
-        print(json.dumps(status.to_dict()))
+        print(json.dumps(data))
+    elif output == "yaml":
+        print(yaml.safe_dump(data, sort_keys=False), end="")
     else:
-        print(status.line())
+        for one in [status] if isinstance(status, Status) else status:
+            print(one.line())
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """One named job (a single object), or a list: of every job in the namespace, in
+    every namespace (-A), with the labels -l asks for, or with that name in each (-A)."""
     kube, namespace = kubeopts.connect(args)
     with kube:
-        status = job_status(kube, args.name, namespace)
-    _show(status, args.output)
+        if args.name is not None and not args.all_namespaces and args.selector is None:
+            _show(job_status(kube, args.name, namespace), args.format)
+            return 0
+        statuses = job_statuses(
+            kube, None if args.all_namespaces else namespace, args.selector, args.name
+        )
+    where = "any namespace" if args.all_namespaces else f"namespace {namespace}"
+    if args.name is not None and not statuses:
+        raise UsageError(f"no TrainJob, PyTorchJob or InferenceService {args.name} in {where}")
+    if not statuses and args.format == "text":
+        print(f"mlkube: no training jobs or endpoints in {where}", file=sys.stderr)
+    _show(statuses, args.format)
     return 0
 
 
@@ -66,14 +93,14 @@ def run_wait(args: argparse.Namespace) -> int:
     timeout = seconds(args.timeout)
     if args.condition == "Complete":
         args.condition = "Succeeded"
-    live = args.output == "text" and sys.stdout.isatty()
+    live = args.format == "text" and sys.stdout.isatty()
     shown = [""]
 
     def changed(status: Status) -> None:
         line = status.line()
         if live:
             print(f"\r\033[K{line}", end="", flush=True)
-        elif args.output == "text" and line != shown[0]:
+        elif args.format == "text" and line != shown[0]:
             print(line, flush=True)
         shown[0] = line
 
@@ -93,6 +120,6 @@ def run_wait(args: argparse.Namespace) -> int:
     if failure:
         print(f"mlkube: {failure}", file=sys.stderr)
         return 1
-    if args.output == "json":
-        print(json.dumps(status.to_dict()))
+    if args.format != "text":
+        _show(status, args.format)
     return 0

@@ -1,9 +1,11 @@
 """Evidence about ML workloads, gathered once from a cluster into a plain snapshot.
 
-A fixed list of list calls (one per kind, whatever the number of pods, each in pages),
-so that `mlkube doctor` costs the same on 5 pods and 5,000; every diagnosis after
-that is a pure function of the snapshot. Secrets are never read, so a saved snapshot
-can be attached to a bug report.
+List calls in rounds, each round's calls side by side: first the few kinds every
+diagnosis reads, then what those objects name or need (`rules.doctor.needs`: the
+owners of the pods, up to the top; claims only when a pod waits for one). One call
+per kind whatever the number of pods, each in pages, so `mlkube doctor` costs the
+same on 5 pods and 5,000; every diagnosis after that is a pure function of the
+snapshot. Secrets are never read, so a saved snapshot can be attached to a bug report.
 
 Doctor must never say "nothing wrong" because it could not look: a cluster that does
 not answer ends the gathering (`Unreachable`, exit 3); a kind the identity may not
@@ -20,11 +22,15 @@ from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube, NotServed
 from mlkube.errors import ClusterError
-from mlkube.snapshots.evidence import CLUSTER_SCOPED, GPU_OPERATOR_NAMESPACE, NAMESPACED, Evidence
+from mlkube.rules.doctor.needs import Want, wanted
+from mlkube.snapshots.evidence import Evidence
 
 # Without these there is no diagnosis at all: the pods themselves, and the nodes they
 # are (not) scheduled on.
 REQUIRED = ("v1/Pod", "v1/Node")
+# Owners of owners: pod → ReplicaSet → Deployment, pod → JobSet → TrainJob are two;
+# a chain longer than this is not followed further (and a cycle ends).
+ROUNDS = 5
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -32,49 +38,56 @@ def _trim(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
-def _key(api_version: str, kind: str, namespace: str | None, extra: bool) -> str:
+def _key(want: Want) -> str:
     """``v1/Pod``; ``v1/Pod in gpu-operator`` for the extra list of another namespace."""
-    return f"{api_version}/{kind}" + (f" in {namespace}" if extra else "")
+    api_version, kind, extra = want
+    return f"{api_version}/{kind}" + (f" in {extra}" if extra else "")
 
 
 def gather(kube: Kube, namespace: str | None) -> Evidence:
-    """One list call per kind: the workloads' namespace (or all), plus cluster scope.
+    """The kinds `needs.wanted` asks for, round after round until it asks for nothing
+    new: the workloads' namespace (or all), cluster-scoped kinds as such.
 
-    The calls run side by side and read the API server's watch cache: a snapshot for
-    diagnosis need not be a quorum read, and 5,000 pods cost one call, not 5,000.
+    The calls read the API server's watch cache: a snapshot for diagnosis need not be
+    a quorum read, and 5,000 pods cost one call, not 5,000.
     """
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     evidence = Evidence(kube.connection.context, namespace, now)
-    wanted = [(a, k, namespace, False) for a, k in NAMESPACED]
-    wanted += [(a, k, None, False) for a, k in CLUSTER_SCOPED]
-    wanted.append(("v1", "Pod", GPU_OPERATOR_NAMESPACE, True))
-    for api_version, kind, _, _ in wanted:
+    done: set[Want] = set()
+    pool = ThreadPoolExecutor(4)
+    try:
+        for _ in range(ROUNDS):
+            new = [w for w in wanted(evidence) if w not in done]
+            if not new:
+                break
+            done.update(new)
+            _round(kube, evidence, new, pool)
+    finally:  # an Unreachable ends it all: do not wait for the rest to time out too
+        pool.shutdown(wait=False, cancel_futures=True)
+    return evidence
+
+
+def _round(kube: Kube, evidence: Evidence, wants: list[Want], pool: ThreadPoolExecutor) -> None:
+    served: list[Want] = []
+    for want in wants:
+        api_version, kind, _ = want
         try:
             kube.resource(api_version, kind)  # discovery first, once, in this thread
         except NotServed:
-            key = f"{api_version}/{kind}"
-            if key not in evidence.missing:
-                evidence.missing.append(key)
-
-    served = [w for w in wanted if f"{w[0]}/{w[1]}" not in evidence.missing]
-    results: dict[str, list[dict[str, Any]]] = {}
-    pool = ThreadPoolExecutor(4)
-    try:
-        futures: list[tuple[tuple[str, str, str | None, bool], Future[list[dict[str, Any]]]]] = [
-            (w, pool.submit(kube.list, w[0], w[1], w[2], cached=True)) for w in served
-        ]
-        for want, future in futures:
-            key = _key(*want)
-            try:
-                results[key] = future.result()
-            except ApiError as exc:  # forbidden to this identity, say: not "nothing"
-                evidence.unreadable[key] = str(exc)
-    finally:  # an Unreachable ends it all: do not wait for the rest to time out too
-        pool.shutdown(wait=False, cancel_futures=True)
-    evidence.calls = len(served)
-    for want in served:
-        items = results.get(_key(*want))
-        if items is None:
+            if f"{api_version}/{kind}" not in evidence.missing:
+                evidence.missing.append(f"{api_version}/{kind}")
+            continue
+        served.append(want)
+    futures: list[tuple[Want, Future[list[dict[str, Any]]]]] = [
+        (w, pool.submit(kube.list, w[0], w[1], w[2] or evidence.namespace, cached=True))
+        for w in served
+    ]
+    evidence.calls += len(served)
+    for want, future in futures:
+        try:
+            items = future.result()
+        except ApiError as exc:  # forbidden to this identity, say: not "nothing"
+            evidence.unreadable[_key(want)] = str(exc)
             continue
         known = evidence.objects.setdefault(f"{want[0]}/{want[1]}", [])
         names = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in known}
@@ -83,7 +96,6 @@ def gather(kube: Kube, namespace: str | None) -> Evidence:
             for o in items
             if (o["metadata"].get("namespace"), o["metadata"]["name"]) not in names
         )
-    return evidence
 
 
 def require(evidence: Evidence) -> None:
@@ -93,12 +105,4 @@ def require(evidence: Evidence) -> None:
             raise ClusterError(f"doctor could not read {key}: {evidence.unreadable[key]}")
 
 
-__all__ = [
-    "CLUSTER_SCOPED",
-    "GPU_OPERATOR_NAMESPACE",
-    "NAMESPACED",
-    "REQUIRED",
-    "Evidence",
-    "gather",
-    "require",
-]
+__all__ = ["REQUIRED", "Evidence", "gather", "require"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlkube.cluster.client import Kube
+from mlkube.cluster.client import Kube, NotServed
 from mlkube.cluster.waiting import Watched, until
 from mlkube.errors import MlkubeError, UsageError
 from mlkube.wellknown import JOBSET_API, JOBSET_LABEL, TRAINER_API
@@ -83,6 +83,24 @@ def _status(kube: Kube, obj: dict[str, Any], kind: tuple[str, str]) -> Status:
 def job_status(kube: Kube, name: str, namespace: str) -> Status:
     obj, kind = _get(kube, name, namespace)
     return _status(kube, obj, kind)
+
+
+def job_statuses(
+    kube: Kube, namespace: str | None, selector: str | None = None, name: str | None = None
+) -> list[Status]:
+    """Every training job and endpoint in ``namespace`` (None: all of them) with the
+    labels ``selector`` asks for (and, given, that ``name``): by kind (training jobs
+    first), then namespace and name. A kind whose CRD is not installed has none."""
+    statuses = []
+    for kind in _KINDS:
+        try:
+            objs = kube.list(*kind, namespace, selector)
+        except NotServed:
+            continue
+        for obj in sorted(objs, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"])):
+            if name is None or obj["metadata"]["name"] == name:
+                statuses.append(_status(kube, obj, kind))
+    return statuses
 
 
 def follow(

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mlkube.manifests.accelerators import accelerator, claimed_devices, counts_devices
 from mlkube.manifests.objects import Location, Manifest, as_str_map, dig
 from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity, whole_number
-from mlkube.wellknown import GPU, ISVC_LABEL
+from mlkube.wellknown import ISVC_LABEL
 
-GPU_RESOURCES = (GPU, "amd.com/gpu")
 KSERVE_FRAMEWORKS = (
     "model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx",
     "huggingface", "lightgbm", "paddle", "pmml",
@@ -34,6 +34,8 @@ class Container:
     init: bool = False
     # CRDs that spell container fields differently (TrainJob's resourcesPerNode).
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # The accelerator DeviceClasses it gets through DRA claims, one entry per device.
+    claimed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -52,17 +54,33 @@ class Container:
         """``resources.<kind>.<name>`` as written, or None."""
         return dig(self.spec, ("resources", kind, name))
 
-    def gpus(self) -> float:
-        """GPUs this container gets: the limit, or the request when no limit is set."""
+    def accelerator_requests(self) -> dict[str, Any]:
+        """The accelerator resources this container asks for, each as written: the
+        limit, or the request where no limit is set."""
         resources = self.spec.get("resources")
         if not isinstance(resources, dict):  # the common case, kept cheap: every rule asks
-            return 0.0
-        for resource in GPU_RESOURCES:
-            for kind in ("limits", "requests"):
-                block = resources.get(kind)
-                if isinstance(block, dict) and block.get(resource) is not None:
-                    return parse_quantity(block[resource]) or 0.0
-        return 0.0
+            return {}
+        out: dict[str, Any] = {}
+        for kind in ("requests", "limits"):  # the limit wins
+            block = resources.get(kind)
+            if isinstance(block, dict):
+                for name, value in block.items():
+                    if value is not None and accelerator(str(name)):
+                        out[str(name)] = value
+        return out
+
+    def accelerators(self) -> float:
+        """Accelerator devices this container gets, from device plugins and DRA claims; a
+        share of one (Intel millicores) counts as one device."""
+        asked = self.accelerator_requests()
+        claimed = float(len(self.claimed))
+        if not asked:
+            return claimed
+        devices = [parse_quantity(v) or 0.0 for r, v in asked.items() if counts_devices(r)]
+        if devices:
+            return sum(devices) + claimed
+        shared = any((parse_quantity(v) or 0.0) > 0 for v in asked.values())
+        return claimed + (1.0 if shared else 0.0)
 
     @property
     def mounts(self) -> list[dict[str, Any]]:
@@ -89,8 +107,9 @@ class PodTemplate:
     def at(self, *sub: str | int) -> Location:
         return self.manifest.at(*self.path, *sub)
 
-    def gpus(self) -> float:
-        return sum(c.gpus() for c in self.containers if not c.init)
+    def accelerators(self) -> float:
+        """Accelerator devices one pod gets, from device plugins and DRA claims."""
+        return sum(c.accelerators() for c in self.containers if not c.init)
 
     @property
     def volumes(self) -> list[dict[str, Any]]:
@@ -126,7 +145,19 @@ def is_batch(m: Manifest) -> bool:
 
 
 def is_training(m: Manifest) -> bool:
-    return m.ref.group in ("kubeflow.org", "trainer.kubeflow.org")
+    """Kinds that exist to train: the Training Operator's jobs, Trainer's TrainJob and runtimes.
+    Other kinds train when what they run says so (`mlkube.manifests.recognise`)."""
+    return (m.ref.group, m.ref.kind) in _TRAINING_KINDS
+
+
+_TRAINING_KINDS = frozenset(
+    {
+        *(("kubeflow.org", kind) for kind in ("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob")),
+        *(("kubeflow.org", kind) for kind in ("PaddleJob", "JAXJob")),
+        *(("trainer.kubeflow.org", kind) for kind in ("TrainJob", "TrainingRuntime")),
+        ("trainer.kubeflow.org", "ClusterTrainingRuntime"),
+    }
+)
 
 
 def _replicas(value: Any, default: int = 1) -> int:
@@ -138,11 +169,12 @@ def _replicas(value: Any, default: int = 1) -> int:
 
 def _containers(m: Manifest, spec_path: FieldPath) -> tuple[Container, ...]:
     out: list[Container] = []
+    spec = m.get(*spec_path)
     for key, init in (("initContainers", True), ("containers", False)):
         items = m.get(*spec_path, key)
         if isinstance(items, list):
             out += [
-                Container(c, (*spec_path, key, i), init)
+                Container(c, (*spec_path, key, i), init, claimed=claimed_devices(m, spec, c))
                 for i, c in enumerate(items)
                 if isinstance(c, dict)
             ]

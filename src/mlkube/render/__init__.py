@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mlkube.errors import InputError
 from mlkube.manifests.order import ordered
-from mlkube.manifests.yamlstream import read_paths
 from mlkube.render.platform import render_platform
 from mlkube.render.pytorchjob import render_pytorchjob
 from mlkube.render.serving import adapter_rules, render_endpoint
 from mlkube.render.trainjob import render_trainjob
-from mlkube.spec import Platform, SpecFile, TrainingJob, is_spec, load_specs
+from mlkube.spec import Platform, SpecFile, TrainingJob
+from mlkube.spec.load import load_paths
 from mlkube.spec.models import Pool
 
 Bundle = list[dict[str, Any]]
@@ -24,16 +23,7 @@ Bundle = list[dict[str, Any]]
 
 def render_paths(paths: Sequence[str]) -> Bundle:
     """Render every spec document in ``paths``; plain manifests there are refused."""
-    docs = []
-    for doc in read_paths(paths):
-        if doc.obj is None:
-            continue
-        if not is_spec(doc.obj):
-            raise InputError(
-                doc.source, doc.line, "not an mlkube spec (apiVersion: mlkube.dev/v1alpha1)"
-            )
-        docs.append(doc)
-    return render_specs(load_specs(docs))
+    return render_specs(load_paths(paths))
 
 
 def render_specs(

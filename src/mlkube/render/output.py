@@ -52,7 +52,7 @@ def write_directory(objects: list[dict[str, Any]], target: str) -> list[Path]:
     a deleted directory. Any failure leaves ``target`` as it was.
     """
     if not target:
-        raise UsageError("-o '': an empty path; give a directory, or - for standard output")
+        raise UsageError("--output-dir '': an empty path; give a directory")
     out = Path(target).absolute()
     names = [file_name(i + 1, o) for i, o in enumerate(objects)]
 

@@ -8,11 +8,15 @@ from collections.abc import Iterator, Sequence
 from mlkube.rules.model import Finding, Severity
 
 
+def summary(findings: Sequence[Finding], *, objects: int, unit: str = "object") -> dict[str, int]:
+    """How many were examined, and found at each severity (JSON's and YAML's)."""
+    counts = {str(s): sum(1 for f in findings if f.severity == s) for s in Severity}
+    return {f"{unit}s": objects, "findings": len(findings), **counts}
+
+
 def to_json(findings: Sequence[Finding], *, objects: int, unit: str = "object") -> Iterator[str]:
     """``{"findings": [...], "summary": {...}}``, one finding per line."""
-    counts = {str(s): sum(1 for f in findings if f.severity == s) for s in Severity}
     yield '{\n  "findings": ['
     for i, finding in enumerate(findings):
         yield ("," if i else "") + "\n    " + json.dumps(finding.to_dict())
-    summary = {f"{unit}s": objects, "findings": len(findings), **counts}
-    yield f'\n  ],\n  "summary": {json.dumps(summary)}\n}}\n'
+    yield f'\n  ],\n  "summary": {json.dumps(summary(findings, objects=objects, unit=unit))}\n}}\n'

@@ -19,31 +19,6 @@ from mlkube.snapshots import jsontext
 if TYPE_CHECKING:  # pydantic and the schema load when a file is read (`Evidence.parse`)
     from pydantic import ValidationError
 
-# (apiVersion, kind): listed in the workloads' namespace (or all), then cluster-scoped
-NAMESPACED = (
-    ("v1", "Pod"),
-    ("v1", "Event"),
-    ("v1", "Service"),
-    ("v1", "ResourceQuota"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("kubeflow.org/v1", "PyTorchJob"),
-    # Kubeflow Trainer v2: TrainJob → JobSet → batch Job → Pod; the middle two only to
-    # walk a pod's ownership up to its TrainJob (one list call each, whatever the pods).
-    ("trainer.kubeflow.org/v1alpha1", "TrainJob"),
-    ("jobset.x-k8s.io/v1alpha2", "JobSet"),
-    ("batch/v1", "Job"),
-    ("serving.kserve.io/v1beta1", "InferenceService"),
-    ("kueue.x-k8s.io/v1beta2", "Workload"),
-    ("kueue.x-k8s.io/v1beta2", "LocalQueue"),
-    ("v1", "PersistentVolumeClaim"),
-)
-CLUSTER_SCOPED = (
-    ("v1", "Node"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("kueue.x-k8s.io/v1beta2", "ClusterQueue"),
-    ("storage.k8s.io/v1", "StorageClass"),
-)
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
 # 100,000 pods make about 600 MB of JSON; a larger file is not a snapshot `--save` wrote.
 LARGEST_FILE = 2**30
@@ -102,11 +77,12 @@ class Evidence:
         except ValidationError as exc:
             raise _invalid(exc, (), data, text, source) from None
         for key, items in data.get("objects", {}).items():
-            if key in schema.ADAPTERS:
-                try:
-                    schema.ADAPTERS[key].validate_python(items)
-                except ValidationError as exc:
-                    raise _invalid(exc, ("objects", key), data, text, source) from None
+            # Any other kind is an owner a pod's walk may pass: its metadata is read.
+            adapter = schema.ADAPTERS.get(key, schema.OWNERS)
+            try:
+                adapter.validate_python(items)
+            except ValidationError as exc:
+                raise _invalid(exc, ("objects", key), data, text, source) from None
         return cls(
             envelope.context,
             envelope.namespace,

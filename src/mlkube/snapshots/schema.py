@@ -227,9 +227,18 @@ class InferenceService(Object):
     status: Status | None = None
 
 
+class PodSet(_Read):
+    """Workload.spec.podSets[] (kubernetes-sigs/kueue apis/kueue/v1beta2/workload_types.go)."""
+
+    name: str | None = None
+    count: Count | None = None
+    template: PodTemplate | None = None
+
+
 class WorkloadSpec(_Read):
     queueName: str | None = None
     priority: int | None = None
+    podSets: list[PodSet] | None = None
 
 
 class Workload(Object):
@@ -259,7 +268,29 @@ class ClusterQueueStatus(Status):
     flavorsReservation: list[FlavorUsage] | None = None
 
 
+class QueueResource(_Read):
+    name: str
+    nominalQuota: Quantity | None = None
+    borrowingLimit: Quantity | None = None
+    lendingLimit: Quantity | None = None
+
+
+class QueueFlavor(_Read):
+    name: str
+    resources: list[QueueResource] | None = None
+
+
+class ResourceGroup(_Read):
+    flavors: list[QueueFlavor] | None = None
+
+
+class ClusterQueueSpec(_Read):
+    cohortName: str | None = None
+    resourceGroups: list[ResourceGroup] | None = None
+
+
 class ClusterQueue(Object):
+    spec: ClusterQueueSpec | None = None
     status: ClusterQueueStatus | None = None
 
 
@@ -291,6 +322,20 @@ class StorageClass(Object):
     volumeBindingMode: str | None = None
 
 
+class QuotaSpec(_Read):
+    hard: dict[str, Quantity] | None = None
+
+
+class QuotaStatus(_Read):
+    hard: dict[str, Quantity] | None = None
+    used: dict[str, Quantity] | None = None
+
+
+class ResourceQuota(Object):
+    spec: QuotaSpec | None = None
+    status: QuotaStatus | None = None
+
+
 class Envelope(_Read):
     context: str
     namespace: str | None = None
@@ -300,13 +345,13 @@ class Envelope(_Read):
     calls: Count = 0
 
 
-# The model of each kind the rules read, by ``apiVersion/kind``; other kinds are kept
-# unchecked (no rule reads them).
+# The model of each kind the rules read, by ``apiVersion/kind``; of other kinds (the
+# owners listed to walk pods up to their workload) the metadata, as `OWNERS`.
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/Pod": TypeAdapter(list[Pod]),
     "v1/Event": TypeAdapter(list[Event]),
     "v1/Service": TypeAdapter(list[Object]),
-    "v1/ResourceQuota": TypeAdapter(list[Object]),
+    "v1/ResourceQuota": TypeAdapter(list[ResourceQuota]),
     "v1/Node": TypeAdapter(list[Node]),
     "networking.k8s.io/v1/NetworkPolicy": TypeAdapter(list[Object]),
     "autoscaling/v2/HorizontalPodAutoscaler": TypeAdapter(list[HorizontalPodAutoscaler]),
@@ -322,3 +367,4 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/PersistentVolumeClaim": TypeAdapter(list[PersistentVolumeClaim]),
     "storage.k8s.io/v1/StorageClass": TypeAdapter(list[StorageClass]),
 }
+OWNERS: TypeAdapter[Any] = TypeAdapter(list[Object])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,20 @@ def load_spec(doc: Document) -> SpecFile:
 
 def load_specs(docs: Iterable[Document]) -> list[SpecFile]:
     return [load_spec(d) for d in docs if d.obj is not None]
+
+
+def load_paths(paths: Sequence[str]) -> list[SpecFile]:
+    """Every spec in ``paths``; a document that is not a spec is refused, by its line."""
+    docs = []
+    for doc in read_paths(paths):
+        if doc.obj is None:
+            continue
+        if not is_spec(doc.obj):
+            raise InputError(
+                doc.source, doc.line, f"not an mlkube spec (apiVersion: {API_VERSION})"
+            )
+        docs.append(doc)
+    return load_specs(docs)
 
 
 def load_platform(path: str) -> SpecFile:

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mlkube.quantity import format_bytes, parse_quantity
-from mlkube.rules.doctor.common import (
-    at,
-    container_spec,
-    container_statuses,
-    owner,
-    owners,
-    pods,
-)
+from mlkube.rules.doctor.common import about, by_workload, container_spec, container_statuses, pods
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
 
@@ -39,33 +33,46 @@ def pod_oom_killed(evidence: Evidence) -> Iterator[Violation]:
       limits: {memory: 96Gi}
     ```
     """
-    index = owners(evidence)
-    for pod in pods(evidence):
-        for i, status in container_statuses(pod):
-            for state in ("lastState", "state"):
-                terminated = (status.get(state) or {}).get("terminated") or {}
-                if terminated.get("reason") != "OOMKilled":
-                    continue
-                name = status.get("name", "")
-                resources = container_spec(pod, name).get("resources") or {}
-                limit = (resources.get("limits") or {}).get("memory")
-                request = (resources.get("requests") or {}).get("memory")
-                restarts = status.get("restartCount", 0)
-                sized = f"memory request {request or 'none'}, limit {limit or 'none'}"
-                fix = "set a memory limit with an equal request, sized to the job's peak use"
-                if limit and parse_quantity(limit):
-                    bigger = format_bytes(round((parse_quantity(limit) or 0) * 1.5 / 2**30) * 2**30)
-                    fix = (
-                        f"raise the memory limit of container {name!r} to {bigger} (1.5x) and "
-                        "set the request equal to it, so the kubelet does not evict it first"
-                    )
-                yield Violation(
-                    at(evidence, pod, "status", "containerStatuses", i, state, "terminated"),
-                    f"container {name!r} of {owner(pod, index)} was OOMKilled (exit "
-                    f"{terminated.get('exitCode', 137)}, {restarts} restarts) with {sized}",
-                    fix,
-                )
-                break
+
+    def killed() -> Iterator[tuple[dict[str, Any], tuple[str, str, str]]]:
+        for pod in pods(evidence):
+            for _, status in container_statuses(pod):
+                for state in ("lastState", "state"):
+                    terminated = (status.get(state) or {}).get("terminated") or {}
+                    if terminated.get("reason") == "OOMKilled":
+                        name = str(status.get("name", ""))
+                        yield pod, (name, state, str(terminated.get("exitCode", 137)))
+                        break
+
+    for of, (name, state, code), members in by_workload(evidence, killed()):
+        first = members[0]
+        i = next(i for i, s in container_statuses(first) if s.get("name") == name)
+        where, who = about(evidence, of, members, "status", "containerStatuses", i, state,
+                           "terminated")  # fmt: skip
+        resources = container_spec(first, name).get("resources") or {}
+        limit = (resources.get("limits") or {}).get("memory")
+        request = (resources.get("requests") or {}).get("memory")
+        restarts = sum(_restarts(p, name) for p in members)
+        sized = f"memory request {request or 'none'}, limit {limit or 'none'}"
+        fix = "set a memory limit with an equal request, sized to the job's peak use"
+        if limit and parse_quantity(limit):
+            bigger = format_bytes(round((parse_quantity(limit) or 0) * 1.5 / 2**30) * 2**30)
+            fix = (
+                f"raise the memory limit of container {name!r} to {bigger} (1.5x) and "
+                "set the request equal to it, so the kubelet does not evict it first"
+            )
+        yield Violation(
+            where,
+            f"container {name!r} of {who} was OOMKilled (exit {code}, {restarts} restarts) "
+            f"with {sized}",
+            fix,
+        )
+
+
+def _restarts(pod: dict[str, Any], name: str) -> int:
+    return sum(
+        int(s.get("restartCount") or 0) for _, s in container_statuses(pod) if s.get("name") == name
+    )
 
 
 def image_pull_failing(evidence: Evidence) -> Iterator[Violation]:
@@ -88,26 +95,34 @@ def image_pull_failing(evidence: Evidence) -> Iterator[Violation]:
         storageUri: s3://models/llm   # weights pulled by KServe's storage-initializer
     ```
     """
-    index = owners(evidence)
-    for pod in pods(evidence):
-        for i, status in container_statuses(pod):
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            if waiting.get("reason") not in ("ImagePullBackOff", "ErrImagePull"):
-                continue
-            image = status.get("image") or container_spec(pod, status.get("name", "")).get("image")
-            fix = f"check that {image!r} exists and the node can pull it (name, tag, pull secret)"
-            if "InferenceService" in owner(pod, index) or "weight" in str(image).lower():
-                fix += (
-                    "; keep model weights out of the image: put them in object storage and "
-                    "set storageUri, so KServe's storage-initializer downloads them"
-                )
-            yield Violation(
-                at(evidence, pod, "status", "containerStatuses", i, "state", "waiting"),
-                f"container {status.get('name')!r} of {owner(pod, index)} "
-                f"cannot pull image {image!r}: "
-                f"{waiting.get('reason')} {waiting.get('message', '')}".rstrip(),
-                fix,
+
+    def failing() -> Iterator[tuple[dict[str, Any], tuple[str, str, str, str]]]:
+        for pod in pods(evidence):
+            for _, status in container_statuses(pod):
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in ("ImagePullBackOff", "ErrImagePull"):
+                    name = str(status.get("name", ""))
+                    image = status.get("image") or container_spec(pod, name).get("image")
+                    yield pod, (name, str(image), "ImagePullBackOff", "")
+
+    for of, (name, image, reason, _), members in by_workload(evidence, failing()):
+        first = members[0]
+        i = next(i for i, s in container_statuses(first) if s.get("name") == name)
+        where, who = about(evidence, of, members, "status", "containerStatuses", i, "state",
+                           "waiting")  # fmt: skip
+        waiting = (first["status"]["containerStatuses"][i].get("state") or {}).get("waiting") or {}
+        fix = f"check that {image!r} exists and the node can pull it (name, tag, pull secret)"
+        if "InferenceService" in who or "weight" in image.lower():
+            fix += (
+                "; keep model weights out of the image: put them in object storage and "
+                "set storageUri, so KServe's storage-initializer downloads them"
             )
+        yield Violation(
+            where,
+            f"container {name!r} of {who} cannot pull image {image!r}: "
+            f"{waiting.get('reason', reason)} {waiting.get('message', '')}".rstrip(),
+            fix,
+        )
 
 
 def container_crash_looping(evidence: Evidence) -> Iterator[Violation]:
@@ -130,22 +145,31 @@ def container_crash_looping(evidence: Evidence) -> Iterator[Violation]:
     kubectl logs POD -c CONTAINER --previous   # the error of the last run
     ```
     """
-    index = owners(evidence)
-    for pod in pods(evidence):
-        for i, status in container_statuses(pod):
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            last = (status.get("lastState") or {}).get("terminated") or {}
-            if waiting.get("reason") != "CrashLoopBackOff" or last.get("reason") == "OOMKilled":
-                continue
-            name, meta = status.get("name", ""), pod["metadata"]
-            yield Violation(
-                at(evidence, pod, "status", "containerStatuses", i, "lastState"),
-                f"container {name!r} of {owner(pod, index)} is crash-looping: last exit "
-                f"{last.get('exitCode', '?')} ({last.get('reason', 'unknown')}), "
-                f"{status.get('restartCount', 0)} restarts",
-                f"read the last run's error: kubectl logs -n {meta.get('namespace')} "
-                f"{meta['name']} -c {name} --previous",
-            )
+
+    def looping() -> Iterator[tuple[dict[str, Any], tuple[str, str, str]]]:
+        for pod in pods(evidence):
+            for _, status in container_statuses(pod):
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                last = (status.get("lastState") or {}).get("terminated") or {}
+                if waiting.get("reason") == "CrashLoopBackOff" and last.get("reason") != (
+                    "OOMKilled"
+                ):
+                    code = (str(last.get("exitCode", "?")), str(last.get("reason", "unknown")))
+                    yield pod, (str(status.get("name", "")), *code)
+
+    for of, (name, code, reason), members in by_workload(evidence, looping()):
+        first = members[0]
+        i = next(i for i, s in container_statuses(first) if s.get("name") == name)
+        where, who = about(evidence, of, members, "status", "containerStatuses", i, "lastState")
+        meta = first["metadata"]
+        restarts = sum(_restarts(p, name) for p in members)
+        yield Violation(
+            where,
+            f"container {name!r} of {who} is crash-looping: last exit {code} ({reason}), "
+            f"{restarts} restarts",
+            f"read the last run's error: kubectl logs -n {meta.get('namespace')} "
+            f"{meta['name']} -c {name} --previous",
+        )
 
 
 RULES: tuple[Rule[Evidence], ...] = (

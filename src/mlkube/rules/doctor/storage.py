@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from mlkube.rules.doctor.common import at, owners, pods, unschedulable, workload
+from mlkube.rules.doctor.common import about, by_workload, pods, unschedulable
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
 
@@ -128,21 +129,22 @@ def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
             (str(c["metadata"].get("namespace")), c["metadata"]["name"]): c
             for c in evidence.of(*_CLAIMS)
         }
-    held: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    jobs = owners(evidence)
-    for pod in pods(evidence):
-        message = unschedulable(pod)
-        if message is None or not blocked_by_claim(message):
-            continue
-        ns = str(pod["metadata"].get("namespace"))
-        of = workload(pod, jobs) or f"pod {ns}/{pod['metadata']['name']}"
-        for claim_name in _blocking(pod, message, claims):
-            held.setdefault((ns, claim_name, of), []).append(pod)
-    for (ns, name, of), members in sorted(held.items()):
-        members.sort(key=lambda p: str(p["metadata"]["name"]))
-        first = members[0]
+
+    def waiting() -> Iterator[tuple[dict[str, Any], str]]:
+        for pod in pods(evidence):
+            message = unschedulable(pod)
+            if message is not None and blocked_by_claim(message):
+                for claim_name in _blocking(pod, message, claims):
+                    yield pod, claim_name
+
+    for of, name, members in sorted(
+        by_workload(evidence, waiting()), key=lambda g: (str(g[0]), g[1])
+    ):
+        first = min(members, key=lambda p: str(p["metadata"]["name"]))
+        ns = str(first["metadata"].get("namespace"))
         index = next((i for i, n in _claim_volumes(first) if n == name), None)
         field = ("spec", "volumes", index) if index is not None else ("status", "conditions")
+        where, who = about(evidence, of, members, *field)
         claim = claims.get((ns, name))
         if claim is None and evidence.serves(*_CLAIMS):
             state = "does not exist"
@@ -151,6 +153,8 @@ def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
         else:
             state = f"is not bound (phase {claim.get('status', {}).get('phase', 'unknown')})"
         why, fix = _provision(evidence, claim)
+        if claim is None and evidence.serves(*_CLAIMS):
+            why += "; " + _others(name, [n for c_ns, n in claims if c_ns == ns], ns)
         if claim is None:
             fix = (
                 f"create PersistentVolumeClaim {name!r} in namespace {ns!r}, or correct the "
@@ -158,14 +162,22 @@ def volume_claim_unavailable(evidence: Evidence) -> Iterator[Violation]:
             )
         else:
             fix = f"claim {ns}/{name}: {fix}"
-        shown = ", ".join(p["metadata"]["name"] for p in members[:5])
-        more = f" and {len(members) - 5} more" if len(members) > 5 else ""
         yield Violation(
-            at(evidence, first, *field),
-            f"{of}: {len(members)} pod(s) ({shown}{more}) cannot be scheduled: "
-            f"PersistentVolumeClaim {ns}/{name} {state}; {why}",
+            where,
+            f"{who} cannot be scheduled: PersistentVolumeClaim {ns}/{name} {state}; {why}",
             fix,
         )
+
+
+def _others(name: str, existing: list[str], ns: str) -> str:
+    """Which existing claims of the namespace might be the one meant."""
+    if not existing:
+        return f"namespace {ns!r} has no PersistentVolumeClaims"
+    close = difflib.get_close_matches(name, existing, n=3, cutoff=0.6)
+    if close:
+        return f"did the pod mean {', '.join(repr(c) for c in close)}? (claims in {ns!r})"
+    shown = ", ".join(repr(c) for c in sorted(existing)[:5])
+    return f"no existing claim is close (claims in {ns!r}: {shown})"
 
 
 RULES: tuple[Rule[Evidence], ...] = (

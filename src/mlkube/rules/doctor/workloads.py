@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlkube.manifests import fit
 from mlkube.manifests.objects import Location, condition, live_manifest
+from mlkube.quantity import parse_quantity
 from mlkube.rules.doctor.common import at, owners, pods
 from mlkube.rules.doctor.owners import TRAINJOB, top_owner
 from mlkube.rules.lint import network
@@ -23,6 +25,9 @@ _QUOTA = re.compile(
 
 def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
     """Finds workloads whose pods the API server refuses for exceeding a ResourceQuota.
+
+    Names the quota, what a pod asked and what is left; a pod that asks more than the
+    quota's whole limit is said to be one that can never run.
 
     ## Why is this bad?
     The controller keeps trying and the pods never exist: the job looks stuck at
@@ -57,19 +62,77 @@ def quota_exceeded(evidence: Evidence) -> Iterator[Violation]:
             continue
         seen.add(key)
         match = _QUOTA.search(message)
-        detail = (
-            f"quota {match.group(1)!r}: requested {match.group(2)}, used {match.group(3)}, "
-            f"limit {match.group(4)}"
-            if match
-            else message
-        )
+        gang = _gang(evidence, str(involved.get("kind")), key)
+        detail, never = _quota_detail(match, key[0], gang) if match else (message, False)
         obj = {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved.get("kind", ""),
                "metadata": {"namespace": key[0], "name": key[1]}}  # fmt: skip
+        fix = (
+            "lower what the job's pods ask (each, and together when they must start together) "
+            "below the quota's limit, or raise the limit: no amount of waiting admits it"
+            if never
+            else "wait for the namespace's other pods to finish, raise the namespace's quota, "
+            "or lower what the job asks for"
+        )
         yield Violation(
             at(evidence, obj),
             f"{obj['kind']} {key[0]}/{key[1]} cannot create its pods: {detail}",
-            "raise the namespace's quota, or lower what the job asks for",
+            fix,
         )
+
+
+def _amounts(text: str) -> dict[str, str]:
+    """``requests.memory=964Gi,requests.nvidia.com/gpu=8`` → {name: quantity}."""
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def _gang(evidence: Evidence, kind: str, key: tuple[str, str]) -> int:
+    """How many pods a distributed training job needs running at once (its ranks wait
+    for each other at rendezvous); 1 for anything whose pods run on their own."""
+    api = {"TrainJob": TRAINER_API, "PyTorchJob": "kubeflow.org/v1"}.get(kind)
+    job = next(
+        (j for j in evidence.of(api, kind) if (str(j["metadata"].get("namespace")),
+         j["metadata"]["name"]) == key),
+        None,
+    ) if api else None  # fmt: skip
+    spec = (job or {}).get("spec") or {}
+    if kind == "TrainJob":
+        return int((spec.get("trainer") or {}).get("numNodes") or 1)
+    if kind == "PyTorchJob":
+        replicas = (spec.get("pytorchReplicaSpecs") or {}).values()
+        return sum(int(r.get("replicas", 1)) for r in replicas) or 1
+    return 1
+
+
+def _quota_detail(match: re.Match[str], namespace: str, gang: int) -> tuple[str, bool]:
+    """The quota, and for each resource refused what one pod asked and what is left;
+    whether one pod alone, or the ``gang`` of pods that must run together, asks more
+    than the limit (it can never run)."""
+    quota = match.group(1).strip()
+    asked, used, limited = (_amounts(match.group(i)) for i in (2, 3, 4))
+    parts, never = [], []
+    for name, amount in sorted(asked.items()):
+        ask = parse_quantity(amount) or 0.0
+        limit = parse_quantity(limited.get(name)) or 0.0
+        left = max(limit - (parse_quantity(used.get(name)) or 0.0), 0.0)
+        resource = name.removeprefix("requests.").removeprefix("limits.")
+        parts.append(
+            f"a pod asks {amount} {name}, {_left(resource, left)} of {limited.get(name, '?')} left"
+        )
+        if ask > limit:
+            never.append(f"one pod asks {amount} {name} and the quota allows {limited.get(name)}")
+        elif ask * gang > limit:
+            never.append(
+                f"its {gang} pods, which must run together, ask {_left(resource, ask * gang)} "
+                f"{name} and the quota allows {limited.get(name)}"
+            )
+    text = f"ResourceQuota {namespace}/{quota}: {'; '.join(parts)}"
+    if never:
+        text += f"; it can never run: {'; '.join(never)}"
+    return text, bool(never)
+
+
+def _left(resource: str, amount: float) -> str:
+    return fit.shown(resource, amount).split(" ", 1)[0]
 
 
 def distributed_job_incomplete(evidence: Evidence) -> Iterator[Violation]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from mlkube.manifests.objects import Manifest
 from mlkube.rules.lint import (
     autoscaling,
+    capacity,
     gpu,
     network,
     platform,
@@ -21,7 +22,9 @@ from mlkube.rules.lint import (
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule
 
-_MODULES = (schema, gpu, training, serving, autoscaling, scheduling, storage, network, platform)
+_MODULES = (
+    schema, gpu, training, serving, autoscaling, scheduling, storage, network, platform, capacity,
+)  # fmt: skip
 
 OBJECT_RULES: tuple[Rule[Manifest], ...] = tuple(r for m in _MODULES for r in m.OBJECT_RULES)
 INPUT_RULES: tuple[Rule[Inventory], ...] = tuple(r for m in _MODULES for r in m.INPUT_RULES)

@@ -1,4 +1,5 @@
-"""Rules on autoscaling GPU workloads: on metrics that exist and that mean GPU load."""
+"""Rules on autoscaling accelerator workloads: on metrics that exist and that mean the
+accelerators' load."""
 
 from __future__ import annotations
 
@@ -67,17 +68,18 @@ def _host_only(hpa: Manifest) -> list[str] | None:
 
 
 def _gpu_target(inventory: Inventory, hpa: Manifest) -> str | None:
-    """The GPU workload in the input that ``hpa`` scales, described; None if there is none."""
+    """The accelerator workload in the input that ``hpa`` scales, described; None if there
+    is none."""
     kind = str(hpa.get("spec", "scaleTargetRef", "kind") or "")
     name = str(hpa.get("spec", "scaleTargetRef", "name") or "")
     namespace = hpa.ref.namespace or "default"
     for w in inventory.workloads:
         if w.namespace != namespace:
             continue
-        if w.ref.kind == kind and w.ref.name == name and any(p.gpus > 0 for p in w.pods):
-            return f"GPU {kind} {name}"
+        if w.ref.kind == kind and w.ref.name == name and any(p.accelerators > 0 for p in w.pods):
+            return f"accelerator {kind} {name}"
         if _is_predictor_deployment(w, kind, name):
-            return f"Deployment {name} (the GPU predictor of InferenceService {w.ref.name})"
+            return f"Deployment {name} (the accelerator predictor of InferenceService {w.ref.name})"
     return None
 
 
@@ -87,15 +89,16 @@ def _is_predictor_deployment(w: WorkloadFacts, kind: str, name: str) -> bool:
         (w.ref.group, w.ref.kind) == _ISVC
         and kind == "Deployment"
         and name in (f"{w.ref.name}-predictor", f"{w.ref.name}-predictor-default")
-        and any(p.role == "predictor" and p.gpus > 0 for p in w.pods)
+        and any(p.role == "predictor" and p.accelerators > 0 for p in w.pods)
     )
 
 
 def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
-    """Finds HorizontalPodAutoscalers that scale a GPU workload on CPU or memory only.
+    """Finds HorizontalPodAutoscalers that scale an accelerator workload on CPU or memory
+    only.
 
     ## Why is this bad?
-    A GPU inference server can sit at 5% CPU while its GPU is saturated: the CPU only
+    An inference server can sit at 5% CPU while its GPU (or TPU) is saturated: the CPU only
     moves tensors and parses requests. An HPA on CPU then never scales up under load
     (or scales on tokenisation noise). An autoscaling/v2 HPA without `metrics` scales
     on 80% CPU by default, and autoscaling/v1 knows nothing else.
@@ -137,7 +140,7 @@ def hpa_cpu_for_gpu(inventory: Inventory) -> Iterator[Violation]:
 
 
 def _predictor_gpus(m: Manifest) -> bool:
-    return any(t.role == "predictor" and t.gpus() > 0 for t in pod_templates(m))
+    return any(t.role == "predictor" and t.accelerators() > 0 for t in pod_templates(m))
 
 
 def _kserve_default_cpu_hpa(m: Manifest) -> bool:
@@ -153,11 +156,11 @@ def _kserve_default_cpu_hpa(m: Manifest) -> bool:
 
 
 def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU InferenceServices that autoscale on CPU or memory.
+    """Finds accelerator InferenceServices that autoscale on CPU or memory.
 
     ## Why is this bad?
     `scaleMetric: cpu` (or `memory`) scales a GPU predictor on the load of its host
-    side, which stays low while the GPU is the bottleneck: the endpoint queues
+    side, which stays low while the accelerator is the bottleneck: the endpoint queues
     requests and never scales up. In Standard (raw) mode KServe's own HPA scales on
     80% CPU when no metric is set. Scale on GPU utilisation with an external HPA, or
     on concurrency with Knative.
@@ -190,17 +193,17 @@ def isvc_scale_metric_cpu_for_gpu(m: Manifest) -> Iterator[Violation]:
     if isinstance(metric, str) and metric in _HOST_RESOURCES:
         yield Violation(
             m.at("spec", "predictor", "scaleMetric"),
-            f"the GPU predictor scales on {metric}",
+            f"the accelerator predictor scales on {metric}",
         )
     elif isinstance(metrics, list) and metrics and all(_host_metric(x) for x in metrics):
         yield Violation(
             m.at("spec", "predictor", "autoScaling", "metrics"),
-            "the GPU predictor autoscales on cpu/memory metrics only",
+            "the accelerator predictor autoscales on cpu/memory metrics only",
         )
     elif metric is None and metrics is None and _kserve_default_cpu_hpa(m):
         yield Violation(
             m.at("spec", "predictor"),
-            "the GPU predictor sets no scale metric, so KServe's HPA scales it on 80% CPU",
+            "the accelerator predictor sets no scale metric, so KServe's HPA scales it on 80% CPU",
         )
 
 
@@ -353,8 +356,8 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK402",
         Severity.WARNING,
-        "Scale the GPU predictor on GPU utilisation (autoscalerClass external and an HPA "
-        "on DCGM_FI_DEV_GPU_UTIL), or on concurrency with Knative.",
+        "Scale the predictor on its accelerators' utilisation (autoscalerClass external and "
+        "an HPA on it, DCGM_FI_DEV_GPU_UTIL for NVIDIA GPUs), or on concurrency with Knative.",
         isvc_scale_metric_cpu_for_gpu,
     ),
     Rule(
@@ -377,7 +380,8 @@ INPUT_RULES: tuple[Rule[Inventory], ...] = (
     Rule(
         "MK401",
         Severity.WARNING,
-        "Scale GPU workloads on a GPU metric such as DCGM_FI_DEV_GPU_UTIL.",
+        "Scale accelerator workloads on an accelerator metric (DCGM_FI_DEV_GPU_UTIL for NVIDIA "
+        "GPUs).",
         hpa_cpu_for_gpu,
     ),
     Rule(

@@ -17,15 +17,16 @@ def containers(m: Manifest, *, init: bool = False) -> Iterator[tuple[PodTemplate
                 yield template, container
 
 
-def gpu_containers(m: Manifest) -> Iterator[tuple[PodTemplate, Container]]:
+def accelerator_containers(m: Manifest) -> Iterator[tuple[PodTemplate, Container]]:
+    """App containers that get accelerators from a device plugin."""
     for template, container in containers(m):
-        if container.gpus() > 0:
+        if container.accelerators() > 0:
             yield template, container
 
 
-def gpu_templates(m: Manifest) -> Iterator[PodTemplate]:
+def accelerator_templates(m: Manifest) -> Iterator[PodTemplate]:
     for template in pod_templates(m):
-        if template.gpus() > 0:
+        if template.accelerators() > 0:
             yield template
 
 

@@ -1,22 +1,33 @@
-"""Rules on how containers ask for GPUs."""
+"""Rules on how containers ask for accelerators: GPUs, MIG slices, TPUs, Gaudi, Neuron."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mlkube.manifests.accelerators import accelerator, counts_devices, nvidia
 from mlkube.manifests.objects import Manifest
-from mlkube.manifests.workloads import GPU_RESOURCES
+from mlkube.manifests.workloads import Container
 from mlkube.quantity import quantity
-from mlkube.rules.lint.common import containers, gpu_containers, shown
+from mlkube.rules.lint.common import accelerator_containers, containers, shown
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 
+_NVIDIA_SHARING = " (time-slicing or MIG share an NVIDIA GPU as more devices)"
+
+
+def _asked(c: Container, kind: str) -> list[str]:
+    """The accelerator resources ``c`` names under ``resources.<kind>``."""
+    block = c.spec.get("resources")
+    block = block.get(kind) if isinstance(block, dict) else None
+    return [str(r) for r in block if accelerator(str(r))] if isinstance(block, dict) else []
+
 
 def gpu_limit_missing(m: Manifest) -> Iterator[Violation]:
-    """Finds containers that request GPUs without a GPU limit.
+    """Finds containers that request accelerators without a limit.
 
     ## Why is this bad?
-    Extended resources such as `nvidia.com/gpu` cannot be overcommitted: Kubernetes
+    Extended resources such as `nvidia.com/gpu`, `amd.com/gpu`, `google.com/tpu` or
+    `habana.ai/gaudi` cannot be overcommitted: Kubernetes
     requires the limit, and takes the request from it. A request alone is rejected by
     the API server, and the Training Operator reports it only as an Event
     (kubeflow/trainer#2363), so the job never starts and says nothing in its status.
@@ -36,7 +47,7 @@ def gpu_limit_missing(m: Manifest) -> Iterator[Violation]:
     ```
     """
     for template, c in containers(m, init=True):
-        for resource in GPU_RESOURCES:
+        for resource in _asked(c, "requests"):
             if (
                 c.resource("requests", resource) is not None
                 and c.resource("limits", resource) is None
@@ -49,12 +60,12 @@ def gpu_limit_missing(m: Manifest) -> Iterator[Violation]:
 
 
 def gpu_request_limit_mismatch(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU requests that differ from the GPU limit.
+    """Finds accelerator requests that differ from the limit.
 
     ## Why is this bad?
     For extended resources the request must equal the limit; the API server rejects
-    the pod otherwise. Setting both equal buys nothing else either: GPUs play no part
-    in a pod's QoS class, whatever the guide's FAQ says.
+    the pod otherwise. Setting both equal buys nothing else either: extended
+    resources play no part in a pod's QoS class, whatever the guide's FAQ says.
 
     ## Example
     ```yaml
@@ -70,7 +81,7 @@ def gpu_request_limit_mismatch(m: Manifest) -> Iterator[Violation]:
     ```
     """
     for template, c in containers(m, init=True):
-        for resource in GPU_RESOURCES:
+        for resource in _asked(c, "requests"):
             request = c.resource("requests", resource)
             limit = c.resource("limits", resource)
             if request is None or limit is None:
@@ -84,11 +95,13 @@ def gpu_request_limit_mismatch(m: Manifest) -> Iterator[Violation]:
 
 
 def gpu_count_fractional(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU counts that are not whole positive numbers.
+    """Finds accelerator counts that are not whole positive numbers.
 
     ## Why is this bad?
-    The device plugin hands out whole devices: `0.5` or `500m` GPUs is refused by the
-    API server. To share a GPU, use time-slicing or MIG, which advertise more devices.
+    Device plugins hand out whole devices (a GPU, a MIG slice, a TPU chip, a Neuron
+    core): `0.5` or `500m` of one is refused by the API server. To share an NVIDIA
+    GPU, use time-slicing or MIG, which advertise more devices. Intel's shares
+    (`gpu.intel.com/millicores`, `memory.max`) are amounts, not counts, and are left out.
 
     ## Example
     ```yaml
@@ -104,25 +117,28 @@ def gpu_count_fractional(m: Manifest) -> Iterator[Violation]:
     """
     for template, c in containers(m, init=True):
         for kind in ("limits", "requests"):
-            for resource in GPU_RESOURCES:
+            for resource in _asked(c, kind):
+                if not counts_devices(resource):
+                    continue
                 raw = c.resource(kind, resource)
                 value = quantity(raw)
                 if value is not None and (value < 0 or value != value.to_integral_value()):
                     yield Violation(
                         m.at(*c.field("resources", kind, resource)),
                         f"container {c.name!r} of the {template.where} asks for {shown(raw)} "
-                        f"{resource}: GPUs are whole devices",
+                        f"{resource}: accelerators are whole devices"
+                        + (_NVIDIA_SHARING if nvidia(resource) else ""),
                     )
 
 
 def gpu_memory_request_missing(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU containers without a memory request.
+    """Finds accelerator containers without a memory request.
 
     ## Why is this bad?
-    A GPU job needs host memory too: a DataLoader with pinned memory and many workers
-    can need twice the GPU's memory in RAM. Without a request the scheduler places the
-    pod as if it needed none, and under node memory pressure the kubelet evicts pods
-    using more than their request first: this one, always.
+    An accelerator job needs host memory too: a DataLoader with pinned memory and
+    many workers can need twice the device's memory in RAM. Without a request the
+    scheduler places the pod as if it needed none, and under node memory pressure the
+    kubelet evicts pods using more than their request first: this one, always.
 
     ## Example
     ```yaml
@@ -137,21 +153,22 @@ def gpu_memory_request_missing(m: Manifest) -> Iterator[Violation]:
       limits: {nvidia.com/gpu: 1, memory: 64Gi}
     ```
     """
-    for template, c in gpu_containers(m):
+    for template, c in accelerator_containers(m):
         if c.resource("requests", "memory") is None and c.resource("limits", "memory") is None:
             yield Violation(
                 m.at(*c.field("resources")),
-                f"GPU container {c.name!r} of the {template.where} sets no memory request",
+                f"accelerator container {c.name!r} of the {template.where} sets no memory request",
             )
 
 
 def gpu_privileged(m: Manifest) -> Iterator[Violation]:
-    """Finds privileged containers that use GPUs.
+    """Finds privileged containers that use accelerators.
 
     ## Why is this bad?
-    The NVIDIA device plugin gives a container exactly the devices it was allocated.
-    A privileged container sees every GPU on the node, so it can use (and corrupt)
-    the GPUs the scheduler gave to other pods, and it can do anything else as root.
+    A device plugin gives a container exactly the devices it was allocated. A
+    privileged container sees every device on the node, so it can use (and corrupt)
+    the accelerators the scheduler gave to other pods, and it can do anything else as
+    root.
 
     ## Example
     ```yaml
@@ -166,24 +183,29 @@ def gpu_privileged(m: Manifest) -> Iterator[Violation]:
       limits: {nvidia.com/gpu: 1}
     ```
     """
-    for template, c in gpu_containers(m):
+    for template, c in accelerator_containers(m):
         context = c.spec.get("securityContext")
         if isinstance(context, dict) and context.get("privileged") is True:
             yield Violation(
                 m.at(*c.field("securityContext", "privileged")),
-                f"GPU container {c.name!r} of the {template.where} is privileged",
+                f"accelerator container {c.name!r} of the {template.where} is privileged",
             )
 
 
 OBJECT_RULES: tuple[Rule[Manifest], ...] = (
-    Rule("MK101", Severity.ERROR, "Set the GPU count under resources.limits.", gpu_limit_missing),
+    Rule(
+        "MK101",
+        Severity.ERROR,
+        "Set the accelerator count under resources.limits.",
+        gpu_limit_missing,
+    ),
     Rule(
         "MK102",
         Severity.ERROR,
-        "Set only the GPU limit, or make the request equal to it.",
+        "Set only the accelerator limit, or make the request equal to it.",
         gpu_request_limit_mismatch,
     ),
-    Rule("MK103", Severity.ERROR, "Ask for a whole number of GPUs.", gpu_count_fractional),
+    Rule("MK103", Severity.ERROR, "Ask for a whole number of devices.", gpu_count_fractional),
     Rule(
         "MK104",
         Severity.WARNING,
@@ -193,7 +215,7 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK105",
         Severity.WARNING,
-        "Drop privileged: the device plugin already exposes the allocated GPUs.",
+        "Drop privileged: the device plugin already exposes the allocated devices.",
         gpu_privileged,
     ),
 )

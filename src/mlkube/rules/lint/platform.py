@@ -1,27 +1,29 @@
-"""Rules on the platform objects GPU workloads rely on: quotas, priorities, Kueue queues."""
+"""Rules on the platform objects accelerator workloads rely on: quotas, priorities, Kueue
+queues."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
-from mlkube.manifests.workloads import GPU_RESOURCES
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 
-_GPU_QUOTA_KEYS = frozenset(f"requests.{r}" for r in GPU_RESOURCES)
 _SYSTEM_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
 # Kueue (LocalQueueDefaulting) gives unlabelled jobs the LocalQueue of this name.
 _DEFAULT_QUEUE = "default"
 
 
 def namespace_gpu_quota_missing(inv: Inventory) -> Iterator[Violation]:
-    """Finds namespaces that run GPU workloads without a GPU quota.
+    """Finds namespaces that run accelerator workloads without a quota on them.
 
     ## Why is this bad?
-    Without a ResourceQuota on `requests.nvidia.com/gpu`, one team's job can take
-    every GPU in the cluster, and nothing stops a runaway sweep from starving the
-    rest. Quota on extended resources is set with the `requests.` prefix.
+    Without a ResourceQuota on `requests.nvidia.com/gpu` (or whichever accelerator
+    the workloads ask for: `requests.amd.com/gpu`, `requests.google.com/tpu`, …), one
+    team's job can take every accelerator in the cluster, and nothing stops a runaway
+    sweep from starving the rest. Quota on extended resources is set with the
+    `requests.` prefix; devices claimed through DRA are capped per DeviceClass, as
+    `<class>.deviceclass.resource.k8s.io/devices`.
 
     ## Example
     ```yaml
@@ -41,21 +43,26 @@ def namespace_gpu_quota_missing(inv: Inventory) -> Iterator[Violation]:
         requests.nvidia.com/gpu: "16"
     ```
     """
-    gpu_namespaces: dict[str, list[str]] = {}
+    used: dict[str, dict[str, list[str]]] = {}  # namespace → quota key → workloads
     for w in inv.workloads:
-        if w.gpus > 0:
-            gpu_namespaces.setdefault(w.namespace, []).append(f"{w.ref.kind} {w.ref.name}")
+        keys = {k for pod in w.pods if pod.accelerators > 0 for k in pod.quota_keys}
+        for key in keys:
+            used.setdefault(w.namespace, {}).setdefault(key, []).append(
+                f"{w.ref.kind} {w.ref.name}"
+            )
     for namespace in inv.of_kind("Namespace"):
-        workloads = gpu_namespaces.get(namespace.ref.name)
-        if not workloads:
+        wanted = used.get(namespace.ref.name)
+        if not wanted:
             continue
-        quotas = inv.namespaced("ResourceQuota", namespace.ref.name)
-        if not any(_GPU_QUOTA_KEYS & _hard(q).keys() for q in quotas):
+        capped = {k for q in inv.namespaced("ResourceQuota", namespace.ref.name) for k in _hard(q)}
+        missing = sorted(set(wanted) - capped)
+        if missing:
+            workloads = sorted({w for key in missing for w in wanted[key]})
             yield Violation(
                 namespace.at("metadata", "name"),
-                f"namespace {namespace.ref.name!r} runs GPU workloads "
+                f"namespace {namespace.ref.name!r} runs accelerator workloads "
                 f"({', '.join(workloads)}) but no ResourceQuota in it caps "
-                "requests.nvidia.com/gpu",
+                f"{', '.join(missing)}",
             )
 
 
@@ -309,7 +316,8 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK805",
         Severity.WARNING,
-        "Quota GPUs with requests.nvidia.com/gpu and drop the limits. key.",
+        "Quota accelerators with the requests. key (requests.nvidia.com/gpu) and drop the "
+        "limits. key.",
         quota_gpu_limits_prefix,
     ),
 )
@@ -317,7 +325,7 @@ INPUT_RULES: tuple[Rule[Inventory], ...] = (
     Rule(
         "MK801",
         Severity.WARNING,
-        "Add a ResourceQuota with requests.nvidia.com/gpu to the namespace.",
+        "Add a ResourceQuota on the accelerators the namespace uses (requests.nvidia.com/gpu, …).",
         namespace_gpu_quota_missing,
     ),
     Rule(

@@ -1,4 +1,4 @@
-"""Rules on where and at what priority GPU workloads are scheduled."""
+"""Rules on where and at what priority accelerator workloads are scheduled."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.trainer import EffectiveTrainJob, is_runtime, is_trainjob
-from mlkube.rules.lint.common import gpu_templates
+from mlkube.rules.lint.common import accelerator_templates
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 
 
 def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU pod templates without a priorityClassName.
+    """Finds accelerator pod templates without a priorityClassName.
 
     ## Why is this bad?
     A pod without a priority class has priority 0, the same as every web pod and
-    cron job in the cluster. When GPU nodes run short, the scheduler cannot preempt
-    lower-priority work for it, and nothing protects a multi-hour training run from
-    being preempted by whatever arrives with a higher priority.
+    cron job in the cluster. When accelerator nodes run short, the scheduler cannot
+    preempt lower-priority work for it, and nothing protects a multi-hour training
+    run from being preempted by whatever arrives with a higher priority.
 
     ## Example
     ```yaml
@@ -41,21 +41,21 @@ def gpu_priority_class_missing(m: Manifest) -> Iterator[Violation]:
     """
     if is_trainjob(m) and not isinstance(m, EffectiveTrainJob):
         return  # a trainer block is no pod spec: the priority is the runtime's
-    for template in gpu_templates(m):
+    for template in accelerator_templates(m):
         if not template.spec.get("priorityClassName"):
             yield Violation(
                 template.at("priorityClassName"),
-                f"the GPU {template.where} of {m.ref} set no priorityClassName",
+                f"the accelerator {template.where} of {m.ref} set no priorityClassName",
             )
 
 
 def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU workloads in the default namespace, or with no namespace at all.
+    """Finds accelerator workloads in the default namespace, or with no namespace at all.
 
     ## Why is this bad?
-    The `default` namespace usually has no GPU quota, no Kueue LocalQueue and no
-    network isolation: a GPU job there bypasses every limit the platform sets for its
-    team. A manifest without `metadata.namespace` lands wherever the applying
+    The `default` namespace usually has no accelerator quota, no Kueue LocalQueue and
+    no network isolation: an accelerator job there bypasses every limit the platform
+    sets for its team. A manifest without `metadata.namespace` lands wherever the applying
     context points, which is `default` more often than intended.
 
     ## Example
@@ -71,12 +71,16 @@ def gpu_workload_default_namespace(m: Manifest) -> Iterator[Violation]:
       namespace: ml-research
     ```
     """
-    if m.ref.namespace not in (None, "default") or is_runtime(m) or not any(gpu_templates(m)):
+    if (
+        m.ref.namespace not in (None, "default")
+        or is_runtime(m)
+        or not any(accelerator_templates(m))
+    ):
         return
     if m.ref.namespace is None:
-        message = f"GPU workload {m.ref} sets no namespace and may land in 'default'"
+        message = f"accelerator workload {m.ref} sets no namespace and may land in 'default'"
     else:
-        message = f"GPU workload {m.ref} runs in the 'default' namespace"
+        message = f"accelerator workload {m.ref} runs in the 'default' namespace"
     yield Violation(m.at("metadata", "namespace"), message)
 
 
@@ -84,13 +88,13 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK501",
         Severity.INFO,
-        "Give GPU pods a PriorityClass above the cluster's default workloads.",
+        "Give accelerator pods a PriorityClass above the cluster's default workloads.",
         gpu_priority_class_missing,
     ),
     Rule(
         "MK502",
         Severity.WARNING,
-        "Run GPU workloads in a team namespace that has a GPU quota and a queue.",
+        "Run accelerator workloads in a team namespace that has a quota and a queue.",
         gpu_workload_default_namespace,
     ),
 )

@@ -3,61 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-from mlkube.manifests.objects import Manifest, dig
-from mlkube.manifests.workloads import KSERVE_FRAMEWORKS, Container, PodTemplate, pod_templates
-from mlkube.rules.lint.common import gpu_containers, gpu_templates
-from mlkube.rules.lint.inventory import Inventory, PodFacts, WorkloadFacts, selects
+from mlkube.manifests.objects import Manifest
+from mlkube.rules.lint.endpoints import Endpoint
+from mlkube.rules.lint.inventory import Inventory, selects
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.wellknown import ZONE_LABEL
 
-_ISVC = ("serving.kserve.io", "InferenceService")
-_GPU_SERVERS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet")})
-_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
-_MODEL_CONTAINER = "kserve-container"
+
+def _serving(inv: Inventory) -> Iterator[Endpoint]:
+    """The endpoints of the input: InferenceService predictors, and the Deployments and
+    StatefulSets that get accelerators (from a device plugin or a DRA claim) and serve,
+    by a port, an HTTP probe or a model server of their own or through a Service of the
+    input that selects them. A GPU burn-in serves nothing."""
+    for e in inv.endpoints:
+        if e.self_evident or inv.service_selects(e.namespace, e.labels):
+            yield e
 
 
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    """The serving pods of an object and the field that says how many run."""
-
-    template: PodTemplate
-    field: tuple[str, ...]
-    written: bool  # whether the count is set, or left to the default of 1
-    what: str
-
-    @property
-    def replicas(self) -> int:
-        return self.template.replicas
-
-    @property
-    def count(self) -> str:
-        name = self.field[-1]
-        return f"{name} is {self.replicas}" if self.written else f"{name} is unset"
-
-
-def _is_isvc(m: Manifest) -> bool:
-    return (m.ref.group, m.ref.kind) == _ISVC
-
-
-def _endpoints(m: Manifest) -> Iterator[_Endpoint]:
-    """An InferenceService's predictor, or the GPU pods of a Deployment or StatefulSet."""
-    if _is_isvc(m):
-        if m.annotations.get(_DEPLOYMENT_MODE) == "ModelMesh":  # pods shared, not per object
-            return
-        minimum = ("spec", "predictor", "minReplicas")
-        for template in pod_templates(m):
-            if template.role == "predictor":
-                yield _Endpoint(template, minimum, m.get(*minimum) is not None, "the predictor")
-    elif (m.ref.group, m.ref.kind) in _GPU_SERVERS:
-        replicas = ("spec", "replicas")
-        for template in gpu_templates(m):
-            yield _Endpoint(template, replicas, m.get(*replicas) is not None, f"GPU {m.ref.kind}")
-
-
-def endpoint_single_replica(m: Manifest) -> Iterator[Violation]:
+def endpoint_single_replica(inv: Inventory) -> Iterator[Violation]:
     """Finds serving endpoints that run a single replica.
 
     ## Why is this bad?
@@ -67,6 +31,11 @@ def endpoint_single_replica(m: Manifest) -> Iterator[Violation]:
     predictor without `minReplicas` runs one replica (KServe's default), and so does
     a Deployment without `replicas`. Production endpoints want at least two, better
     three spread over zones; a development endpoint can scale to zero instead.
+    Endpoints are InferenceService predictors, and the Deployments and StatefulSets
+    that get accelerators (from a device plugin or a DRA claim) and serve: a container
+    port, an HTTP or gRPC readiness probe, a known model server (vLLM, Triton, TGI,
+    SGLang, …), or a Service of the input that selects their pods. A GPU burn-in that
+    listens to nothing is no endpoint.
 
     ## Example
     ```yaml
@@ -89,34 +58,17 @@ def endpoint_single_replica(m: Manifest) -> Iterator[Violation]:
           storageUri: s3://models/llm
     ```
     """
-    for endpoint in _endpoints(m):
+    for endpoint in _serving(inv):
         if endpoint.replicas == 1:
             default = "" if endpoint.written else ", and the default is 1"
             yield Violation(
-                m.at(*endpoint.field),
+                endpoint.replicas_at,
                 f"{endpoint.what} runs a single replica ({endpoint.count}{default}): "
                 "every rollout or node loss takes the endpoint down",
             )
 
 
-def _spreads_over_zones(spec: dict[str, Any]) -> bool:
-    constraints = spec.get("topologySpreadConstraints")
-    if isinstance(constraints, list) and any(
-        isinstance(c, dict) and c.get("topologyKey") == ZONE_LABEL for c in constraints
-    ):
-        return True
-    anti = dig(spec, ("affinity", "podAntiAffinity"))
-    if not isinstance(anti, dict):
-        return False
-    required = anti.get("requiredDuringSchedulingIgnoredDuringExecution")
-    preferred = anti.get("preferredDuringSchedulingIgnoredDuringExecution")
-    terms = list(required) if isinstance(required, list) else []
-    if isinstance(preferred, list):
-        terms += [p.get("podAffinityTerm") for p in preferred if isinstance(p, dict)]
-    return any(isinstance(t, dict) and t.get("topologyKey") == ZONE_LABEL for t in terms)
-
-
-def endpoint_zone_spread_missing(m: Manifest) -> Iterator[Violation]:
+def endpoint_zone_spread_missing(inv: Inventory) -> Iterator[Violation]:
     """Finds replicated serving endpoints that do not spread their replicas over zones.
 
     ## Why is this bad?
@@ -149,32 +101,18 @@ def endpoint_zone_spread_missing(m: Manifest) -> Iterator[Violation]:
         model: {modelFormat: {name: huggingface}, storageUri: s3://models/llm}
     ```
     """
-    for endpoint in _endpoints(m):
-        if endpoint.replicas >= 2 and not _spreads_over_zones(endpoint.template.spec):
+    for endpoint in _serving(inv):
+        if endpoint.replicas >= 2 and not endpoint.spreads:
             yield Violation(
-                endpoint.template.at("topologySpreadConstraints"),
+                endpoint.spread_at,
                 f"{endpoint.what} runs {endpoint.replicas} replicas with no topology spread "
                 f"or anti-affinity on {ZONE_LABEL}: one zone outage can take them all",
             )
 
 
-def _custom_model_container(m: Manifest) -> Container | None:
-    """The model server of a predictor given as ``containers``, as KServe picks it."""
-    predictor = m.get("spec", "predictor")
-    if not isinstance(predictor, dict) or any(
-        isinstance(predictor.get(f), dict) for f in KSERVE_FRAMEWORKS
-    ):
-        return None
-    custom = [
-        c for t in pod_templates(m) if t.role == "predictor" for c in t.containers if not c.init
-    ]
-    named = [c for c in custom if c.name == _MODEL_CONTAINER]
-    chosen = named or custom
-    return chosen[0] if chosen else None
-
-
-def serving_readiness_probe_missing(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU serving containers and custom KServe predictors without a readiness probe.
+def serving_readiness_probe_missing(inv: Inventory) -> Iterator[Violation]:
+    """Finds accelerator serving containers and custom KServe predictors without a
+    readiness probe.
 
     ## Why is this bad?
     Without a readiness probe a pod receives traffic as soon as its container starts,
@@ -204,41 +142,26 @@ def serving_readiness_probe_missing(m: Manifest) -> Iterator[Violation]:
           limits: {nvidia.com/gpu: 1}
     ```
     """
-    if _is_isvc(m):
-        model = _custom_model_container(m)
-        if model is not None and model.spec.get("readinessProbe") is None:
+    for endpoint in _serving(inv):
+        for unprobed in endpoint.unprobed:
             yield Violation(
-                m.at(*model.field("readinessProbe")),
-                f"predictor container {model.name!r} has no readinessProbe: it gets traffic "
-                "before its model has loaded",
+                unprobed.at,
+                f"{unprobed.named} has no readinessProbe: it gets traffic before its model "
+                "has loaded",
             )
-    elif (m.ref.group, m.ref.kind) in _GPU_SERVERS:
-        for template, c in gpu_containers(m):
-            if c.spec.get("readinessProbe") is None:
-                yield Violation(
-                    m.at(*c.field("readinessProbe")),
-                    f"GPU container {c.name!r} of the {template.where} has no readinessProbe: "
-                    "it gets traffic before its model has loaded",
-                )
 
 
-def _has_storage(block: dict[str, Any]) -> bool:
-    if block.get("storageUri") or block.get("storage"):
-        return True
-    env = block.get("env")
-    return isinstance(env, list) and any(
-        isinstance(e, dict) and e.get("name") == "STORAGE_URI" for e in env
-    )
-
-
-def model_storage_uri_missing(m: Manifest) -> Iterator[Violation]:
+def model_storage_uri_missing(inv: Inventory) -> Iterator[Violation]:
     """Finds KServe model predictors that do not say where their model is stored.
 
     ## Why is this bad?
     Without `storageUri` the model has to be baked into the image: images of 20 GB
     that pull slowly on every new node, and a rebuild and push for every new model
     version. With `storageUri`, KServe's storage-initializer pulls the weights from
-    object storage (or a PVC) into `/mnt/models` before the server starts.
+    object storage (or a PVC) into `/mnt/models` before the server starts. A
+    multi-model server has no storageUri of its own: its TrainedModels carry one each,
+    and when one in the input names the InferenceService, the predictor is not
+    reported.
 
     ## Example
     ```yaml
@@ -256,29 +179,13 @@ def model_storage_uri_missing(m: Manifest) -> Iterator[Violation]:
         storageUri: s3://models/llm/v7
     ```
     """
-    predictor = m.get("spec", "predictor")
-    if not _is_isvc(m) or not isinstance(predictor, dict) or predictor.get("storageUris"):
-        return
-    for framework in KSERVE_FRAMEWORKS:
-        block = predictor.get(framework)
-        if isinstance(block, dict) and not _has_storage(block):
+    for use in inv.storageless_models:
+        if not inv.trained_models(use.service):
             yield Violation(
-                m.at("spec", "predictor", framework),
-                f"predictor.{framework} sets no storageUri: the model weights must be in the image",
+                use.at,
+                f"predictor.{use.framework} sets no storageUri and no TrainedModel of the "
+                "input loads into it: the model weights must be in the image",
             )
-
-
-def _replicated_endpoints(w: WorkloadFacts) -> Iterator[tuple[PodFacts, dict[str, str]]]:
-    """Pods of ``w`` that run two or more serving replicas, with the labels they carry."""
-    if (w.ref.group, w.ref.kind) == _ISVC:
-        for pod in w.pods:
-            if pod.role == "predictor" and pod.replicas >= 2:
-                # KServe copies the InferenceService's labels onto its pods.
-                yield pod, {**w.labels, **pod.labels}
-    elif (w.ref.group, w.ref.kind) in _GPU_SERVERS:
-        for pod in w.pods:
-            if pod.gpus > 0 and pod.replicas >= 2:
-                yield pod, pod.labels
 
 
 def endpoint_pdb_missing(inventory: Inventory) -> Iterator[Violation]:
@@ -309,19 +216,22 @@ def endpoint_pdb_missing(inventory: Inventory) -> Iterator[Violation]:
         matchLabels: {serving.kserve.io/inferenceservice: llm, component: predictor}
     ```
     """
-    for w in inventory.workloads:
-        budgets = inventory.namespaced("PodDisruptionBudget", w.namespace)
-        for pod, labels in _replicated_endpoints(w):
-            if not any(selects(b.get("spec", "selector"), labels) for b in budgets):
-                role = f"{pod.role} " if pod.role else ""
-                yield Violation(
-                    pod.at,
-                    f"{w.ref} runs {pod.replicas} {role}replicas and no PodDisruptionBudget "
-                    f"in namespace {w.namespace} selects them",
-                )
+    for e in _serving(inventory):
+        if e.replicas < 2:
+            continue
+        budgets = inventory.namespaced("PodDisruptionBudget", e.namespace)
+        if not any(selects(b.get("spec", "selector"), e.labels) for b in budgets):
+            role = f"{e.role} " if e.role else ""
+            yield Violation(
+                e.at,
+                f"{e.obj} runs {e.replicas} {role}replicas and no PodDisruptionBudget "
+                f"in namespace {e.namespace} selects them",
+            )
 
 
-OBJECT_RULES: tuple[Rule[Manifest], ...] = (
+OBJECT_RULES: tuple[Rule[Manifest], ...] = ()
+
+INPUT_RULES: tuple[Rule[Inventory], ...] = (
     Rule(
         "MK301",
         Severity.WARNING,
@@ -344,12 +254,9 @@ OBJECT_RULES: tuple[Rule[Manifest], ...] = (
     Rule(
         "MK304",
         Severity.WARNING,
-        "Set storageUri to the model's location in object storage.",
+        "Set storageUri to the model's location in object storage, or load it with a TrainedModel.",
         model_storage_uri_missing,
     ),
-)
-
-INPUT_RULES: tuple[Rule[Inventory], ...] = (
     Rule(
         "MK305",
         Severity.WARNING,

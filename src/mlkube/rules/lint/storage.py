@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlkube.manifests.objects import Manifest
-from mlkube.manifests.workloads import is_batch, is_training, pod_templates
+from mlkube.manifests.recognise import trains
+from mlkube.manifests.workloads import pod_templates
 from mlkube.rules.lint.inventory import ClaimUse, Inventory, PodFacts, WorkloadFacts
 from mlkube.rules.model import Rule, Severity, Violation
 
@@ -106,10 +107,8 @@ def training_hostpath_volume(m: Manifest) -> Iterator[Violation]:
         persistentVolumeClaim: {claimName: train-checkpoints}
     ```
     """
-    training = is_training(m)
-    batch = is_batch(m)
     for template in pod_templates(m):
-        if not training and not (batch and template.gpus() > 0):
+        if not trains(m, template):
             continue
         for i, volume in enumerate(template.volumes):
             host = volume.get("hostPath")

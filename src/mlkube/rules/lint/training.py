@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlkube.manifests.objects import Location, Manifest, dig
+from mlkube.manifests.recognise import runs_pytorch, trains
 from mlkube.manifests.trainer import (
     SHIPPED_RUNTIMES,
     TEMPLATE,
@@ -15,16 +16,10 @@ from mlkube.manifests.trainer import (
     is_runtime,
     is_trainer_step,
 )
-from mlkube.manifests.workloads import (
-    Container,
-    PodTemplate,
-    is_batch,
-    is_training,
-    pod_templates,
-)
+from mlkube.manifests.workloads import Container, PodTemplate, pod_templates
 from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity
-from mlkube.rules.lint.common import containers, gpu_containers, names
+from mlkube.rules.lint.common import accelerator_containers, containers, names
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.wellknown import CAPACITY_LABEL, CHECKPOINT_PATH_ANNOTATION, SPOT_LABELS
@@ -33,7 +28,6 @@ SHM = "/dev/shm"
 
 _PYTORCHJOB = ("kubeflow.org", "PyTorchJob")
 _TRAINJOB = ("trainer.kubeflow.org", "TrainJob")
-_MULTI_ROLE_GROUPS = ("kubeflow.org", "jobset.x-k8s.io", "ray.io")
 # Roles that coordinate and need no dataset: MPIJob's launcher, TFJob's PS, Ray's head.
 _COORDINATOR_ROLES = frozenset({"launcher", "ps", "head"})
 _INITIALIZER_JOBS = frozenset({"dataset-initializer", "model-initializer", "initializer"})
@@ -74,9 +68,7 @@ def _trainer_step(m: Manifest, t: PodTemplate) -> bool:
 
 
 def _trains(m: Manifest, t: PodTemplate) -> bool:
-    if not _trainer_step(m, t):
-        return False
-    return is_training(m) or (is_batch(m) and t.gpus() > 0)
+    return _trainer_step(m, t) and trains(m, t)
 
 
 def _patch_pod_specs(m: Manifest) -> Iterator[tuple[dict[str, Any], FieldPath]]:
@@ -145,27 +137,21 @@ def _container_at(m: Manifest, c: Container, key: str) -> Location:
     return m.at(*c.field(key)) if key in c.spec else m.at(*c.path)
 
 
-def _mentions_torch(c: Container) -> bool:
-    words = [c.image, *_strings(c.spec.get("command")), *_strings(c.spec.get("args"))]
-    return any("torch" in word.lower() for word in words)
-
-
 def _needs_shm(m: Manifest, t: PodTemplate) -> bool:
+    """PyTorch training pods, whatever their kind; not MPI jobs that do not run torch."""
     if m.ref.group == "ray.io":  # KubeRay mounts a memory-backed /dev/shm in every Ray pod
         return False
-    if not _trainer_step(m, t):
-        return False
-    if _kind(m) in (_PYTORCHJOB, _TRAINJOB):
-        return True
-    if t.gpus() <= 0:
-        return False
-    return is_training(m) or any(_mentions_torch(c) for c in t.containers if not c.init)
+    if is_runtime(m) and t.accelerators() <= 0:
+        return False  # its TrainJobs size the pods and may patch /dev/shm in: judged merged
+    if t.role.lower() in _COORDINATOR_ROLES and t.accelerators() <= 0:
+        return False  # an MPI launcher starts the ranks over ssh and trains nothing itself
+    return _trains(m, t) and runs_pytorch(m, t)
 
 
 def _trainers(t: PodTemplate) -> list[Container]:
-    """The containers that train: those with GPUs, or every app container if none has."""
+    """The containers that train: those with accelerators, or every app container."""
     app = [c for c in t.containers if not c.init]
-    return [c for c in app if c.gpus() > 0] or app
+    return [c for c in app if c.accelerators() > 0] or app
 
 
 def _shm_problem(mounts: list[dict[str, Any]], memory_volumes: set[str]) -> str | None:
@@ -187,6 +173,10 @@ def shm_missing(m: Manifest) -> Iterator[Violation]:
     unless a volume is mounted there, and Kubernetes has no shm-size setting: the
     job dies with "bus error" or "No space left on device", or NCCL hangs. The
     emptyDir's pages count towards the container's memory limit, so size both.
+    PyTorch is recognised by what the pods run, whatever their kind: a PyTorchJob,
+    a Trainer runtime with a torch policy, torchrun or `torch.distributed.run`, the
+    PET_*, MASTER_ADDR or NCCL_* environment, or torch in the image or command. An
+    MPI job (mpirun, an MPIJob) that does not name torch is not held to this.
 
     ## Example
     ```yaml
@@ -300,7 +290,7 @@ def pytorchjob_master_count(m: Manifest) -> Iterator[Violation]:
 
 
 def training_memory_burstable(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU training containers allowed to use more memory than they request.
+    """Finds accelerator training containers allowed to use more memory than they request.
 
     ## Why is this bad?
     Under node memory pressure the kubelet evicts first the pods whose usage exceeds
@@ -324,7 +314,7 @@ def training_memory_burstable(m: Manifest) -> Iterator[Violation]:
       limits: {nvidia.com/gpu: 1, memory: 64Gi}
     ```
     """
-    for t, c in gpu_containers(m):
+    for t, c in accelerator_containers(m):
         if not _trains(m, t):
             continue
         request = c.resource("requests", "memory")
@@ -334,16 +324,16 @@ def training_memory_burstable(m: Manifest) -> Iterator[Violation]:
         if limit is None:
             yield Violation(
                 m.at(*c.field("resources", "requests", "memory")),
-                f"GPU container {c.name!r} of the {t.where} requests {request} memory "
-                "and has no memory limit",
+                f"accelerator container {c.name!r} of the {t.where} requests {request} "
+                "memory and has no memory limit",
             )
             continue
         low, high = parse_quantity(request), parse_quantity(limit)
         if low is not None and high is not None and high > low:
             yield Violation(
                 m.at(*c.field("resources", "limits", "memory")),
-                f"GPU container {c.name!r} of the {t.where} requests {request} memory "
-                f"but may use up to {limit}",
+                f"accelerator container {c.name!r} of the {t.where} requests {request} "
+                f"memory but may use up to {limit}",
             )
 
 
@@ -373,8 +363,8 @@ def _claims(t: PodTemplate) -> dict[str, str]:
 
 
 def _compute_roles(templates: tuple[PodTemplate, ...]) -> list[PodTemplate]:
-    """The roles that train: those with GPUs, or all but coordinators if none has."""
-    gpu = [t for t in templates if t.gpus() > 0]
+    """The roles that train: those with accelerators, or all but coordinators."""
+    gpu = [t for t in templates if t.accelerators() > 0]
     return gpu or [t for t in templates if t.role.lower() not in _COORDINATOR_ROLES]
 
 
@@ -427,7 +417,7 @@ def replica_volumes_inconsistent(m: Manifest) -> Iterator[Violation]:
     ```
     """
     templates = pod_templates(m)
-    if m.ref.group not in _MULTI_ROLE_GROUPS or len(templates) < 2:
+    if len(templates) < 2 or not any(_trains(m, t) for t in templates):
         return
     claims = {t.role: _claims(t) for t in templates}
     for t in _compute_roles(templates):
@@ -617,15 +607,13 @@ def _mutable_tag(image: str) -> str | None:
 
 def _reproducible_kind(m: Manifest) -> bool:
     templates = pod_templates(m)
-    return (
-        _kind(m) == ("serving.kserve.io", "InferenceService")
-        or is_training(m)
-        or any(t.gpus() > 0 for t in templates)
+    return _kind(m) == ("serving.kserve.io", "InferenceService") or any(
+        t.accelerators() > 0 or trains(m, t) for t in templates
     )
 
 
 def image_tag_mutable(m: Manifest) -> Iterator[Violation]:
-    """Finds GPU, training and serving containers whose image tag can move.
+    """Finds accelerator, training and serving containers whose image tag can move.
 
     ## Why is this bad?
     An image with no tag means `:latest`, and `latest` is whatever was pushed last.
