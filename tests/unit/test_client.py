@@ -4,6 +4,8 @@ error status means and says, how long to back off, kubectl's durations."""
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 from typing import Any
 
 import httpx
@@ -171,3 +173,50 @@ def test_request_timeouts_are_read_as_kubectl_reads_them(text: str, seconds: flo
 def test_bad_request_timeouts_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="invalid duration"):
         duration(text)
+
+
+def test_a_body_decodes_with_the_collector_paused_and_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The collector is off while a body decodes (it would walk every object decoded so
+    far, again and again) and on again after; a JSON body is values, not text."""
+    seen: list[bool] = []
+    real = json.loads
+
+    def spy(body: bytes | str) -> Any:
+        seen.append(gc.isenabled())
+        return real(body)
+
+    assert gc.isenabled()
+    monkeypatch.setattr(json, "loads", spy)
+    assert client.decode(b'{"items": [{"a": 1}]}') == {"items": [{"a": 1}]}
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off() -> None:
+    gc.disable()
+    try:
+        client.decode(b"[1]")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_threads_decoding_at_once_share_one_pause() -> None:
+    """The last of overlapping decodes turns the collector back on, not the first."""
+    pause = client._CollectorPause()
+    with pause.held():
+        with pause.held():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer decode is still running
+    assert gc.isenabled()
+
+
+def test_a_batch_pause_outlasts_the_decodes_inside_it() -> None:
+    """doctor pauses the collector for its whole run; a decode inside must not turn it
+    back on when it ends."""
+    with client.collector_paused():
+        client.decode(b"{}")
+        assert not gc.isenabled()
+    assert gc.isenabled()

@@ -3,11 +3,14 @@ nothing from `mlkube.cluster` (which does I/O)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import pytest
+
+from mlkube.cli.main import VERBS, build_parser
 
 PROBE = """
 import json, sys
@@ -18,7 +21,15 @@ print(json.dumps(sorted(m for m in sys.modules if m == "httpx" or m.startswith("
 
 @pytest.mark.parametrize(
     "module",
-    ["mlkube.rules.doctor", "mlkube.rules.preflight", "mlkube.snapshots.evidence", "mlkube.doctor"],
+    [
+        "mlkube.rules.registry",
+        "mlkube.rules.doctor",
+        "mlkube.rules.preflight",
+        "mlkube.snapshots.evidence",
+        "mlkube.snapshots.facts",
+        "mlkube.doctor",
+        "mlkube.preflight",
+    ],
 )
 def test_rules_and_snapshots_load_no_io(module: str) -> None:
     out = subprocess.run(
@@ -61,3 +72,76 @@ def test_the_public_api_loads_on_first_use() -> None:
 
     assert callable(mlkube.lint_paths) and callable(mlkube.render_paths)
     assert mlkube.__version__.count(".") >= 2
+
+
+def _loaded_by(code: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of ``heavy`` (packages or modules) ``code`` loads in a fresh interpreter."""
+    probe = (
+        "import json, sys\n"
+        f"{code}\n"
+        f"heavy = {heavy!r}\n"
+        "print(json.dumps(sorted({h for h in heavy for m in list(sys.modules)"
+        " if m == h or m.startswith(h + '.')})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    loaded: list[str] = json.loads(out.splitlines()[-1])
+    return loaded
+
+
+def test_listing_the_rules_loads_neither_pydantic_nor_the_spec_nor_the_renderer() -> None:
+    """`mlkube rules` loads every rule; a rule reads plain objects, so the schema of
+    saved snapshots (pydantic) and the Platform's models are not part of it."""
+    heavy = ("pydantic", "httpx", "mlkube.spec", "mlkube.render", "mlkube.snapshots.schema")
+    assert _loaded_by("import mlkube.rules.registry", heavy) == []
+
+
+def _cli(argv: list[str]) -> str:
+    return (
+        "import contextlib, io\n"
+        "from mlkube.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({argv!r})"
+    )
+
+
+VERB_MODULES = tuple(
+    f"mlkube.cli.{m}"
+    for m in ("render", "lint", "rules", "cluster", "apply", "status", "doctor", "preflight",
+              "controller", "plan", "completion")
+)  # fmt: skip
+
+
+def test_the_version_loads_no_verb() -> None:
+    assert _loaded_by(_cli(["--version"]), (*VERB_MODULES, "httpx", "pydantic", "yaml")) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["rules"], ("httpx", "pydantic", "mlkube.cluster", "mlkube.lint", "mlkube.render")),
+        (["doctor", "--help"], ("pydantic", "mlkube.lint", "mlkube.render", "mlkube.spec")),
+        (["lint", "--help"], ("httpx", "mlkube.cluster", "mlkube.render")),
+        (["status", "--help"], ("pydantic", "mlkube.lint", "mlkube.rules.lint", "mlkube.render")),
+        (["plan", "--help"], ("httpx", "mlkube.cluster", "mlkube.rules")),
+    ],
+)
+def test_each_verb_loads_what_it_uses_and_no_other_verb(
+    argv: list[str], absent: tuple[str, ...]
+) -> None:
+    others = tuple(m for m in VERB_MODULES if not m.endswith(f".{argv[0]}"))
+    assert _loaded_by(_cli(argv), (*others, *absent)) == []
+
+
+def test_the_verb_table_says_which_module_registers_each_verb() -> None:
+    """main registers only the module the table names for a verb: each module must
+    register exactly the verbs the table gives it, in the table's order."""
+
+    def verbs(parser: argparse.ArgumentParser) -> list[str]:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return list(sub.choices)
+
+    assert verbs(build_parser()) == list(VERBS)
+    for module in set(VERBS.values()):
+        assert verbs(build_parser((module,))) == [v for v, m in VERBS.items() if m == module]

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlkube.cli import kubeopts
 from mlkube.cli.options import add_report_options, use_color
+from mlkube.cluster.client import collector_paused
 from mlkube.cluster.evidence import gather, require
 from mlkube.doctor import diagnose, examined, require_workload
 from mlkube.errors import UsageError
@@ -53,6 +54,13 @@ def _save(evidence: Evidence, path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # 5,000 pods decode to millions of objects that hold no reference cycles: with the
+    # collector on, each collection walks them all again (0.4 s of CPU; docs/benchmarks.md)
+    with collector_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.source:
         evidence = Evidence.load(args.source)
     else:

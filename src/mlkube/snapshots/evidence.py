@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from mlkube.errors import InputError
 from mlkube.manifests.objects import format_path
 from mlkube.messages import clip
-from mlkube.snapshots import jsontext, schema
+from mlkube.snapshots import jsontext
+
+if TYPE_CHECKING:  # pydantic and the schema load when a file is read (`Evidence.parse`)
+    from pydantic import ValidationError
 
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
 # 100,000 pods make about 600 MB of JSON; a larger file is not a snapshot `--save` wrote.
@@ -64,6 +65,10 @@ class Evidence:
 
     @classmethod
     def parse(cls, text: str, source: str) -> Evidence:
+        from pydantic import ValidationError  # noqa: PLC0415 - only a file needs the schema
+
+        from mlkube.snapshots import schema  # noqa: PLC0415
+
         data = jsontext.parse(text, source)
         if not isinstance(data, dict):
             raise InputError(source, 1, "not an mlkube doctor snapshot: not a JSON object")

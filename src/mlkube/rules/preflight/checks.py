@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
 from mlkube.manifests.objects import Location, ObjectRef
-from mlkube.render.labels import pool_selector
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.facts import GPU_METRIC, Facts
-from mlkube.spec.models import Platform
 from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, NFD_GPU_LABEL
+
+if TYPE_CHECKING:  # a Platform comes loaded (pydantic) or not at all: listing the rules
+    from mlkube.spec.models import Platform  # must not load the spec's models
 
 # The oldest Kubernetes whose features mlkube's bundles rely on: native sidecars
 # (init containers with restartPolicy: Always) are on by default from 1.29.
@@ -334,6 +335,8 @@ def platform_pools_present(s: Subject) -> Iterator[Violation]:
     """
     if s.platform is None:
         return
+    from mlkube.render.labels import pool_selector  # noqa: PLC0415 - with a Platform only
+
     for pool in s.platform.spec.pools:
         selector = pool_selector(pool)
         nodes = [
