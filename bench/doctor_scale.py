@@ -33,9 +33,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measure import Measurement, compile_mlkube, measure
-from mlkube.cluster.client import Kube, collector_paused
+from mlkube.cluster.client import Kube
 from mlkube.cluster.evidence import gather
 from mlkube.cluster.kubeconfig import load_connection
+from mlkube.collector import collector_paused
 from mlkube.doctor import diagnose
 from mlkube.localcluster import cluster
 from mlkube.manifests.yamlstream import read_text

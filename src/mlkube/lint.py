@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from mlkube.collector import collector_paused
 from mlkube.manifests.claims import with_device_claims
 from mlkube.manifests.inputs import Inputs, Scope, Summary
 from mlkube.manifests.objects import Manifest, ObjectRef
@@ -147,8 +148,11 @@ def lint_paths(
 ) -> Report:
     """Lint files, directories, ``-`` (stdin) and kustomize builds, each deployment unit
     of ``scope`` on its own; raises InputError on unreadable input. ``seen`` hears of
-    each document as it is read (progress)."""
+    each document as it is read (progress). The collector is paused throughout: the
+    node trees kept for lines (until cross-object rules end) hold no cycles, and walking
+    them again and again cost a quarter of the run (docs/benchmarks.md)."""
     inputs = Inputs(scope, seen=seen)
-    report = lint_units(inputs.read(paths, stdin, kustomizations), selection)
+    with collector_paused():
+        report = lint_units(inputs.read(paths, stdin, kustomizations), selection)
     report.inputs = replace(report.inputs, skipped=inputs.skipped, scope=scope)
     return report

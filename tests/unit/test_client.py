@@ -26,6 +26,7 @@ from mlkube.cluster.client import (
     TooManyRequests,
     Unauthorized,
 )
+from mlkube.collector import CollectorPause, collector_paused
 from mlkube.errors import EXIT_CLUSTER
 
 
@@ -205,7 +206,7 @@ def test_a_collector_the_caller_turned_off_stays_off() -> None:
 
 def test_threads_decoding_at_once_share_one_pause() -> None:
     """The last of overlapping decodes turns the collector back on, not the first."""
-    pause = client._CollectorPause()
+    pause = CollectorPause()
     with pause.held():
         with pause.held():
             assert not gc.isenabled()
@@ -216,7 +217,7 @@ def test_threads_decoding_at_once_share_one_pause() -> None:
 def test_a_batch_pause_outlasts_the_decodes_inside_it() -> None:
     """doctor pauses the collector for its whole run; a decode inside must not turn it
     back on when it ends."""
-    with client.collector_paused():
+    with collector_paused():
         client.decode(b"{}")
         assert not gc.isenabled()
     assert gc.isenabled()

@@ -8,8 +8,8 @@ from typing import Any
 
 from mlkube.cli import kubeopts
 from mlkube.cli.options import add_report_options, use_color
-from mlkube.cluster.client import collector_paused
 from mlkube.cluster.evidence import gather, require
+from mlkube.collector import collector_paused
 from mlkube.doctor import diagnose, examined, require_workload
 from mlkube.errors import UsageError
 from mlkube.fileio import reason, write_atomic

@@ -31,7 +31,6 @@ Retries are counted in ``Kube.stats`` and logged at debug level (``mlkube … -v
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import random
@@ -42,7 +41,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +48,7 @@ import httpx
 
 from mlkube.cluster.auth import client_options
 from mlkube.cluster.kubeconfig import Connection
+from mlkube.collector import PAUSE as _PAUSE
 from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
 FIELD_MANAGER = "mlkube"
@@ -750,47 +749,6 @@ class Kube:
                     yield json.loads(line)
         finally:
             response.close()
-
-
-class _CollectorPause:
-    """Python's cyclic garbage collector off while a body is decoded.
-
-    Decoding allocates millions of dicts and lists (17 MB of JSON for 5,000 pods), and
-    every 700 allocations start a collection; as the heap grows, full collections
-    follow, each walking everything decoded so far: 5,000 pods decode several times
-    faster without the collector (docs/benchmarks.md). A decoded body holds no reference
-    cycles, so the collector has nothing to find in it. Threads that decode at once
-    share one pause; a collector the caller turned off (``gc.disable()``) stays off.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._was_enabled = False
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0 and self._was_enabled:
-                    gc.enable()
-
-
-_PAUSE = _CollectorPause()
-
-
-def collector_paused() -> AbstractContextManager[None]:
-    """The collector off for a whole batch of work on decoded objects (doctor's gather
-    and diagnosis), sharing the pause `decode` takes, so it is on again only at the end."""
-    return _PAUSE.held()
 
 
 def decode(body: bytes | str) -> Any:
