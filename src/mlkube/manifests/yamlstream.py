@@ -137,7 +137,9 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
         for node in yaml.compose_all(_Rejoined(head, stream), Loader=_Loader):
             builder = _Builder(source)
             obj = builder.build(node)
-            if len(builder.memo) < _count_visits(node, limit=len(builder.memo) + 1):
+            if builder.shared and len(builder.memo) < _count_visits(
+                node, limit=len(builder.memo) + 1
+            ):
                 _refuse_alias_bomb(node, source)  # aliases in use
             yield Document(obj, source, node, tuple(builder.duplicates))
     except yaml.MarkedYAMLError as exc:
@@ -234,6 +236,9 @@ class _Builder:
         self.source = source
         self.memo: dict[int, Any] = {}
         self.duplicates: list[Duplicate] = []
+        # A node met twice (an alias) or a merge key: only then can the tree expand to
+        # more nodes than it holds, so only then is it walked again to count them.
+        self.shared = False
 
     def build(self, root: yaml.Node) -> Any:
         todo: list[tuple[yaml.Node, FieldPath]] = []
@@ -249,6 +254,7 @@ class _Builder:
         """The value of ``node``: scalars now, containers empty and queued to be filled."""
         key = id(node)
         if key in self.memo:
+            self.shared = True
             return self.memo[key]
         if isinstance(node, yaml.ScalarNode):
             value = self._scalar(node)
@@ -281,6 +287,7 @@ class _Builder:
             seen: dict[str, int] = {}
             for k, v in node.value:
                 if k.tag == scalars.PLAIN and k.value == "<<":
+                    self.shared = True
                     self._merge(target, v)
                     continue
                 name = self._key(k)
@@ -308,7 +315,10 @@ class _Builder:
             name = scalars.json_key(self._scalar(node))
         if name is None:
             raise self._error(node, f"a null mapping key ({node.value or 'empty'!r})")
-        self.memo.setdefault(id(node), name)  # counted as a distinct node
+        if id(node) in self.memo:
+            self.shared = True
+        else:
+            self.memo[id(node)] = name  # counted as a distinct node
         return name
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
