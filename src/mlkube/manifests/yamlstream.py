@@ -101,11 +101,11 @@ class Document:
 def _child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
     """The child at ``step`` and the (0-based) line that names it (the last, if twice)."""
     if isinstance(node, yaml.MappingNode):
-        found = None
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and _key_text(key) == str(step):
-                found = key.start_mark.line, value
-        return found
+        name = str(step)
+        for key, value in reversed(node.value):  # the last of a key given twice
+            if isinstance(key, yaml.ScalarNode) and _key_text(key) == name:
+                return key.start_mark.line, value
+        return None
     if (
         isinstance(node, yaml.SequenceNode)
         and isinstance(step, int)
