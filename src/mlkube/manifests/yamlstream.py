@@ -137,10 +137,10 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Document]:
         for node in yaml.compose_all(_Rejoined(head, stream), Loader=_Loader):
             builder = _Builder(source)
             obj = builder.build(node)
-            if builder.shared and len(builder.memo) < _count_visits(
-                node, limit=len(builder.memo) + 1
-            ):
-                _refuse_alias_bomb(node, source)  # aliases in use
+            if builder.shared:  # aliases in use: an expansion past the bound is measured
+                bound = _MAX_EXPANSION_RATIO * len(builder.memo) + _MAX_EXPANSION_SLACK
+                if _count_visits(node, limit=bound + 1) > bound:
+                    _refuse_alias_bomb(node, source)
             yield Document(obj, source, node, tuple(builder.duplicates))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -349,10 +349,11 @@ class _Builder:
 
 
 def _count_visits(root: yaml.Node, limit: int) -> int:
-    """Nodes visited walking the tree as if aliases were copies, stopping past ``limit``.
+    """Nodes visited walking the tree as if aliases were copies, stopping at ``limit``.
 
-    Equal to the number of distinct nodes exactly when the document uses no alias, the
-    common case, which then costs one cheap walk and no expansion arithmetic.
+    Within the bound (at most the expansion `_refuse_alias_bomb` allows, as the nodes
+    built are at most the distinct nodes it counts), the document is not a bomb: one
+    cheap walk, and the exact count only past it (or for a recursive alias).
     """
     count = 0
     stack = [root]
