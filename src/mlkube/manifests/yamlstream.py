@@ -242,16 +242,21 @@ class _Builder:
 
     def build(self, root: yaml.Node) -> Any:
         todo: list[tuple[yaml.Node, FieldPath]] = []
-        value = self._value(root, (), todo)
+        value = self._value(root, (), None, todo)
         while todo:
             node, path = todo.pop()
             self._fill(node, path, todo)
         return value
 
     def _value(
-        self, node: yaml.Node, path: FieldPath, todo: list[tuple[yaml.Node, FieldPath]]
+        self,
+        node: yaml.Node,
+        parent: FieldPath,
+        step: str | int | None,
+        todo: list[tuple[yaml.Node, FieldPath]],
     ) -> Any:
-        """The value of ``node``: scalars now, containers empty and queued to be filled."""
+        """The value of ``node`` at ``step`` of ``parent`` (None: the root): scalars now,
+        containers empty and queued to be filled (their path made only for them)."""
         key = id(node)
         if key in self.memo:
             self.shared = True
@@ -262,14 +267,14 @@ class _Builder:
                 raise self._error(
                     node, f"{node.value} cannot be sent to the API server (JSON has no inf or nan)"
                 )
-        elif len(path) >= MAX_DEPTH:
+        elif len(parent) + (step is not None) >= MAX_DEPTH:
             raise self._error(node, f"nested deeper than {MAX_DEPTH} levels (mlkube's limit)")
         elif isinstance(node, yaml.SequenceNode):
             value = []
-            todo.append((node, path))
+            todo.append((node, parent if step is None else (*parent, step)))
         elif isinstance(node, yaml.MappingNode):
             value = {}
-            todo.append((node, path))
+            todo.append((node, parent if step is None else (*parent, step)))
         else:  # pragma: no cover - libyaml produces only the three node kinds
             raise self._error(node, "unsupported YAML node")
         self.memo[key] = value
@@ -282,7 +287,7 @@ class _Builder:
         later: list[tuple[yaml.Node, FieldPath]] = []  # children, to fill in document order
         if isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                target.append(self._value(item, (*path, i), later))
+                target.append(self._value(item, path, i, later))
         else:
             seen: dict[str, int] = {}
             for k, v in node.value:
@@ -295,7 +300,7 @@ class _Builder:
                 if name in seen:
                     self.duplicates.append(Duplicate(path, name, line, seen[name]))
                 seen[name] = line
-                target[name] = self._value(v, (*path, name), later)
+                target[name] = self._value(v, path, name, later)
         todo.extend(reversed(later))
 
     def _merge(self, target: dict[str, Any], value: yaml.Node) -> None:
