@@ -29,7 +29,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -82,6 +82,11 @@ class Document:
     source: str
     node: yaml.Node
     duplicates: tuple[Duplicate, ...] = ()
+    # (id of a node, step) -> what _child found: findings and the facts kept for rules
+    # across objects ask for lines under the same few parents again and again.
+    _children: dict[tuple[int, str | int], tuple[int, yaml.Node] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def line(self) -> int:
@@ -90,8 +95,13 @@ class Document:
     def line_of(self, path: Iterable[str | int]) -> int:
         """The line of ``path``: its key's line, or that of its deepest existing parent."""
         node, line = self.node, self.node.start_mark.line
+        known = self._children
         for step in path:
-            found = _child(node, step)
+            key = (id(node), step)
+            if key in known:
+                found = known[key]
+            else:
+                found = known[key] = _child(node, step)
             if found is None:
                 break
             line, node = found
