@@ -272,7 +272,13 @@ class _Builder:
             self.shared = True
             return self.memo[key]
         if isinstance(node, yaml.ScalarNode):
-            value = self._scalar(node)
+            if node.tag == scalars.PLAIN:  # most values: resolved here, two calls fewer
+                try:
+                    value = scalars.resolve(node.value)[1]
+                except ValueError as exc:
+                    raise self._error(node, str(exc)) from None
+            else:
+                value = self._scalar(node)
             if isinstance(value, float) and not math.isfinite(value):
                 raise self._error(
                     node, f"{node.value} cannot be sent to the API server (JSON has no inf or nan)"
