@@ -1,10 +1,12 @@
 """Lint throughput: mlkube against Checkov and against the parsing floor, in one run.
 
     python bench/lint_throughput.py [--objects 10000] [--checkov PATH] [--no-checkov]
+                                    [--before SRC]
 
 The floor is merely parsing the same file with PyYAML's C loader
 (``yaml.load_all(..., Loader=yaml.CSafeLoader)``) in a fresh interpreter, like mlkube's
 run: process start is included for both. Goal: mlkube at least half the floor's rate.
+``--before SRC`` also runs mlkube from another source tree (a change's baseline).
 
 The corpus (bench/corpus.py) mixes eight kinds, half of the objects with defects.
 Runs are interleaved (mlkube, floor, Checkov, mlkube, …) so that all see the same
@@ -42,13 +44,14 @@ def main() -> int:
     parser.add_argument(
         "--checkov", default=str(DEFAULT_CHECKOV) if DEFAULT_CHECKOV.exists() else None
     )
+    parser.add_argument("--before", metavar="SRC", help="also run mlkube from this source tree")
     args = parser.parse_args()
     checkov = None if args.no_checkov else args.checkov or shutil.which("checkov")
     if not checkov and not args.no_checkov:
         print("Checkov not found: `make bench` installs it into .venv-checkov", file=sys.stderr)
         return 2
     OUT.mkdir(exist_ok=True)
-    compile_mlkube()
+    compile_mlkube(*([str(Path(args.before) / "mlkube")] if args.before else []))
     corpus = OUT / f"corpus-{args.objects}.yaml"
     corpus.write_text(stream(args.objects))
     size = corpus.stat().st_size / 2**20
@@ -58,10 +61,16 @@ def main() -> int:
     floor_cmd = [sys.executable, "-c", FLOOR, str(corpus)]
     checkov_cmd = [checkov or "", "-f", str(corpus), "--framework", "kubernetes", "--quiet",
                    "--compact", "--skip-download", "-o", "json"]  # fmt: skip
+    before_env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
+    before: list[Measurement] = []
     ours: list[Measurement] = [measure(mlkube_cmd)]
     floor: list[Measurement] = [measure(floor_cmd)]
     theirs: list[Measurement] = []
-    for _ in range(args.rounds):
+    for i in range(args.rounds + 1):
+        if args.before:
+            before.append(measure(mlkube_cmd, before_env))
+        if i == args.rounds:
+            break
         if checkov:
             theirs.append(measure(checkov_cmd))
         ours.append(measure(mlkube_cmd))
@@ -69,15 +78,25 @@ def main() -> int:
     assert all(m.exit_code == 1 for m in ours), "mlkube found nothing: the corpus is broken"
     assert all(m.exit_code == 0 for m in floor), "the floor failed to parse the corpus"
 
+    _report(args.objects, ours, before, floor, theirs)
+    return 0
+
+
+def _report(
+    objects: int,
+    ours: list[Measurement],
+    before: list[Measurement],
+    floor: list[Measurement],
+    theirs: list[Measurement],
+) -> None:
     def rate(runs: list[Measurement]) -> float:
-        objects: int = args.objects
         return objects / statistics.median(m.seconds for m in runs)
 
     def cpu_rate(runs: list[Measurement]) -> float:
-        objects: int = args.objects
         return objects / statistics.median(m.cpu_seconds for m in runs)
 
-    for name, runs in (("mlkube", ours), ("floor", floor), ("checkov", theirs)):
+    named = (("mlkube", ours), ("before", before), ("floor", floor), ("checkov", theirs))
+    for name, runs in named:
         if not runs:
             continue
         times = ", ".join(f"{m.seconds:.1f}" for m in runs)
@@ -91,10 +110,14 @@ def main() -> int:
         f"vs floor {rate(ours) / rate(floor):8.0%}   (goal: at least 50%; "
         f"by CPU time {cpu_rate(ours) / cpu_rate(floor):.0%})"
     )
+    if before:
+        print(
+            f"vs before {rate(ours) / rate(before):7.2f}x  "
+            f"(by CPU time {cpu_rate(ours) / cpu_rate(before):.2f}x)"
+        )
     if theirs:
         print(f"ratio    {rate(ours) / rate(theirs):8.1f}x  (goal: at least 20x)")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    return 0
 
 
 if __name__ == "__main__":
