@@ -158,8 +158,7 @@ def examined(evidence: Evidence, name: str | None = None, labels: Labels | None 
     refs = belonging(evidence, name) if name is not None else None
     if labels is not None:
         picked = selected(evidence, labels)
-        refs = (
-            picked if refs is None else {r for r in refs if _same(r) in {_same(p) for p in picked}}
-        )
+        keys = {_same(p) for p in picked}  # NAME and -l together: what both keep
+        refs = picked if refs is None else {r for r in refs if _same(r) in keys}
     assert refs is not None
     return len({r for r in refs if r.kind != "Event"})

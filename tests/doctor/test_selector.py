@@ -47,3 +47,10 @@ def test_the_cli_takes_l_on_a_saved_snapshot(mlkube: Run) -> None:
     assert names == ["huge"]
     bad = mlkube("doctor", "--from", str(SNAPSHOT), "-l", "job-name in batch")
     assert bad.code == 2 and "not a label selector" in bad.err
+
+
+def test_a_name_and_a_selector_keep_what_both_keep() -> None:
+    evidence = Evidence.load(str(SNAPSHOT))
+    assert diagnose(evidence, "huge", labels=parse("job-name=batch")) == []
+    assert examined(evidence, "huge", parse("job-name=batch")) == 0
+    assert examined(evidence, "huge", parse("job-name=huge")) == examined(evidence, "huge")
