@@ -176,27 +176,15 @@ def plan(
     """Simulate the ``trace`` of jobs on the queues and nodes of ``platform`` (then of
     each ``what_if`` Platform, on the same trace): one result per Platform."""
     from mlkube.errors import UsageError  # noqa: PLC0415
-    from mlkube.plan.model import build_model  # noqa: PLC0415
-    from mlkube.plan.prices import read_prices  # noqa: PLC0415
-    from mlkube.plan.simulate import simulate  # noqa: PLC0415
-    from mlkube.plan.trace import read_trace, validate  # noqa: PLC0415
-    from mlkube.spec.load import load_platform  # noqa: PLC0415
-    from mlkube.spec.models import Platform  # noqa: PLC0415
+    from mlkube.plan.run import plan_files  # noqa: PLC0415
 
     if not spot_reclaim_rate >= 0 or spot_reclaim_rate == float("inf"):
         raise UsageError("spot_reclaim_rate: expected a finite number >= 0")
-    trace_path = os.fspath(trace)
-    jobs = read_trace(trace_path, trace_format)
-    results: list[PlanResult] = []
-    for path in _paths([platform, *what_if]):
-        spec = load_platform(path).spec
-        assert isinstance(spec, Platform)
-        pools = {p.name for p in spec.spec.pools}
-        costs = read_prices(os.fspath(prices), pools) if prices is not None else None
-        name = spec.metadata.name
-        if name in {r.platform for r in results}:
-            name = f"{name} ({path})"  # the same Platform changed: tell them apart
-        model = build_model(spec, name=name, prices=costs, reclaim_rate=spot_reclaim_rate)
-        validate(jobs, model, trace_path)
-        results.append(simulate(model, jobs, seed=seed))
-    return results
+    return plan_files(
+        _paths([platform, *what_if]),
+        os.fspath(trace),
+        trace_format=trace_format,
+        prices=os.fspath(prices) if prices is not None else None,
+        reclaim_rate=spot_reclaim_rate,
+        seed=seed,
+    )

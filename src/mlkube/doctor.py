@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mlkube.errors import UsageError
@@ -67,6 +67,39 @@ def belonging(evidence: Evidence, name: str) -> set[ObjectRef]:
     return found
 
 
+Labels = Callable[[Mapping[str, str]], bool]  # a parsed `-l` (manifests.labelselector)
+
+
+def selected(evidence: Evidence, matches: Labels) -> set[ObjectRef]:
+    """The objects of the workloads whose labels match (kubectl's ``-l``): a matching
+    object, what it owns (pods, Kueue workloads), its owners up the chain (where a
+    finding may be), and the events about any of these."""
+    index = owners(evidence)
+    objs = [o for o in _objects(evidence) if o["kind"] not in _CONTEXT - {"Event"}]
+    chosen = {
+        _same(ref(o))
+        for o in objs
+        if o["kind"] != "Event" and matches(o.get("metadata", {}).get("labels") or {})
+    }
+    found: set[ObjectRef] = set()
+    for obj in objs:
+        meta = obj.get("metadata", {})
+        involved = obj.get("involvedObject") or {}
+        if obj["kind"] == "Event":  # about the object it names, and that one's owners
+            about = {"metadata": {**meta, "ownerReferences": [involved]}}
+            around = [ObjectRef(o.api_version, o.kind, o.namespace or None, o.name)
+                      for o in chain(about, index)]  # fmt: skip
+        else:
+            around = [ref(obj)] + [
+                ObjectRef(o.api_version, o.kind, o.namespace or None, o.name)
+                for o in chain(obj, index)
+            ]
+        if any(_same(r) in chosen for r in around):
+            found.add(ref(obj))
+            found.update(around)
+    return found
+
+
 def _workload_names(evidence: Evidence) -> set[str]:
     """The names users ask doctor about: workloads, their owners and pods."""
     index = owners(evidence)
@@ -92,15 +125,22 @@ def require_workload(evidence: Evidence, name: str, source: str | None = None) -
 
 
 def diagnose(
-    evidence: Evidence, name: str | None = None, selection: Selection | None = None
+    evidence: Evidence,
+    name: str | None = None,
+    selection: Selection | None = None,
+    labels: Labels | None = None,
 ) -> list[Finding]:
     """Findings on the whole snapshot (a diagnosis may need the rest of the cluster:
-    who holds the GPUs, who is ahead in the queue), kept to ``name``'s objects if given."""
+    who holds the GPUs, who is ahead in the queue), kept to ``name``'s objects if given,
+    and to those of the workloads ``labels`` matches (``-l``) if given."""
     selection = selection or Selection()
     findings = run(selection.enabled(RULES), evidence, selection)
     if name is not None:
         mine = {_same(r) for r in belonging(evidence, name)}
         findings = (f for f in findings if _same(f.where.obj) in mine)
+    if labels is not None:
+        picked = {_same(r) for r in selected(evidence, labels)}
+        findings = (f for f in findings if _same(f.where.obj) in picked)
     return ordered(findings)
 
 
@@ -110,9 +150,15 @@ def _same(r: ObjectRef) -> tuple[str, str | None, str]:
     return (r.kind, r.namespace or None, r.name)
 
 
-def examined(evidence: Evidence, name: str | None = None) -> int:
+def examined(evidence: Evidence, name: str | None = None, labels: Labels | None = None) -> int:
     """How many workload objects (jobs, endpoints, pods, Kueue workloads, their owners)
     were examined."""
-    if name is not None:
-        return len({r for r in belonging(evidence, name) if r.kind != "Event"})
-    return sum(1 for o in _objects(evidence) if o["kind"] not in _CONTEXT)
+    if name is None and labels is None:
+        return sum(1 for o in _objects(evidence) if o["kind"] not in _CONTEXT)
+    refs = belonging(evidence, name) if name is not None else None
+    if labels is not None:
+        picked = selected(evidence, labels)
+        keys = {_same(p) for p in picked}  # NAME and -l together: what both keep
+        refs = picked if refs is None else {r for r in refs if _same(r) in keys}
+    assert refs is not None
+    return len({r for r in refs if r.kind != "Event"})

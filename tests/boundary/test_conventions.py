@@ -31,7 +31,7 @@ CLUSTER_FLAGS: dict[Verb, set[str]] = {
     ("apply",): {"-n", "-l"},  # -n: for objects that name none; -l: which to apply
     ("status",): {"-n", "-A", "-l"},
     ("wait",): {"-n"},  # one named job
-    ("doctor",): {"-n", "-A"},
+    ("doctor",): {"-n", "-A", "-l"},  # -l: only the workloads with these labels
     ("preflight",): {"-n"},  # the deployer's namespace; the rest is cluster-wide
     ("controller", "run"): set(),
 }

@@ -1,4 +1,4 @@
-"""``mlkube doctor [NAME | -n NS | -A] [--save FILE | --from FILE]``"""
+"""``mlkube doctor [NAME | -n NS | -A] [-l SELECTOR] [--save FILE | --from FILE]``"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mlkube.collector import collector_paused
 from mlkube.doctor import diagnose, examined, require_workload
 from mlkube.errors import UsageError
 from mlkube.fileio import reason, write_atomic
+from mlkube.manifests.labelselector import parse as parse_selector
 from mlkube.report import render_findings
 from mlkube.rules.doctor import RULES
 from mlkube.rules.engine import at_or_above
@@ -42,7 +43,7 @@ def register(verbs: Any) -> None:
         help="exit 1 when a finding is at or above this severity (default: warning)",
     )
     add_report_options(p)
-    kubeopts.add(p)
+    kubeopts.add(p, selector=True)  # -l: only the workloads with these labels (and theirs)
     p.set_defaults(run=run)
 
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    labels = parse_selector(args.selector) if args.selector is not None else None
     if args.source:
         evidence = Evidence.load(args.source)
     else:
@@ -78,12 +80,12 @@ def _run(args: argparse.Namespace) -> int:
             )
     if args.name is not None:
         require_workload(evidence, args.name, args.source)
-    findings = diagnose(evidence, args.name)
+    findings = diagnose(evidence, args.name, labels=labels)
     chunks = render_findings(
         findings,
         args.format,
         RULES,
-        objects=examined(evidence, args.name),
+        objects=examined(evidence, args.name, labels),
         color=use_color(args.color),
     )
     sys.stdout.writelines(chunks)

@@ -7,10 +7,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mlkube.errors import UsageError
 from mlkube.fileio import write_atomic, write_stdout
+from mlkube.progress import Progress, clock
+
+if TYPE_CHECKING:
+    from mlkube.plan.simulate import Watch
 
 
 def register(verbs: Any) -> None:
@@ -55,33 +60,24 @@ def register(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlkube.plan.model import build_model  # noqa: PLC0415 - loaded when used
-    from mlkube.plan.prices import read_prices  # noqa: PLC0415
-    from mlkube.plan.report import text, to_json  # noqa: PLC0415
-    from mlkube.plan.simulate import simulate  # noqa: PLC0415
-    from mlkube.plan.trace import read_trace, validate  # noqa: PLC0415
-    from mlkube.plan.types import PlanResult  # noqa: PLC0415
-    from mlkube.spec.load import load_platform  # noqa: PLC0415
-    from mlkube.spec.models import Platform  # noqa: PLC0415
+    from mlkube.plan.report import text, to_json  # noqa: PLC0415 - loaded when used
+    from mlkube.plan.run import plan_files  # noqa: PLC0415
 
     rate = args.spot_reclaim_rate
     if rate is not None and (not rate >= 0 or rate == float("inf")):
         raise UsageError("--spot-reclaim-rate: expected a finite number >= 0")
     render = _html() if args.format == "html" else None
-    jobs = read_trace(args.trace, args.trace_format)
-    results: list[PlanResult] = []
-    for path in [args.platform, *args.what_if]:
-        platform = load_platform(path).spec
-        assert isinstance(platform, Platform)
-        prices = (
-            read_prices(args.prices, {p.name for p in platform.spec.pools}) if args.prices else None
+    with _Shown() as shown:
+        results = plan_files(
+            [args.platform, *args.what_if],
+            args.trace,
+            trace_format=args.trace_format,
+            prices=args.prices,
+            reclaim_rate=rate,
+            seed=args.seed,
+            seen=shown.reading,
+            simulating=shown.simulating,
         )
-        name = platform.metadata.name
-        if name in {r.platform for r in results}:
-            name = f"{name} ({path})"  # the same Platform changed: tell them apart
-        model = build_model(platform, name=name, prices=prices, reclaim_rate=rate)
-        validate(jobs, model, args.trace)
-        results.append(simulate(model, jobs, seed=args.seed))
     if args.format == "json":
         out = to_json(results)
     elif render is not None:
@@ -94,6 +90,36 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.output, out)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+class _Shown:
+    """One progress line on a terminal (nothing when piped): the lines of the trace
+    read, then each Platform's jobs finished, with the simulated time and events."""
+
+    def __init__(self) -> None:
+        self.progress = Progress("read trace", None, unit=_count("lines"))
+
+    def __enter__(self) -> _Shown:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.clear()
+
+    def reading(self, line: int) -> None:
+        self.progress.update(line)
+
+    def simulating(self, name: str, jobs: int) -> Watch:
+        p = self.progress
+        p.what, p.total, p.unit, p.started = f"simulate {name}", jobs, _count("jobs"), p.now()
+
+        def watch(now: float, events: int, finished: int) -> None:
+            p.update(finished, f"{clock(now)} simulated, {events:,} events")
+
+        return watch
+
+
+def _count(noun: str) -> Callable[[float], str]:
+    return lambda n: f"{n:,.0f} {noun}"
 
 
 def _html() -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from mlkube.plan import admission, pods, queues, spot
@@ -42,7 +42,12 @@ from mlkube.plan.stats import cost, pool_result
 from mlkube.plan.stats import group as group_result
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 
-__all__ = ["Reclaim", "simulate"]
+__all__ = ["Reclaim", "Watch", "simulate"]
+
+# Told (simulated time, events so far, jobs finished) every this many events: a caller
+# can show how far a long run is without the simulator doing any I/O.
+Watch = Callable[[float, int, int], None]
+WATCH_EVERY = 4096
 
 
 class Sim:
@@ -78,6 +83,7 @@ class Sim:
         self.random_reclaims = True
         self.lost: dict[str, float] = {}  # GPU-hours of lost work, per pool
         self.future = 0  # submits and node returns still to come
+        self.finished = 0
         self.jobs = [self._job(i, t) for i, t in enumerate(jobs)]
 
     # setup ---------------------------------------------------------------------------
@@ -197,10 +203,11 @@ class Sim:
         pods.stop(self, job, finished=True)
         job.state = DONE
         job.result.finished = self.now
+        self.finished += 1
         self.unadmit(job)
         queues.release(self, job.cq)
 
-    def run(self, reclaims: Sequence[Reclaim] | None) -> float:
+    def run(self, reclaims: Sequence[Reclaim] | None, watch: Watch | None = None) -> float:
         if reclaims is None:
             for pool in self.pools.values():
                 for n in range(pool.model.nodes):
@@ -211,9 +218,15 @@ class Sim:
                 self.push(r.time, RECLAIM, (self.pools[r.pool], r.node))
         events = self.events
         last = 0.0
+        count, due = 0, WATCH_EVERY if watch is not None else -1
         while events:
             time, kind, _, epoch, payload = heapq.heappop(events)
             self.now = time
+            count += 1
+            if count == due:
+                assert watch is not None
+                watch(time, count, self.finished)
+                due += WATCH_EVERY
             if kind == SUBMIT:
                 self.future -= 1
                 assert isinstance(payload, JobState)
@@ -255,13 +268,15 @@ def simulate(
     seed: int = 0,
     reclaim_rate: float | None = None,
     reclaims: Sequence[Reclaim] | None = None,
+    watch: Watch | None = None,
 ) -> PlanResult:
     """Run ``jobs`` through ``model``. ``reclaim_rate`` (per spot node-hour) overrides
-    the model's; ``reclaims`` replaces the random reclaims by an exact schedule."""
+    the model's; ``reclaims`` replaces the random reclaims by an exact schedule;
+    ``watch`` is told how far the run is, every `WATCH_EVERY` events."""
     if reclaim_rate is not None:
         model = spot.with_rate(model, reclaim_rate)
     sim = Sim(model, jobs, random.Random(seed))
-    span = sim.run(reclaims)
+    span = sim.run(reclaims, watch)
     sim.now = span
     for job in sim.jobs:
         if job.state == RUNNING:  # still running at the end: count what it held so far

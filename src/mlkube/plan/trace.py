@@ -9,7 +9,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from mlkube.errors import InputError, UsageError
 from mlkube.plan.formats import FORMATS as PUBLIC_FORMATS
@@ -139,13 +139,20 @@ def _job(path: str, line: int, row: dict[str, Any]) -> TraceJob:
     )
 
 
+# Told the line reached every this many rows (progress on a terminal).
+SEEN_EVERY = 4096
+Seen = Callable[[int], None]
+
+
 def _guarded(
-    path: str, rows: Iterator[tuple[int, dict[str, Any]]]
+    path: str, rows: Iterator[tuple[int, dict[str, Any]]], seen: Seen | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """A file that is not text (binary, not UTF-8, NUL bytes) is bad input, not a crash."""
     line = 0
     try:
-        for line, row in rows:
+        for count, (line, row) in enumerate(rows, 1):
+            if seen is not None and count % SEEN_EVERY == 0:
+                seen(line)
             yield line, row
     except UnicodeDecodeError:
         raise InputError(path, line + 1, "not UTF-8 text") from None
@@ -153,11 +160,17 @@ def _guarded(
         raise InputError(path, line + 1, f"not CSV: {exc}") from None
 
 
+class _Counted(Protocol):
+    """A reader that tells how far it is (``told``), every `SEEN_EVERY` rows."""
+
+    def __call__(self, path: str, told: Seen | None = None) -> list[TraceJob]: ...
+
+
 def _reader(
     rows: Callable[[str], Iterable[tuple[int, dict[str, Any]]]],
-) -> Callable[[str], list[TraceJob]]:
-    def read(path: str) -> list[TraceJob]:
-        jobs = [_job(path, line, row) for line, row in _guarded(path, iter(rows(path)))]
+) -> _Counted:
+    def read(path: str, told: Seen | None = None) -> list[TraceJob]:
+        jobs = [_job(path, line, row) for line, row in _guarded(path, iter(rows(path)), told)]
         seen: dict[str, int] = {}
         for job in jobs:
             if job.name in seen:
@@ -172,9 +185,13 @@ def _reader(
     return read
 
 
-FORMATS: dict[str, Callable[[str], list[TraceJob]]] = {
+# The formats that can tell how far they have read (``seen``).
+_COUNTED: dict[str, _Counted] = {
     "csv": _reader(_rows_csv),
     "jsonl": _reader(_rows_jsonl),
+}
+FORMATS: dict[str, Callable[[str], list[TraceJob]]] = {
+    **_COUNTED,
     **PUBLIC_FORMATS,  # the Alibaba GPU trace and the Philly job log
 }
 
@@ -185,13 +202,15 @@ def detect(path: str) -> str:
     return "jsonl" if lower.endswith((".jsonl", ".ndjson", ".json")) else "csv"
 
 
-def read_trace(path: str, fmt: str = "auto") -> list[TraceJob]:
-    """The trace's jobs, in file order."""
+def read_trace(path: str, fmt: str = "auto", seen: Seen | None = None) -> list[TraceJob]:
+    """The trace's jobs, in file order. ``seen`` is told the line reached, every
+    `SEEN_EVERY` rows (CSV and JSONL; the public formats do not tell)."""
     name = detect(path) if fmt == "auto" else fmt
     reader = FORMATS.get(name)
     if reader is None:
         raise UsageError(f"unknown trace format {fmt!r} (one of auto, {', '.join(FORMATS)})")
-    return reader(path)
+    counted = _COUNTED.get(name)
+    return counted(path, seen) if counted is not None else reader(path)
 
 
 def validate(jobs: Iterable[TraceJob], model: Model, source: str) -> None:
