@@ -170,15 +170,19 @@ def plan(
     what_if: Sequence[Path] = (),
     trace_format: str = "auto",
     prices: Path | None = None,
-    spot_reclaim_rate: float = 0.0,
+    spot_reclaim_rate: float | None = None,
     seed: int = 0,
 ) -> list[PlanResult]:
     """Simulate the ``trace`` of jobs on the queues and nodes of ``platform`` (then of
-    each ``what_if`` Platform, on the same trace): one result per Platform."""
+    each ``what_if`` Platform, on the same trace): one result per Platform.
+    ``spot_reclaim_rate`` (per node-hour) overrides each spot pool's ``reclaimRate``,
+    as ``--spot-reclaim-rate`` does; None keeps the pools' own."""
     from mlkube.errors import UsageError  # noqa: PLC0415
     from mlkube.plan.run import plan_files  # noqa: PLC0415
 
-    if not spot_reclaim_rate >= 0 or spot_reclaim_rate == float("inf"):
+    if spot_reclaim_rate is not None and (
+        not spot_reclaim_rate >= 0 or spot_reclaim_rate == float("inf")
+    ):
         raise UsageError("spot_reclaim_rate: expected a finite number >= 0")
     return plan_files(
         _paths([platform, *what_if]),

@@ -148,3 +148,19 @@ def test_docs_api_examples_print_what_they_say(index: int) -> None:
     expected, actual = expected_and_actual(code)
     assert expected, "an example says what it prints"
     assert actual == expected
+
+
+def test_plan_keeps_the_pools_own_reclaim_rate_unless_told(tmp_path: Path) -> None:
+    """As `mlkube plan` without --spot-reclaim-rate: the Platform's per-pool rate holds.
+    At 20 reclaims per node-hour on a100-spot, some spot job of the sample trace is
+    reclaimed; told 0, none is."""
+    text = (ROOT / "examples" / "platform.yaml").read_text()
+    spot = "      capacity: spot\n"
+    assert text.count(spot) == 1
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(text.replace(spot, spot + "      reclaimRate: 20\n"))
+    trace = ROOT / "examples" / "trace.csv"
+    (own,) = mlkube.plan(platform, trace, seed=1)
+    (none,) = mlkube.plan(platform, trace, seed=1, spot_reclaim_rate=0)
+    assert any(job.reclaims for job in own.jobs)
+    assert not any(job.reclaims for job in none.jobs)
