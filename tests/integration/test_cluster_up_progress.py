@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mlkube.localcluster import cluster
 
+from ..terminal import read_terminal
 from .conftest import NAME
 
 
@@ -22,16 +23,8 @@ def test_up_on_a_terminal_shows_its_steps_on_one_line(local_cluster: Path) -> No
         stdout=subprocess.PIPE, stderr=slave, env=env,
     )  # fmt: skip
     os.close(slave)
-    seen = b""
     try:
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_terminal(master)
         out, _ = proc.communicate(timeout=600)
     finally:
         os.close(master)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ROOT
+from ..terminal import read_terminal
 
 BUILD = ROOT / "tools" / "build.sh"
 # A Go that answers `go list -m` with a version and makes `go build -o OUT` an
@@ -68,15 +69,7 @@ def _on_a_terminal(env: dict[str, str]) -> str:
         ["bash", str(BUILD), COMPONENT], env=env, stdout=subprocess.DEVNULL, stderr=slave
     )
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the terminal's last writer is gone
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     os.close(master)
     assert proc.wait(timeout=60) == 0
     return seen.decode()

@@ -16,6 +16,7 @@ from mlkube.spec.load import load_platform
 from mlkube.spec.models import Platform
 
 from ..conftest import EXAMPLES
+from ..terminal import read_terminal
 
 PLATFORM = EXAMPLES / "platform.yaml"
 
@@ -73,15 +74,7 @@ def test_a_big_plan_shows_progress_on_a_terminal_and_nothing_when_piped(
     master, slave = os.openpty()
     proc = _plan(trace, tmp_path / "tty.json", slave)
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the process closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     os.close(master)
     proc.wait(timeout=300)
     assert proc.returncode == 0, seen

@@ -13,6 +13,8 @@ import pytest
 
 from mlkube.progress import Progress, clock, remaining, wanted
 
+from ..terminal import read_terminal
+
 
 class Clock:
     def __init__(self) -> None:
@@ -101,15 +103,7 @@ def test_lint_of_a_large_input_shows_progress_on_a_terminal_only(tmp_path: Path)
     master, slave = os.openpty()
     proc = _lint(big, slave)
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the process closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     os.close(master)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, seen
