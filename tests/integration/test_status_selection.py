@@ -65,7 +65,10 @@ def test_namespace_all_namespaces_and_selector(
     one = json.loads(status("bert", "-n", a, "-o", "json"))
     assert (one["kind"], one["namespace"], one["name"]) == ("InferenceService", a, "bert")
     text = status("-n", a, "-l", "team=nlp").splitlines()
-    assert text == [f"InferenceService {a}/bert: NotReady (no pods)"]
+    assert text == [
+        f"InferenceService {a}/bert: NotReady (no pods)"
+        " — KServe has not reported a status (is its controller running?)"
+    ]
     missing = mlkube("status", "nosuch", "-A", kubeconfig=local_cluster)
     assert missing.code == 2
     assert missing.err == (

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlkube.cluster import endpoints
 from mlkube.cluster.client import Kube, NotServed
 from mlkube.cluster.waiting import Watched, until
 from mlkube.errors import MlkubeError, UsageError
-from mlkube.wellknown import JOBSET_API, JOBSET_LABEL, TRAINER_API
+from mlkube.wellknown import ISVC_LABEL, JOBSET_API, JOBSET_LABEL, TRAINER_API
 
 TRAINJOB = (TRAINER_API, "TrainJob")
 JOBSET = (JOBSET_API, "JobSet")
@@ -32,9 +33,14 @@ class Status:
     pods: dict[str, int] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)
     restarts: int = 0  # a TrainJob's JobSet restarts (a spot reclaim costs one)
+    # An endpoint's predictor Deployment, ready pods per zone and HPA (`endpoints`).
+    endpoint: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.endpoint:
+            del out["endpoint"]  # a job has none
+        return out
 
     def line(self) -> str:
         pods = ", ".join(f"{n} {p}" for p, n in sorted(self.pods.items())) or "no pods"
@@ -44,9 +50,12 @@ class Status:
         restarts = ""
         if self.restarts:
             restarts = f"; {self.restarts} restart{'s' if self.restarts > 1 else ''}"
+        serving = endpoints.describe(self.endpoint) if self.endpoint else ""
+        serving = f"; {serving}" if serving else ""
         tail = f" — {self.message}" if self.message else ""
         return (
-            f"{self.kind} {self.namespace}/{self.name}: {self.phase} ({pods}{queue}{restarts})"
+            f"{self.kind} {self.namespace}/{self.name}: {self.phase} "
+            f"({pods}{queue}{restarts}{serving})"
             f"{tail}"
         )
 
@@ -240,13 +249,26 @@ def _workload(kube: Kube, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _endpoint_status(kube: Kube, isvc: dict[str, Any]) -> Status:
+    """An InferenceService: KServe's Ready condition, and what stands behind it (the
+    predictor Deployment, ready pods per zone, the HPA). A Knative-mode endpoint on a
+    cluster without Knative Serving says so: KServe only records an event for it."""
     meta = isvc["metadata"]
     conditions = _conditions(isvc)
     ready = _true(conditions, "Ready")
     message = "" if ready else conditions.get("Ready", {}).get("message", "")
-    pods = kube.list(
-        "v1", "Pod", meta["namespace"], f"serving.kserve.io/inferenceservice={meta['name']}"
-    )
+    pods = kube.list("v1", "Pod", meta["namespace"], f"{ISVC_LABEL}={meta['name']}")
+    serving = endpoints.gather(kube, isvc, pods)
+    if (
+        not ready
+        and serving["mode"] in endpoints.KNATIVE_MODES
+        and not endpoints.knative_served(kube)
+    ):
+        message = (
+            f"{serving['mode']} mode needs Knative Serving, and this cluster does not serve "
+            "serving.knative.dev (deploy it in Standard mode, or install Knative)"
+        )
+    elif not ready and not message and not conditions:
+        message = "KServe has not reported a status (is its controller running?)"
     return Status(
         "InferenceService",
         meta["namespace"],
@@ -256,4 +278,5 @@ def _endpoint_status(kube: Kube, isvc: dict[str, Any]) -> Status:
         {},
         dict(Counter(p.get("status", {}).get("phase", "Unknown") for p in pods)),
         sorted({p["spec"]["nodeName"] for p in pods if p.get("spec", {}).get("nodeName")}),
+        endpoint=serving,
     )
