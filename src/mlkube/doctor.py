@@ -20,6 +20,7 @@ from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, JOBSET_LABEL
 _CONTEXT = frozenset({
     "Event", "Node", "Service", "ResourceQuota", "NetworkPolicy", "PersistentVolumeClaim",
     "StorageClass", "LocalQueue", "ClusterQueue", "PriorityClass", "HorizontalPodAutoscaler",
+    "APIService",
 })  # fmt: skip
 
 

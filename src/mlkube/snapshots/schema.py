@@ -55,6 +55,10 @@ class Metadata(_Read):
     creationTimestamp: str | None = None
 
 
+class ObjectMetadata(Metadata):
+    annotations: dict[str, str] | None = None
+
+
 class Condition(_Read):
     type: str
     status: str
@@ -77,10 +81,25 @@ class Resources(_Read):
     requests: dict[str, Quantity] | None = None
 
 
+class HTTPGet(_Read):
+    path: str | None = None
+    port: int | str | None = None
+
+
+class Probe(_Read):
+    """A readiness probe, as the endpoint diagnoses name it (DK403)."""
+
+    httpGet: HTTPGet | None = None
+    initialDelaySeconds: Count | None = None
+    periodSeconds: Count | None = None
+    failureThreshold: Count | None = None
+
+
 class Container(_Read):
     name: str
     image: str | None = None
     resources: Resources | None = None
+    readinessProbe: Probe | None = None
 
 
 class Toleration(_Read):
@@ -119,14 +138,20 @@ class Terminated(_Read):
     exitCode: int | None = None
 
 
+class Running(_Read):
+    startedAt: str | None = None
+
+
 class ContainerState(_Read):
     waiting: Waiting | None = None
+    running: Running | None = None
     terminated: Terminated | None = None
 
 
 class ContainerStatus(_Read):
     name: str
     image: str | None = None
+    ready: bool | None = None
     restartCount: Count | None = None
     state: ContainerState | None = None
     lastState: ContainerState | None = None
@@ -135,6 +160,7 @@ class ContainerStatus(_Read):
 class PodStatus(Status):
     phase: str | None = None
     containerStatuses: list[ContainerStatus] | None = None
+    initContainerStatuses: list[ContainerStatus] | None = None
 
 
 class Pod(Object):
@@ -222,9 +248,29 @@ class InferenceServiceSpec(_Read):
     predictor: Predictor | None = None
 
 
+class FailureInfo(_Read):
+    """status.modelStatus.lastFailureInfo (kserve pkg/apis/serving/v1beta1/
+    inference_service_status.go): what the storage-initializer or model server said."""
+
+    reason: str | None = None
+    message: str | None = None
+    exitCode: int | None = None
+
+
+class ModelStatus(_Read):
+    transitionStatus: str | None = None
+    lastFailureInfo: FailureInfo | None = None
+
+
+class InferenceServiceStatus(Status):
+    deploymentMode: str | None = None
+    modelStatus: ModelStatus | None = None
+
+
 class InferenceService(Object):
+    metadata: ObjectMetadata
     spec: InferenceServiceSpec | None = None
-    status: Status | None = None
+    status: InferenceServiceStatus | None = None
 
 
 class PodSet(_Read):
@@ -298,6 +344,24 @@ class HorizontalPodAutoscaler(Object):
     status: Status | None = None
 
 
+class ServiceReference(_Read):
+    namespace: str | None = None
+    name: str | None = None
+
+
+class APIServiceSpec(_Read):
+    service: ServiceReference | None = None
+    group: str | None = None
+    version: str | None = None
+
+
+class APIService(Object):
+    """apiregistration.k8s.io/v1: who serves an aggregated API (custom.metrics.k8s.io)."""
+
+    spec: APIServiceSpec | None = None
+    status: Status | None = None
+
+
 class ClaimSpec(_Read):
     storageClassName: str | None = None
     volumeName: str | None = None
@@ -310,10 +374,6 @@ class ClaimStatus(_Read):
 class PersistentVolumeClaim(Object):
     spec: ClaimSpec | None = None
     status: ClaimStatus | None = None
-
-
-class ObjectMetadata(Metadata):
-    annotations: dict[str, str] | None = None
 
 
 class StorageClass(Object):
@@ -355,6 +415,7 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "v1/Node": TypeAdapter(list[Node]),
     "networking.k8s.io/v1/NetworkPolicy": TypeAdapter(list[Object]),
     "autoscaling/v2/HorizontalPodAutoscaler": TypeAdapter(list[HorizontalPodAutoscaler]),
+    "apiregistration.k8s.io/v1/APIService": TypeAdapter(list[APIService]),
     "kubeflow.org/v1/PyTorchJob": TypeAdapter(list[PyTorchJob]),
     "trainer.kubeflow.org/v1alpha1/TrainJob": TypeAdapter(list[TrainJob]),
     "jobset.x-k8s.io/v1alpha2/JobSet": TypeAdapter(list[Object]),

@@ -6,7 +6,9 @@ which skip a level); a Kueue Workload names its job; a FailedCreate event names 
 controller that could not create its pods. Owners name their owners in the next round,
 until the top. The costlier context is listed only when some object calls for it:
 PersistentVolumeClaims and StorageClasses when a pod waits for a claim, queues when
-Kueue holds a workload, autoscalers when something they scale exists. (A quota
+Kueue holds a workload, autoscalers when something they scale exists, the
+APIServices when an autoscaler fails on a custom metric, Knative Services when an
+endpoint asks for Knative mode. (A quota
 refusal's event names the quota, what was asked, used and allowed: no ResourceQuota
 list is needed.) So the number of list calls follows the kinds present, never the
 number of pods (issue 11: at most 14 for a namespace with pods of a few kinds).
@@ -20,6 +22,7 @@ from typing import Any
 
 from mlkube.rules.doctor.common import owners, unschedulable
 from mlkube.rules.doctor.owners import SHORTCUTS, chain
+from mlkube.rules.doctor.serving import wants_apiservices, wants_knative
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE, Evidence
 from mlkube.wellknown import GPU, JOB_NAME_LABEL, JOBSET_LABEL
 
@@ -63,6 +66,10 @@ def wanted(evidence: Evidence) -> list[Want]:
         k.rsplit("/", 1)[1] in _SCALED for k in evidence.objects
     ):
         calls[("autoscaling/v2", "HorizontalPodAutoscaler", None)] = None
+    if wants_apiservices(evidence):  # which adapter serves custom metrics, if any (DK402)
+        calls[("apiregistration.k8s.io/v1", "APIService", None)] = None
+    if wants_knative(evidence):  # served or not: discovery answers, no list when absent
+        calls[("serving.knative.dev/v1", "Service", None)] = None
     if any(_training(p) for p in pods):  # the rendezvous Service and the policies
         calls[("v1", "Service", None)] = None
         calls[("networking.k8s.io/v1", "NetworkPolicy", None)] = None

@@ -1,5 +1,5 @@
-"""Diagnoses of whole workloads: quota refusals, distributed jobs that cannot
-rendezvous, and inference endpoints that are not Ready."""
+"""Diagnoses of whole workloads: quota refusals and distributed jobs that cannot
+rendezvous (endpoints: `serving`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from mlkube.rules.lint import network
 from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
-from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, TRAINER_API
+from mlkube.wellknown import JOB_NAME_LABEL, TRAINER_API
 
 _QUOTA = re.compile(
     r"exceeded quota: ([^,]+), requested: ([^,]+(?:,[^,:]+)*), used: (.+), limited: (.+)$"
@@ -282,105 +282,6 @@ def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
             yield Violation(Location(evidence.context, 0, v.where.obj, v.where.field), v.message)
 
 
-def endpoint_not_ready(evidence: Evidence) -> Iterator[Violation]:
-    """Finds inference endpoints that are not Ready, and why: scaled to zero, pods
-    failing readiness, or no pods at all.
-
-    ## Why is this bad?
-    Requests fail or wait. A development endpoint scaled to zero answers its first
-    request only after a cold start (pulling the model); a production one with failing
-    readiness probes serves nothing.
-
-    ## Example
-    ```yaml
-    status:
-      conditions: [{type: Ready, status: "False", reason: PredictorNotReady}]
-    ```
-
-    ## Use instead
-    ```yaml
-    predictor: {minReplicas: 1}   # no cold start, for an endpoint that must answer now
-    ```
-    """
-    by_endpoint: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for pod in pods(evidence):
-        labels = pod["metadata"].get("labels") or {}
-        if ISVC_LABEL in labels:
-            by_endpoint.setdefault(
-                (pod["metadata"].get("namespace"), labels[ISVC_LABEL]), []
-            ).append(pod)
-    for isvc in evidence.of("serving.kserve.io/v1beta1", "InferenceService"):
-        meta = isvc["metadata"]
-        ready = condition(isvc, "Ready")
-        if ready.get("status") == "True":
-            continue
-        members = by_endpoint.get((meta.get("namespace"), meta["name"]), [])
-        minimum = (isvc.get("spec", {}).get("predictor") or {}).get("minReplicas", 1)
-        unready = [
-            p["metadata"]["name"] for p in members if condition(p, "Ready").get("status") != "True"
-        ]
-        if not members and minimum == 0:
-            cause = "scaled to zero: the first request waits for a cold start (pod, model download)"
-        elif not members:
-            cause = "no predictor pods exist: is the KServe controller running?"
-        elif unready:
-            names = ", ".join(unready[:5])
-            cause = f"pods not ready: {names} (readiness probe failing, or the model still loading)"
-        else:
-            cause = ready.get("message") or "the controller has not reported it Ready"
-        yield Violation(
-            at(
-                evidence,
-                {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", **isvc},
-                "status",
-                "conditions",
-            ),
-            f"InferenceService {meta.get('namespace')}/{meta['name']} is not Ready: {cause}",
-            "see the predictor pods' events and logs; scaled to zero, the first request is slow",
-        )
-
-
-def hpa_metric_unavailable(evidence: Evidence) -> Iterator[Violation]:
-    """Finds HorizontalPodAutoscalers that cannot read their metric.
-
-    ## Why is this bad?
-    The endpoint never scales: "no metrics returned from custom metrics API" usually
-    means the adapter has no rule for the series, or dcgm-exporter's series carry no
-    pod labels (`DCGM_EXPORTER_KUBERNETES=true`, `honorLabels: true`).
-
-    ## Example
-    ```yaml
-    conditions: [{type: ScalingActive, status: "False", reason: FailedGetPodsMetric}]
-    ```
-
-    ## Use instead
-    ```yaml
-    rules:
-      - seriesQuery: 'DCGM_FI_DEV_GPU_UTIL{namespace!="",pod!=""}'
-        name: {as: DCGM_FI_DEV_GPU_UTIL}
-    ```
-    """
-    for hpa in evidence.of("autoscaling/v2", "HorizontalPodAutoscaler"):
-        active = condition(hpa, "ScalingActive")
-        # ScalingDisabled (a target scaled to 0 on purpose) is not a metric problem.
-        if active.get("status") == "False" and str(active.get("reason", "")).startswith(
-            "FailedGet"
-        ):
-            meta = hpa["metadata"]
-            yield Violation(
-                at(
-                    evidence,
-                    {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", **hpa},
-                    "status",
-                    "conditions",
-                ),
-                f"HPA {meta.get('namespace')}/{meta['name']} cannot scale: {active.get('reason')}: "
-                f"{active.get('message', '')}",
-                "check that the metrics adapter serves the metric (kubectl get --raw "
-                "/apis/custom.metrics.k8s.io/v1beta1) and that the exporter labels series by pod",
-            )
-
-
 RULES: tuple[Rule[Evidence], ...] = (
     Rule("DK204", Severity.ERROR, "Raise the quota or lower the request.", quota_exceeded),
     Rule("DK301", Severity.ERROR, "Start every rank, or none.", distributed_job_incomplete),
@@ -390,6 +291,4 @@ RULES: tuple[Rule[Evidence], ...] = (
         "Allow the job's pods and DNS in the policies.",
         rendezvous_blocked_by_policy,
     ),
-    Rule("DK401", Severity.WARNING, "Look at the predictor pods.", endpoint_not_ready),
-    Rule("DK402", Severity.ERROR, "Serve the metric through the adapter.", hpa_metric_unavailable),
 )

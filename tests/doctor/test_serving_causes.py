@@ -1,0 +1,92 @@
+"""The endpoint and autoscaler diagnoses name the cause and a concrete fix; one
+finding per endpoint (the first cause that applies), never the generic one beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlkube.doctor import diagnose
+from mlkube.rules.model import Finding
+from mlkube.snapshots.evidence import Evidence
+
+FIXTURES = Path(__file__).parent
+
+
+def _findings(case: str, rule: str | None = None) -> list[Finding]:
+    found = diagnose(Evidence.load(str(FIXTURES / f"{case}.json")))
+    return [f for f in found if rule is None or f.rule == rule]
+
+
+def test_an_oom_killed_storage_initializer_is_told_the_memory_to_give_it() -> None:
+    """Its limit was 1Gi (inferenceservice-config's default): twice that is 2Gi."""
+    by_name = {f.where.obj.name: f for f in _findings("storage-initializer-failing/fires")}
+    assert set(by_name) == {"llm", "iris"}  # one finding each: no DK401 beside DK404
+    oom = by_name["llm"]
+    assert oom.rule == "DK404"
+    assert "storage-initializer was OOMKilled downloading gs://kfserving-examples/iris" in (
+        oom.message
+    )
+    assert "with memory limit 1Gi" in oom.message and "4 restarts" in oom.message
+    assert "inferenceservice-config (namespace kserve) from 1Gi to 2Gi" in oom.remediation
+
+
+def test_a_bad_storage_uri_quotes_the_storage_initializer() -> None:
+    (bad,) = [
+        f for f in _findings("storage-initializer-failing/fires") if f.where.obj.name == "iris"
+    ]
+    assert bad.message.endswith(
+        "RuntimeError: Failed to fetch model. No model found in gs://kfserving-examples/iris-missing."
+    )
+    assert bad.where.field == "status.modelStatus.lastFailureInfo"
+    assert bad.remediation.endswith("the bucket and prefix must hold the model's files")
+
+
+def test_a_failing_readiness_probe_names_the_probe_and_the_kubelet_message() -> None:
+    (finding,) = _findings("endpoint-readiness-failing/fires")
+    assert finding.rule == "DK403"
+    assert "httpGet /v1/models/llm on port 8080 (initialDelaySeconds 10" in finding.message
+    assert finding.message.endswith("HTTP probe failed with statuscode: 503")
+    assert "kubectl logs -n dk-pred llm-predictor-7467d8db54-pbpfd -c kserve-container" in (
+        finding.remediation
+    )
+
+
+def test_knative_mode_without_knative_points_at_the_annotation() -> None:
+    (finding,) = _findings("knative-not-installed/fires")
+    assert finding.rule == "DK405"
+    assert finding.where.field == 'metadata.annotations["serving.kserve.io/deploymentMode"]'
+    assert "serving.kserve.io/deploymentMode: Standard" in finding.remediation
+    # Knative installed: the same endpoint is scaled to zero (minReplicas 0), not rejected.
+    assert [f.rule for f in _findings("knative-not-installed/passes")] == ["DK406"]
+
+
+def test_the_autoscaler_says_why_it_cannot_read_its_metric() -> None:
+    """Each case from its evidence: the APIService list, then the HPA controller's words
+    for what prometheus-adapter answered."""
+    causes = {
+        "fires": "no APIService registers custom.metrics.k8s.io",
+        "apiservice-unavailable": (
+            "APIService v1beta1.custom.metrics.k8s.io is not Available: ServiceNotFound: "
+            'service/prometheus-adapter in "monitoring" is not present'
+        ),
+        "metric-not-served": "the adapter serves no DCGM_FI_DEV_GPU_UTIL for pods",
+        "no-series": "the adapter knows DCGM_FI_DEV_GPU_UTIL but has no series for these pods",
+    }
+    for case, cause in causes.items():
+        (finding,) = _findings(f"hpa-metric-unavailable/{case}", "DK402")
+        assert finding.message.startswith(f"HPA dk-hpa/llm cannot scale: {cause}"), case
+    (unavailable,) = _findings("hpa-metric-unavailable/apiservice-unavailable", "DK402")
+    assert "Service monitoring/prometheus-adapter" in unavailable.remediation
+    (unserved,) = _findings("hpa-metric-unavailable/metric-not-served", "DK402")
+    assert "its rule does not match the exporter's labels" in unserved.message
+    (no_series,) = _findings("hpa-metric-unavailable/no-series", "DK402")
+    assert "honorLabels: true" in no_series.remediation
+
+
+def test_without_the_apiservice_list_the_autoscaler_keeps_the_controller_message() -> None:
+    """A snapshot that did not list APIServices does not claim there is none."""
+    evidence = Evidence.load(str(FIXTURES / "hpa-metric-unavailable" / "fires.json"))
+    del evidence.objects["apiregistration.k8s.io/v1/APIService"]
+    (finding,) = [f for f in diagnose(evidence) if f.rule == "DK402"]
+    assert "no APIService" not in finding.message
+    assert "no custom metrics API (custom.metrics.k8s.io) registered" in finding.message
