@@ -99,7 +99,7 @@ def test_workload_failures_are_diagnosed(
     scenarios.distributed(kube, "dk-dist", 3, deny=True)
     scenarios.endpoint(kube, "dk-isvc-zero", 0)
     scenarios.autoscaler(kube, "dk-hpa", 1)
-    expected = {"DK204", "DK301", "DK302", "DK401", "DK402"}
+    expected = {"DK204", "DK301", "DK302", "DK402", "DK406"}
 
     def diagnosed() -> list[dict[str, Any]] | None:
         _, findings, _ = _doctor(mlkube, local_cluster, "-A")
