@@ -43,11 +43,18 @@ def test_knative_mode_and_scale_to_zero_are_told_apart(
     assert zero["message"].startswith("InferenceService dk-zero/iris is scaled to zero")
 
 
+def _pf109(mlkube: Run, kubeconfig: Path, namespace: str) -> str:
+    result = mlkube("preflight", "-n", namespace, "-o", "json", kubeconfig=kubeconfig)
+    (finding,) = [f for f in json.loads(result.out)["findings"] if f["rule"] == "PF109"]
+    return str(finding["message"])
+
+
 def test_an_autoscaler_without_an_adapter_and_with_an_unavailable_one(
     kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces
 ) -> None:
     """First no APIService at all; then one registered for an adapter Service that does
-    not exist, which the aggregator marks not Available (ServiceNotFound)."""
+    not exist, which the aggregator marks not Available (ServiceNotFound). Doctor (DK402)
+    and preflight (PF109) each say which."""
     namespaces("dk-hpa-adapter")
     scenarios.autoscaler(kube, "dk-hpa-adapter", 1)
 
@@ -60,6 +67,10 @@ def test_an_autoscaler_without_an_adapter_and_with_an_unavailable_one(
     message = until("DK402", why, timeout=90, every=2)  # the HPA syncs every 15 s
     assert f"no APIService registers custom.metrics.k8s.io ({CUSTOM_METRICS})" in message
     assert "no custom metrics API (custom.metrics.k8s.io) registered" in message
+    assert _pf109(mlkube, local_cluster, "dk-hpa-adapter") == (
+        f"no APIService registers custom.metrics.k8s.io ({CUSTOM_METRICS}): "
+        "no metrics adapter is installed"
+    )
     kube.create({
         "apiVersion": "apiregistration.k8s.io/v1",
         "kind": "APIService",
@@ -81,5 +92,8 @@ def test_an_autoscaler_without_an_adapter_and_with_an_unavailable_one(
             f"APIService {CUSTOM_METRICS} is not Available: ServiceNotFound: "
             'service/prometheus-adapter in "dk-hpa-adapter" is not present'
         ) in unavailable
+        assert _pf109(mlkube, local_cluster, "dk-hpa-adapter").startswith(
+            f"APIService {CUSTOM_METRICS} is not Available: ServiceNotFound: "
+        )
     finally:
         kube.delete("apiregistration.k8s.io/v1", "APIService", CUSTOM_METRICS)

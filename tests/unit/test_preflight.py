@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlkube.manifests.yamlstream import read_paths
 from mlkube.preflight import judge, outcomes
+from mlkube.render.serving import adapter_rules
 from mlkube.rules.preflight import RULES, Subject
-from mlkube.snapshots.facts import Facts
+from mlkube.snapshots.facts import GPU_METRIC, Facts
 from mlkube.spec import Platform, load_specs
 from mlkube.spec.models import Training
 
@@ -54,9 +58,20 @@ def ready() -> Facts:
             }
         ],
         access={"create pods/exec": True, "get pods/log": True},
-        custom_metrics="custom.metrics.k8s.io/v1beta1",
-        gpu_metric_items=4,
+        **gpu_metric_served(),
     )
+
+
+GPU_METRIC_FACTS = Path(__file__).parent / "preflight" / "gpu-metric-served.json"
+
+
+def gpu_metric_served() -> dict[str, Any]:
+    """PF109's facts where the metric is served (the fixture says whence each shape),
+    with the adapter configured by the rule mlkube renders."""
+    facts = {k: v for k, v in json.loads(GPU_METRIC_FACTS.read_text()).items() if k != "comment"}
+    rendered = adapter_rules([GPU_METRIC])
+    source = f"ConfigMap {rendered['metadata']['namespace']}/{rendered['metadata']['name']}"
+    return {**facts, "adapter_config": {"source": source, "data": rendered["data"]}}
 
 
 def _platform() -> Platform:
@@ -79,7 +94,10 @@ BREAK: dict[str, Callable[[Facts], object]] = {
     "PF106": _set("storage_classes", []),
     "PF107": lambda f: f.crds.__setitem__("clusterqueues.kueue.x-k8s.io", ["v1beta1"]),
     "PF108": lambda f: f.access.__setitem__("create priorityclasses", False),
-    "PF109": _set("gpu_metric_items", 0),
+    "PF109": lambda f: (
+        _set("custom_metrics", None)(f),
+        _set("custom_metrics_apiservice", None)(f),
+    ),
     "PF201": lambda f: f.nodes.pop(),
 }
 

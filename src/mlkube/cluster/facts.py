@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube, NotFound
-from mlkube.snapshots.facts import ACCESS, GPU_METRIC, Facts
+from mlkube.render.serving import ADAPTER_CONFIGMAP, ADAPTER_NAMESPACE
+from mlkube.rules.doctor.common import gpus_of
+from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE
+from mlkube.snapshots.facts import ACCESS, CUSTOM_METRICS_APISERVICE, GPU_METRIC, Facts
 
 
 def _access_key(check: dict[str, Any]) -> str:
@@ -50,13 +53,54 @@ def gather_facts(kube: Kube, namespace: str) -> Facts:
         facts.custom_metrics = group.get("preferredVersion", {}).get("groupVersion")
     except NotFound:  # not registered; Unreachable and refusals end preflight
         facts.custom_metrics = None
-    if facts.custom_metrics:
-        path = f"/apis/{facts.custom_metrics}/namespaces/*/pods/*/{GPU_METRIC}"
-        try:
-            facts.gpu_metric_items = len(kube.request("GET", path).get("items", []))
-        except ApiError:
-            facts.gpu_metric_items = 0
+    _gpu_metric(kube, facts)
     return facts
+
+
+def _gpu_metric(kube: Kube, facts: Facts) -> None:
+    """PF109's evidence: the adapter's APIService and configuration, what the custom
+    metrics API lists, the namespace's running GPU pods and the pods it has a value for
+    (there and in the GPU Operator's namespace, where the exporter's own pods run)."""
+    api = kube.get("apiregistration.k8s.io/v1", "APIService", CUSTOM_METRICS_APISERVICE)
+    if api is not None:
+        facts.custom_metrics_apiservice = {
+            "metadata": {"name": api["metadata"]["name"]},
+            "spec": {"service": (api.get("spec") or {}).get("service")},
+            "status": {"conditions": (api.get("status") or {}).get("conditions") or []},
+        }
+        service = (api.get("spec") or {}).get("service") or {}
+        for namespace, name in (
+            (service.get("namespace"), service.get("name")),
+            (ADAPTER_NAMESPACE, ADAPTER_CONFIGMAP),
+        ):
+            found = kube.get("v1", "ConfigMap", str(name), str(namespace)) if name else None
+            if found is not None and "config.yaml" in (found.get("data") or {}):
+                text = found["data"]["config.yaml"]
+                source = f"ConfigMap {namespace}/{name}"
+                facts.adapter_config = {"source": source, "data": {"config.yaml": text}}
+                break
+    for pod in kube.list("v1", "Pod", facts.namespace):
+        if pod.get("status", {}).get("phase") == "Running" and gpus_of(pod):
+            facts.gpu_pods.setdefault(facts.namespace, []).append(pod["metadata"]["name"])
+    if not facts.custom_metrics:
+        return
+    try:
+        listing = kube.request("GET", f"/apis/{facts.custom_metrics}")
+    except ApiError:  # registered but not answering: the APIService says why
+        return
+    facts.custom_metric_resources = sorted(r["name"] for r in listing.get("resources") or [])
+    if f"pods/{GPU_METRIC}" not in facts.custom_metric_resources:
+        return
+    for namespace in sorted({facts.namespace, GPU_OPERATOR_NAMESPACE}):
+        path = f"/apis/{facts.custom_metrics}/namespaces/{namespace}/pods/*/{GPU_METRIC}"
+        try:
+            items = kube.request("GET", path).get("items") or []
+        except ApiError:
+            items = []
+        names = [str(i.get("describedObject", {}).get("name")) for i in items]
+        facts.gpu_metric_items += len(names)
+        if names:
+            facts.gpu_metric_pods[namespace] = sorted(names)
 
 
 __all__ = ["ACCESS", "GPU_METRIC", "Facts", "gather_facts"]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlkube.manifests.nodes import gpu_allocatable, gpu_labelled
-from mlkube.manifests.objects import Location, ObjectRef
+from mlkube.manifests.objects import Location, ObjectRef, condition
 from mlkube.rules.model import Rule, Severity, Violation
-from mlkube.snapshots.facts import GPU_METRIC, Facts
+from mlkube.rules.preflight import gpumetric
+from mlkube.snapshots.facts import CUSTOM_METRICS_APISERVICE, GPU_METRIC, Facts
 from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL, NFD_GPU_LABEL
 
 if TYPE_CHECKING:  # a Platform comes loaded (pydantic) or not at all: listing the rules
@@ -288,7 +289,9 @@ def deployer_access(s: Subject) -> Iterator[Violation]:
 
 
 def gpu_metric_served(s: Subject) -> Iterator[Violation]:
-    """Checks that the custom metrics API serves dcgm-exporter's GPU utilisation.
+    """Checks that the custom metrics API serves dcgm-exporter's GPU utilisation for the
+    GPU pods, and says why not: no adapter registered, its APIService not Available, its
+    rule not matching the exporter's labels, or the exporter's pod labels.
 
     ## Why is this bad?
     A GPU-utilisation HPA without this metric never scales ("no metrics returned from
@@ -301,18 +304,42 @@ def gpu_metric_served(s: Subject) -> Iterator[Violation]:
 
     ## Use instead
     ```text
-    prometheus-adapter with mlkube's rule for DCGM_FI_DEV_GPU_UTIL
+    prometheus-adapter with mlkube's rule for DCGM_FI_DEV_GPU_UTIL; dcgm-exporter with
+    DCGM_EXPORTER_KUBERNETES=true, scraped with honorLabels: true
     ```
     """
-    if s.facts.custom_metrics is None:
+    f = s.facts
+    where = _cluster(s, "apis/custom.metrics.k8s.io")
+    api = f.custom_metrics_apiservice
+    if api is None and f.custom_metrics is None:
         yield Violation(
-            _cluster(s, "apis/custom.metrics.k8s.io"), "no custom metrics API is registered"
+            where,
+            f"no APIService registers custom.metrics.k8s.io ({CUSTOM_METRICS_APISERVICE}): "
+            "no metrics adapter is installed",
         )
-    elif not s.facts.gpu_metric_items:
+        return
+    available = condition(api, "Available") if api is not None else {"status": "True"}
+    if available.get("status") != "True":
+        service = (api or {}).get("spec", {}).get("service") or {}
         yield Violation(
-            _cluster(s, "apis/custom.metrics.k8s.io"),
-            f"the custom metrics API returns no {GPU_METRIC} for any pod",
+            where,
+            f"APIService {CUSTOM_METRICS_APISERVICE} is not Available: "
+            f"{available.get('reason')}: {available.get('message', '')} (the adapter "
+            f"behind Service {service.get('namespace')}/{service.get('name')})",
         )
+        return
+    if f"pods/{GPU_METRIC}" not in f.custom_metric_resources:
+        cause = gpumetric.rule_problem(f) or (
+            "the adapter's rule selects series labelled with namespace and pod, and the "
+            "exporter's series carry none: run dcgm-exporter with "
+            "DCGM_EXPORTER_KUBERNETES=true and scrape it with honorLabels: true"
+            + ("" if f.adapter_config else " (the adapter's configuration was not found)")
+        )
+        yield Violation(where, f"the custom metrics API serves no pods/{GPU_METRIC}: {cause}")
+        return
+    problem = gpumetric.label_problem(f)
+    if problem is not None:
+        yield Violation(where, problem)
 
 
 def platform_pools_present(s: Subject) -> Iterator[Violation]:
