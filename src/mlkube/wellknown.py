@@ -13,6 +13,10 @@ JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"  # TrainJob and the training runtimes
 JOBSET_API = "jobset.x-k8s.io/v1alpha2"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
+ISVC_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+# KServe v0.15 renamed Serverless to Knative (and RawDeployment to Standard); both spellings
+# are still accepted.
+KNATIVE_MODES = ("Knative", "Serverless")
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"

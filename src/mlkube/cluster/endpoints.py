@@ -16,21 +16,12 @@ from collections import Counter
 from typing import Any
 
 from mlkube.cluster.client import Kube, NotServed
-from mlkube.manifests.objects import condition
-from mlkube.wellknown import ZONE_LABEL
+from mlkube.manifests.objects import condition, deployment_mode
+from mlkube.wellknown import KNATIVE_MODES, ZONE_LABEL
 
-MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-# KServe v0.15 renamed Serverless to Knative and RawDeployment to Standard; both spellings
-# are still accepted.
-KNATIVE_MODES = ("Knative", "Serverless")
+__all__ = ["KNATIVE_MODES"]  # status reads it here
+
 KNATIVE_SERVICE = ("serving.knative.dev/v1", "Service")
-
-
-def mode(isvc: dict[str, Any]) -> str | None:
-    """The deployment mode KServe resolved (status), else the one asked for (annotation)."""
-    resolved = (isvc.get("status") or {}).get("deploymentMode")
-    asked = ((isvc.get("metadata") or {}).get("annotations") or {}).get(MODE_ANNOTATION)
-    return str(resolved or asked) if (resolved or asked) else None
 
 
 def predictor_name(isvc: dict[str, Any]) -> str:
@@ -115,7 +106,7 @@ def summary(
 ) -> dict[str, Any]:
     """The endpoint's serving facts, from objects already read."""
     name = predictor_name(isvc)
-    out: dict[str, Any] = {"mode": mode(isvc), "deployment": None}
+    out: dict[str, Any] = {"mode": deployment_mode(isvc), "deployment": None}
     if deployment is not None:
         status = deployment.get("status") or {}
         out["deployment"] = name

@@ -11,6 +11,7 @@ import yaml
 
 from mlkube.errors import InputError
 from mlkube.manifests.yamlstream import Document, FieldPath
+from mlkube.wellknown import ISVC_MODE_ANNOTATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,14 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         if isinstance(c, dict) and c.get("type") == kind:
             return c
     return {}
+
+
+def deployment_mode(isvc: dict[str, Any]) -> str | None:
+    """An InferenceService's deployment mode: the one KServe resolved (status), else the
+    one its annotation asks for; None when neither says."""
+    resolved = (isvc.get("status") or {}).get("deploymentMode")
+    asked = ((isvc.get("metadata") or {}).get("annotations") or {}).get(ISVC_MODE_ANNOTATION)
+    return str(resolved or asked) if (resolved or asked) else None
 
 
 def as_str_map(value: Any) -> dict[str, str]:

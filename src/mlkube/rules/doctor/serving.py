@@ -16,17 +16,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlkube.manifests.objects import condition
+from mlkube.manifests.objects import condition, deployment_mode
 from mlkube.quantity import format_bytes, parse_quantity
 from mlkube.rules.doctor.common import at, container_spec, named, pods
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
-from mlkube.wellknown import ISVC_LABEL
+from mlkube.wellknown import ISVC_LABEL, ISVC_MODE_ANNOTATION, KNATIVE_MODES
 
 ISVC_API = "serving.kserve.io/v1beta1"
 KNATIVE_SERVICE = "serving.knative.dev/v1/Service"
-MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-KNATIVE_MODES = ("Knative", "Serverless")  # Serverless: the name before KServe v0.15
 STORAGE_INITIALIZER = "storage-initializer"
 SERVER = "kserve-container"
 CUSTOM_METRICS = "v1beta1.custom.metrics.k8s.io"
@@ -47,16 +45,10 @@ def _isvc(obj: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": ISVC_API, "kind": "InferenceService", **obj}
 
 
-def mode(isvc: dict[str, Any]) -> str | None:
-    resolved = (isvc.get("status") or {}).get("deploymentMode")
-    asked = ((isvc.get("metadata") or {}).get("annotations") or {}).get(MODE_ANNOTATION)
-    return str(resolved or asked) if (resolved or asked) else None
-
-
 def _knative_rejected(evidence: Evidence, isvc: dict[str, Any]) -> bool:
     """Knative mode on a cluster without Knative Serving: the CRD is not served (doctor
     looked, `needs`), or KServe said so in an event."""
-    if mode(isvc) not in KNATIVE_MODES:
+    if deployment_mode(isvc) not in KNATIVE_MODES:
         return False
     if KNATIVE_SERVICE in evidence.missing:
         return True
@@ -207,11 +199,11 @@ def _cause(evidence: Evidence, isvc: dict[str, Any], members: list[dict[str, Any
     if _knative_rejected(evidence, isvc):
         return Cause(
             "DK405",
-            f"{who} is not Ready: it asks for {mode(isvc)} mode, which runs on Knative "
+            f"{who} is not Ready: it asks for {deployment_mode(isvc)} mode, which runs on Knative "
             "Serving, and this cluster does not serve serving.knative.dev",
             "deploy it in Standard mode (annotation serving.kserve.io/deploymentMode: "
             "Standard; mlkube renders it for profile production), or install Knative Serving",
-            ("metadata", "annotations", MODE_ANNOTATION),
+            ("metadata", "annotations", ISVC_MODE_ANNOTATION),
         )
     if not members and minimum == 0:
         return Cause(
@@ -485,7 +477,8 @@ def wants_apiservices(evidence: Evidence) -> bool:
 
 def wants_knative(evidence: Evidence) -> bool:
     """A Knative-mode endpoint: doctor asks whether Knative Services are served."""
-    return any(mode(i) in KNATIVE_MODES for i in evidence.of(ISVC_API, "InferenceService"))
+    endpoints = evidence.of(ISVC_API, "InferenceService")
+    return any(deployment_mode(i) in KNATIVE_MODES for i in endpoints)
 
 
 RULES: tuple[Rule[Evidence], ...] = (
