@@ -250,12 +250,12 @@ def _report(rule: str) -> Callable[[Evidence], Iterator[Violation]]:
 
 
 def endpoint_not_ready(evidence: Evidence) -> Iterator[Violation]:
-    """Finds inference endpoints that are not Ready for a reason the more specific
-    endpoint diagnoses (DK403-DK406) do not name: no pods, pods pending, the model
-    still loading.
+    """Finds inference endpoints that are not Ready for a reason DK403-DK406 do not name.
 
     ## Why is this bad?
-    Requests fail or wait: an endpoint that is not Ready serves nothing.
+    Requests fail or wait: an endpoint that is not Ready serves nothing. This is what
+    is left when no more specific cause applies: no pods, pods pending, the model still
+    loading.
 
     ## Example
     ```yaml
@@ -293,12 +293,13 @@ def endpoint_readiness_failing(evidence: Evidence) -> Iterator[Violation]:
 
 
 def storage_initializer_failing(evidence: Evidence) -> Iterator[Violation]:
-    """Finds endpoints whose storage-initializer cannot download the model: killed for
-    memory (with the limit to give it), or failing on the storageUri (with its error).
+    """Finds endpoints whose storage-initializer cannot download the model.
 
     ## Why is this bad?
-    The predictor container never starts: the pod stays in `Init:CrashLoopBackOff` and
-    KServe marks the model `BlockedByFailedLoad`.
+    Killed for memory (the finding gives the limit to set), or failing on the
+    storageUri (the finding quotes its error), it keeps the predictor container from
+    ever starting: the pod stays in `Init:CrashLoopBackOff` and KServe marks the model
+    `BlockedByFailedLoad`.
 
     ## Example
     ```yaml
@@ -418,12 +419,13 @@ def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def hpa_metric_unavailable(evidence: Evidence) -> Iterator[Violation]:
-    """Finds HorizontalPodAutoscalers that cannot read their metric, and why: no
-    metrics adapter registered, its APIService not Available, its rule not matching
-    the exporter's labels, or no series for these pods.
+    """Finds HorizontalPodAutoscalers that cannot read their metric, and says why.
 
     ## Why is this bad?
-    The endpoint never scales: the HPA keeps its replicas whatever the load.
+    The endpoint never scales: the HPA keeps its replicas whatever the load. The cause
+    is named when the evidence shows it: no metrics adapter registered, its APIService
+    not Available, its rule not matching the exporter's labels, or no series for these
+    pods.
 
     ## Example
     ```yaml

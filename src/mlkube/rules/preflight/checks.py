@@ -289,13 +289,13 @@ def deployer_access(s: Subject) -> Iterator[Violation]:
 
 
 def gpu_metric_served(s: Subject) -> Iterator[Violation]:
-    """Checks that the custom metrics API serves dcgm-exporter's GPU utilisation for the
-    GPU pods, and says why not: no adapter registered, its APIService not Available, its
-    rule not matching the exporter's labels, or the exporter's pod labels.
+    """Checks that the custom metrics API serves dcgm-exporter's GPU utilisation per pod.
 
     ## Why is this bad?
     A GPU-utilisation HPA without this metric never scales ("no metrics returned from
-    custom metrics API").
+    custom metrics API"). The finding says why: no adapter registered, its APIService
+    not Available, its rule not matching the exporter's labels, or the exporter's pod
+    labels (series naming the exporter's own pods, or none of the GPU pods).
 
     ## Example
     ```text
