@@ -78,16 +78,18 @@ def _metric_values(hpa: dict[str, Any]) -> list[dict[str, Any]]:
 
 def autoscaler(hpa: dict[str, Any]) -> dict[str, Any]:
     spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+    active = condition(hpa, "ScalingActive")
+    # The controller writes desiredReplicas 0 when it could not compute it: not a wish.
+    computed = active.get("status") != "False"
     out: dict[str, Any] = {
         "name": hpa["metadata"]["name"],
         "current": int(status.get("currentReplicas") or 0),
-        "desired": int(status.get("desiredReplicas") or 0),
+        "desired": int(status.get("desiredReplicas") or 0) if computed else None,
         "min": int(spec.get("minReplicas") or 1),
         "max": int(spec.get("maxReplicas") or 0),
         "metrics": _metric_values(hpa),
     }
-    active = condition(hpa, "ScalingActive")
-    if active.get("status") == "False":
+    if not computed:
         out["message"] = f"{active.get('reason')}: {active.get('message', '')}"
     return out
 
@@ -164,7 +166,8 @@ def describe(endpoint: dict[str, Any]) -> str:
             for m in hpa["metrics"]
         )
         parts.append(
-            f"HPA {hpa['name']} {hpa['current']} (desired {hpa['desired']}, "
+            f"HPA {hpa['name']} {hpa['current']} (desired "
+            f"{hpa['desired'] if hpa['desired'] is not None else '?'}, "
             f"{hpa['min']}-{hpa['max']})" + (f", {values}" if values else "")
         )
     return "; ".join(parts)
