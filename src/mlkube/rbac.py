@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube.errors import UsageError
-from mlkube.snapshots.facts import ACCESS
+from mlkube.snapshots.facts import ACCESS, ADAPTER_CONFIGMAP
 
 DEPLOYER = "mlkube-deployer"
 READER = "mlkube-preflight-reader"
@@ -23,6 +23,10 @@ PREFLIGHT_READS: tuple[dict[str, list[str]], ...] = (
      "verbs": ["list"]},
     {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["list"]},
     {"apiGroups": ["custom.metrics.k8s.io"], "resources": ["*"], "verbs": ["get", "list"]},
+    {"apiGroups": ["apiregistration.k8s.io"], "resources": ["apiservices"], "verbs": ["get"]},
+    # the adapter's rules (PF109): the chart's default name and the one mlkube renders
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+     "resourceNames": ["prometheus-adapter", ADAPTER_CONFIGMAP[1]]},
 )  # fmt: skip
 
 

@@ -12,9 +12,10 @@ import copy
 import yaml
 
 from mlkube.preflight import judge
+from mlkube.render.serving import adapter_rules
 from mlkube.rules.model import Finding
 from mlkube.rules.preflight import Subject
-from mlkube.snapshots.facts import GPU_METRIC, Facts
+from mlkube.snapshots.facts import ADAPTER_CONFIGMAP, GPU_METRIC, Facts
 
 from .test_preflight import ready
 
@@ -137,3 +138,8 @@ def test_no_series_for_the_running_gpu_pods() -> None:
     assert finding.message.startswith(
         f"{GPU_METRIC} has no value for any running GPU pod (ml/llm-predictor-7467d8db54-pbpfd"
     )
+
+
+def test_preflight_looks_for_the_adapter_rules_where_mlkube_renders_them() -> None:
+    rendered = adapter_rules([GPU_METRIC])["metadata"]
+    assert (rendered["namespace"], rendered["name"]) == ADAPTER_CONFIGMAP

@@ -10,10 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube, NotFound
-from mlkube.render.serving import ADAPTER_CONFIGMAP, ADAPTER_NAMESPACE
-from mlkube.rules.doctor.common import gpus_of
+from mlkube.quantity import parse_quantity
 from mlkube.snapshots.evidence import GPU_OPERATOR_NAMESPACE
-from mlkube.snapshots.facts import ACCESS, CUSTOM_METRICS_APISERVICE, GPU_METRIC, Facts
+from mlkube.snapshots.facts import (
+    ACCESS,
+    ADAPTER_CONFIGMAP,
+    CUSTOM_METRICS_APISERVICE,
+    GPU_METRIC,
+    Facts,
+)
+from mlkube.wellknown import GPU
 
 
 def _access_key(check: dict[str, Any]) -> str:
@@ -69,18 +75,15 @@ def _gpu_metric(kube: Kube, facts: Facts) -> None:
             "status": {"conditions": (api.get("status") or {}).get("conditions") or []},
         }
         service = (api.get("spec") or {}).get("service") or {}
-        for namespace, name in (
-            (service.get("namespace"), service.get("name")),
-            (ADAPTER_NAMESPACE, ADAPTER_CONFIGMAP),
-        ):
-            found = kube.get("v1", "ConfigMap", str(name), str(namespace)) if name else None
+        for namespace, name in ((service.get("namespace"), service.get("name")), ADAPTER_CONFIGMAP):
+            found = _config_map(kube, str(namespace), str(name)) if name else None
             if found is not None and "config.yaml" in (found.get("data") or {}):
                 text = found["data"]["config.yaml"]
                 source = f"ConfigMap {namespace}/{name}"
                 facts.adapter_config = {"source": source, "data": {"config.yaml": text}}
                 break
     for pod in kube.list("v1", "Pod", facts.namespace):
-        if pod.get("status", {}).get("phase") == "Running" and gpus_of(pod):
+        if pod.get("status", {}).get("phase") == "Running" and _gpus(pod):
             facts.gpu_pods.setdefault(facts.namespace, []).append(pod["metadata"]["name"])
     if not facts.custom_metrics:
         return
@@ -101,6 +104,24 @@ def _gpu_metric(kube: Kube, facts: Facts) -> None:
         facts.gpu_metric_items += len(names)
         if names:
             facts.gpu_metric_pods[namespace] = sorted(names)
+
+
+def _gpus(pod: dict[str, Any]) -> bool:
+    return any(
+        parse_quantity(((c.get("resources") or {}).get("limits") or {}).get(GPU, 0))
+        for c in pod.get("spec", {}).get("containers") or []
+    )
+
+
+def _config_map(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    """A ConfigMap that may hold the adapter's rules; one the reader may not get is
+    not read (PF109 then says the configuration was not found, judging no rule)."""
+    try:
+        return kube.get("v1", "ConfigMap", name, namespace)
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        return None
 
 
 __all__ = ["ACCESS", "GPU_METRIC", "Facts", "gather_facts"]

@@ -11,6 +11,10 @@ from typing import Any
 
 GPU_METRIC = "DCGM_FI_DEV_GPU_UTIL"
 CUSTOM_METRICS_APISERVICE = "v1beta1.custom.metrics.k8s.io"
+# Where PF109 looks for the adapter's rules, after the ConfigMap named like the Service
+# the APIService names (prometheus-adapter's chart names both after the release): the
+# one `mlkube render` writes (render/serving.py).
+ADAPTER_CONFIGMAP = ("monitoring", "mlkube-prometheus-adapter-rules")
 # What the guide's deployer must be allowed to do (its "Access and Permission Requirements").
 ACCESS = (
     {"verb": "create", "resource": "pods", "subresource": "exec"},
