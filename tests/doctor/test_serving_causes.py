@@ -90,3 +90,17 @@ def test_without_the_apiservice_list_the_autoscaler_keeps_the_controller_message
     (finding,) = [f for f in diagnose(evidence) if f.rule == "DK402"]
     assert "no APIService" not in finding.message
     assert "no custom metrics API (custom.metrics.k8s.io) registered" in finding.message
+
+
+def test_a_storage_initializer_that_recovered_is_not_failing() -> None:
+    """Its last run completed, or it runs again: an earlier failure is history."""
+    evidence = Evidence.load(str(FIXTURES / "storage-initializer-failing" / "fires.json"))
+    states = (
+        {"terminated": {"reason": "Completed", "exitCode": 0}},
+        {"running": {"startedAt": "2026-12-07T12:40:00Z"}},
+    )
+    pods = evidence.of("v1", "Pod")
+    assert len(pods) == len(states)  # llm (OOMKilled) and iris (bad storageUri)
+    for pod, state in zip(pods, states, strict=True):
+        pod["status"]["initContainerStatuses"][0]["state"] = state  # lastState: the failure
+    assert not [f for f in diagnose(evidence) if f.rule == "DK404"]

@@ -70,12 +70,14 @@ def _status_of(pod: dict[str, Any], name: str, init: bool) -> dict[str, Any]:
 
 
 def _terminated(status: dict[str, Any]) -> dict[str, Any]:
-    """The storage-initializer's failed run: the current one, or the last before a
-    CrashLoopBackOff."""
-    for state in ("state", "lastState"):
-        terminated = (status.get(state) or {}).get("terminated") or {}
-        if terminated and terminated.get("reason") != "Completed":
-            return dict(terminated)
+    """The storage-initializer's failed run: the current one, or the last one before
+    the back-off it waits in now. One that runs again or completed is not failing."""
+    state = status.get("state") or {}
+    now = state.get("terminated") or {}
+    if now:
+        return {} if now.get("reason") == "Completed" else dict(now)
+    if state.get("waiting"):
+        return dict((status.get("lastState") or {}).get("terminated") or {})
     return {}
 
 
