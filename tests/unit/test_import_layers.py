@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -121,7 +122,10 @@ def test_the_version_loads_no_verb() -> None:
     ("argv", "absent"),
     [
         (["rules"], ("httpx", "pydantic", "mlkube.cluster", "mlkube.lint", "mlkube.render")),
-        (["doctor", "--help"], ("pydantic", "mlkube.lint", "mlkube.render", "mlkube.spec")),
+        (
+            ["doctor", "--help"],
+            ("pydantic", "mlkube.lint", "mlkube.rules.lint", "re2", "mlkube.render", "mlkube.spec"),
+        ),
         (["lint", "--help"], ("httpx", "mlkube.cluster", "mlkube.render")),
         (["status", "--help"], ("pydantic", "mlkube.lint", "mlkube.rules.lint", "mlkube.render")),
         (["plan", "--help"], ("httpx", "mlkube.cluster", "mlkube.rules")),
@@ -145,3 +149,28 @@ def test_the_verb_table_says_which_module_registers_each_verb() -> None:
     assert verbs(build_parser()) == list(VERBS)
     for module in set(VERBS.values()):
         assert verbs(build_parser((module,))) == [v for v, m in VERBS.items() if m == module]
+
+
+def test_connecting_as_doctor_does_loads_neither_the_linter_nor_the_public_api(
+    tmp_path: Path,
+) -> None:
+    """`kubeopts.connect` is where doctor's run begins, after the imports `--help`
+    covers: it once went through `mlkube.api`, which loads the linter (0.1 s of CPU).
+    Opening a client sends nothing, so a server that is not there will do."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u, namespace: bench}}]\n"
+    )
+    code = (
+        "from mlkube.cli import kubeopts\n"
+        "from mlkube.cli.main import build_parser\n"
+        f"args = build_parser(('doctor',)).parse_args(['doctor', '--kubeconfig', {str(kubeconfig)!r}])\n"
+        "kube, namespace = kubeopts.connect(args)\n"
+        "assert namespace == 'bench', namespace\n"
+        "kube.close()"
+    )
+    heavy = ("mlkube.api", "mlkube.lint", "mlkube.rules.lint", "re2", "pydantic", "mlkube.render")
+    assert _loaded_by(code, heavy) == []

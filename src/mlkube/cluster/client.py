@@ -46,8 +46,8 @@ from typing import Any
 
 import httpx
 
-from mlkube.cluster.auth import client_options
-from mlkube.cluster.kubeconfig import Connection
+from mlkube.cluster.auth import authenticate, client_options
+from mlkube.cluster.kubeconfig import Connection, Overrides, load_connection
 from mlkube.collector import PAUSE as _PAUSE
 from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
@@ -749,6 +749,15 @@ class Kube:
                     yield json.loads(line)
         finally:
             response.close()
+
+
+def open_kube(path: str | None, overrides: Overrides, timeouts: Timeouts) -> tuple[Kube, str]:
+    """A client for the cluster the kubeconfig at ``path`` names, with kubectl's
+    ``overrides`` (the CLI's flags), and the namespace to use; a failing exec plugin
+    is reported now, before any request."""
+    connection = load_connection(path, overrides=overrides)
+    authenticate(connection)
+    return Kube(connection, timeouts), connection.namespace
 
 
 def decode(body: bytes | str) -> Any:

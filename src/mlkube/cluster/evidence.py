@@ -34,8 +34,12 @@ ROUNDS = 5
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
-    return {**obj, "metadata": meta}
+    """Without ``managedFields`` (no diagnosis reads it), in place: the object was
+    just decoded for this snapshot, and copying 5,000 pods' metadata costs 0.05 s."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _key(want: Want) -> str:
@@ -90,6 +94,9 @@ def _round(kube: Kube, evidence: Evidence, wants: list[Want], pool: ThreadPoolEx
             evidence.unreadable[_key(want)] = str(exc)
             continue
         known = evidence.objects.setdefault(f"{want[0]}/{want[1]}", [])
+        if not known:  # the kind's first list (the extra namespace's comes after)
+            known.extend(_trim(o) for o in items)
+            continue
         names = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in known}
         known.extend(
             _trim(o)
