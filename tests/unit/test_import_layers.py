@@ -167,7 +167,8 @@ def test_connecting_as_doctor_does_loads_neither_the_linter_nor_the_public_api(
     code = (
         "from mlkube.cli import kubeopts\n"
         "from mlkube.cli.main import build_parser\n"
-        f"args = build_parser(('doctor',)).parse_args(['doctor', '--kubeconfig', {str(kubeconfig)!r}])\n"
+        "args = build_parser(('doctor',)).parse_args(\n"
+        f"    ['doctor', '--kubeconfig', {str(kubeconfig)!r}])\n"
         "kube, namespace = kubeopts.connect(args)\n"
         "assert namespace == 'bench', namespace\n"
         "kube.close()"
