@@ -104,7 +104,8 @@ def _other_parsers() -> dict[str, Callable[[bytes], Any]]:
 
 def breakdown(kube: Kube, runs: int, pids: list[int]) -> None:
     """The pods list, phase by phase, one at a time: the server's answer (serialisation
-    and transfer; JSON, and protobuf for the server's share), decoding, the diagnosis."""
+    and transfer; JSON, and protobuf for the server's share), decoding, the diagnosis;
+    and the events list whole and as doctor asks for it (warnings only)."""
     path = kube.resource("v1", "Pod").path("bench")
     query = {"resourceVersion": "0"}
     rows: dict[str, list[tuple[float, float]]] = {}
@@ -123,6 +124,17 @@ def breakdown(kube: Kube, runs: int, pids: list[int]) -> None:
             server.setdefault(name, []).append(_cpu_of(pids) - used)
             rows.setdefault(name, []).append((wall, cpu))
             size[accept] = len(body)
+        for name, fields in (
+            ("events list, all (as before)", None),
+            ("events list, warnings only (as doctor does)", "type=Warning"),
+        ):
+            used = _cpu_of(pids)
+            with collector_paused():
+                wall, cpu, _ = _timed(
+                    partial(kube.list, "v1", "Event", "bench", fields=fields, cached=True)
+                )
+            server.setdefault(name, []).append(_cpu_of(pids) - used)
+            rows.setdefault(name, []).append((wall, cpu))
         body = fetch("application/json")
         gc.collect()
         wall, cpu, _ = _timed(partial(json.loads, body))
@@ -225,6 +237,8 @@ def main() -> int:
                     populate(kube, "bench", count, start)
                     time.sleep(5)  # let KWOK settle the pods
                     in_process(kube)
+            else:
+                in_process(kube)
             breakdown(kube, args.runs, _server_pids(kubeconfig))
         end_to_end(kubeconfig, args.runs, args.before)
     finally:

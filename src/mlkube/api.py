@@ -19,8 +19,7 @@ from mlkube.lint import Report
 from mlkube.manifests.inputs import Scope
 
 if TYPE_CHECKING:
-    from mlkube.cluster.client import Kube, Timeouts
-    from mlkube.cluster.kubeconfig import Overrides
+    from mlkube.cluster.client import Kube
     from mlkube.plan.types import PlanResult
     from mlkube.render import Bundle
     from mlkube.spec import SpecFile
@@ -92,23 +91,12 @@ def connect(
     """A client for the cluster a kubeconfig names (as kubectl chooses it: the file,
     else ``$KUBECONFIG``, else ``~/.kube/config``, or in a pod its service account),
     and the namespace to use. Close the client, or use it as a context manager."""
-    from mlkube.cluster.client import Timeouts  # noqa: PLC0415 - httpx, on first use
+    from mlkube.cluster.client import Timeouts, open_kube  # noqa: PLC0415 - httpx, on first use
     from mlkube.cluster.kubeconfig import Overrides  # noqa: PLC0415
 
     path = os.fspath(kubeconfig) if kubeconfig is not None else None
     overrides = Overrides(context=context, namespace=namespace)
     return open_kube(path, overrides, Timeouts(request_timeout))
-
-
-def open_kube(path: str | None, overrides: Overrides, timeouts: Timeouts) -> tuple[Kube, str]:
-    """`connect`, with every kubectl override (the CLI's flags) and timeout."""
-    from mlkube.cluster.auth import authenticate  # noqa: PLC0415
-    from mlkube.cluster.client import Kube  # noqa: PLC0415
-    from mlkube.cluster.kubeconfig import load_connection  # noqa: PLC0415
-
-    connection = load_connection(path, overrides=overrides)
-    authenticate(connection)
-    return Kube(connection, timeouts), connection.namespace
 
 
 def doctor(

@@ -90,6 +90,19 @@ def test_evidence_costs_the_same_number_of_calls_for_more_pods(
     assert len(after.of("v1", "Pod")) >= 30
 
 
+def test_evidence_holds_the_warning_events_only(kube: Kube, namespaces: Namespaces) -> None:
+    """The diagnoses read warnings only (a FailedCreate, a quota refusal): the Normal
+    events, one or more per pod, are not listed (`needs.FIELDS`)."""
+    namespaces("doctor-events")
+    about = {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "namespace": "doctor-events"}
+    for name, kind, reason in (("a", "Normal", "Scheduled"), ("b", "Warning", "FailedCreate")):
+        meta = {"name": name, "namespace": "doctor-events"}
+        kube.create({"apiVersion": "v1", "kind": "Event", "metadata": meta, "type": kind,
+                     "reason": reason, "message": "m", "involvedObject": about})  # fmt: skip
+    events = gather(kube, "doctor-events").of("v1", "Event")
+    assert [(e["metadata"]["name"], e["type"]) for e in events] == [("b", "Warning")]
+
+
 def test_workload_failures_are_diagnosed(
     kube: Kube, local_cluster: Path, mlkube: Run, namespaces: Namespaces
 ) -> None:

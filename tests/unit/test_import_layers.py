@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +98,21 @@ def test_listing_the_rules_loads_neither_pydantic_nor_the_spec_nor_the_renderer(
     assert _loaded_by("import mlkube.rules.registry", heavy) == []
 
 
+def test_rules_load_pyyaml_and_re2_only_when_they_read_yaml_or_match_a_pattern() -> None:
+    """The rules name field paths but parse no YAML until a document is read, and the
+    adapter rules compile Go regexps only when there is one to match (`mlkube rules`:
+    0.01-0.02 s of CPU each). The premise: using them does load them."""
+    assert _loaded_by("import mlkube.rules.registry", ("yaml", "re2")) == []
+    use = (
+        "import mlkube.rules.registry\n"
+        "from mlkube.rules.lint import goregexp\n"
+        "from mlkube.manifests.objects import live_manifest\n"
+        "assert goregexp.search('a+', 'caab')\n"
+        "live_manifest({'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'p'}}, 'k')"
+    )
+    assert _loaded_by(use, ("yaml", "re2")) == ["re2", "yaml"]
+
+
 def _cli(argv: list[str]) -> str:
     return (
         "import contextlib, io\n"
@@ -120,8 +136,14 @@ def test_the_version_loads_no_verb() -> None:
 @pytest.mark.parametrize(
     ("argv", "absent"),
     [
-        (["rules"], ("httpx", "pydantic", "mlkube.cluster", "mlkube.lint", "mlkube.render")),
-        (["doctor", "--help"], ("pydantic", "mlkube.lint", "mlkube.render", "mlkube.spec")),
+        (
+            ["rules"],
+            ("httpx", "pydantic", "mlkube.cluster", "mlkube.lint", "mlkube.render", "yaml", "re2"),
+        ),
+        (
+            ["doctor", "--help"],
+            ("pydantic", "mlkube.lint", "mlkube.rules.lint", "re2", "mlkube.render", "mlkube.spec"),
+        ),
         (["lint", "--help"], ("httpx", "mlkube.cluster", "mlkube.render")),
         (["status", "--help"], ("pydantic", "mlkube.lint", "mlkube.rules.lint", "mlkube.render")),
         (["plan", "--help"], ("httpx", "mlkube.cluster", "mlkube.rules")),
@@ -145,3 +167,29 @@ def test_the_verb_table_says_which_module_registers_each_verb() -> None:
     assert verbs(build_parser()) == list(VERBS)
     for module in set(VERBS.values()):
         assert verbs(build_parser((module,))) == [v for v, m in VERBS.items() if m == module]
+
+
+def test_connecting_as_doctor_does_loads_neither_the_linter_nor_the_public_api(
+    tmp_path: Path,
+) -> None:
+    """`kubeopts.connect` is where doctor's run begins, after the imports `--help`
+    covers: it once went through `mlkube.api`, which loads the linter (0.1 s of CPU).
+    Opening a client sends nothing, so a server that is not there will do."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u, namespace: bench}}]\n"
+    )
+    code = (
+        "from mlkube.cli import kubeopts\n"
+        "from mlkube.cli.main import build_parser\n"
+        "args = build_parser(('doctor',)).parse_args(\n"
+        f"    ['doctor', '--kubeconfig', {str(kubeconfig)!r}])\n"
+        "kube, namespace = kubeopts.connect(args)\n"
+        "assert namespace == 'bench', namespace\n"
+        "kube.close()"
+    )
+    heavy = ("mlkube.api", "mlkube.lint", "mlkube.rules.lint", "re2", "pydantic", "mlkube.render")
+    assert _loaded_by(code, heavy) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlkube.cli import clientopts
-from mlkube.cluster.client import Kube
+from mlkube.cluster.client import Kube, open_kube
 from mlkube.cluster.kubeconfig import Impersonation, Overrides
 
 
@@ -64,6 +64,4 @@ def overrides(args: argparse.Namespace) -> Overrides:
 def connect(args: argparse.Namespace) -> tuple[Kube, str]:
     """A client, and the namespace to use."""
     clientopts.configure_logging(args)
-    from mlkube.api import open_kube  # noqa: PLC0415 - the public API loads the linter
-
     return open_kube(args.kubeconfig, overrides(args), clientopts.timeouts(args))

@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-import yaml
-
 from mlkube.cli import options
 from mlkube.errors import UsageError
 from mlkube.rules.docs import explain
@@ -34,12 +32,12 @@ def run_rules(args: argparse.Namespace) -> int:
             {"id": r.id, "name": r.name, "severity": str(r.severity), "summary": r.doc.summary}
             for r in ALL_RULES
         ]
-        text = (
-            json.dumps({"rules": rules}, indent=2) + "\n"
-            if args.format == "json"
-            else yaml.safe_dump({"rules": rules}, sort_keys=False)
-        )
-        sys.stdout.write(text)
+        if args.format == "json":
+            sys.stdout.write(json.dumps({"rules": rules}, indent=2) + "\n")
+        else:
+            import yaml  # noqa: PLC0415 - PyYAML only for this format
+
+            sys.stdout.write(yaml.safe_dump({"rules": rules}, sort_keys=False))
         return 0
     width = max(len(r.name) for r in ALL_RULES)
     for r in ALL_RULES:

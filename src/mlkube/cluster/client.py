@@ -46,8 +46,8 @@ from typing import Any
 
 import httpx
 
-from mlkube.cluster.auth import client_options
-from mlkube.cluster.kubeconfig import Connection
+from mlkube.cluster.auth import authenticate, client_options
+from mlkube.cluster.kubeconfig import Connection, Overrides, load_connection
 from mlkube.collector import PAUSE as _PAUSE
 from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
@@ -535,6 +535,7 @@ class Kube:
         namespace: str | None = None,
         selector: str | None = None,
         *,
+        fields: str | None = None,
         cached: bool = False,
         limit: int = PAGE_SIZE,
         headers: dict[str, str] | None = None,
@@ -546,11 +547,14 @@ class Kube:
         the revision the list is pinned to), the list starts over as one full list,
         as client-go's pager does (``tools/pager``, ``FullListIfExpired``).
         ``on_page(items)`` is called with each page (progress, or a test's fault).
+        ``fields`` is a field selector (``type=Warning``), as kubectl's.
         """
         path = self.resource(api_version, kind).path(namespace)
         params: dict[str, str] = {}
         if selector:
             params["labelSelector"] = selector
+        if fields:
+            params["fieldSelector"] = fields
         if cached:
             params["resourceVersion"] = "0"
         items: list[dict[str, Any]] = []
@@ -593,6 +597,7 @@ class Kube:
         namespace: str | None = None,
         selector: str | None = None,
         *,
+        fields: str | None = None,
         cached: bool = False,
         limit: int = PAGE_SIZE,
         on_page: Callable[[list[dict[str, Any]]], None] | None = None,
@@ -605,7 +610,14 @@ class Kube:
         does return are followed all the same.
         """
         items, _ = self.list_with_version(
-            api_version, kind, namespace, selector, cached=cached, limit=limit, on_page=on_page
+            api_version,
+            kind,
+            namespace,
+            selector,
+            fields=fields,
+            cached=cached,
+            limit=limit,
+            on_page=on_page,
         )
         return items
 
@@ -749,6 +761,15 @@ class Kube:
                     yield json.loads(line)
         finally:
             response.close()
+
+
+def open_kube(path: str | None, overrides: Overrides, timeouts: Timeouts) -> tuple[Kube, str]:
+    """A client for the cluster the kubeconfig at ``path`` names, with kubectl's
+    ``overrides`` (the CLI's flags), and the namespace to use; a failing exec plugin
+    is reported now, before any request."""
+    connection = load_connection(path, overrides=overrides)
+    authenticate(connection)
+    return Kube(connection, timeouts), connection.namespace
 
 
 def decode(body: bytes | str) -> Any:

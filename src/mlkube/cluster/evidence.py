@@ -5,7 +5,8 @@ diagnosis reads, then what those objects name or need (`rules.doctor.needs`: the
 owners of the pods, up to the top; claims only when a pod waits for one). One call
 per kind whatever the number of pods, each in pages, so `mlkube doctor` costs the
 same on 5 pods and 5,000; every diagnosis after that is a pure function of the
-snapshot. Secrets are never read, so a saved snapshot can be attached to a bug report.
+snapshot. Secrets are never read, so a saved snapshot can be attached to a bug report;
+of a kind, only what a diagnosis reads (`needs.FIELDS`: events that are warnings).
 
 Doctor must never say "nothing wrong" because it could not look: a cluster that does
 not answer ends the gathering (`Unreachable`, exit 3); a kind the identity may not
@@ -22,7 +23,7 @@ from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube, NotServed
 from mlkube.errors import ClusterError
-from mlkube.rules.doctor.needs import Want, wanted
+from mlkube.rules.doctor.needs import FIELDS, Want, wanted
 from mlkube.snapshots.evidence import Evidence
 
 # Without these there is no diagnosis at all: the pods themselves, and the nodes they
@@ -34,8 +35,12 @@ ROUNDS = 5
 
 
 def _trim(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
-    return {**obj, "metadata": meta}
+    """Without ``managedFields`` (no diagnosis reads it), in place: the object was
+    just decoded for this snapshot, and copying 5,000 pods' metadata costs 0.05 s."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _key(want: Want) -> str:
@@ -79,9 +84,10 @@ def _round(kube: Kube, evidence: Evidence, wants: list[Want], pool: ThreadPoolEx
             continue
         served.append(want)
     futures: list[tuple[Want, Future[list[dict[str, Any]]]]] = [
-        (w, pool.submit(kube.list, w[0], w[1], w[2] or evidence.namespace, cached=True))
+        (w, pool.submit(kube.list, w[0], w[1], w[2] or evidence.namespace,
+                        fields=FIELDS.get((w[0], w[1])), cached=True))
         for w in served
-    ]
+    ]  # fmt: skip
     evidence.calls += len(served)
     for want, future in futures:
         try:
@@ -90,6 +96,9 @@ def _round(kube: Kube, evidence: Evidence, wants: list[Want], pool: ThreadPoolEx
             evidence.unreadable[_key(want)] = str(exc)
             continue
         known = evidence.objects.setdefault(f"{want[0]}/{want[1]}", [])
+        if not known:  # the kind's first list (the extra namespace's comes after)
+            known.extend(_trim(o) for o in items)
+            continue
         names = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in known}
         known.extend(
             _trim(o)

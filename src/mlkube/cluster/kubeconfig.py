@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from mlkube.errors import InputError, UsageError
-from mlkube.manifests.yamlstream import Document, FieldPath, read_stream
+from mlkube.manifests.fieldpath import FieldPath
+from mlkube.manifests.yamlstream import Document, read_stream
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 EXEC_INFO_EXTENSION = "client.authentication.k8s.io/exec"

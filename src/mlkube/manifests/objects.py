@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from mlkube.errors import InputError
-from mlkube.manifests.yamlstream import Document, FieldPath
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.wellknown import ISVC_MODE_ANNOTATION
+
+if TYPE_CHECKING:  # PyYAML loads with the first document read, not with the rules
+    from mlkube.manifests.yamlstream import Document
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,10 @@ class Manifest:
 def live_manifest(obj: dict[str, Any], source: str) -> Manifest:
     """An object read from a cluster, as a Manifest, so that rules written for
     manifests judge live objects too (its "lines" are those of its JSON form)."""
+    import yaml  # noqa: PLC0415 - see the imports above
+
+    from mlkube.manifests.yamlstream import Document  # noqa: PLC0415
+
     node = yaml.compose(json.dumps(obj, indent=1), Loader=yaml.SafeLoader)
     assert node is not None  # JSON of an object is never empty
     return _manifest(obj, Document(obj, source, node), ())

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.manifests.objects import Manifest, dig
 from mlkube.manifests.trainer import SHIPPED_RUNTIMES, is_runtime, is_trainjob
 from mlkube.manifests.workloads import (
@@ -22,7 +23,6 @@ from mlkube.manifests.workloads import (
     is_serving_kind,
     is_training,
 )
-from mlkube.manifests.yamlstream import FieldPath
 
 # torchrun, python -m torch.distributed.run, the deprecated torch.distributed.launch.
 _TORCH_LAUNCH = re.compile(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b")

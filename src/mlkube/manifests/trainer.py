@@ -25,8 +25,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.manifests.objects import Location, Manifest
-from mlkube.manifests.yamlstream import FieldPath
 
 GROUP = "trainer.kubeflow.org"
 RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")

@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from mlkube.manifests.accelerators import accelerator, claimed_devices, counts_devices
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.manifests.objects import Location, Manifest, ObjectRef, as_str_map, dig
 from mlkube.manifests.trainer import TEMPLATE, EffectiveTrainJob
-from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity, whole_number
 from mlkube.wellknown import ISVC_LABEL
 

@@ -38,8 +38,7 @@ import yaml
 
 from mlkube.errors import InputError
 from mlkube.manifests import scalars
-
-FieldPath = tuple[str | int, ...]
+from mlkube.manifests.fieldpath import FieldPath
 
 _SNIFF_BYTES = 8192
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")

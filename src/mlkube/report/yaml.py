@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import yaml
-
 from mlkube.report.json import summary
 from mlkube.rules.model import Finding
 
@@ -23,6 +21,8 @@ def to_yaml(
 ) -> Iterator[str]:
     """``findings:``, lint's ``skippedFiles:``, then ``summary:``, one finding (a
     mapping) at a time."""
+    import yaml  # noqa: PLC0415 - PyYAML only for this format (`mlkube rules` loads this module)
+
     yield "findings:\n" if findings else "findings: []\n"
     for finding in findings:
         yield yaml.safe_dump([finding.to_dict()], sort_keys=False, width=1000)

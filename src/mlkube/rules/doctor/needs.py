@@ -40,6 +40,11 @@ FIRST: tuple[Want, ...] = (
     (KUEUE, "Workload", None),
     ("serving.kserve.io/v1beta1", "InferenceService", None),
 )
+# Less than every object of a kind, where no diagnosis reads the rest (a field
+# selector, as kubectl's). Events: only warnings are read (a controller's
+# FailedCreate, a quota refusal); the Normal ones (Scheduled, Pulled, Started: one or
+# more per pod) cost ten pages in a namespace of 5,000 pods (docs/benchmarks.md).
+FIELDS: dict[tuple[str, str], str] = {("v1", "Event"): "type=Warning"}
 # Owners an autoscaler scales: the HorizontalPodAutoscalers matter only with them.
 _SCALED = {"ReplicaSet", "Deployment", "StatefulSet", "LeaderWorkerSet"}
 _NOT_OWNERS = {"Node", "Pod", "Event"}  # mirror pods name their Node: listed already

@@ -12,8 +12,6 @@ from mlkube.manifests.objects import Location, condition, live_manifest
 from mlkube.quantity import parse_quantity
 from mlkube.rules.doctor.common import at, owners, pods
 from mlkube.rules.doctor.owners import TRAINJOB, top_owner
-from mlkube.rules.lint import network
-from mlkube.rules.lint.inventory import Inventory
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
 from mlkube.wellknown import JOB_NAME_LABEL, TRAINER_API
@@ -267,6 +265,13 @@ def rendezvous_blocked_by_policy(evidence: Evidence) -> Iterator[Violation]:
     ingress: [{from: [{podSelector: {matchLabels: {training.kubeflow.org/job-name: resnet}}}]}]
     ```
     """
+    if not evidence.of("networking.k8s.io/v1", "NetworkPolicy"):
+        return  # nothing restricts any traffic
+    # The linter's rules (and RE2, the Go regexps of other lint rules, with them) load
+    # only for a cluster that has policies: doctor's start-up does not pay for them.
+    from mlkube.rules.lint import network  # noqa: PLC0415
+    from mlkube.rules.lint.inventory import Inventory  # noqa: PLC0415
+
     inventory = Inventory()
     for api_version, kind in (
         ("kubeflow.org/v1", "PyTorchJob"),

@@ -22,7 +22,6 @@ from typing import Any
 
 from mlkube.errors import InputError
 from mlkube.manifests.objects import Location, Manifest, as_str_map
-from mlkube.manifests.yamlstream import read_text
 from mlkube.rules.lint import goregexp
 from mlkube.rules.lint.exporters import AMD_EXPORTER_METRICS, DCGM_EXPORTER_METRICS
 
@@ -106,6 +105,8 @@ def adapter_config(config_map: Manifest) -> AdapterConfig:
     for key, text in as_str_map(config_map.get("data")).items():
         if not any(section in text for section in SECTIONS):
             continue
+        from mlkube.manifests.yamlstream import read_text  # noqa: PLC0415 - PyYAML, when read
+
         try:
             docs = read_text(text, f"{config_map.source} data.{key}")
         except InputError:

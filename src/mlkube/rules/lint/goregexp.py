@@ -21,13 +21,9 @@ Differences between Go's ``regexp`` and the RE2 library, and how they are handle
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-import re2
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
 _REFERENCE = re.compile(r"\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
 
@@ -35,13 +31,25 @@ class GoRegexpError(ValueError):
     """A pattern Go's regexp.Compile refuses, with RE2's reason."""
 
 
+@cache
+def _re2() -> tuple[Any, Any]:
+    """RE2 and its options, loaded with the first pattern: loading the rules (`mlkube
+    rules`, doctor) does not pay for it."""
+    import re2  # noqa: PLC0415
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print each refused pattern to stderr
+    return re2, options
+
+
 @lru_cache(maxsize=1024)
 def compile(pattern: str) -> Any:
     """The compiled pattern; raises GoRegexpError where Go's regexp.Compile fails."""
     if _has_byte_escape(pattern):
         raise GoRegexpError(f"invalid escape sequence: \\C in {pattern!r}")
+    re2, options = _re2()
     try:
-        return re2.compile(pattern, options=_OPTIONS)
+        return re2.compile(pattern, options=options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)

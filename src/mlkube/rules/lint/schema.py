@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.manifests.objects import Manifest
 from mlkube.manifests.workloads import pod_templates
-from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import INT32, INT64, quantity, whole_number
 from mlkube.rules.lint import apitypes
 from mlkube.rules.lint.common import shown

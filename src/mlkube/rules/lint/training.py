@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mlkube.manifests.fieldpath import FieldPath
 from mlkube.manifests.objects import Location, Manifest, dig
 from mlkube.manifests.recognise import runs_pytorch, trains
 from mlkube.manifests.trainer import (
@@ -17,7 +18,6 @@ from mlkube.manifests.trainer import (
     is_trainer_step,
 )
 from mlkube.manifests.workloads import Container, PodTemplate, pod_templates
-from mlkube.manifests.yamlstream import FieldPath
 from mlkube.quantity import parse_quantity
 from mlkube.rules.lint.common import accelerator_containers, containers, names
 from mlkube.rules.lint.inventory import Inventory

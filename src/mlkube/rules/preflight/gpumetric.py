@@ -14,10 +14,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
-from mlkube.manifests.objects import live_manifest
-from mlkube.rules.lint.adapter import adapter_config
 from mlkube.snapshots.facts import GPU_METRIC, Facts
 
 # What one series of dcgm-exporter carries after a scrape with honorLabels: true.
@@ -36,6 +32,8 @@ def _raw_rules(facts: Facts) -> list[dict[str, Any]] | None:
     text = (config.get("data") or {}).get("config.yaml")
     if not isinstance(text, str):
         return None
+    import yaml  # noqa: PLC0415 - the rule list loads without PyYAML (issue 11)
+
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -47,6 +45,11 @@ def _raw_rules(facts: Facts) -> list[dict[str, Any]] | None:
 def _exposes(raw: dict[str, Any], source: str) -> bool:
     """Whether prometheus-adapter would name this rule's series GPU_METRIC (its naming
     emulated by `rules.lint.adapter`)."""
+    import yaml  # noqa: PLC0415 - the rule list loads without PyYAML or RE2 (issue 11)
+
+    from mlkube.manifests.objects import live_manifest  # noqa: PLC0415
+    from mlkube.rules.lint.adapter import adapter_config  # noqa: PLC0415
+
     text = yaml.safe_dump({"rules": [raw]})
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"name": "adapter"}, "data": {"config.yaml": text}}  # fmt: skip
