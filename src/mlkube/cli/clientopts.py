@@ -64,7 +64,9 @@ def configure_logging(args: argparse.Namespace) -> None:
         root.removeHandler(_HANDLER)
         root.setLevel(logging.NOTSET)
         return
-    _HANDLER.setStream(sys.stderr)  # today's stderr
+    # today's stderr; not setStream(), which flushes the old one, closed if an earlier
+    # main() in this process ran under a stream that has since been closed
+    _HANDLER.stream = sys.stderr
     if _HANDLER not in root.handlers:
         root.addHandler(_HANDLER)
     root.setLevel(logging.DEBUG)
