@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,12 @@ def applied(kube: Kube) -> Iterator[list[dict[str, Any]]]:
     for obj in objects:
         if obj["kind"] == "InferenceService":
             meta = obj["metadata"]
-            until(
-                f"pods of {meta['name']} gone",
-                lambda m=meta: not _pods(kube, m["name"], m["namespace"]),
-                timeout=120,
-            )
+            name, namespace = meta["name"], meta["namespace"]
+            until(f"pods of {name} gone", partial(_gone, kube, name, namespace), timeout=120)
+
+
+def _gone(kube: Kube, name: str, namespace: str) -> bool:
+    return not _pods(kube, name, namespace)
 
 
 def _apply(kube: Kube, applied: list[dict[str, Any]], objects: list[dict[str, Any]]) -> None:
@@ -84,8 +86,11 @@ def _ready(obj: dict[str, Any]) -> bool:
 
 
 def _wait_ready(kube: Kube, name: str, timeout: float = 180) -> dict[str, Any]:
-    return until(f"InferenceService {name} Ready", lambda: _ready(i := _isvc(kube, name)) and i,
-                 timeout=timeout)  # fmt: skip
+    return until(
+        f"InferenceService {name} Ready",
+        lambda: i if _ready(i := _isvc(kube, name)) else None,
+        timeout=timeout,
+    )
 
 
 def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -142,22 +147,32 @@ def test_llama_chat_budget_refuses_an_eviction_that_would_break_it(
     ready again, the budget allows one eviction."""
     _apply(kube, applied, _rendered(kube, "llm-endpoint.yaml"))
     _wait_ready(kube, "llama-chat")
-    budget = until("the budget sees 3 healthy pods", lambda: (
-        (b := _budget(kube)).get("status", {}).get("currentHealthy", 0) >= 3 and b))  # fmt: skip
+    budget = until(
+        "the budget sees 3 healthy pods",
+        lambda: b if (b := _budget(kube)).get("status", {}).get("currentHealthy", 0) >= 3 else None,
+    )
     assert budget["spec"]["maxUnavailable"] == 1
     first, second, *_ = sorted(_pods(kube, "llama-chat"), key=lambda p: p["metadata"]["name"])
     # The kubelet's view of a failing probe; the annotation keeps KWOK from undoing it.
     kube.patch(
-        "v1", "Pod", first["metadata"]["name"],
-        {"metadata": {"annotations": {FAIL_ANNOTATION: UNREADY}}}, SERVING_NS,
-    )  # fmt: skip
+        "v1",
+        "Pod",
+        first["metadata"]["name"],
+        {"metadata": {"annotations": {FAIL_ANNOTATION: UNREADY}}},
+        SERVING_NS,
+    )
     conditions = [
         {**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c
         for c in first["status"]["conditions"]
     ]
     kube.patch_status(first, {"conditions": conditions})
-    until("no disruption allowed", lambda: _budget(kube)["status"]["disruptionsAllowed"] == 0 and
-          _budget(kube)["status"]["currentHealthy"] == 2)  # fmt: skip
+    until(
+        "no disruption allowed",
+        lambda: (
+            _budget(kube)["status"]["disruptionsAllowed"] == 0
+            and _budget(kube)["status"]["currentHealthy"] == 2
+        ),
+    )
     with pytest.raises(ApiError) as refused:
         kube.evict(second["metadata"]["name"], SERVING_NS, second["metadata"]["uid"])
     assert refused.value.status == 429
@@ -165,13 +180,18 @@ def test_llama_chat_budget_refuses_an_eviction_that_would_break_it(
     assert kube.get("v1", "Pod", second["metadata"]["name"], SERVING_NS) is not None
     # Ready again: one disruption allowed, and the eviction goes through.
     kube.patch(
-        "v1", "Pod", first["metadata"]["name"],
-        {"metadata": {"annotations": {FAIL_ANNOTATION: None}}}, SERVING_NS,
-    )  # fmt: skip
+        "v1",
+        "Pod",
+        first["metadata"]["name"],
+        {"metadata": {"annotations": {FAIL_ANNOTATION: None}}},
+        SERVING_NS,
+    )
     until("one disruption allowed", lambda: _budget(kube)["status"]["disruptionsAllowed"] == 1)
     kube.evict(second["metadata"]["name"], SERVING_NS, second["metadata"]["uid"])
-    until("the evicted pod gone", lambda: kube.get(
-        "v1", "Pod", second["metadata"]["name"], SERVING_NS) is None)  # fmt: skip
+    until(
+        "the evicted pod gone",
+        lambda: kube.get("v1", "Pod", second["metadata"]["name"], SERVING_NS) is None,
+    )
 
 
 def _variant(
@@ -232,9 +252,15 @@ def test_a_failing_readiness_probe_keeps_the_endpoint_not_ready(
         ],
     )
     assert events[0]["message"].startswith("Readiness probe failed:")
-    isvc = until("KServe's verdict", lambda: (
-        (i := _isvc(kube, "iris-unready")) and
-        condition(i, "PredictorReady").get("status") == "False" and i))  # fmt: skip
+    isvc = until(
+        "KServe's verdict",
+        lambda: (
+            i
+            if condition(i := _isvc(kube, "iris-unready"), "PredictorReady").get("status")
+            == "False"
+            else None
+        ),
+    )
     print("readiness failing:", _conditions(isvc), isvc["status"].get("modelStatus"))
     assert not _ready(isvc)
 
@@ -243,20 +269,33 @@ def test_a_failing_readiness_probe_keeps_the_endpoint_not_ready(
     "case",
     [
         ("OOMKilled", "OOMKilled", 137, "Copying contents of gs://your-bucket/sklearn/iris"),
-        ("BadStorageUri", "Error", 1,
-         "Failed to fetch model. No model found in gs://your-bucket/sklearn/iris."),
+        (
+            "BadStorageUri",
+            "Error",
+            1,
+            "Failed to fetch model. No model found in gs://your-bucket/sklearn/iris.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_failing_storage_initializer_blocks_the_model(
     kube: Kube, applied: list[dict[str, Any]], case: tuple[str, str, int, str]
 ) -> None:
     failure, reason, exit_code, says = case
     name = f"iris-{failure.lower()}"
     _apply(kube, applied, _variant(kube, name, {FAIL_INIT_ANNOTATION: failure}))
-    isvc = until("KServe's verdict", lambda: (
-        (i := _isvc(kube, name)) and
-        i["status"].get("modelStatus", {}).get("transitionStatus") == "BlockedByFailedLoad" and i),
-        timeout=120)  # fmt: skip
+    isvc = until(
+        "KServe's verdict",
+        lambda: (
+            i
+            if (i := _isvc(kube, name))
+            .get("status", {})
+            .get("modelStatus", {})
+            .get("transitionStatus")
+            == "BlockedByFailedLoad"
+            else None
+        ),
+        timeout=120,
+    )
     model = isvc["status"]["modelStatus"]
     print(f"storage-initializer {failure}:", _conditions(isvc), model)
     assert model["states"]["targetModelState"] == "FailedToLoad"
@@ -293,7 +332,9 @@ def test_a_development_endpoint_is_rejected_without_knative(
     isvc = until(
         "its status",
         lambda: (
-            (i := _isvc(kube, "llama-dev", namespace)).get("status", {}).get("conditions") and i
+            i
+            if (i := _isvc(kube, "llama-dev", namespace)).get("status", {}).get("conditions")
+            else None
         ),
     )
     print("knative mode:", _conditions(isvc), isvc["status"])
