@@ -357,18 +357,25 @@ _PREDICTOR_STARTED = (
     "startTime: {{ $now | Quote }}\n"
 )
 
-# Ready: merged into the status above (a strategic merge patch, by condition type and
-# container name).
+# Ready: the conditions are merged into the status above (a strategic merge patch, by
+# type; null drops the reason and message of not ready), the container statuses replace
+# it (they have no merge key), each still running since it started.
 _PREDICTOR_READY = (
     "{{ $now := Now }}\n"
     "conditions:\n"
-    + _condition("Ready", "True")
-    + _condition("ContainersReady", "True")
+    + _condition("Ready", "True", "null", "null")
+    + _condition("ContainersReady", "True", "null", "null")
     + "containerStatuses:\n"
-    "{{ range .spec.containers }}\n"
-    "- name: {{ .name | Quote }}\n"
-    "  image: {{ .image | Quote }}\n"
+    "{{ range .status.containerStatuses }}\n"
+    "- image: {{ .image | Quote }}\n"
+    "  name: {{ .name | Quote }}\n"
     "  ready: true\n"
+    "  started: true\n"
+    "  restartCount: {{ .restartCount }}\n"
+    "  state:\n"
+    "    running:\n"
+    "      startedAt: {{ with .state.running }}{{ .startedAt | Quote }}"
+    "{{ else }}{{ $now | Quote }}{{ end }}\n"
     "{{ end }}\n"
 )
 
