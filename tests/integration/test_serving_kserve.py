@@ -143,9 +143,10 @@ def test_sklearn_iris_and_llama_chat_become_ready_through_kserve(
         assert statuses == {
             "IngressReady": "True", "PredictorReady": "True", "Ready": "True", "Stopped": "False"
         }  # fmt: skip
-        model = isvc["status"]["modelStatus"]
-        assert model["transitionStatus"] == "UpToDate"
-        assert model["states"]["activeModelState"] == "Loaded"
+        # The model's state follows in KServe's next reconcile (PropagateModelStatus
+        # reads the Ready it set the time before).
+        model = until(f"{name}'s model loaded", partial(_model_loaded, kube, name))
+        assert model["states"] == {"activeModelState": "Loaded", "targetModelState": "Loaded"}
         assert isvc["status"]["deploymentMode"] == "Standard"
         # KServe made the Deployment; its pod mutator injected the storage-initializer.
         deployment = kube.get("apps/v1", "Deployment", f"{name}-predictor", SERVING_NS)
@@ -156,9 +157,20 @@ def test_sklearn_iris_and_llama_chat_become_ready_through_kserve(
             (init,) = pod["spec"]["initContainers"]
             assert init["name"] == "storage-initializer" and init["args"][0] == uri
             assert _ready(pod)
-    pods = [p for p in _pods(kube, "llama-chat") if _ready(p)]
+    # Ready needs the Deployment Available, not every replica: wait for the three.
+    pods = until("3 llama-chat pods ready", partial(_ready_pods, kube, "llama-chat", 3))
     zones = {_zone(kube, p["spec"]["nodeName"]) for p in pods}
-    assert len(pods) >= 3 and len(zones) >= 2, (len(pods), zones)
+    assert len(zones) >= 2, zones
+
+
+def _ready_pods(kube: Kube, name: str, count: int) -> list[dict[str, Any]] | None:
+    pods = [p for p in _pods(kube, name) if _ready(p)]
+    return pods if len(pods) >= count else None
+
+
+def _model_loaded(kube: Kube, name: str) -> dict[str, Any] | None:
+    model: dict[str, Any] = _isvc(kube, name).get("status", {}).get("modelStatus", {})
+    return model if model.get("transitionStatus") == "UpToDate" else None
 
 
 def _zone(kube: Kube, node: str) -> str:
@@ -197,7 +209,7 @@ def test_llama_chat_budget_refuses_an_eviction_that_would_break_it(
         {**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c
         for c in first["status"]["conditions"]
     ]
-    kube.patch_status(first, {"conditions": conditions})
+    kube.patch_status({"apiVersion": "v1", "kind": "Pod", **first}, {"conditions": conditions})
     until(
         "no disruption allowed",
         lambda: (
