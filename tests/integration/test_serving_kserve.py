@@ -310,8 +310,10 @@ def test_a_failing_readiness_probe_keeps_the_endpoint_not_ready(
 
 
 def _predictor_not_ready(kube: Kube, name: str) -> dict[str, Any] | None:
-    isvc = _isvc(kube, name)
-    return isvc if condition(isvc, "PredictorReady").get("status") == "False" else None
+    """Not ready for a reason: until the Deployment has an Available condition to copy,
+    KServe says False without one (PropagateRawStatusWithMessages)."""
+    ready = condition(isvc := _isvc(kube, name), "PredictorReady")
+    return isvc if ready.get("status") == "False" and ready.get("reason") else None
 
 
 @pytest.mark.parametrize(
