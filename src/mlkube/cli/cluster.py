@@ -114,6 +114,8 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"kubeconfig  {report['kubeconfig']}")
     for name, c in report["components"].items():
         print(f"  {name:<26} {'running' if c['running'] else 'STOPPED'}  pid {c['pid']}")
+    if report.get("serving"):
+        print("serving     KServe (Standard mode, no Knative)")
     if "nodes" in report:
         print(f"nodes       {report['nodes']['ready']}/{report['nodes']['total']} Ready")
     return 0 if all(c["running"] for c in report["components"].values()) else 1
