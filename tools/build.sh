@@ -4,7 +4,7 @@
 # the repository.
 #
 #   tools/build.sh [k8s] [etcd] [kwok] [kueue] [jobset] [trainer] [training-operator]
-#                  [kubelet-writer] [helm] [kubectl]
+#                  [kubelet-writer] [helm] [kubectl] [kserve]
 #   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
@@ -29,7 +29,7 @@
 # binary being built; piped, only a line per binary is printed.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl)
+ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl kserve)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -126,6 +126,8 @@ main_module() {
     helm) echo helm.sh/helm/v4 ;;               # the chart's tests (not part of a cluster)
     kubectl) echo k8s.io/kubernetes ;;          # the plugin's tests; its own module, so the
                                                 # k8s component's binaries are not rebuilt
+    kserve) echo github.com/kserve/kserve ;;    # `cluster up --serving`; go.mod repeats
+                                                # KServe's replace directives
     *) return 1 ;;
   esac
 }
@@ -145,6 +147,7 @@ targets() {
     kubelet-writer) echo atomic-writer=mlkube.invalid/tools/kubelet-writer ;;
     helm) echo helm=helm.sh/helm/v4/cmd/helm ;;
     kubectl) echo kubectl=k8s.io/kubernetes/cmd/kubectl ;;
+    kserve) echo kserve-manager=github.com/kserve/kserve/cmd/manager ;;
   esac
 }
 
@@ -163,7 +166,7 @@ stamp_ldflags() {
     etcd) ld="" ;;   # version is a constant in go.etcd.io/etcd/api/v3/version
     kwok) ld=" -X sigs.k8s.io/kwok/pkg/consts.Version=$ver" ;;
     kueue) ld=" -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver -X sigs.k8s.io/kueue/pkg/version.BuildDate=$date" ;;
-    training-operator|jobset|trainer) ld="" ;;
+    training-operator|jobset|trainer|kserve) ld="" ;;
     # as helm's Makefile does for a tagged release
     helm) ld=" -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
   esac

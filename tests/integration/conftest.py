@@ -19,7 +19,7 @@ import pytest
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster, processes
-from mlkube.localcluster.binaries import cache_root, locate
+from mlkube.localcluster.binaries import CLUSTER, SERVING, cache_root, locate
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
@@ -46,21 +46,32 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
-@pytest.fixture(scope="session")
-def local_cluster() -> Iterator[Path]:
-    if locate() is None and os.environ.get("CI") != "true":
+def _cluster(name: str, *, serving: bool = False) -> Iterator[Path]:
+    if locate(CLUSTER + SERVING if serving else CLUSTER) is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
     _remove_ended_runs()
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        cluster.up(NAME, platform, lambda m: print(f"[cluster] {m}"))
+        cluster.up(name, platform, lambda m: print(f"[cluster] {m}"), serving=serving)
         try:
-            yield cluster.kubeconfig_path(NAME)
+            yield cluster.kubeconfig_path(name)
         finally:
-            cluster.down(NAME, lambda _m: None)
+            cluster.down(name, lambda _m: None)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[Path]:
+    yield from _cluster(NAME)
+
+
+@pytest.fixture(scope="session")
+def serving_cluster() -> Iterator[Path]:
+    """A second cluster, shaped the same, that also runs KServe's controller
+    (`cluster up --serving`): only the tests that serve pay for it."""
+    yield from _cluster(f"{NAME}-serving", serving=True)
 
 
 @pytest.fixture

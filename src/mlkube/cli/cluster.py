@@ -39,6 +39,12 @@ def register(verbs: Any) -> None:
         help="give this ServiceAccount one seat of API Priority and Fairness, so that "
         "bursts of its requests are rejected with 429 (tests of clients under load)",
     )
+    up.add_argument(
+        "--serving",
+        action="store_true",
+        help="also run KServe's controller (Standard mode, no Knative), so that "
+        "InferenceServices become Ready; builds it on first use",
+    )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
     options.add_output(status, ("text", "json", "yaml"))
@@ -80,7 +86,7 @@ def run_up(args: argparse.Namespace) -> int:
             steps.append(message)
             progress.update(time.monotonic() - started, message)
 
-        state = cluster.up(args.name, platform, step, throttle=args.throttle)
+        state = cluster.up(args.name, platform, step, throttle=args.throttle, serving=args.serving)
     took = time.monotonic() - started
     if len(steps) > 1:  # it started something (one step: it was running already)
         with contextlib.suppress(OSError):  # only an estimate
@@ -108,6 +114,8 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"kubeconfig  {report['kubeconfig']}")
     for name, c in report["components"].items():
         print(f"  {name:<26} {'running' if c['running'] else 'STOPPED'}  pid {c['pid']}")
+    if report.get("serving"):
+        print("serving     KServe (Standard mode, no Knative)")
     if "nodes" in report:
         print(f"nodes       {report['nodes']['ready']}/{report['nodes']['total']} Ready")
     return 0 if all(c["running"] for c in report["components"].values()) else 1

@@ -38,8 +38,11 @@ MODULES = {
     # not part of a cluster either: the Helm chart's and the kubectl plugin's tests
     "helm": "helm.sh/helm/v4",
     "kubectl": "k8s.io/kubernetes",
+    # `cluster up --serving`: KServe's controller manager
+    "kserve": "github.com/kserve/kserve",
 }
 CLUSTER = ("k8s", "etcd", "kwok", "kueue", "jobset", "trainer", "training-operator")
+SERVING = ("kserve",)  # started only when asked (`cluster up --serving`)
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -53,6 +56,7 @@ BINARIES = {
     "atomic-writer": "kubelet-writer",
     "helm": "helm",
     "kubectl": "kubectl",
+    "kserve-manager": "kserve",
 }
 
 

@@ -31,8 +31,8 @@ from mlkube.cluster.waiting import until
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
 from mlkube.fileio import reason, write_atomic
-from mlkube.localcluster import components, controllers, processes
-from mlkube.localcluster.binaries import Binaries, cache_root, ensure
+from mlkube.localcluster import components, controllers, processes, serving
+from mlkube.localcluster.binaries import CLUSTER, SERVING, Binaries, cache_root, ensure
 from mlkube.localcluster.components import PORT_NAMES, Layout
 from mlkube.localcluster.nodes import platform_nodes
 from mlkube.localcluster.pki import Pki
@@ -64,6 +64,7 @@ class State:
     ports: dict[str, int]
     processes: dict[str, tuple[int, str]] = field(default_factory=dict)  # name → (pid, binary)
     platform: str | None = None
+    serving: bool = False  # KServe's controller runs (`up --serving`)
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self), indent=2))
@@ -180,24 +181,34 @@ def up(
     progress: Progress,
     *,
     throttle: Sequence[str] = (),
+    serving: bool = False,
 ) -> State:
     """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``.
 
     ``throttle``: ServiceAccounts (``namespace/name``) that API Priority and Fairness
-    gives one seat, so that a burst of their requests gets real 429s."""
+    gives one seat, so that a burst of their requests gets real 429s.
+    ``serving``: also run KServe's controller (InferenceServices become Ready)."""
     existing = running(name)
     if existing is not None:
+        if serving and not existing.serving:
+            raise UsageError(
+                f"cluster {name!r} is running without KServe; `mlkube cluster down --name "
+                f"{name}` it, then `up --serving`"
+            )
         progress(f"cluster {name!r} is already running")
         return existing
     down(name, lambda _msg: None)  # whatever a failed earlier start left behind
-    binaries = ensure()
+    binaries = ensure(CLUSTER + SERVING if serving else CLUSTER)
     layout, state = _prepare(name)
+    state.serving = serving
     try:
         start = _Starter(state, layout, progress)
         _start_control_plane(binaries, layout, start)
         with Kube(load_connection(str(layout.kubeconfig))) as kube:
             _install_apis(kube, layout, throttle, progress)
             _start_controllers(kube, binaries, layout, start)
+            if serving:
+                _start_serving(kube, binaries, layout, start, progress)
             if platform is not None:
                 _shape(kube, platform, progress)
                 state.platform = platform.doc.source
@@ -318,6 +329,24 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     )
 
 
+def _start_serving(
+    kube: Kube, b: Binaries, layout: Layout, start: _Starter, progress: Progress
+) -> None:
+    """KServe's controller manager in Standard mode, after its CRDs, ConfigMap and
+    webhooks; then the release's ClusterServingRuntimes, which its webhook validates."""
+    apply_objects(kube, [*serving.crds(), *serving.install_objects(layout)])
+    controllers.write_serving_cert(layout, controllers.TRAINING_CERT_DIR)
+    start(
+        "kserve",
+        serving.argv(b, layout),
+        _health_ok(f"http://127.0.0.1:{layout.ports['kserve-health']}/readyz"),
+        timeout=120,
+        env={"KUBECONFIG": str(layout.kubeconfig), **serving.env()},
+    )
+    installed = apply_objects(kube, serving.runtimes())
+    progress(f"KServe: {len(installed)} ClusterServingRuntimes installed")
+
+
 def _shape(kube: Kube, platform: SpecFile, progress: Progress, timeout: float = 120) -> None:
     """Create the platform's fake nodes, wait until they are Ready, apply its objects."""
     assert isinstance(platform.spec, Platform)
@@ -389,6 +418,7 @@ def status(name: str) -> dict[str, Any]:
         "kubeconfig": str(kubeconfig_path(name)),
         "server": f"https://127.0.0.1:{state.ports['apiserver']}",
         "platform": state.platform,
+        "serving": state.serving,
         "components": {
             c: {"pid": pid, "running": processes.alive(pid, binary)}
             for c, (pid, binary) in state.processes.items()

@@ -16,6 +16,7 @@ PORT_NAMES = (
     "training-operator-webhook", "training-operator-metrics", "training-operator-health",
     "jobset-webhook", "jobset-metrics", "jobset-health",
     "trainer-webhook", "trainer-metrics", "trainer-health",
+    "kserve-webhook", "kserve-metrics", "kserve-health",
 )  # fmt: skip
 SERVICE_RANGE = "10.0.0.0/24"
 

@@ -16,7 +16,17 @@ mlkube adds:
   scheduled pod whose image never arrives);
 - a spot node going away: a node annotated ``kwok.mlkube.dev/reclaim: "30s"`` is
   deleted that long after the annotation appears, as a cloud reclaims an instance
-  after its termination notice.
+  after its termination notice;
+- KServe's predictor pods (labelled ``serving.kserve.io/inferenceservice``): Running
+  with their containers started but not ready, then Ready after the longest
+  ``readinessProbe.initialDelaySeconds`` of their containers (at once without a probe),
+  so that the Deployment, and through it the InferenceService, becomes Ready by
+  KServe's own status logic. ``kwok.mlkube.dev/fail: Unready`` keeps a predictor pod
+  unready, with the kubelet's ``Unhealthy`` "Readiness probe failed" event;
+  ``kwok.mlkube.dev/fail-storage-initializer: OOMKilled | BadStorageUri`` makes its
+  storage-initializer init container die (out of memory, or exit 1 with the real
+  initializer's "No model found" error as its termination message) and back off,
+  the pod held Pending, as the kubelet reports it.
 """
 
 from __future__ import annotations
@@ -27,10 +37,14 @@ import yaml
 
 from mlkube.crds import module_dir
 from mlkube.localcluster.binaries import version
-from mlkube.wellknown import JOB_NAME_LABEL, JOBSET_LABEL
+from mlkube.wellknown import ISVC_LABEL, JOB_NAME_LABEL, JOBSET_LABEL
 
 RUN_ANNOTATION = "kwok.mlkube.dev/run"
 FAIL_ANNOTATION = "kwok.mlkube.dev/fail"
+FAIL_INIT_ANNOTATION = "kwok.mlkube.dev/fail-storage-initializer"
+UNREADY = "Unready"  # a FAIL_ANNOTATION value: the readiness probe keeps failing
+INIT_FAILURES = ("OOMKilled", "BadStorageUri")  # FAIL_INIT_ANNOTATION's values
+STORAGE_INITIALIZER = "storage-initializer"  # KServe's constants.StorageInitializerContainerName
 RECLAIM_ANNOTATION = "kwok.mlkube.dev/reclaim"
 DEFAULT_RUN_MILLISECONDS = 10_000
 _DEFAULTS = (
@@ -113,13 +127,21 @@ _NOT_FAILING = {"key": f'.metadata.annotations["{FAIL_ANNOTATION}"]', "operator"
 
 _OWNED_BY_JOB = {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}
 _LIVE = ("Pending", "Running")
+_NO_INIT_FAILURE = {
+    "key": f'.metadata.annotations["{FAIL_INIT_ANNOTATION}"]',
+    "operator": "DoesNotExist",
+}
+_NOT_PULL_FAILING = {
+    "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
+    "operator": "NotIn",
+    "values": ["ImagePullBackOff"],
+}
 _STAY_OUT_OF: dict[str, list[dict[str, Any]]] = {
+    # Predictor pods have stages of their own (readiness after the probe's delay).
     "pod-ready": [
-        {
-            "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
-            "operator": "NotIn",
-            "values": ["ImagePullBackOff"],
-        }
+        _NOT_PULL_FAILING,
+        _NO_INIT_FAILURE,
+        {"key": f'.metadata.labels["{ISVC_LABEL}"]', "operator": "DoesNotExist"},
     ],
     # A JobSet's pods are a Job's too: they run as long as a training pod does.
     "pod-complete": [
@@ -251,6 +273,256 @@ def terminated_job_pod() -> dict[str, Any]:
     return stage
 
 
+# KServe predictor pods -----------------------------------------------------------------
+
+# The pod's addresses, as KWOK's own pod-ready stage gives them (kustomize/stage/pod/fast).
+_ADDRESSES = (
+    "{{ $hostIPs := NodeIPsWith .spec.nodeName }}\n"
+    "{{ with $hostIPs }}\n"
+    "hostIP: {{ index . 0 | Quote }}\n"
+    "hostIPs:\n"
+    "{{ range . }}\n"
+    "- ip: {{ . | Quote }}\n"
+    "{{ end }}\n"
+    "{{ end }}\n"
+    '{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" )'
+    ' ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}\n'
+    "{{ with $podIPs }}\n"
+    "podIP: {{ index . 0 | Quote }}\n"
+    "podIPs:\n"
+    "{{ range . }}\n"
+    "- ip: {{ . | Quote }}\n"
+    "{{ end }}\n"
+    "{{ end }}\n"
+)
+
+
+def _condition(kind: str, status: str, reason: str = "", message: str = "") -> str:
+    out = f'- lastTransitionTime: {{{{ $now | Quote }}}}\n  status: "{status}"\n  type: {kind}\n'
+    if reason:
+        out += f"  reason: {reason}\n"
+    if message:
+        out += f"  message: {message}\n"
+    return out
+
+
+def _names(field: str) -> str:
+    """``[a b]``: the names of a pod's containers, as the kubelet lists them in a
+    condition's message."""
+    return "[{{ range $i, $c := .spec." + field + " }}{{ if $i }} {{ end }}{{ $c.name }}{{ end }}]"
+
+
+# Started, not ready: the kubelet's status before the first successful readiness probe.
+_PREDICTOR_STARTED = (
+    "{{ $now := Now }}\n"
+    "conditions:\n"
+    + _condition("Initialized", "True")
+    + _condition("PodScheduled", "True")
+    + _condition(
+        "Ready",
+        "False",
+        "ContainersNotReady",
+        f'"containers with unready status: {_names("containers")}"',
+    )
+    + _condition(
+        "ContainersReady",
+        "False",
+        "ContainersNotReady",
+        f'"containers with unready status: {_names("containers")}"',
+    )
+    + "containerStatuses:\n"
+    "{{ range .spec.containers }}\n"
+    "- image: {{ .image | Quote }}\n"
+    "  name: {{ .name | Quote }}\n"
+    "  ready: false\n"
+    "  started: true\n"
+    "  restartCount: 0\n"
+    "  state:\n"
+    "    running:\n"
+    "      startedAt: {{ $now | Quote }}\n"
+    "{{ end }}\n"
+    "initContainerStatuses:\n"
+    "{{ range .spec.initContainers }}\n"
+    "- image: {{ .image | Quote }}\n"
+    "  name: {{ .name | Quote }}\n"
+    "  ready: true\n"
+    "  restartCount: 0\n"
+    "  state:\n"
+    "    terminated:\n"
+    "      exitCode: 0\n"
+    "      reason: Completed\n"
+    "      startedAt: {{ $now | Quote }}\n"
+    "      finishedAt: {{ $now | Quote }}\n"
+    "{{ end }}\n" + _ADDRESSES + "phase: Running\n"
+    "startTime: {{ $now | Quote }}\n"
+)
+
+# Ready: the conditions are merged into the status above (a strategic merge patch, by
+# type; null drops the reason and message of not ready), the container statuses replace
+# it (they have no merge key), each still running since it started.
+_PREDICTOR_READY = (
+    "{{ $now := Now }}\n"
+    "conditions:\n"
+    + _condition("Ready", "True", "null", "null")
+    + _condition("ContainersReady", "True", "null", "null")
+    + "containerStatuses:\n"
+    "{{ range .status.containerStatuses }}\n"
+    "- image: {{ .image | Quote }}\n"
+    "  name: {{ .name | Quote }}\n"
+    "  ready: true\n"
+    "  started: true\n"
+    "  restartCount: {{ .restartCount }}\n"
+    "  state:\n"
+    "    running:\n"
+    "      startedAt: {{ with .state.running }}{{ .startedAt | Quote }}"
+    "{{ else }}{{ $now | Quote }}{{ end }}\n"
+    "{{ end }}\n"
+)
+
+# The storage-initializer's log, line by line (python/storage-initializer/scripts/
+# initializer-entrypoint, python/storage/kserve_storage/kserve_storage.py and logging.py,
+# kserve v0.20.0): its container has terminationMessagePolicy FallbackToLogsOnError
+# (pkg/utils/storage.go), so the tail of its log is its termination message. "Failed to
+# fetch model. No model found in <uri>." is what Storage raises when the URI holds no
+# files. A printf over the init container's args (source URI, destination).
+_LOG_LINE = "%[1]s 1 storage.initializer {level} [{where}] {text}\\n"
+_DOWNLOADING = _LOG_LINE.format(
+    level="INFO",
+    where="initializer-entrypoint:<module>():17",
+    text="Initializing, args: (src_uri, dest_path): [('%[2]s', '%[3]s')]",
+) + _LOG_LINE.format(
+    level="INFO",
+    where="kserve_storage.py:download():168",
+    text="Copying contents of %[2]s to local",
+)
+_NO_MODEL = _DOWNLOADING + _LOG_LINE.format(
+    level="ERROR",
+    where="initializer-entrypoint:<module>():28",
+    text="Storage initialization failed: Failed to fetch model. No model found in %[2]s.",
+)
+
+
+def _init_failed(reason: str, exit_code: int, log: str) -> str:
+    """The storage-initializer died and backs off: the pod stays Pending, not
+    initialized, its main containers waiting for it."""
+    waiting_main = "    waiting:\n      reason: PodInitializing\n"
+    unready = f'"containers with unready status: {_names("containers")}"'
+    return (
+        "{{ $now := Now }}\n"
+        '{{ $t := now | date "2006-01-02 15:04:05.000" }}\n'
+        "conditions:\n"
+        + _condition(
+            "Initialized",
+            "False",
+            "ContainersNotInitialized",
+            f'"containers with incomplete status: [{STORAGE_INITIALIZER}]"',
+        )
+        + _condition("PodScheduled", "True")
+        + _condition("Ready", "False", "ContainersNotReady", unready)
+        + _condition("ContainersReady", "False", "ContainersNotReady", unready)
+        + "initContainerStatuses:\n"
+        "{{ range .spec.initContainers }}\n"
+        "- image: {{ .image | Quote }}\n"
+        "  name: {{ .name | Quote }}\n"
+        "  ready: false\n"
+        f'{{{{ if eq .name "{STORAGE_INITIALIZER}" }}}}\n'
+        "  restartCount: 1\n"
+        "  lastState:\n"
+        "    terminated:\n"
+        f"      exitCode: {exit_code}\n"
+        f"      reason: {reason}\n"
+        f'      message: {{{{ printf "{log}" $t (index .args 0) (index .args 1) | Quote }}}}\n'
+        "      startedAt: {{ $now | Quote }}\n"
+        "      finishedAt: {{ $now | Quote }}\n"
+        "  state:\n"
+        "    waiting:\n"
+        "      reason: CrashLoopBackOff\n"
+        '      message: {{ printf "back-off 10s restarting failed container=%s pod=%s_%s(%s)"'
+        " .name $.metadata.name $.metadata.namespace $.metadata.uid | Quote }}\n"
+        "{{ else }}\n"
+        "  restartCount: 0\n"
+        "  state:\n" + waiting_main + "{{ end }}\n"
+        "{{ end }}\n"
+        "containerStatuses:\n"
+        "{{ range .spec.containers }}\n"
+        "- image: {{ .image | Quote }}\n"
+        "  name: {{ .name | Quote }}\n"
+        "  ready: false\n"
+        "  started: false\n"
+        "  restartCount: 0\n"
+        "  state:\n" + waiting_main + "{{ end }}\n" + _ADDRESSES + "phase: Pending\n"
+        "startTime: {{ $now | Quote }}\n"
+    )
+
+
+def predictor_stages() -> list[dict[str, Any]]:
+    """A predictor pod starts, then turns Ready after its readiness probe's initial
+    delay, unless an annotation makes its probe or its storage-initializer fail."""
+    predictor: dict[str, Any] = {"key": f'.metadata.labels["{ISVC_LABEL}"]', "operator": "Exists"}
+    alive: dict[str, Any] = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+    pending: dict[str, Any] = {"key": ".status.phase", "operator": "In", "values": ["Pending"]}
+    not_ready: dict[str, Any] = {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "NotIn",
+        "values": ["True"],
+    }
+    unready: dict[str, Any] = {
+        "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
+        "operator": "In",
+        "values": [UNREADY],
+    }
+    start = [alive, predictor, pending, _NO_INIT_FAILURE]
+    # OOMKilled and CrashLoopBackOff predictors start, then fail by the stages above.
+    starting: dict[str, Any] = {
+        "key": f'.metadata.annotations["{FAIL_ANNOTATION}"]',
+        "operator": "NotIn",
+        "values": ["ImagePullBackOff", UNREADY],
+    }
+    started = {"statusTemplate": _PREDICTOR_STARTED}
+    probe_failed = {
+        "type": "Warning",
+        "reason": "Unhealthy",
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
+    }
+    ready = _stage(
+        "mlkube-predictor-ready",
+        "Pod",
+        [alive, predictor, {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+         not_ready, _NOT_FAILING],
+        0,
+        {"statusTemplate": _PREDICTOR_READY},
+    )  # fmt: skip
+    # The longest initial delay of the containers' readiness probes ("0s" without one).
+    ready["spec"]["delay"]["durationFrom"] = {
+        "jq": {
+            "expression": "[.spec.containers[].readinessProbe.initialDelaySeconds // 0]"
+            ' | max | "\\(.)s"'
+        }
+    }
+
+    def init_failing(value: str) -> list[dict[str, Any]]:
+        return [
+            alive,
+            pending,
+            {"key": ".spec.nodeName", "operator": "Exists"},
+            {"key": f'.metadata.annotations["{FAIL_INIT_ANNOTATION}"]', "operator": "In",
+             "values": [value]},
+            {"key": ".status.initContainerStatuses.[].state.waiting.reason",
+             "operator": "DoesNotExist"},
+        ]  # fmt: skip
+
+    return [
+        _stage("mlkube-predictor-start", "Pod", [*start, starting], 0, started),
+        _stage("mlkube-predictor-start-unready", "Pod", [*start, unready], 0,
+               {**started, "event": probe_failed}),
+        ready,
+        _stage("mlkube-storage-initializer-oom-killed", "Pod", init_failing("OOMKilled"), 2000,
+               {"statusTemplate": _init_failed("OOMKilled", 137, _DOWNLOADING)}),
+        _stage("mlkube-storage-initializer-bad-uri", "Pod", init_failing("BadStorageUri"), 2000,
+               {"statusTemplate": _init_failed("Error", 1, _NO_MODEL)}),
+    ]  # fmt: skip
+
+
 def stages() -> list[dict[str, Any]]:
     root = module_dir("sigs.k8s.io/kwok", version("kwok")) / "kustomize" / "stage"
     out: list[dict[str, Any]] = []
@@ -268,4 +540,5 @@ def stages() -> list[dict[str, Any]]:
         terminated_job_pod(),
         *failure_stages(),
         reclaim_stage(),
+        *predictor_stages(),
     ]

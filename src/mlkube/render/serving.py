@@ -77,9 +77,13 @@ def render_endpoint(endpoint: InferenceEndpoint, pool: Pool | None) -> list[dict
 
 
 def _resources(endpoint: InferenceEndpoint) -> dict[str, Any]:
+    """Limits name every resource requested: KServe fills a limit the InferenceService
+    leaves out from its ServingRuntime's (cpu: 1 in the released runtimes), and a request
+    above it makes the predictor Deployment invalid ("must be less than or equal to cpu
+    limit of 1"), as the real controller reported for llama-chat."""
     res = endpoint.spec.resources
     requests: dict[str, Any] = {"cpu": str(res.cpu), "memory": str(res.memory)}
-    limits: dict[str, Any] = {"memory": str(res.memory)}
+    limits: dict[str, Any] = {"cpu": str(res.cpu), "memory": str(res.memory)}
     if res.gpus:
         limits[GPU] = str(res.gpus)
     return {"requests": requests, "limits": limits}
