@@ -4,7 +4,7 @@
 # the repository.
 #
 #   tools/build.sh [k8s] [etcd] [kwok] [kueue] [jobset] [trainer] [training-operator]
-#                  [kubelet-writer] [helm] [kubectl]
+#                  [kubelet-writer] [helm] [kubectl] [prometheus] [prometheus-adapter]
 #   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
@@ -29,7 +29,8 @@
 # binary being built; piped, only a line per binary is printed.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl)
+ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl
+                prometheus prometheus-adapter)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -126,6 +127,8 @@ main_module() {
     helm) echo helm.sh/helm/v4 ;;               # the chart's tests (not part of a cluster)
     kubectl) echo k8s.io/kubernetes ;;          # the plugin's tests; its own module, so the
                                                 # k8s component's binaries are not rebuilt
+    prometheus) echo github.com/prometheus/prometheus ;;           # the GPU metrics pipeline
+    prometheus-adapter) echo sigs.k8s.io/prometheus-adapter ;;     # (cluster up --gpu-metrics)
     *) return 1 ;;
   esac
 }
@@ -145,6 +148,8 @@ targets() {
     kubelet-writer) echo atomic-writer=mlkube.invalid/tools/kubelet-writer ;;
     helm) echo helm=helm.sh/helm/v4/cmd/helm ;;
     kubectl) echo kubectl=k8s.io/kubernetes/cmd/kubectl ;;
+    prometheus) echo prometheus=github.com/prometheus/prometheus/cmd/prometheus ;;
+    prometheus-adapter) echo prometheus-adapter=sigs.k8s.io/prometheus-adapter/cmd/adapter ;;
   esac
 }
 
@@ -166,6 +171,10 @@ stamp_ldflags() {
     training-operator|jobset|trainer) ld="" ;;
     # as helm's Makefile does for a tagged release
     helm) ld=" -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
+    # as promu does (.promu.yml); the module v0.316.0 is release 3.16.0
+    prometheus) p=github.com/prometheus/common/version
+       ld=" -X $p.Version=$(prom_release "$ver") -X $p.Branch=HEAD -X $p.BuildUser=mlkube -X $p.BuildDate=$date" ;;
+    prometheus-adapter) ld="" ;;
   esac
   echo "$ld"
 }
@@ -175,8 +184,18 @@ build_tags() {
     # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only); helm too, so that it
     # reuses the control plane's compiled client-go, apimachinery, gRPC... (tags key the cache)
     k8s|kubelet-writer|kubectl|helm) echo notest,grpcnotrace ;;
+    # upstream's build-time service-discovery selection (plugins/plugin_*.go): without any
+    # enable_<name>_sd tag only the file and http SDs are built in (static_configs are always
+    # there); this drops the cloud SDKs, about half of the code
+    prometheus) echo remove_all_sd ;;
     *) echo "" ;;
   esac
+}
+
+# Prometheus publishes release X.Y.Z as Go module v0.X0Y.Z (3.16.0 -> v0.316.0)
+prom_release() {
+  local v=${1#v0.}
+  echo "$(( ${v%%.*} / 100 )).$(( ${v%%.*} % 100 )).${v#*.}"
 }
 
 build_one() {

@@ -39,6 +39,14 @@ def register(verbs: Any) -> None:
         help="give this ServiceAccount one seat of API Priority and Fairness, so that "
         "bursts of its requests are rejected with 429 (tests of clients under load)",
     )
+    up.add_argument(
+        "--gpu-metrics",
+        action="store_true",
+        help="also run the GPU metrics pipeline: a dcgm-exporter stand-in (utilisation "
+        "from each pod's kwok.mlkube.dev/gpu-utilization annotation), Prometheus and "
+        "prometheus-adapter serving custom.metrics.k8s.io, so HPAs on DCGM_FI_DEV_GPU_UTIL "
+        "scale (builds Prometheus and the adapter on first use)",
+    )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
     options.add_output(status, ("text", "json", "yaml"))
@@ -80,7 +88,9 @@ def run_up(args: argparse.Namespace) -> int:
             steps.append(message)
             progress.update(time.monotonic() - started, message)
 
-        state = cluster.up(args.name, platform, step, throttle=args.throttle)
+        state = cluster.up(
+            args.name, platform, step, throttle=args.throttle, gpu_metrics=args.gpu_metrics
+        )
     took = time.monotonic() - started
     if len(steps) > 1:  # it started something (one step: it was running already)
         with contextlib.suppress(OSError):  # only an estimate

@@ -38,8 +38,12 @@ MODULES = {
     # not part of a cluster either: the Helm chart's and the kubectl plugin's tests
     "helm": "helm.sh/helm/v4",
     "kubectl": "k8s.io/kubernetes",
+    # the GPU metrics pipeline, only with `cluster up --gpu-metrics`
+    "prometheus": "github.com/prometheus/prometheus",
+    "prometheus-adapter": "sigs.k8s.io/prometheus-adapter",
 }
 CLUSTER = ("k8s", "etcd", "kwok", "kueue", "jobset", "trainer", "training-operator")
+GPU_METRICS = ("prometheus", "prometheus-adapter")
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -53,6 +57,8 @@ BINARIES = {
     "atomic-writer": "kubelet-writer",
     "helm": "helm",
     "kubectl": "kubectl",
+    "prometheus": "prometheus",
+    "prometheus-adapter": "prometheus-adapter",
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkube.localcluster.binaries import Binaries
-from mlkube.localcluster.pki import Pki
+from mlkube.localcluster.pki import FRONT_PROXY_CLIENT, Pki
 
 PORT_NAMES = (
     "etcd", "etcd-peer", "etcd-metrics", "apiserver", "controller-manager", "scheduler",
@@ -16,6 +16,7 @@ PORT_NAMES = (
     "training-operator-webhook", "training-operator-metrics", "training-operator-health",
     "jobset-webhook", "jobset-metrics", "jobset-health",
     "trainer-webhook", "trainer-metrics", "trainer-health",
+    "gpu-metrics", "prometheus", "prometheus-adapter",
 )  # fmt: skip
 SERVICE_RANGE = "10.0.0.0/24"
 
@@ -107,6 +108,16 @@ def apiserver(b: Binaries, layout: Layout) -> list[str]:
         "--authorization-mode=Node,RBAC",
         "--max-requests-inflight=2000",
         "--max-mutating-requests-inflight=1000",
+        # The aggregator's front proxy, as kubeadm sets it up: an extension API server
+        # (prometheus-adapter) learns the caller from these headers, trusting the client
+        # cert the aggregator presents (pki: front-proxy-client).
+        f"--requestheader-client-ca-file={pki.ca}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki.path('front-proxy-client.crt')}",
+        f"--proxy-client-key-file={pki.path('front-proxy-client.key')}",
     ]
 
 

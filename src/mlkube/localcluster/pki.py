@@ -1,5 +1,7 @@
 """The local cluster's certificates: one CA signs the API server's serving cert, the
-admin client cert (``system:masters``), and the webhooks' serving cert; one key pair
+admin client cert (``system:masters``), the webhooks' serving cert, and the client cert
+the API server's aggregator presents to extension API servers (``front-proxy-client``,
+as kubeadm names it; the prometheus-adapter trusts it for who the caller is); one key pair
 signs service-account tokens. RSA keys in PKCS#1, because the controllers' certificate
 rotator (cert-controller) parses the CA key it is given only in that form."""
 
@@ -110,6 +112,7 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+FRONT_PROXY_CLIENT = "front-proxy-client"  # --requestheader-allowed-names
 SERVICE_IP = "10.0.0.1"  # the first address of the service range every local cluster uses
 
 
@@ -142,6 +145,7 @@ def create(root: Path, service_ip: str) -> Pki:
         ("apiserver", _name("kube-apiserver"), True, False),
         ("admin", _name("mlkube-admin", "system:masters"), False, True),
         ("webhook", _name("mlkube-webhooks"), True, False),
+        ("front-proxy-client", _name(FRONT_PROXY_CLIENT), False, True),
     ):
         key = _key()
         _write_key(key, pki.path(f"{name}.key"))
