@@ -36,6 +36,7 @@ from bench.serving_scaleup import (
     endpoint_bundle,
     hpa_value,
     one,
+    predictor_deployment,
     ready_pods,
     replicas,
     set_utilization,
@@ -43,8 +44,10 @@ from bench.serving_scaleup import (
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
-from mlkube.localcluster import cluster
+from mlkube.localcluster import cluster, metrics_pipeline
 from mlkube.localcluster.binaries import GPU_METRICS, locate
+from mlkube.localcluster.components import Layout
+from mlkube.localcluster.pki import Pki
 from mlkube.manifests.objects import condition
 from mlkube.spec import load_platform
 
@@ -142,3 +145,61 @@ def test_hpa_reads_gpu_utilisation_then_scales_up_and_back_down(
     until("the HPA to read 10", lambda: hpa_value(kube) == "10", timeout=90)
     until(f"the HPA to scale down to {MIN}", lambda: replicas(kube) == MIN, timeout=120)
     until(f"{MIN} predictor pods", lambda: len(ready_pods(kube)) == MIN, timeout=60)
+
+
+# When the HPA cannot read its metric: what it says (doctor's endpoint rules read these).
+
+
+def hpa_for(name: str, hpa: dict[str, Any]) -> dict[str, Any]:
+    """The rendered HPA, aimed at the Deployment ``name``."""
+    spec = {**hpa["spec"], "scaleTargetRef": {**hpa["spec"]["scaleTargetRef"], "name": name}}
+    return {**hpa, "metadata": {**hpa["metadata"], "name": name}, "spec": spec}
+
+
+def scaling_inactive(kube: Kube, name: str) -> dict[str, Any] | None:
+    hpa = kube.get(*HPA, name, NAMESPACE)
+    active = condition(hpa, "ScalingActive") if hpa else {}
+    return active if active.get("status") == "False" else None
+
+
+def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
+    """Pods that use no GPU have no DCGM series: the HPA says which metric it could
+    not get, and the adapter's answer (no such metric for these pods)."""
+    bundle = endpoint_bundle()
+    deployment = predictor_deployment(one(bundle, "InferenceService"))
+    name = "cpu-only-predictor"
+    deployment["metadata"]["name"] = name
+    labels = {"app": name}
+    deployment["spec"]["selector"] = {"matchLabels": labels}
+    deployment["spec"]["template"]["metadata"]["labels"] = labels
+    deployment["spec"]["replicas"] = 3  # minReplicas: the HPA goes straight to its metric
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"cpu": "1"}}
+    kube.apply(deployment)
+    kube.apply(hpa_for(name, endpoint))
+    active = until("the HPA to fail reading", lambda: scaling_inactive(kube, name), timeout=120)
+    print("no series:", active)
+    assert active["reason"] == "FailedGetPodsMetric"
+    assert "unable to get metric DCGM_FI_DEV_GPU_UTIL" in active["message"]
+    kube.delete(*HPA, name, NAMESPACE)
+    kube.delete("apps/v1", "Deployment", name, NAMESPACE)
+
+
+def test_no_apiservice(kube: Kube, endpoint: dict[str, Any]) -> None:
+    """Without the adapter's APIServices the custom metrics API is not there at all.
+    Run last: the APIServices are put back after."""
+    layout_ports = cluster.State.load(cluster.cluster_root(CLUSTER) / "state.json").ports
+    registration = metrics_pipeline.registration(
+        Layout(cluster.cluster_root(CLUSTER), Pki(Path()), layout_ports)
+    )
+    services = [o for o in registration if o["kind"] == "APIService"]
+    try:
+        for service in services:
+            kube.delete("apiregistration.k8s.io/v1", "APIService", service["metadata"]["name"])
+        active = until("the HPA to fail reading", lambda: scaling_inactive(kube, ISVC), timeout=120)
+        print("no APIService:", active)
+        assert active["reason"] == "FailedGetPodsMetric"
+        assert "custom.metrics.k8s.io" in active["message"]
+    finally:
+        for service in services:
+            kube.apply(service)
