@@ -14,7 +14,8 @@ on all of them (t = 0) and records when
 5. the first new pod is Ready                         (KWOK)
 
 Stages are polled every 50 ms, so each time is late by up to that much. Between runs
-the HPA is deleted, the Deployment set back to 3, and the HPA applied again.
+every pod is set to 40 % until the HPA has scaled back to 3 (the endpoint's scale-down
+window is 20 s here, as in the integration test).
 
     python bench/serving_scaleup.py [--runs N]
 
@@ -182,13 +183,14 @@ def _adapter_values(kube: Kube, names: list[str]) -> list[float]:
 
 
 def one_run(kube: Kube, prometheus_port: int, bundle: list[dict[str, Any]]) -> dict[str, float]:
-    # Start: 3 Ready pods at 40 %, read by the HPA.
-    kube.delete(*HPA, ISVC, NAMESPACE)
-    kube.patch("apps/v1", "Deployment", f"{ISVC}-predictor", {"spec": {"replicas": 3}}, NAMESPACE)
-    until("3 predictor pods", lambda: len(predictor_pods(kube)) == 3 or None, timeout=120)
-    set_utilization(kube, 40)
-    kube.apply(one(bundle, "HorizontalPodAutoscaler"))
-    until("the HPA to read 40", lambda: hpa_value(kube) == "40" or None, timeout=120)
+    # Start: 3 Ready pods at 40 %, read by the HPA. From a previous run's 5 pods, 40 %
+    # on each is ceil(5 × 40 / 70) = 3 after the scale-down window.
+    def settled() -> bool:
+        set_utilization(kube, 40)
+        return len(ready_pods(kube)) == 3 and replicas(kube) == 3 and hpa_value(kube) == "40"
+
+    until("3 Ready pods at 40 %, read by the HPA", lambda: settled() or None, timeout=240,
+          every=2)  # fmt: skip
     before = {p["metadata"]["name"] for p in predictor_pods(kube)}
 
     t0 = time.monotonic()
@@ -223,7 +225,7 @@ def main() -> int:
     try:
         cluster.up(name, platform, lambda m: print(f"  {m}"), gpu_metrics=True)
         port = cluster.State.load(cluster.cluster_root(name) / "state.json").ports["prometheus"]
-        bundle = endpoint_bundle()
+        bundle = endpoint_bundle(scale_down_seconds=20)
         with Kube(load_connection(str(cluster.kubeconfig_path(name)))) as kube:
             deploy(kube, bundle)
             runs = []

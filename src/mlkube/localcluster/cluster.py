@@ -43,7 +43,7 @@ from mlkube.render import render_specs
 from mlkube.spec import Platform, SpecFile
 
 Progress = Callable[[str], None]
-PKI_FORMAT = "rsa-v4"  # a new name when the PKI's format changes: old ones are not reused
+PKI_FORMAT = "rsa-v3"  # a new name when the PKI's format changes: old ones are not reused
 # Namespaces that the GPU Operator, Prometheus and the ML controllers' installs create
 # on a real cluster, and that rendered bundles refer to.
 INFRASTRUCTURE_NAMESPACES = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkube.localcluster.binaries import Binaries
-from mlkube.localcluster.pki import FRONT_PROXY_CLIENT, Pki
+from mlkube.localcluster.pki import FRONT_PROXY_CLIENT, FRONT_PROXY_PEM, Pki
 
 PORT_NAMES = (
     "etcd", "etcd-peer", "etcd-metrics", "apiserver", "controller-manager", "scheduler",
@@ -116,8 +116,8 @@ def apiserver(b: Binaries, layout: Layout) -> list[str]:
         "--requestheader-username-headers=X-Remote-User",
         "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-        f"--proxy-client-cert-file={pki.path('front-proxy-client.crt')}",
-        f"--proxy-client-key-file={pki.path('front-proxy-client.key')}",
+        f"--proxy-client-cert-file={pki.path(FRONT_PROXY_PEM)}",
+        f"--proxy-client-key-file={pki.path(FRONT_PROXY_PEM)}",
     ]
 
 
