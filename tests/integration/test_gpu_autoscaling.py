@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from bench.serving_scaleup import (
     HPA,
     ISVC,
@@ -44,7 +46,7 @@ from bench.serving_scaleup import (
 
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
-from mlkube.localcluster import cluster, metrics_pipeline
+from mlkube.localcluster import cluster, metrics_pipeline, processes
 from mlkube.localcluster.binaries import GPU_METRICS, locate
 from mlkube.localcluster.components import Layout
 from mlkube.localcluster.pki import Pki
@@ -178,11 +180,52 @@ def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
     kube.apply(deployment)
     kube.apply(hpa_for(name, endpoint))
     active = until("the HPA to fail reading", lambda: scaling_inactive(kube, name), timeout=120)
-    print("no series:", active)
     assert active["reason"] == "FailedGetPodsMetric"
-    assert "unable to get metric DCGM_FI_DEV_GPU_UTIL" in active["message"]
+    # the HPA controller's wrapping, then custom-metrics-apiserver's NewMetricNotFoundError
+    assert active["message"] == (
+        "the HPA was unable to compute the replica count: unable to get metric "
+        "DCGM_FI_DEV_GPU_UTIL: unable to fetch metrics from custom metrics API: "
+        "the server could not find the metric DCGM_FI_DEV_GPU_UTIL for pods"
+    )
     kube.delete(*HPA, name, NAMESPACE)
     kube.delete("apps/v1", "Deployment", name, NAMESPACE)
+
+
+def test_adapter_rule_does_not_match_the_exporters_labels(
+    kube: Kube, endpoint: dict[str, Any]
+) -> None:
+    """Prometheus scraping the exporter without ``honor_labels``, with the ``namespace``
+    and ``pod`` labels Kubernetes service discovery gives the exporter's own pod: the
+    GPU user's labels become ``exported_namespace``/``exported_pod``, and mlkube's rule
+    (``pod``, ``namespace``) finds only the exporter. Prometheus reloads its
+    configuration on SIGHUP; the original is put back after."""
+    state = cluster.State.load(cluster.cluster_root(CLUSTER) / "state.json")
+    pid, binary = state.processes["prometheus"]
+    config_path = cluster.cluster_root(CLUSTER) / "prometheus.yml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    (job,) = config["scrape_configs"]
+    job["honor_labels"] = False
+    job["static_configs"][0]["labels"] = {
+        "namespace": "gpu-operator",
+        "pod": "nvidia-dcgm-exporter-x7k2p",
+    }
+    try:
+        config_path.write_text(yaml.safe_dump(config))
+        assert processes.alive(pid, binary)
+        os.kill(pid, signal.SIGHUP)
+        active = until("the HPA to fail reading", lambda: scaling_inactive(kube, ISVC), timeout=120)
+        assert active["reason"] == "FailedGetPodsMetric"
+        # the adapter serves the metric, for the exporter's pod only: an empty list,
+        # which the HPA's REST metrics client reports as such
+        assert active["message"] == (
+            "the HPA was unable to compute the replica count: unable to get metric "
+            "DCGM_FI_DEV_GPU_UTIL: no metrics returned from custom metrics API"
+        )
+    finally:
+        config_path.write_text(original)
+        os.kill(pid, signal.SIGHUP)
+    until("the HPA to read again", lambda: hpa_value(kube) is not None, timeout=120)
 
 
 def test_no_apiservice(kube: Kube, endpoint: dict[str, Any]) -> None:
@@ -197,9 +240,12 @@ def test_no_apiservice(kube: Kube, endpoint: dict[str, Any]) -> None:
         for service in services:
             kube.delete("apiregistration.k8s.io/v1", "APIService", service["metadata"]["name"])
         active = until("the HPA to fail reading", lambda: scaling_inactive(kube, ISVC), timeout=120)
-        print("no APIService:", active)
         assert active["reason"] == "FailedGetPodsMetric"
-        assert "custom.metrics.k8s.io" in active["message"]
+        # client-go's custom metrics client, when discovery has no such group
+        assert active["message"].endswith(
+            "unable to fetch metrics from custom metrics API: "
+            "no custom metrics API (custom.metrics.k8s.io) registered"
+        )
     finally:
         for service in services:
             kube.apply(service)
