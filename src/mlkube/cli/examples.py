@@ -30,6 +30,10 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
     ("cluster", "up"): [
         ("a local cluster shaped like a Platform", "mlkube cluster up --platform platform.yaml"),
         ("then point kubectl and mlkube at it", 'eval "$(mlkube cluster up)"'),
+        (
+            "with Prometheus and prometheus-adapter, for HPAs on GPU utilisation",
+            "mlkube cluster up --platform platform.yaml --gpu-metrics",
+        ),
     ],
     ("cluster", "down"): [("stop it and remove its files", "mlkube cluster down --name mlkube")],
     ("cluster", "status"): [("as JSON", "mlkube cluster status -o json")],
