@@ -4,7 +4,8 @@
 # the repository.
 #
 #   tools/build.sh [k8s] [etcd] [kwok] [kueue] [jobset] [trainer] [training-operator]
-#                  [kubelet-writer] [helm] [kubectl] [kserve]
+#                  [kubelet-writer] [helm] [kubectl] [kserve] [prometheus]
+#                  [prometheus-adapter]
 #   (default: all)
 #
 # Each component has its own Go module under tools/<component>/ whose go.mod pins
@@ -29,7 +30,8 @@
 # binary being built; piped, only a line per binary is printed.
 set -euo pipefail
 
-ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl kserve)
+ALL_COMPONENTS=(k8s etcd kwok kueue jobset trainer training-operator kubelet-writer helm kubectl
+                kserve prometheus prometheus-adapter)
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MLKUBE_CACHE:-$HOME/.cache/mlkube}
 NICE=${MLKUBE_BUILD_NICE:-19}
@@ -128,6 +130,8 @@ main_module() {
                                                 # k8s component's binaries are not rebuilt
     kserve) echo github.com/kserve/kserve ;;    # `cluster up --serving`; go.mod repeats
                                                 # KServe's replace directives
+    prometheus) echo github.com/prometheus/prometheus ;;           # the GPU metrics pipeline
+    prometheus-adapter) echo sigs.k8s.io/prometheus-adapter ;;     # (cluster up --gpu-metrics)
     *) return 1 ;;
   esac
 }
@@ -148,6 +152,8 @@ targets() {
     helm) echo helm=helm.sh/helm/v4/cmd/helm ;;
     kubectl) echo kubectl=k8s.io/kubernetes/cmd/kubectl ;;
     kserve) echo kserve-manager=github.com/kserve/kserve/cmd/manager ;;
+    prometheus) echo prometheus=github.com/prometheus/prometheus/cmd/prometheus ;;
+    prometheus-adapter) echo prometheus-adapter=sigs.k8s.io/prometheus-adapter/cmd/adapter ;;
   esac
 }
 
@@ -169,6 +175,10 @@ stamp_ldflags() {
     training-operator|jobset|trainer|kserve) ld="" ;;
     # as helm's Makefile does for a tagged release
     helm) ld=" -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
+    # as promu does (.promu.yml); the module v0.316.0 is release 3.16.0
+    prometheus) p=github.com/prometheus/common/version
+       ld=" -X $p.Version=$(prom_release "$ver") -X $p.Branch=HEAD -X $p.BuildUser=mlkube -X $p.BuildDate=$date" ;;
+    prometheus-adapter) ld="" ;;
   esac
   echo "$ld"
 }
@@ -178,8 +188,18 @@ build_tags() {
     # as upstream's hack/lib/golang.sh (minus selinux, kubelet-only); helm too, so that it
     # reuses the control plane's compiled client-go, apimachinery, gRPC... (tags key the cache)
     k8s|kubelet-writer|kubectl|helm) echo notest,grpcnotrace ;;
+    # upstream's build-time service-discovery selection (plugins/plugin_*.go): without any
+    # enable_<name>_sd tag only the file and http SDs are built in (static_configs are always
+    # there); this drops the cloud SDKs, about half of the code
+    prometheus) echo remove_all_sd ;;
     *) echo "" ;;
   esac
+}
+
+# Prometheus publishes release X.Y.Z as Go module v0.X0Y.Z (3.16.0 -> v0.316.0)
+prom_release() {
+  local v=${1#v0.}
+  echo "$(( ${v%%.*} / 100 )).$(( ${v%%.*} % 100 )).${v#*.}"
 }
 
 build_one() {

@@ -181,6 +181,22 @@ spec:
         in one(bundle, "ConfigMap", "mlkube-prometheus-adapter-rules")["data"]["config.yaml"]
     )
     assert one(bundle, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    assert "behavior" not in hpa["spec"]  # the HPA's defaults: 300 s before scaling down
+
+
+def test_a_scale_down_window_is_the_hpas_scale_down_stabilisation() -> None:
+    endpoint = """\
+apiVersion: mlkube.dev/v1alpha1
+kind: InferenceEndpoint
+metadata: {name: e, namespace: ml}
+spec:
+  model: {format: huggingface, storageUri: "hf://m/m"}
+  resources: {gpus: 1}
+  pool: a100
+  autoscaling: {gpuUtilization: 60, scaleDownStabilizationSeconds: 30}
+"""
+    hpa = one(render(endpoint), "HorizontalPodAutoscaler")
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 30}}
 
 
 def test_spot_mismatch_and_oversized_jobs_are_refused() -> None:

@@ -45,6 +45,14 @@ def register(verbs: Any) -> None:
         help="also run KServe's controller (Standard mode, no Knative), so that "
         "InferenceServices become Ready; builds it on first use",
     )
+    up.add_argument(
+        "--gpu-metrics",
+        action="store_true",
+        help="also run the GPU metrics pipeline: a dcgm-exporter stand-in (utilisation "
+        "from each pod's kwok.mlkube.dev/gpu-utilization annotation), Prometheus and "
+        "prometheus-adapter serving custom.metrics.k8s.io, so HPAs on DCGM_FI_DEV_GPU_UTIL "
+        "scale (builds Prometheus and the adapter on first use)",
+    )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
     options.add_output(status, ("text", "json", "yaml"))
@@ -86,7 +94,14 @@ def run_up(args: argparse.Namespace) -> int:
             steps.append(message)
             progress.update(time.monotonic() - started, message)
 
-        state = cluster.up(args.name, platform, step, throttle=args.throttle, serving=args.serving)
+        state = cluster.up(
+            args.name,
+            platform,
+            step,
+            throttle=args.throttle,
+            serving=args.serving,
+            gpu_metrics=args.gpu_metrics,
+        )
     took = time.monotonic() - started
     if len(steps) > 1:  # it started something (one step: it was running already)
         with contextlib.suppress(OSError):  # only an estimate

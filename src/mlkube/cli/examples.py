@@ -34,6 +34,10 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
             "with KServe's controller, so endpoints become Ready",
             "mlkube cluster up --platform platform.yaml --serving",
         ),
+        (
+            "with Prometheus and prometheus-adapter, for HPAs on GPU utilisation",
+            "mlkube cluster up --platform platform.yaml --gpu-metrics",
+        ),
     ],
     ("cluster", "down"): [("stop it and remove its files", "mlkube cluster down --name mlkube")],
     ("cluster", "status"): [("as JSON", "mlkube cluster status -o json")],

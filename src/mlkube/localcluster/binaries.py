@@ -40,9 +40,13 @@ MODULES = {
     "kubectl": "k8s.io/kubernetes",
     # `cluster up --serving`: KServe's controller manager
     "kserve": "github.com/kserve/kserve",
+    # the GPU metrics pipeline, only with `cluster up --gpu-metrics`
+    "prometheus": "github.com/prometheus/prometheus",
+    "prometheus-adapter": "sigs.k8s.io/prometheus-adapter",
 }
 CLUSTER = ("k8s", "etcd", "kwok", "kueue", "jobset", "trainer", "training-operator")
 SERVING = ("kserve",)  # started only when asked (`cluster up --serving`)
+GPU_METRICS = ("prometheus", "prometheus-adapter")  # only with `cluster up --gpu-metrics`
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -57,6 +61,8 @@ BINARIES = {
     "helm": "helm",
     "kubectl": "kubectl",
     "kserve-manager": "kserve",
+    "prometheus": "prometheus",
+    "prometheus-adapter": "prometheus-adapter",
 }
 
 

@@ -31,8 +31,15 @@ from mlkube.cluster.waiting import until
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
 from mlkube.fileio import reason, write_atomic
-from mlkube.localcluster import components, controllers, processes, serving
-from mlkube.localcluster.binaries import CLUSTER, SERVING, Binaries, cache_root, ensure
+from mlkube.localcluster import components, controllers, metrics_pipeline, processes, serving
+from mlkube.localcluster.binaries import (
+    CLUSTER,
+    GPU_METRICS,
+    SERVING,
+    Binaries,
+    cache_root,
+    ensure,
+)
 from mlkube.localcluster.components import PORT_NAMES, Layout
 from mlkube.localcluster.nodes import platform_nodes
 from mlkube.localcluster.pki import Pki
@@ -182,12 +189,15 @@ def up(
     *,
     throttle: Sequence[str] = (),
     serving: bool = False,
+    gpu_metrics: bool = False,
 ) -> State:
     """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``.
 
     ``throttle``: ServiceAccounts (``namespace/name``) that API Priority and Fairness
     gives one seat, so that a burst of their requests gets real 429s.
-    ``serving``: also run KServe's controller (InferenceServices become Ready)."""
+    ``serving``: also run KServe's controller (InferenceServices become Ready).
+    ``gpu_metrics``: the GPU metrics pipeline too (`metrics_pipeline`), for HPAs on
+    GPU utilisation."""
     existing = running(name)
     if existing is not None:
         if serving and not existing.serving:
@@ -199,6 +209,7 @@ def up(
         return existing
     down(name, lambda _msg: None)  # whatever a failed earlier start left behind
     binaries = ensure(CLUSTER + SERVING if serving else CLUSTER)
+    pipeline = ensure(GPU_METRICS) if gpu_metrics else None
     layout, state = _prepare(name)
     state.serving = serving
     try:
@@ -209,6 +220,8 @@ def up(
             _start_controllers(kube, binaries, layout, start)
             if serving:
                 _start_serving(kube, binaries, layout, start, progress)
+            if pipeline is not None:
+                _start_gpu_metrics(kube, pipeline, layout, start)
             if platform is not None:
                 _shape(kube, platform, progress)
                 state.platform = platform.doc.source
@@ -345,6 +358,40 @@ def _start_serving(
     )
     installed = apply_objects(kube, serving.runtimes())
     progress(f"KServe: {len(installed)} ClusterServingRuntimes installed")
+
+
+def _start_gpu_metrics(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
+    """The dcgm-exporter stand-in, Prometheus and prometheus-adapter, then the adapter's
+    APIServices, waited for until the aggregator reports them Available."""
+    p, mp = layout.ports, metrics_pipeline
+    mp.write_configs(layout)
+    start(
+        "gpu-metrics",
+        mp.exporter_argv(layout),
+        _health_ok(f"http://127.0.0.1:{p['gpu-metrics']}/health"),
+    )
+    start(
+        "prometheus",
+        mp.prometheus_argv(b, layout),
+        _health_ok(f"http://127.0.0.1:{p['prometheus']}/-/ready"),
+    )
+    start(
+        "prometheus-adapter",
+        mp.adapter_argv(b, layout),
+        _health_ok(f"https://127.0.0.1:{p['prometheus-adapter']}/readyz"),
+        timeout=120,
+    )
+    objects = mp.registration(layout)
+    apply_objects(kube, objects)
+    names = [o["metadata"]["name"] for o in objects if o["kind"] == "APIService"]
+
+    def available() -> bool | None:
+        found = [kube.get("apiregistration.k8s.io/v1", "APIService", n) for n in names]
+        ok = all(s is not None and condition(s, "Available").get("status") == "True" for s in found)
+        return True if ok else None
+
+    until(f"APIServices {', '.join(names)} Available", available, timeout=60, every=0.25)
+    start.progress(f"{', '.join(names)} Available")
 
 
 def _shape(kube: Kube, platform: SpecFile, progress: Progress, timeout: float = 120) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkube.localcluster.binaries import Binaries
-from mlkube.localcluster.pki import Pki
+from mlkube.localcluster.pki import FRONT_PROXY_CLIENT, FRONT_PROXY_PEM, Pki
 
 PORT_NAMES = (
     "etcd", "etcd-peer", "etcd-metrics", "apiserver", "controller-manager", "scheduler",
@@ -17,6 +17,7 @@ PORT_NAMES = (
     "jobset-webhook", "jobset-metrics", "jobset-health",
     "trainer-webhook", "trainer-metrics", "trainer-health",
     "kserve-webhook", "kserve-metrics", "kserve-health",
+    "gpu-metrics", "prometheus", "prometheus-adapter",
 )  # fmt: skip
 SERVICE_RANGE = "10.0.0.0/24"
 
@@ -108,6 +109,16 @@ def apiserver(b: Binaries, layout: Layout) -> list[str]:
         "--authorization-mode=Node,RBAC",
         "--max-requests-inflight=2000",
         "--max-mutating-requests-inflight=1000",
+        # The aggregator's front proxy, as kubeadm sets it up: an extension API server
+        # (prometheus-adapter) learns the caller from these headers, trusting the client
+        # cert the aggregator presents (pki: front-proxy-client).
+        f"--requestheader-client-ca-file={pki.ca}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki.path(FRONT_PROXY_PEM)}",
+        f"--proxy-client-key-file={pki.path(FRONT_PROXY_PEM)}",
     ]
 
 

@@ -1,5 +1,7 @@
 """The local cluster's certificates: one CA signs the API server's serving cert, the
-admin client cert (``system:masters``), and the webhooks' serving cert; one key pair
+admin client cert (``system:masters``), the webhooks' serving cert, and the client cert
+the API server's aggregator presents to extension API servers (``front-proxy-client``,
+as kubeadm names it; the prometheus-adapter trusts it for who the caller is); one key pair
 signs service-account tokens. RSA keys in PKCS#1, because the controllers' certificate
 rotator (cert-controller) parses the CA key it is given only in that form."""
 
@@ -16,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mlkube.errors import MlkubeError
-from mlkube.fileio import create_directory
+from mlkube.fileio import create_directory, write_atomic
 
 _VALID = datetime.timedelta(days=365)
 _SERVICE_NAMES = (
@@ -110,6 +112,8 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+FRONT_PROXY_CLIENT = "front-proxy-client"  # --requestheader-allowed-names
+FRONT_PROXY_PEM = "front-proxy-client.pem"  # its certificate and key
 SERVICE_IP = "10.0.0.1"  # the first address of the service range every local cluster uses
 
 
@@ -121,12 +125,36 @@ def ensure(root: Path) -> Pki:
     """
     pki = Pki(root)
     if pki.path("sa.pub").is_file():
-        return pki
+        return _with_front_proxy(pki)
     # Staged in a directory of its own: two `cluster up` at once each make a PKI, the
     # first to publish wins and the other uses it.
     create_directory(root, lambda staging: create(staging, SERVICE_IP))
     if not pki.path("sa.pub").is_file():
         raise MlkubeError(f"{root}: an incomplete local-cluster PKI; remove it and retry")
+    return _with_front_proxy(pki)
+
+
+def _with_front_proxy(pki: Pki) -> Pki:
+    """Add the aggregator's client certificate to a PKI made before it was part of one.
+
+    Added in place rather than by a new PKI: the controllers' fixed certificate
+    directories make every local cluster on the machine share one CA. Key and
+    certificate go into one PEM file written in one rename (the API server reads each
+    from it), so two `up`s at once never pair one's key with the other's certificate."""
+    path = pki.path(FRONT_PROXY_PEM)
+    if path.is_file():
+        return pki
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.path("ca.key").read_bytes(), None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = _key()
+    cert = _sign(_name(FRONT_PROXY_CLIENT), key, (ca_cert, ca_key), client=True)
+    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    write_atomic(path, pem, mode=0o600)
     return pki
 
 

@@ -127,28 +127,32 @@ def _hpa(endpoint: InferenceEndpoint, low: int, high: int) -> dict[str, Any]:
     metric = scaling.metric if scaling else "DCGM_FI_DEV_GPU_UTIL"
     target = scaling.gpu_utilization if scaling else 70
     name = endpoint.metadata.name
+    spec: dict[str, Any] = {
+        "scaleTargetRef": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": f"{name}-predictor",
+        },
+        "minReplicas": max(low, 1),
+        "maxReplicas": high,
+        "metrics": [
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": metric},
+                    "target": {"type": "AverageValue", "averageValue": str(target)},
+                },
+            }
+        ],
+    }
+    window = scaling.scale_down_stabilization_seconds if scaling else None
+    if window is not None:
+        spec["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": window}}
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": metadata(name, endpoint.metadata.namespace or "default"),
-        "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": f"{name}-predictor",
-            },
-            "minReplicas": max(low, 1),
-            "maxReplicas": high,
-            "metrics": [
-                {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": {"name": metric},
-                        "target": {"type": "AverageValue", "averageValue": str(target)},
-                    },
-                }
-            ],
-        },
+        "spec": spec,
     }
 
 

@@ -362,6 +362,13 @@ class Autoscaling(_Model):
 
     gpu_utilization: Int32 = Field(default=70, ge=1, le=100, description="target, percent")
     metric: str = Field(default="DCGM_FI_DEV_GPU_UTIL", description="dcgm-exporter series")
+    scale_down_stabilization_seconds: Int32 | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="how long utilisation must stay low before replicas are removed "
+        "(the HPA's scaleDown stabilizationWindowSeconds); default the HPA's 300",
+    )
 
 
 class InferenceEndpointSpec(_Model):
