@@ -404,7 +404,8 @@ def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
         return (
             f"the adapter serves no {metric} for pods: none of its rules matches a series "
             "of that name labelled with namespace and pod — its rule does not match the "
-            "exporter's labels (or no rule names the metric)",
+            "exporter's labels, no rule names the metric, or no series of it exists at all "
+            "(no GPU pod is scraped: seen live when the target's pods use no GPU)",
             f'serve it with seriesQuery \'{metric}{{namespace!="",pod!=""}}\' and '
             "resources.overrides namespace→namespace, pod→pod; run dcgm-exporter with "
             "DCGM_EXPORTER_KUBERNETES=true so that its series carry the GPU pod's labels",
