@@ -3,7 +3,10 @@ finding per endpoint (the first cause that applies), never the generic one besid
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlkube.doctor import diagnose
 from mlkube.rules.model import Finding
@@ -104,3 +107,55 @@ def test_a_storage_initializer_that_recovered_is_not_failing() -> None:
     for pod, state in zip(pods, states, strict=True):
         pod["status"]["initContainerStatuses"][0]["state"] = state  # lastState: the failure
     assert not [f for f in diagnose(evidence) if f.rule == "DK404"]
+
+
+def _variant(tmp_path: Path, case: str, change: Callable[[dict[str, Any]], None]) -> list[Finding]:
+    """A fixture changed in one respect, as the live KServe controller showed it."""
+    snapshot = json.loads((FIXTURES / f"{case}.json").read_text())
+    change(snapshot["objects"])
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(snapshot))
+    return diagnose(Evidence.load(str(path)))
+
+
+def test_the_readiness_probe_kserve_defaults_is_named(tmp_path: Path) -> None:
+    """KServe v0.20 gives a kserve-container without a probe tcpSocket on 8080
+    (deployment_reconciler.go), as the live test saw."""
+
+    def tcp(objects: dict[str, Any]) -> None:
+        for pod in objects["v1/Pod"]:
+            for container in pod["spec"]["containers"]:
+                if "readinessProbe" in container:
+                    container["readinessProbe"] = {
+                        "tcpSocket": {"port": 8080}, "timeoutSeconds": 1, "periodSeconds": 10,
+                        "successThreshold": 1, "failureThreshold": 3,
+                    }  # fmt: skip
+
+    (finding,) = _variant(tmp_path, "endpoint-readiness-failing/fires", tcp)
+    assert finding.rule == "DK403"
+    assert (
+        "'kserve-container', tcpSocket on port 8080 (initialDelaySeconds 0, periodSeconds 10, "
+        "failureThreshold 3): Readiness probe failed:" in finding.message
+    )
+
+
+def test_knative_mode_quotes_kserves_rejection(tmp_path: Path) -> None:
+    said = (
+        "It is not possible to use Knative deployment mode when Knative Services are not available"
+    )
+
+    def rejected(objects: dict[str, Any]) -> None:
+        (isvc,) = objects["serving.kserve.io/v1beta1/InferenceService"]
+        meta = isvc["metadata"]
+        objects["v1/Event"].append({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.1", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "kind": "InferenceService", "name": meta["name"], "namespace": meta["namespace"]
+            },
+            "reason": "ServerlessModeRejected", "type": "Warning", "message": said,
+        })  # fmt: skip
+
+    (finding,) = _variant(tmp_path, "knative-not-installed/fires", rejected)
+    assert finding.rule == "DK405"
+    assert finding.message.endswith(f"and KServe rejected it: {said}")

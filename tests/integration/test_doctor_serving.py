@@ -2,8 +2,9 @@
 it can already produce them: a Knative-mode endpoint without Knative, an endpoint
 scaled to zero, a GPU HPA with no metrics adapter registered, and one whose adapter's
 APIService is not Available. The real API server, aggregator and HPA controller say
-what doctor reads. (The storage-initializer, readiness-probe and adapter-rule cases
-need KServe and the metrics pipeline on the cluster: issue 16 §1-2; fixtures until then.)
+what doctor reads. The storage-initializer, readiness-probe and KServe-rejected Knative
+cases run on the real KServe controller in test_serving_doctor.py; the adapter-rule
+case needs the metrics pipeline (issue 16 §2).
 """
 
 from __future__ import annotations

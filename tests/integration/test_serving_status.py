@@ -1,11 +1,11 @@
 """`mlkube status` and `mlkube wait --for=Ready` follow an InferenceService on the local
 cluster: its predictor Deployment, ready pods per zone, and the HPA that scales it.
 
-The KServe controller does not run here yet (issue 16 §1 brings it): the Deployment and
+This cluster runs no KServe controller (the serving cluster does): the Deployment and
 HPA are created as KServe's Standard mode creates them, and the isvc's status is written
 through the status subresource as KServe's raw reconciler writes it (`serving`). The
 Deployment controller, scheduler, KWOK and the HPA controller acting on them are real.
-The test against the real KServe controller comes with it.
+The same wait and status against the real KServe controller: test_serving_doctor.py.
 """
 
 from __future__ import annotations

@@ -45,20 +45,26 @@ def _isvc(obj: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": ISVC_API, "kind": "InferenceService", **obj}
 
 
-def _knative_rejected(evidence: Evidence, isvc: dict[str, Any]) -> bool:
-    """Knative mode on a cluster without Knative Serving: the CRD is not served (doctor
-    looked, `needs`), or KServe said so in an event."""
+def _knative_rejected(evidence: Evidence, isvc: dict[str, Any]) -> str | None:
+    """Knative mode on a cluster without Knative Serving: KServe's own words when it
+    said so in an event (``ServerlessModeRejected``), else "" when the CRD is not served
+    (doctor looked, `needs`); None when neither."""
     if deployment_mode(isvc) not in KNATIVE_MODES:
-        return False
-    if KNATIVE_SERVICE in evidence.missing:
-        return True
+        return None
     meta = isvc["metadata"]
-    return any(
-        e.get("reason") == "ServerlessModeRejected"
-        and (e.get("involvedObject") or {}).get("name") == meta["name"]
-        and (e.get("involvedObject") or {}).get("namespace") == meta.get("namespace")
-        for e in evidence.of("v1", "Event")
+    said = next(
+        (
+            str(e.get("message") or "")
+            for e in evidence.of("v1", "Event")
+            if e.get("reason") == "ServerlessModeRejected"
+            and (e.get("involvedObject") or {}).get("name") == meta["name"]
+            and (e.get("involvedObject") or {}).get("namespace") == meta.get("namespace")
+        ),
+        None,
     )
+    if said is not None:
+        return said
+    return "" if KNATIVE_SERVICE in evidence.missing else None
 
 
 def _status_of(pod: dict[str, Any], name: str, init: bool) -> dict[str, Any]:
@@ -144,10 +150,23 @@ def _storage_cause(isvc: dict[str, Any], members: list[dict[str, Any]]) -> Cause
     )
 
 
+def _handler(probe: dict[str, Any]) -> str:
+    """What the probe checks. KServe v0.20 gives a kserve-container without one a
+    tcpSocket probe on its first port (8080 without ports): deployment_reconciler.go."""
+    if get := probe.get("httpGet"):
+        return f"httpGet {get.get('path', '/')} on port {get.get('port')}"
+    if tcp := probe.get("tcpSocket"):
+        return f"tcpSocket on port {tcp.get('port')}"
+    if grpc := probe.get("grpc"):
+        return f"grpc on port {grpc.get('port')}"
+    if command := (probe.get("exec") or {}).get("command"):
+        return f"exec {' '.join(map(str, command))}"
+    return "probe"
+
+
 def _probe(spec: dict[str, Any]) -> str:
     probe = spec.get("readinessProbe") or {}
-    get = probe.get("httpGet") or {}
-    what = f"httpGet {get.get('path', '/')} on port {get.get('port')}" if get else "probe"
+    what = _handler(probe)
     delay = probe.get("initialDelaySeconds", 0)
     period = probe.get("periodSeconds", 10)
     threshold = probe.get("failureThreshold", 3)
@@ -198,11 +217,17 @@ def _cause(evidence: Evidence, isvc: dict[str, Any], members: list[dict[str, Any
     meta = isvc["metadata"]
     who = f"InferenceService {meta.get('namespace')}/{meta['name']}"
     minimum = ((isvc.get("spec") or {}).get("predictor") or {}).get("minReplicas", 1)
-    if _knative_rejected(evidence, isvc):
+    rejected = _knative_rejected(evidence, isvc)
+    if rejected is not None:
         return Cause(
             "DK405",
             f"{who} is not Ready: it asks for {deployment_mode(isvc)} mode, which runs on Knative "
-            "Serving, and this cluster does not serve serving.knative.dev",
+            "Serving, and "
+            + (
+                f"KServe rejected it: {rejected}"
+                if rejected
+                else "this cluster does not serve serving.knative.dev"
+            ),
             "deploy it in Standard mode (annotation serving.kserve.io/deploymentMode: "
             "Standard; mlkube renders it for profile production), or install Knative Serving",
             ("metadata", "annotations", ISVC_MODE_ANNOTATION),
@@ -322,8 +347,9 @@ def knative_not_installed(evidence: Evidence) -> Iterator[Violation]:
     """Finds Knative-mode (`Serverless`) endpoints on a cluster without Knative Serving.
 
     ## Why is this bad?
-    KServe rejects the endpoint ("It is not possible to use Serverless deployment mode
-    when Knative Services are not available"): it never gets a pod.
+    KServe rejects the endpoint ("It is not possible to use Knative deployment mode when
+    Knative Services are not available", its event ``ServerlessModeRejected``, which the
+    finding quotes): it never gets a pod.
 
     ## Example
     ```yaml
