@@ -189,6 +189,24 @@ def again(fn: Callable[[Any], Any], tries: int = 3) -> Callable[[Any], Any]:
     return run
 
 
+def drop_shared_dir_webhooks(kube: Kube) -> list[str]:
+    """Remove the webhook configurations whose servers read their certificate from the
+    one fixed directory every local cluster on the machine shares (the Training
+    Operator's, JobSet's, Trainer's); Kueue's, from a directory of the cluster's own,
+    stay. On 2026-12-07 a cluster made with another PKI (another branch's ``rsa-v4``)
+    overwrote that directory mid-run, and every PyTorchJob write then failed the
+    Training Operator's webhook ("certificate signed by unknown authority"). Without
+    them, every trial of every run passes the same webhooks: Kueue's two."""
+    dropped = []
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        for config in kube.list("admissionregistration.k8s.io/v1", kind):
+            name = config["metadata"]["name"]
+            if "kueue" not in name:
+                kube.delete("admissionregistration.k8s.io/v1", kind, name)
+                dropped.append(name)
+    return dropped
+
+
 def populate(kube: Kube, jobs: int) -> None:
     """``jobs`` PyTorchJobs, job j with 8 pods on node 2j and 8 on node 2j + 1."""
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
@@ -793,6 +811,7 @@ def main() -> int:
               flush=True)  # fmt: skip
         kubeconfig = str(cluster.kubeconfig_path(NAME))
         with Kube(load_connection(kubeconfig)) as kube:
+            print(f"webhook configurations removed: {drop_shared_dir_webhooks(kube)}", flush=True)
             jobs = args.nodes // 2
             populate_started = time.monotonic()
             populate(kube, jobs)
