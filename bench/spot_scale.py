@@ -12,9 +12,10 @@ Plus the API requests the watcher made per reclaimed node.
 The peer, run side by side in the same run, is the floor (bench/spot_floor.py): one
 watch delivery plus one API write per job, one write per pod and one eviction per pod
 at its time, from the same numbers of threads. Trials alternate, mlkube then floor,
-each on its own fresh nodes and jobs (a notice is keyed by the node's UID, and a job is
-asked once per notice). ``--reclaim`` may name several sizes: each gets its own
-alternating trials, in turn, in the same cluster.
+on the same jobs, renewed after each trial: each signalled node deleted and made anew
+(a notice is keyed by the node's UID, and a job is asked once per notice), its pods
+made anew, the records taken off. ``--reclaim`` may name several sizes: each gets its
+own alternating trials, in turn, in the same cluster, so 1,000 nodes hold 400 reclaimed.
 
     python bench/spot_scale.py [--nodes 1000] [--trials 4] [--reclaim 100 ...] [--signal aws]
 
@@ -54,10 +55,13 @@ from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.jobs import RECORD_ANNOTATION, REQUEST_ANNOTATION
 from mlkube.controller.plan import EVICTION_MARGIN
 from mlkube.controller.signals import TAINT_SIGNALS
+from mlkube.errors import Unreachable
 from mlkube.localcluster import cluster
+from mlkube.localcluster.nodes import fake_node
 from mlkube.localcluster.processes import free_ports
 from mlkube.manifests.yamlstream import read_text
-from mlkube.spec import load_specs
+from mlkube.spec import Platform, load_specs
+from mlkube.spec.models import Pool
 from mlkube.wait import WaitTimeout, until
 
 NAME = "bench-spot"
@@ -67,6 +71,7 @@ GPUS = 8  # per node, and pods per node: one GPU each
 JOB_API = "kubeflow.org/v1"
 JOB_LABEL = "bench.mlkube.dev/job"
 MANAGED_BY = "kueue.x-k8s.io/multikueue"  # the Training Operator leaves such jobs alone
+WATCH_SLICE = 5  # seconds: the benchmark's own watches end this often, to stop in time
 GRACE = 105  # mlkube's rendered terminationGracePeriodSeconds
 TAINTS = {
     "aws": "aws-node-termination-handler/spot-itn",
@@ -126,14 +131,15 @@ def pytorchjob(name: str) -> dict[str, Any]:
     }
 
 
-def pod(owner: dict[str, Any], index: int, node_name: str) -> dict[str, Any]:
+def pod(owner: dict[str, Any], index: int, node_name: str, generation: int = 0) -> dict[str, Any]:
     name = owner["metadata"]["name"]
+    suffix = f"-g{generation}" if generation else ""
     gpu = {"nvidia.com/gpu": "1"}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": f"{name}-{index:02d}",
+            "name": f"{name}-{index:02d}{suffix}",
             "namespace": NAMESPACE,
             "labels": {JOB_LABEL: name},
             "ownerReferences": [
@@ -166,6 +172,41 @@ def parallel(fn: Callable[[Any], Any], items: Iterable[Any], threads: int = 8) -
         return list(pool.map(fn, items))
 
 
+def again(fn: Callable[[Any], Any], tries: int = 3) -> Callable[[Any], Any]:
+    """``fn``, tried again when the connection failed: the setup's idempotent writes
+    (a TLS record error was seen once, mid-run, between two trials)."""
+
+    def run(item: Any) -> Any:
+        for attempt in range(tries):
+            try:
+                return fn(item)
+            except Unreachable as exc:
+                if attempt == tries - 1:
+                    raise
+                print(f"  again after: {exc}", flush=True)
+        raise AssertionError("unreachable")
+
+    return run
+
+
+def drop_shared_dir_webhooks(kube: Kube) -> list[str]:
+    """Remove the webhook configurations whose servers read their certificate from the
+    one fixed directory every local cluster on the machine shares (the Training
+    Operator's, JobSet's, Trainer's); Kueue's, from a directory of the cluster's own,
+    stay. On 2026-12-07 a cluster made with another PKI (another branch's ``rsa-v4``)
+    overwrote that directory mid-run, and every PyTorchJob write then failed the
+    Training Operator's webhook ("certificate signed by unknown authority"). Without
+    them, every trial of every run passes the same webhooks: Kueue's two."""
+    dropped = []
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        for config in kube.list("admissionregistration.k8s.io/v1", kind):
+            name = config["metadata"]["name"]
+            if "kueue" not in name:
+                kube.delete("admissionregistration.k8s.io/v1", kind, name)
+                dropped.append(name)
+    return dropped
+
+
 def populate(kube: Kube, jobs: int) -> None:
     """``jobs`` PyTorchJobs, job j with 8 pods on node 2j and 8 on node 2j + 1."""
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
@@ -183,6 +224,54 @@ def populate(kube: Kube, jobs: int) -> None:
         for k in range(2 * GPUS)
     ]
     parallel(kube.create, pods)
+
+
+def renew(kube: Kube, first: int, count: int, *, generation: int, pool: Pool, total: int) -> float:
+    """Jobs [first, first + count) as they were before a trial, so that the next trial
+    (of any watcher) can use them: each signalled node deleted and created again (a new
+    UID: a new notice, not one already answered; no cordon, no taint), its pods made
+    anew under new names, and the records taken off the jobs and the surviving pods.
+    Seconds it took."""
+    started = time.monotonic()
+    indices = {2 * j for j in range(first, first + count)}
+    names = {node(i) for i in indices}
+    pods = kube.list("v1", "Pod", NAMESPACE)
+    zero = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+
+    def delete_now(p: dict[str, Any]) -> None:
+        path = kube.resource("v1", "Pod").path(NAMESPACE, p["metadata"]["name"])
+        with contextlib.suppress(NotFound):
+            kube.request("DELETE", path, json=zero)
+
+    parallel(again(delete_now), [p for p in pods if p["spec"].get("nodeName") in names])
+
+    def remake(i: int) -> None:
+        kube.delete("v1", "Node", node(i))
+        shape = fake_node(pool, i)
+        status = shape.pop("status")
+        kube.patch_status(kube.create(shape), status)
+
+    parallel(again(remake), sorted(indices))
+    cluster.wait_nodes_ready(kube, names)
+    jobs = {job(j) for j in range(first, first + count)}
+    unmark = {"metadata": {"annotations": {RECORD_ANNOTATION: None, FLOOR_ANNOTATION: None}}}
+    owners = parallel(again(lambda n: kube.patch(JOB_API, "PyTorchJob", n, unmark, NAMESPACE)),
+                      sorted(jobs))  # fmt: skip
+    asked = [
+        p["metadata"]["name"] for p in pods
+        if p["spec"].get("nodeName") not in names
+        and p["metadata"]["labels"].get(JOB_LABEL) in jobs
+        and REQUEST_ANNOTATION in (p["metadata"].get("annotations") or {})
+    ]  # fmt: skip
+    unask = {"metadata": {"annotations": {REQUEST_ANNOTATION: None}}}
+    parallel(again(lambda n: kube.patch("v1", "Pod", n, unask, NAMESPACE)), asked)
+    parallel(again(kube.create), [
+        pod(owner, k, node(2 * (first + j)), generation)
+        for j, owner in enumerate(owners)
+        for k in range(GPUS)
+    ])  # fmt: skip
+    wait_running(kube, total, timeout=600)
+    return time.monotonic() - started
 
 
 def wait_running(kube: Kube, total: int, timeout: float) -> int:
@@ -215,6 +304,7 @@ class Recorder:
         self.pods: dict[str, tuple[str, float]] = {}  # pod → (job, arrival)
         self.evicted: dict[str, tuple[str, float]] = {}  # pod → (job, arrival)
         self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -226,21 +316,31 @@ class Recorder:
             head = self.kube.request("GET", path, params={"limit": "1"})
             version = str(head["metadata"]["resourceVersion"])
             args = (api, kind, version, handler)
-            threading.Thread(target=self._run, args=args, daemon=True).start()
+            thread = threading.Thread(target=self._run, args=args, daemon=True)
+            thread.start()
+            self.threads.append(thread)
         time.sleep(1.0)  # the watches are open
 
     def _run(
         self, api: str, kind: str, version: str, handler: Callable[[dict[str, Any], float], None]
     ) -> None:
+        """Short watches, one after the other from the last version seen, so that the
+        thread sees ``stopped`` within seconds and ends before the client is closed:
+        closing it under a thread still reading lets that thread's TLS object read from
+        the socket number a new connection got (OpenSSL keeps the number), which broke
+        the next trial's requests with DECRYPTION_FAILED_OR_BAD_RECORD_MAC."""
         try:
-            for event in self.kube.watch(api, kind, NAMESPACE, resource_version=version,
-                                         timeout_seconds=600):  # fmt: skip
-                arrived = time.monotonic()
-                if self.stopped.is_set():
-                    return
-                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                    handler(event.get("object") or {}, arrived)
-        except Exception as exc:  # the stream closed under us at stop(), or broke
+            while not self.stopped.is_set():
+                for event in self.kube.watch(api, kind, NAMESPACE, resource_version=version,
+                                             timeout_seconds=WATCH_SLICE):  # fmt: skip
+                    arrived = time.monotonic()
+                    if self.stopped.is_set():
+                        return
+                    obj = event.get("object") or {}
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        handler(obj, arrived)
+        except Exception as exc:  # the stream broke
             if not self.stopped.is_set():
                 self.errors.append(f"{kind} watch: {exc}")
 
@@ -260,6 +360,8 @@ class Recorder:
 
     def stop(self) -> None:
         self.stopped.set()
+        for thread in self.threads:
+            thread.join(WATCH_SLICE + 15)
         self.kube.close()
 
 
@@ -420,6 +522,7 @@ class Setup:
     timeout: float
     logs: Path
     signal: str
+    py_spy: str | None = None  # py-spy's binary: sample each watcher in its window
 
     @property
     def taint(self) -> str:
@@ -433,8 +536,9 @@ class Setup:
 
     @property
     def canaries(self) -> int:
-        """The first job index after every trial's jobs: the canaries'."""
-        return self.trials * sum(self.reclaim)
+        """The first job index after the trials' jobs (every trial reuses the first
+        ones, renewed): the canaries', one job per trial."""
+        return max(self.reclaim)
 
 
 def wait_synced(
@@ -483,17 +587,30 @@ def run_trial(
         recorder.start()
         cpu = cpu_seconds(proc.pid)
         requests = requests_made(kind, proc, log, port)
+        sampler = None
+        if setup.py_spy:  # collapsed stacks of the thread holding the GIL: its CPU
+            out = setup.logs / f"{index}-{kind}.stacks"
+            argv = [setup.py_spy, "record", "--pid", str(proc.pid), "--rate", "50", "--format",
+                    "raw", "--output", str(out), "--nonblocking", "--threads", "--gil"]  # fmt: skip
+            quiet_out = subprocess.DEVNULL
+            sampler = subprocess.Popen(argv, stdout=quiet_out, stderr=quiet_out)
         signalled_at = taint(kube, list(signalled.values()), setup.taint)
         result.spread = max(signalled_at.values()) - min(signalled_at.values())
         deadline = time.monotonic() + setup.timeout
         target = len(jobs) * 2 * GPUS
         while time.monotonic() < deadline:
             reached = sum(1 for j in jobs if j in recorder.jobs)
-            if reached == len(jobs) and len(recorder.pods) >= target \
+            # A pod evicted before it was asked never will be (its SIGTERM is the
+            # runtime's other trigger): done, for the window.
+            settled = len(recorder.pods.keys() | recorder.evicted.keys())
+            if reached == len(jobs) and settled >= target \
                     and len(recorder.evicted) >= target // 2:  # fmt: skip
                 break
             time.sleep(0.1)
         result.window = time.monotonic() - min(signalled_at.values())
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # to this pid only: it writes and exits
+            sampler.wait(60)
         result.cpu = cpu_seconds(proc.pid) - cpu
         result.requests = requests_made(kind, proc, log, port) - requests
         if kind == "mlkube":
@@ -614,7 +731,8 @@ def report(trials: list[Trial], reclaim: int) -> None:
 
 def probe(kube: Kube, name: str, rounds: int = 20) -> str:
     """Median round trips on an idle cluster: GET a job, merge-PATCH it (three admission
-    webhooks), merge-PATCH one of its pods."""
+    webhooks), merge-PATCH one of its pods, and merge-PATCH a ConfigMap (no webhook: the
+    cost of a record that passes none, issue 11's first idea)."""
 
     def timed(fn: Callable[[], Any]) -> float:
         samples = []
@@ -625,11 +743,43 @@ def probe(kube: Kube, name: str, rounds: int = 20) -> str:
         return quantile(samples, 0.5)
 
     mark = {"metadata": {"annotations": {"bench.mlkube.dev/probe": str(time.time())}}}
+    config = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "probe", "namespace": NAMESPACE}}  # fmt: skip
+    kube.apply(config)
     get = timed(lambda: kube.get(JOB_API, "PyTorchJob", name, NAMESPACE))
     patch = timed(lambda: kube.patch(JOB_API, "PyTorchJob", name, mark, NAMESPACE))
     pod_patch = timed(lambda: kube.patch("v1", "Pod", f"{name}-00", mark, NAMESPACE))
+    map_patch = timed(lambda: kube.patch("v1", "ConfigMap", "probe", mark, NAMESPACE))
     return (f"idle round trips (median of {rounds}): GET job {ms(get)} ms, PATCH job "
-            f"{ms(patch)} ms, PATCH pod {ms(pod_patch)} ms")  # fmt: skip
+            f"{ms(patch)} ms, PATCH pod {ms(pod_patch)} ms, PATCH ConfigMap "
+            f"{ms(map_patch)} ms")  # fmt: skip
+
+
+def run_sizes(kube: Kube, setup: Setup, pool: Pool, total: int) -> None:
+    """Each size's trials in turn, alternating mlkube and the floor on the same jobs,
+    renewed after each trial; a size's report as soon as its trials are done."""
+    by_size: dict[int, list[Trial]] = {}
+    last = len(setup.reclaim) * setup.trials - 1
+    index = 0
+    for size in setup.reclaim:
+        for n in range(setup.trials):
+            kind = "mlkube" if n % 2 == 0 else "floor"
+            trial = run_trial(kube, kind, index, 0, reclaim=size, setup=setup)
+            trial.load = os.getloadavg()[0]
+            by_size.setdefault(size, []).append(trial)
+            print(f"trial {index + 1} ({kind}, {size} nodes): (a) p50 "
+                  f"{ms(quantile(trial.figures['a'], 0.5))} ms, p99 "
+                  f"{ms(quantile(trial.figures['a'], 0.99))} ms; (c) p99 "
+                  f"{ms(quantile(trial.figures['c'], 0.99))} ms; (d) p99 "
+                  f"{ms(quantile(trial.figures['d'], 0.99))} ms; load average "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+            if index < last:
+                took = renew(kube, 0, size, generation=index + 1, pool=pool, total=total)
+                print(f"  {size} jobs renewed in {took:.1f} s; load average "
+                      f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+            index += 1
+        report(by_size[size], size)
+        sys.stdout.flush()
 
 
 def main() -> int:
@@ -641,11 +791,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8, help="worker threads of both")
     parser.add_argument("--signal", choices=sorted(TAINTS), default="aws")
     parser.add_argument("--timeout", type=float, default=180, help="per trial (s)")
+    parser.add_argument("--py-spy", help="py-spy's binary: sample each watcher in its window")
     args = parser.parse_args()
-    needed = args.trials * sum(2 * r + 2 for r in args.reclaim)
+    needed = 2 * max(args.reclaim) + 2 * args.trials * len(args.reclaim)
     if needed > args.nodes:
-        parser.error(f"every trial needs 2 × --reclaim fresh nodes and 2 for its canary: "
-                     f"{needed} nodes")  # fmt: skip
+        parser.error(f"the trials share 2 × the largest --reclaim nodes (renewed after each "
+                     f"trial) and each has a canary's 2: {needed} nodes")  # fmt: skip
     started = time.monotonic()
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     (platform,) = load_specs(
@@ -660,6 +811,7 @@ def main() -> int:
               flush=True)  # fmt: skip
         kubeconfig = str(cluster.kubeconfig_path(NAME))
         with Kube(load_connection(kubeconfig)) as kube:
+            print(f"webhook configurations removed: {drop_shared_dir_webhooks(kube)}", flush=True)
             jobs = args.nodes // 2
             populate_started = time.monotonic()
             populate(kube, jobs)
@@ -671,25 +823,10 @@ def main() -> int:
                   flush=True)  # fmt: skip
             print(probe(kube, job(jobs - 1)), flush=True)
             setup = Setup(kubeconfig, args.trials, args.reclaim, args.workers,
-                          args.timeout, logs, args.signal)  # fmt: skip
-            by_size: dict[int, list[Trial]] = {}
-            index = first = 0
-            for size in args.reclaim:
-                for n in range(args.trials):
-                    kind = "mlkube" if n % 2 == 0 else "floor"
-                    trial = run_trial(kube, kind, index, first, reclaim=size, setup=setup)
-                    trial.load = os.getloadavg()[0]
-                    by_size.setdefault(size, []).append(trial)
-                    print(f"trial {index + 1} ({kind}, {size} nodes): (a) p50 "
-                          f"{ms(quantile(trial.figures['a'], 0.5))} ms, p99 "
-                          f"{ms(quantile(trial.figures['a'], 0.99))} ms; (c) p99 "
-                          f"{ms(quantile(trial.figures['c'], 0.99))} ms; (d) p99 "
-                          f"{ms(quantile(trial.figures['d'], 0.99))} ms; load average "
-                          f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
-                    index += 1
-                    first += size
-        for size, trials in by_size.items():
-            report(trials, size)
+                          args.timeout, logs, args.signal, args.py_spy)  # fmt: skip
+            pool = platform.spec.spec.pools[0] if isinstance(platform.spec, Platform) else None
+            assert pool is not None
+            run_sizes(kube, setup, pool, total)
         print(f"\nwatcher logs: {logs}; whole run {time.monotonic() - started:.0f} s")
     finally:
         cluster.down(NAME, quiet)

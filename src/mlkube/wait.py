@@ -8,6 +8,7 @@ What "may have changed" means is the caller's ``wake``; plain ``time.sleep`` is 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -44,3 +45,36 @@ def until(
         if left <= 0:
             raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}")
         wake(min(every, left))
+
+
+def until_complete(
+    what: str,
+    count: Callable[[], tuple[int, int]],
+    *,
+    stall: float,
+    wake: Wake = time.sleep,
+    every: float = 0.2,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Until ``count()`` says ``(done, total)`` with ``done >= total``, for as long as
+    ``done`` keeps growing: `WaitTimeout` only after ``stall`` seconds in which it did
+    not. A wait for many things at once (1,000 nodes turning Ready on a loaded machine)
+    ends when it stops moving, not after a fixed time that suits a hundred."""
+    best, since = -1, clock()
+    done, total = 0, 0
+
+    def check() -> bool | None:
+        nonlocal best, since, done, total
+        done, total = count()
+        if done >= total:
+            return True
+        now = clock()
+        if done > best:
+            best, since = done, now
+        elif now - since >= stall:
+            raise WaitTimeout(
+                f"waiting for {what}: {done} of {total} after {stall:g}s without progress"
+            )
+        return None
+
+    until(what, check, timeout=math.inf, wake=wake, every=every)

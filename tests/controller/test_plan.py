@@ -171,3 +171,15 @@ def test_the_urgent_pass_asks_a_pod_on_a_healthy_node_first() -> None:
     both = nodes(spot_itn("a"), spot_itn("b"))
     everywhere = plan_job("j", pods, both, [], observed={}, now=NOW)
     assert first_to_ask(everywhere, both)["metadata"]["name"] == "m"  # any will do: the first
+
+
+def test_pods_whose_node_goes_first_are_asked_first() -> None:
+    # GKE's node c ends 30 s after its notice, AWS's a after 120 s, b has none: the
+    # pods in that order, whatever order the cache gave them in.
+    pods = [pod("quiet", "b"), pod("aws", "a"), pod("gke", "c"), pod("aws2", "a")]
+    gke = node("c", taints=[{"key": "cloud.google.com/impending-node-termination",
+                             "effect": "NoSchedule"}])  # fmt: skip
+    n = nodes(spot_itn("a"), node("b"), gke)
+    plan = plan_job("j", pods, n, [], observed={"a": NOW, "c": NOW}, now=NOW)
+    assert [p["metadata"]["name"] for p in plan.deliver] == ["gke", "aws", "aws2", "quiet"]
+    assert first_to_ask(plan, n)["metadata"]["name"] == "quiet"  # the urgent pass's pick

@@ -53,6 +53,11 @@ from mlkube.errors import ClusterError, MlkubeError, Unreachable
 
 FIELD_MANAGER = "mlkube"
 PAGE_SIZE = 500  # client-go's pager default (tools/pager: defaultPageSize)
+# Connections in flight at once, and kept open between requests: all of them. httpx
+# keeps 20 by default and closes the rest as they go idle, so 24 threads writing at
+# once (the controller's recorders and writers) opened a new TLS connection for many
+# writes: a handshake each, on both sides, in the middle of a burst.
+MAX_CONNECTIONS = 100
 log = logging.getLogger("mlkube.cluster.client")
 http_log = logging.getLogger("mlkube.cluster.client.http")  # every request, at -v 6
 
@@ -303,6 +308,9 @@ class Kube:
         self._http = httpx.Client(
             base_url=connection.server,
             timeout=self._timeout(self.timeouts.request or None),
+            limits=httpx.Limits(
+                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+            ),
             **client_options(connection),
         )
         self._resources: dict[tuple[str, str], Resource] = {}

@@ -23,6 +23,7 @@ from mlkube.controller.signals import (
 EVICTION_MARGIN = timedelta(seconds=5)
 DEFAULT_GRACE_SECONDS = 30
 TERMINAL_PHASES = ("Succeeded", "Failed")
+NEVER = datetime.max.replace(tzinfo=UTC)  # the end of a node with no notice
 
 
 @dataclass
@@ -105,6 +106,10 @@ def plan_job(
         != current.id
         and (parse_time((p.get("metadata") or {}).get("creationTimestamp")) or asked) <= asked
     ]
+    # The pods whose node goes first are asked first: they are evicted first, and a pod
+    # asked before its SIGTERM checkpoints on the request, not only on the signal.
+    ends = node_ends(notices, observed, now)
+    plan.deliver.sort(key=lambda p: ends.get(_node_of(p), NEVER))
     for pod in pods:
         node_name = str((pod.get("spec") or {}).get("nodeName") or "")
         notice = next((n for n in notices.values() if n.node == node_name and n.signal.drain), None)
@@ -117,6 +122,21 @@ def plan_job(
         elif plan.wake_at is None or at < plan.wake_at:
             plan.wake_at = at
     return plan
+
+
+def node_ends(
+    notices: Mapping[str, Notice], observed: Mapping[str, datetime], now: datetime
+) -> dict[str, datetime]:
+    """Each noticed node's end: the soonest of its notices'."""
+    ends: dict[str, datetime] = {}
+    for notice in notices.values():
+        end = notice.end(observed.get(notice.node, now))
+        ends[notice.node] = min(end, ends.get(notice.node, end))
+    return ends
+
+
+def _node_of(pod: dict[str, Any]) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
 def first_to_ask(plan: JobPlan, nodes: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

@@ -73,9 +73,10 @@ JOB_KINDS = (
 )
 
 
-# Writer pool ranks: the first pod of a job and evictions due now go first; the other
-# pods next; Events last. Ranks above 0 wait while a job's request is not recorded.
-FIRST, REST, LAST = 0, 1, 2
+# Writer pool ranks: the first pod of a job and evictions due now go first; then the
+# pods on noticed nodes, of every job (they are evicted first); the other pods next;
+# Events last. Ranks above 0 wait while a job's request is not recorded.
+FIRST, SOON, REST, LAST = 0, 1, 2, 3
 
 
 @dataclass
@@ -421,8 +422,10 @@ class Controller:
         current = str(plan.current)
         if plan.deliver:  # the first one again: a no-op when it is on its way or done
             self._submit_delivery(ref, first_to_ask(plan, nodes), current, FIRST)
+        leaving = {n.node for n in notices.values()}
         for pod in plan.deliver:
-            self._submit_delivery(ref, pod, current, REST)
+            on = str((pod.get("spec") or {}).get("nodeName") or "")
+            self._submit_delivery(ref, pod, current, SOON if on in leaving else REST)
         record = self.state.record_of(ref)
         self._announce(target, planned, list(record.requests) if record else [], notices, asked)
         for pod in plan.evict:

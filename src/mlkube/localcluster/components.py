@@ -135,6 +135,9 @@ def _client_flags(layout: Layout) -> list[str]:
     ]
 
 
+NODE_MONITOR_GRACE = "10m"
+
+
 def controller_manager(b: Binaries, layout: Layout) -> list[str]:
     pki = layout.pki
     return [
@@ -145,6 +148,11 @@ def controller_manager(b: Binaries, layout: Layout) -> list[str]:
         f"--service-account-private-key-file={pki.path('sa.key')}",
         "--use-service-account-credentials=true",
         f"--service-cluster-ip-range={SERVICE_RANGE}",
+        # KWOK heartbeats every fake node; on a loaded machine 1,000 heartbeats fall
+        # behind the default 50 s, the nodes flap to Unknown (and their pods would be
+        # evicted by taint five minutes on). A reclaimed node is deleted by its stage,
+        # not left to go stale, so nothing here waits on a missed heartbeat.
+        f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
     ]
 
 
