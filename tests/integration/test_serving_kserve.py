@@ -63,7 +63,7 @@ def cpu_nodes(serving_cluster: Path) -> list[str]:
             if kube.get("v1", "Node", name) is None:
                 created = kube.create(_cpu_node(name, zone))
                 kube.patch_status(created, {"capacity": resources, "allocatable": resources})
-        wait_nodes_ready(kube, set(names), timeout=60)
+        wait_nodes_ready(kube, set(names))
     return names
 
 
