@@ -19,6 +19,11 @@ REPLACEMENT_DELAY = 300.0
 # Kueue retries the inadmissible workloads of a cohort this long after capacity is
 # released there (v0.19.2 pkg/cache/queue/inadmissible_workloads.go, requeueBatchPeriod).
 REQUEUE_DELAY = 1.0
+# A Job whose pod the namespace ResourceQuota refused is synced again after an
+# exponential back-off per Job, from 1 s doubling to 60 s, reset once all its pods are
+# created (kubernetes pkg/controller/job/job_controller.go, DefaultJobApiBackOff and
+# MaxJobApiBackOff, the Job queue's ItemExponentialFailureRateLimiter).
+POD_BACKOFF = (1.0, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,9 @@ class Model:
     prices_given: bool
     replacement_delay: float = REPLACEMENT_DELAY
     requeue_delay: float = REQUEUE_DELAY  # seconds of the clock the trace is in
+    # first and longest back-off (seconds); (0, 0): a refused job tries again at every
+    # release of quota, waiting jobs by priority then age
+    pod_backoff: tuple[float, float] = POD_BACKOFF
     namespaces: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -29,6 +29,7 @@ from mlkube.plan.state import (
     FINISH,
     RECLAIM,
     REQUEUE,
+    RETRY,
     RETURN,
     RUNNING,
     SUBMIT,
@@ -78,6 +79,8 @@ class Sim:
         self.requeues: set[int] = set()  # cohorts (or lone queues) with a requeue due
         self.waiting: list[JobState] = []  # admitted, pods not all running: in admission order
         self.waiting_dirty = False
+        # per namespace, admitted jobs the ResourceQuota refused a pod, waiting to sync
+        self.refused: dict[str, dict[JobState, None]] = {}
         self.running = 0
         self.admitted = 0
         self.random_reclaims = True
@@ -247,6 +250,9 @@ class Sim:
             elif kind == REQUEUE:
                 assert isinstance(payload, QueueState)
                 queues.requeue(self, payload)
+            elif kind == RETRY:
+                assert isinstance(payload, JobState)
+                pods.retry(self, payload, epoch)
             else:
                 self.future -= 1
                 where = cast("tuple[PoolState, int]", payload)
