@@ -43,7 +43,7 @@ from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.manifests.yamlstream import read_text
 from mlkube.plan.generate import generate
-from mlkube.plan.model import REQUEUE_DELAY, build_model
+from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, build_model
 from mlkube.plan.simulate import simulate
 from mlkube.plan.trace import read_trace
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
@@ -64,6 +64,8 @@ LATENCY = 1.8
 # finishes the job's duration after the last one started. KWOK runs each pod on its own
 # clock from its own start, so a gang's pods are created with this far run end (a KWOK
 # delay may be a time) and given the real one once all of them run (``_release_gangs``).
+# A rank that waited RENDEZVOUS_TIMEOUT trace-seconds fails: the harness deletes the
+# running pods of a gang not all running by then, and the Job controller replaces them.
 HOLD = "2099-01-01T00:00:00Z"
 
 
@@ -103,6 +105,16 @@ SCENARIOS: dict[str, list[TraceJob]] = {
         _job("train-a", 60, 600),
         _job("train-b", 120, 600),
         _job("borrow-b", 180, 300, queue="research", priority="ml-training-high"),
+    ],
+    # a gang under the namespace quota (ml-training: 16 GPUs): a and d fill it; the Job
+    # controller creates b's pods one by one as quota frees, pod 0 holding its 8 GPUs
+    # while pod 1 waits, and c competes with b's pod 1 when d ends (who wins is whose
+    # back-off ends first); b's pods end together, its duration after the last started
+    "gang-quota": [
+        _job("gq-a", 0, 600),
+        _job("gq-d", 0, 900),
+        _job("gq-b", 30, 600, nodes=2, pool="a100-spot", spot=True, checkpoint_interval=900),
+        _job("gq-c", 650, 600, pool="a100-spot", spot=True, checkpoint_interval=900),
     ],
     # a high-priority job preempts a low one in the same ClusterQueue
     "priority": [
@@ -261,18 +273,37 @@ def _release_gangs(
 ) -> None:
     """Once all of a gang's pods run, each gets the same end: the job's duration from
     now, as ranks that start together at rendezvous end together."""
+    now = time.time()
     for name, live in _gangs(pods, prefix, jobs).items():
         job = jobs[name]
         uids = {p["metadata"]["uid"] for p in live}
-        if job.nodes < 2 or uids <= released or not _all_running(job, live):
+        if job.nodes < 2 or uids <= released:
             continue
-        end = datetime.fromtimestamp(time.time() + job.duration / scale, tz=UTC)
+        if not _all_running(job, live):
+            _time_out(kube, live, now - RENDEZVOUS_TIMEOUT / scale)
+            continue
+        end = datetime.fromtimestamp(now + job.duration / scale, tz=UTC)
         stamp = end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         for p in live:
             meta = p["metadata"]
             kube.patch("v1", "Pod", meta["name"], {"metadata": {"annotations": {
                 RUN_ANNOTATION: stamp}}}, meta["namespace"])  # fmt: skip
         released |= uids
+
+
+def _time_out(kube: Kube, live: list[dict[str, Any]], before: float) -> None:
+    """The running pods of a gang whose first rank started ``before`` (a time) or
+    earlier: their ranks time out at rendezvous, so the pods go (the Job counts them
+    failed and makes them again)."""
+    running = [p for p in live if p["status"].get("phase") == "Running"]
+    started = [_stamp(p["status"]["startTime"]) for p in running if p["status"].get("startTime")]
+    if started and min(started) <= before:
+        for p in running:
+            kube.delete("v1", "Pod", p["metadata"]["name"], p["metadata"]["namespace"])
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _observe(
@@ -318,10 +349,15 @@ def simulated(
 ) -> PlanResult:
     """The simulator's answer for the replay: its clock runs ``scale`` times faster than
     the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
-    and each job holds its quota ``latency`` wall-seconds beyond its run (its pods
-    start after admission, and Kueue sees it Finished after they end), ``latency ×
-    scale`` trace-seconds."""
-    model = replace(build_model(platform), requeue_delay=REQUEUE_DELAY * scale)
+    the Job controller's back-off after a refused pod 1–60 s × ``scale``, and each job
+    holds its quota ``latency`` wall-seconds beyond its run (its pods start after
+    admission, and Kueue sees it Finished after they end), ``latency × scale``
+    trace-seconds."""
+    model = build_model(platform)
+    base, longest = model.pod_backoff
+    model = replace(
+        model, requeue_delay=REQUEUE_DELAY * scale, pod_backoff=(base * scale, longest * scale)
+    )
     held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
     return simulate(model, held, seed=0, reclaim_rate=0.0)
 

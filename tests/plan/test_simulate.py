@@ -509,8 +509,9 @@ def test_a_gangs_pods_hold_the_namespace_quota_and_end_together() -> None:
 
 
 def test_two_gangs_each_holding_part_of_the_quota_never_run() -> None:
-    # As on a cluster with a namespace quota under the queues' (and no waitForPodsReady):
-    # each gang holds a pod the other one's needs. Queue 48 GPUs (6 × 8), namespace quota
+    # As on a cluster with a namespace quota under the queues' (and no waitForPodsReady),
+    # with ranks that wait for each other for ever (the helpers' default: no rendezvous
+    # timeout): each gang holds a pod the other one's needs. Queue 48 GPUs (6 × 8), namespace quota
     # 16, the Job controller's back-off on. a (8, 0→100) and x (8, 0→200) fill the
     # namespace. b (2 × 8, at 10) is synced at 11, 13, 17, 25, 41, 73, 133, 193, 253…;
     # c (2 × 8, at 20) at 21, 23, 27, 35, 51, 83, 143, 203… a ends at 100: b's sync at
@@ -531,3 +532,25 @@ def test_two_gangs_each_holding_part_of_the_quota_never_run() -> None:
     assert r["b"].starts == [] and r["c"].starts == []
     assert r["b"].finished is None and r["c"].finished is None
     assert result.span == 200.0
+
+
+def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
+    # The same two gangs, with PyTorch's rendezvous timeout (600 s) and the Job
+    # controller's pod failure back-off (10 s): b's pod 0, running since 133, fails at
+    # 733; its 8 GPUs of quota come back and b's pods are made again at 743. c (pod 0
+    # since 203, its syncs refused at 203, 263, … every 60 s) syncs at 743 too, and was
+    # due first (at the release): its pod 1 gets the quota, c runs 743→843. b, refused at
+    # 743, syncs at 744, 746, 750, 758, 774, 806, 866 (+1, +2 … +32, then +60): b runs
+    # 866→966.
+    model = replace(quota_model(6, 8, 16, (1.0, 60.0)), rendezvous_timeout=600.0)
+    assert model.pod_failure_backoff == 10.0
+    jobs = [
+        job("a", 0, 8, 100),
+        job("x", 0, 8, 200),
+        job("b", 10, 8, 100, nodes=2),
+        job("c", 20, 8, 100, nodes=2),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].starts == [743.0] and r["c"].finished == 843.0
+    assert r["b"].starts == [866.0] and r["b"].finished == 966.0
+    assert r["b"].preemptions == [] and r["c"].preemptions == []  # Kueue evicted nobody

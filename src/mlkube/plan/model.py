@@ -24,6 +24,12 @@ REQUEUE_DELAY = 1.0
 # created (kubernetes pkg/controller/job/job_controller.go, DefaultJobApiBackOff and
 # MaxJobApiBackOff, the Job queue's ItemExponentialFailureRateLimiter).
 POD_BACKOFF = (1.0, 60.0)
+# A rank waits this long for the others at rendezvous, then fails (PyTorch's static TCP
+# rendezvous, torch/distributed/elastic/rendezvous/static_tcp_rendezvous.py,
+# _default_timeout_seconds); the Job controller replaces a failed pod after its pod
+# failure back-off (DefaultJobPodFailureBackOff, 10 s).
+RENDEZVOUS_TIMEOUT = 600.0
+POD_FAILURE_BACKOFF = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,9 @@ class Model:
     # first and longest back-off (seconds); (0, 0): a refused job tries again at every
     # release of quota, waiting jobs by priority then age
     pod_backoff: tuple[float, float] = POD_BACKOFF
+    # a gang's pods running while the others wait fail after this long (0: never)
+    rendezvous_timeout: float = RENDEZVOUS_TIMEOUT
+    pod_failure_backoff: float = POD_FAILURE_BACKOFF
     namespaces: frozenset[str] = field(default_factory=frozenset)
 
 

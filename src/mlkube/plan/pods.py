@@ -8,7 +8,8 @@ kube-scheduler places each created pod on its own, on a live node of the flavor'
 with enough free GPUs, CPU and memory (the node with most free GPUs first, as
 LeastAllocated spreads), and the pod holds that node. The job runs when all its pods
 are placed: a gang's ranks wait for each other at rendezvous, so the work starts with
-the last one and all of them end together. Its work since the last checkpoint is lost
+the last one and all of them end together; the ranks that waited
+``Model.rendezvous_timeout`` fail, and their pods are made again. Its work since the last checkpoint is lost
 when they stop before it is done."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mlkube.plan.state import ADMITTED, FINISH, RETRY, RUNNING, JobState
+from mlkube.plan.state import ADMITTED, FINISH, RENDEZVOUS, RETRY, RUNNING, JobState
 
 if TYPE_CHECKING:
     from mlkube.plan.simulate import Sim
@@ -113,6 +114,9 @@ def place(sim: Sim, job: JobState) -> bool:
         job.pods.append((pool, best))
         pool.jobs[best].add(job.index)
         pool.usage.change(sim.now, used=gpu)
+        if len(job.pods) == 1 and trace.nodes > 1 and sim.model.rendezvous_timeout > 0:
+            # the first rank runs and waits for the others
+            sim.push(sim.now + sim.model.rendezvous_timeout, RENDEZVOUS, job, job.epoch)
     if len(job.pods) < trace.nodes:
         return False
     job.state = RUNNING
@@ -178,6 +182,20 @@ def retry(sim: Sim, job: JobState, retries: int) -> None:
         job.retry_at = None
         create(sim, job)
         sim.waiting_dirty = True
+
+
+def rendezvous_timeout(sim: Sim, job: JobState, epoch: int) -> None:
+    """A gang still not all running when its first rank's rendezvous times out: its
+    pods fail, their quota and nodes come back, and the Job controller creates them
+    again after its pod failure back-off (the Job's backoffLimit and the JobSet's
+    restarts are not counted: it tries for as long as it stays admitted)."""
+    if job.epoch != epoch or job.state != ADMITTED:
+        return
+    stop(sim, job, finished=False)
+    job.sync_at = sim.now + sim.model.pod_failure_backoff
+    job.retry_at = job.sync_at
+    job.retries += 1
+    sim.push(job.sync_at, RETRY, job, job.retries)
 
 
 def retry_waiting(sim: Sim) -> None:

@@ -28,6 +28,7 @@ from mlkube.plan.state import (
     DONE,
     FINISH,
     RECLAIM,
+    RENDEZVOUS,
     REQUEUE,
     RETRY,
     RETURN,
@@ -253,6 +254,9 @@ class Sim:
             elif kind == RETRY:
                 assert isinstance(payload, JobState)
                 pods.retry(self, payload, epoch)
+            elif kind == RENDEZVOUS:
+                assert isinstance(payload, JobState)
+                pods.rendezvous_timeout(self, payload, epoch)
             else:
                 self.future -= 1
                 where = cast("tuple[PoolState, int]", payload)

@@ -8,7 +8,7 @@ from mlkube.plan.model import ClusterQueueModel, PoolModel, pod_memory
 from mlkube.plan.types import JobResult, TraceJob
 
 # Event kinds, in the order events of the same instant are handled.
-SUBMIT, FINISH, RECLAIM, RETURN, REQUEUE, RETRY = 0, 1, 2, 3, 4, 5
+SUBMIT, FINISH, RECLAIM, RETURN, REQUEUE, RETRY, RENDEZVOUS = 0, 1, 2, 3, 4, 5, 6
 # A job's state.
 QUEUED, ADMITTED, RUNNING, DONE = 0, 1, 2, 3
 
