@@ -107,14 +107,15 @@ SCENARIOS: dict[str, list[TraceJob]] = {
         _job("borrow-b", 180, 300, queue="research", priority="ml-training-high"),
     ],
     # a gang under the namespace quota (ml-training: 16 GPUs): a and d fill it; the Job
-    # controller creates b's pods one by one as quota frees, pod 0 holding its 8 GPUs
-    # while pod 1 waits, and c competes with b's pod 1 when d ends (who wins is whose
-    # back-off ends first); b's pods end together, its duration after the last started
+    # controller creates b's pods one by one as quota frees (a ends), pod 0 holding its 8
+    # GPUs while pod 1 waits; c competes with b's pod 1 when d ends (whose back-off ends
+    # first wins); b's running rank times out at rendezvous 600 s after it started and
+    # its pods are made again; b's pods end together, its duration after the last started
     "gang-quota": [
         _job("gq-a", 0, 600),
         _job("gq-d", 0, 900),
         _job("gq-b", 30, 600, nodes=2, pool="a100-spot", spot=True, checkpoint_interval=900),
-        _job("gq-c", 650, 600, pool="a100-spot", spot=True, checkpoint_interval=900),
+        _job("gq-c", 700, 600, pool="a100-spot", spot=True, checkpoint_interval=900),
     ],
     # a high-priority job preempts a low one in the same ClusterQueue
     "priority": [

@@ -30,6 +30,9 @@ POD_BACKOFF = (1.0, 60.0)
 # failure back-off (DefaultJobPodFailureBackOff, 10 s).
 RENDEZVOUS_TIMEOUT = 600.0
 POD_FAILURE_BACKOFF = 10.0
+# A job fails when this many of its pods have failed: the Job's default backoffLimit
+# (6) fails it at the 7th, and the rendered JobSet restarts it 3 times (MAX_RESTARTS).
+POD_FAILURES = 7 * 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class Model:
     # a gang's pods running while the others wait fail after this long (0: never)
     rendezvous_timeout: float = RENDEZVOUS_TIMEOUT
     pod_failure_backoff: float = POD_FAILURE_BACKOFF
+    pod_failures: int = POD_FAILURES
     namespaces: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -9,8 +9,8 @@ with enough free GPUs, CPU and memory (the node with most free GPUs first, as
 LeastAllocated spreads), and the pod holds that node. The job runs when all its pods
 are placed: a gang's ranks wait for each other at rendezvous, so the work starts with
 the last one and all of them end together; the ranks that waited
-``Model.rendezvous_timeout`` fail, and their pods are made again. Its work since the last checkpoint is lost
-when they stop before it is done."""
+``Model.rendezvous_timeout`` fail, and their pods are made again. Its work since the
+last checkpoint is lost when they stop before it is done."""
 
 from __future__ import annotations
 
@@ -187,9 +187,14 @@ def retry(sim: Sim, job: JobState, retries: int) -> None:
 def rendezvous_timeout(sim: Sim, job: JobState, epoch: int) -> None:
     """A gang still not all running when its first rank's rendezvous times out: its
     pods fail, their quota and nodes come back, and the Job controller creates them
-    again after its pod failure back-off (the Job's backoffLimit and the JobSet's
-    restarts are not counted: it tries for as long as it stays admitted)."""
+    again after its pod failure back-off; after ``Model.pod_failures`` failed pods the
+    job fails (the Job's backoffLimit and the JobSet's restarts spent, counted together).
+    """
     if job.epoch != epoch or job.state != ADMITTED:
+        return
+    job.failed_pods += len(job.pods)
+    if job.failed_pods >= sim.model.pod_failures:
+        sim.fail(job)  # the Job's backoffLimit and the JobSet's restarts are spent
         return
     stop(sim, job, finished=False)
     job.sync_at = sim.now + sim.model.pod_failure_backoff

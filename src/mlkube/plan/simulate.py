@@ -211,7 +211,16 @@ class Sim:
         self.unadmit(job)
         queues.release(self, job.cq)
 
-    def run(self, reclaims: Sequence[Reclaim] | None, watch: Watch | None = None) -> float:
+    def fail(self, job: JobState) -> None:
+        """The job failed (its TrainJob did): its Workload is finished, never done."""
+        pods.stop(self, job, finished=False)
+        self.waiting.remove(job)
+        job.state = DONE
+        self.unadmit(job)
+        queues.release(self, job.cq)
+
+    def _reclaims(self, reclaims: Sequence[Reclaim] | None) -> None:
+        """Each spot node's first reclaim drawn, or the given ones."""
         if reclaims is None:
             for pool in self.pools.values():
                 for n in range(pool.model.nodes):
@@ -220,6 +229,9 @@ class Sim:
             self.random_reclaims = False
             for r in reclaims:
                 self.push(r.time, RECLAIM, (self.pools[r.pool], r.node))
+
+    def run(self, reclaims: Sequence[Reclaim] | None, watch: Watch | None = None) -> float:
+        self._reclaims(reclaims)
         events = self.events
         last = 0.0
         count, due = 0, WATCH_EVERY if watch is not None else -1

@@ -121,6 +121,7 @@ class JobState:
         "created",
         "done",
         "epoch",
+        "failed_pods",
         "failures",
         "flavor",
         "group",
@@ -176,6 +177,7 @@ class JobState:
         self.pods: list[tuple[PoolState, int]] = []  # its pods placed on nodes
         self.created = 0  # its pods created (the namespace quota let them in)
         self.failures = 0  # Job syncs refused by the quota since the last that was not
+        self.failed_pods = 0  # its pods that failed at rendezvous
         self.retries = 0  # RETRY events scheduled: only the latest one counts
         self.sync_at = 0.0  # when its Job is next synced, after a refused pod
         self.retry_at: float | None = None  # that sync, when it is an event
