@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,14 @@ from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.manifests.yamlstream import read_text
 from mlkube.plan.generate import generate
-from mlkube.plan.model import REQUEUE_DELAY, build_model
+from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, build_model
 from mlkube.plan.simulate import simulate
 from mlkube.plan.trace import read_trace
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
 from mlkube.render import render_specs
 from mlkube.spec import SpecFile, load_platform, load_specs
 from mlkube.spec.models import Platform
+from mlkube.wellknown import JOBSET_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = "plan-fidelity"
@@ -59,6 +60,13 @@ POLL = 0.25  # seconds between two looks at the Workloads
 # Admission → pods running (JobSet, Job, scheduler, KWOK) ≈ 1 s, pods done → Workload
 # Finished ≈ 0.7 s: measured on the mixed trace's events, 2026-12-07 (1.7–2.3 s).
 LATENCY = 1.8
+# A gang's pods run together: real ranks wait for each other at rendezvous, so each
+# finishes the job's duration after the last one started. KWOK runs each pod on its own
+# clock from its own start, so a gang's pods are created with this far run end (a KWOK
+# delay may be a time) and given the real one once all of them run (``_release_gangs``).
+# A rank that waited RENDEZVOUS_TIMEOUT trace-seconds fails: the harness deletes the
+# running pods of a gang not all running by then, and the Job controller replaces them.
+HOLD = "2099-01-01T00:00:00Z"
 
 
 def _job(name: str, submit: float, duration: float, **kw: Any) -> TraceJob:
@@ -98,6 +106,17 @@ SCENARIOS: dict[str, list[TraceJob]] = {
         _job("train-b", 120, 600),
         _job("borrow-b", 180, 300, queue="research", priority="ml-training-high"),
     ],
+    # a gang under the namespace quota (ml-training: 16 GPUs): a and d fill it; the Job
+    # controller creates b's pods one by one as quota frees (a ends), pod 0 holding its 8
+    # GPUs while pod 1 waits; c competes with b's pod 1 when d ends (whose back-off ends
+    # first wins); b's running rank times out at rendezvous 600 s after it started and
+    # its pods are made again; b's pods end together, its duration after the last started
+    "gang-quota": [
+        _job("gq-a", 0, 600),
+        _job("gq-d", 0, 900),
+        _job("gq-b", 30, 600, nodes=2, pool="a100-spot", spot=True, checkpoint_interval=900),
+        _job("gq-c", 700, 600, pool="a100-spot", spot=True, checkpoint_interval=900),
+    ],
     # a high-priority job preempts a low one in the same ClusterQueue
     "priority": [
         _job("prio-low-a", 0, 1200, priority="ml-training-low"),
@@ -118,6 +137,12 @@ class Observed:
     finished_condition: float | None = None
     evictions: int = 0
     timeline: list[tuple[float, str]] = field(default_factory=list)  # what changed, when
+    created: float | None = None  # when the harness created it (its lag behind submit)
+    running: float | None = None  # when all its pods were first seen Running
+    # from the namespace's events: pods preempted by kube-scheduler (not Kueue), pod
+    # creations the ResourceQuota refused
+    scheduler_preempted: int = 0
+    quota_refused: int = 0
 
 
 def render_job(platform: SpecFile, job: TraceJob, prefix: str, scale: float) -> dict[str, Any]:
@@ -143,7 +168,7 @@ def render_job(platform: SpecFile, job: TraceJob, prefix: str, scale: float) -> 
     run_ms = max(1, round(job.duration / scale * 1000))
     for template in _pod_templates(trainjob):
         annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
-        annotations[RUN_ANNOTATION] = f"{run_ms}ms"
+        annotations[RUN_ANNOTATION] = HOLD if job.nodes > 1 else f"{run_ms}ms"
     return trainjob
 
 
@@ -163,23 +188,123 @@ def replay(
     pending = sorted(jobs, key=lambda j: j.submit)
     rendered = {j.name: render_job(platform, j, prefix, scale) for j in pending}
     seen = {j.name: Observed(j.name) for j in jobs}
+    by_name = {j.name: j for j in jobs}
     namespaces = sorted({j.namespace for j in jobs})
+    released: set[str] = set()  # pod UIDs given their end
     start = time.time()
     try:
         while time.time() - start < timeout:
             now = time.time()
             while pending and pending[0].submit / scale <= now - start:
-                apply_objects(kube, [rendered[pending.pop(0).name]])
+                job = pending.pop(0)
+                apply_objects(kube, [rendered[job.name]])
+                seen[job.name].created = (time.time() - start) * scale
             for ns in namespaces:
                 for w in kube.list(WORKLOAD_API, "Workload", ns):
                     _observe(w, prefix, seen, start=start, scale=scale, now=now)
+                pods = kube.list("v1", "Pod", ns, JOBSET_LABEL)
+                _pods_running(pods, prefix, by_name, seen, (now - start) * scale)
+                _release_gangs(kube, pods, prefix, by_name, scale=scale, released=released)
             if not pending and all(o.finished is not None for o in seen.values()):
                 break
             time.sleep(max(0.0, POLL - (time.time() - now)))
     finally:
+        for ns in namespaces:
+            _count_events(kube.list("v1", "Event", ns), prefix, seen)
         for j in jobs:
             kube.delete(TRAINER_API, "TrainJob", prefix + j.name, j.namespace)
     return seen
+
+
+def _count_events(events: list[dict[str, Any]], prefix: str, seen: dict[str, Observed]) -> None:
+    """Per job, from the events of its pods (``<job>-node-…``) and Job: preemptions by
+    kube-scheduler and pod creations refused by the ResourceQuota."""
+    for e in events:
+        obj = e.get("involvedObject", {})
+        rest = obj.get("name", "")[len(prefix) :] if obj.get("name", "").startswith(prefix) else ""
+        name = rest.split("-node-")[0] if "-node-" in rest else None
+        if name not in seen:
+            continue
+        count = int(e.get("count") or (e.get("series") or {}).get("count") or 1)
+        if obj.get("kind") == "Pod" and e.get("reason") == "Preempted":
+            seen[name].scheduler_preempted += count
+        if e.get("reason") == "FailedCreate" and "exceeded quota" in e.get("message", ""):
+            seen[name].quota_refused += count
+
+
+def _gangs(
+    pods: list[dict[str, Any]], prefix: str, jobs: dict[str, TraceJob]
+) -> dict[str, list[dict[str, Any]]]:
+    """The live pods of each trace job (not deleted, not ended)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        owner = pod["metadata"].get("labels", {}).get(JOBSET_LABEL, "")
+        name = owner[len(prefix) :] if owner.startswith(prefix) else None
+        live = pod.get("status", {}).get("phase") in ("Pending", "Running")
+        if name in jobs and live and "deletionTimestamp" not in pod["metadata"]:
+            out.setdefault(name, []).append(pod)
+    return out
+
+
+def _all_running(job: TraceJob, pods: list[dict[str, Any]]) -> bool:
+    return len(pods) == job.nodes and all(p["status"].get("phase") == "Running" for p in pods)
+
+
+def _pods_running(
+    pods: list[dict[str, Any]],
+    prefix: str,
+    jobs: dict[str, TraceJob],
+    seen: dict[str, Observed],
+    now: float,
+) -> None:
+    """The first time all of a job's pods were seen Running (trace seconds)."""
+    for name, live in _gangs(pods, prefix, jobs).items():
+        if seen[name].running is None and _all_running(jobs[name], live):
+            seen[name].running = now
+
+
+def _release_gangs(
+    kube: Kube,
+    pods: list[dict[str, Any]],
+    prefix: str,
+    jobs: dict[str, TraceJob],
+    *,
+    scale: float,
+    released: set[str],
+) -> None:
+    """Once all of a gang's pods run, each gets the same end: the job's duration from
+    now, as ranks that start together at rendezvous end together."""
+    now = time.time()
+    for name, live in _gangs(pods, prefix, jobs).items():
+        job = jobs[name]
+        uids = {p["metadata"]["uid"] for p in live}
+        if job.nodes < 2 or uids <= released:
+            continue
+        if not _all_running(job, live):
+            _time_out(kube, live, now - RENDEZVOUS_TIMEOUT / scale)
+            continue
+        end = datetime.fromtimestamp(now + job.duration / scale, tz=UTC)
+        stamp = end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for p in live:
+            meta = p["metadata"]
+            kube.patch("v1", "Pod", meta["name"], {"metadata": {"annotations": {
+                RUN_ANNOTATION: stamp}}}, meta["namespace"])  # fmt: skip
+        released |= uids
+
+
+def _time_out(kube: Kube, live: list[dict[str, Any]], before: float) -> None:
+    """The running pods of a gang whose first rank started ``before`` (a time) or
+    earlier: their ranks time out at rendezvous, so the pods go (the Job counts them
+    failed and makes them again)."""
+    running = [p for p in live if p["status"].get("phase") == "Running"]
+    started = [_stamp(p["status"]["startTime"]) for p in running if p["status"].get("startTime")]
+    if started and min(started) <= before:
+        for p in running:
+            kube.delete("v1", "Pod", p["metadata"]["name"], p["metadata"]["namespace"])
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _observe(
@@ -225,10 +350,15 @@ def simulated(
 ) -> PlanResult:
     """The simulator's answer for the replay: its clock runs ``scale`` times faster than
     the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
-    and each job holds its quota ``latency`` wall-seconds beyond its run (its pods
-    start after admission, and Kueue sees it Finished after they end), ``latency ×
-    scale`` trace-seconds."""
-    model = replace(build_model(platform), requeue_delay=REQUEUE_DELAY * scale)
+    the Job controller's back-off after a refused pod 1–60 s × ``scale``, and each job
+    holds its quota ``latency`` wall-seconds beyond its run (its pods start after
+    admission, and Kueue sees it Finished after they end), ``latency × scale``
+    trace-seconds."""
+    model = build_model(platform)
+    base, longest = model.pod_backoff
+    model = replace(
+        model, requeue_delay=REQUEUE_DELAY * scale, pod_backoff=(base * scale, longest * scale)
+    )
     held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
     return simulate(model, held, seed=0, reclaim_rate=0.0)
 
@@ -245,6 +375,14 @@ class Agreement:
     finish_error_max: float
     finish_error_mean: float
     per_job: list[dict[str, Any]]
+    # How far the replay lags behind its own clock, in trace seconds (÷ scale: wall):
+    # the harness creating a job after its submit time, and a job's pods running later
+    # after its admission than the simulator's do (the stack's latency, the Job
+    # controller's back-off after a refused pod, kube-scheduler's queue): p50, p95, max.
+    submit_lag: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    start_lag: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scheduler_preempted: int = 0  # pods preempted by kube-scheduler, which plan leaves out
+    quota_refused: int = 0  # pod creations the ResourceQuota refused
     replay_seconds: float = 0.0  # wall time of the replay
     simulate_seconds: float = 0.0  # wall time of the simulation of the same trace
 
@@ -261,18 +399,24 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
     sim_order = order({n: _first(sim.get(n)) for n in observed})
     ends = [t for o in observed.values() for t in (o.finished, o.admitted) if t is not None]
     span = max([*ends, result.span]) or 1.0
-    rows, adm, fin = [], [], []
+    rows, adm, fin, submit_lag, start_lag = [], [], [], [], []
     for name, o in sorted(observed.items()):
         s = sim.get(name)
         a = _error(o.admitted, _first(s), span)
         f = _error(o.finished, s.finished if s else None, span)
         adm += [a] if a is not None else []
         fin += [f] if f is not None else []
+        if s is not None and o.created is not None:
+            submit_lag.append(o.created - s.submit)
+        if s is not None and s.starts and s.admissions and o.running and o.admitted:
+            start_lag.append((o.running - o.admitted) - (s.starts[0] - s.admissions[0]))
         rows.append({
             "job": name, "admitted": o.admitted, "simulated_admitted": _first(s),
             "finished": o.finished, "simulated_finished": s.finished if s else None,
-            "admitted_condition": o.admitted_condition, "evictions": o.evictions,
-            "simulated_preemptions": len(s.preemptions) if s else None,
+            "running": o.running, "simulated_running": s.starts[0] if s and s.starts else None,
+            "created": o.created, "admitted_condition": o.admitted_condition,
+            "evictions": o.evictions, "simulated_preemptions": len(s.preemptions) if s else None,
+            "scheduler_preempted": o.scheduler_preempted, "quota_refused": o.quota_refused,
             "admission_error": a, "finish_error": f, "timeline": o.timeline,
         })  # fmt: skip
     return Agreement(
@@ -286,7 +430,19 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
         finish_error_max=max(fin, default=float("nan")),
         finish_error_mean=sum(fin) / len(fin) if fin else float("nan"),
         per_job=rows,
+        submit_lag=_spread(submit_lag),
+        start_lag=_spread(start_lag),
+        scheduler_preempted=sum(o.scheduler_preempted for o in observed.values()),
+        quota_refused=sum(o.quota_refused for o in observed.values()),
     )
+
+
+def _spread(values: list[float]) -> tuple[float, float, float]:
+    """p50, p95 (nearest rank) and max; zeros when there are none."""
+    if not values:
+        return (0.0, 0.0, 0.0)
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2], v[max(0, -(-95 * len(v) // 100) - 1)], v[-1])
 
 
 def _first(job: JobResult | None) -> float | None:
@@ -302,13 +458,19 @@ def _error(real: float | None, sim: float | None, span: float) -> float | None:
     return abs(real - sim) / span
 
 
-def report(name: str, a: Agreement, out: Callable[[str], None] = print) -> None:
+def report(name: str, a: Agreement, out: Callable[[str], None] = print, scale: float = 1.0) -> None:
     out(f"scenario {name}: {a.jobs} jobs, span {a.span:.0f} trace-s")
     out(f"  admission order  real {' '.join(a.order_real)}")
     out(f"                   sim  {' '.join(a.order_simulated)}")
     out(f"  same order: {'yes' if a.same_order else 'NO'}")
     out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
     out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    for what, lag in (("submit", a.submit_lag), ("pod start", a.start_lag)):
+        wall = " / ".join(f"{x / scale:.1f}" for x in lag)
+        out(f"  {what} lag p50 / p95 / max: {' / '.join(f'{x:.0f}' for x in lag)} trace-s"
+            f" ({wall} s)")  # fmt: skip
+    out(f"  pods preempted by kube-scheduler {a.scheduler_preempted},"
+        f" pod creations refused by the ResourceQuota {a.quota_refused}")  # fmt: skip
     if a.replay_seconds and a.simulate_seconds:
         out(
             f"  trace-s per wall-s: replay {a.span / a.replay_seconds:,.0f}"
@@ -368,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[name] = compare(seen, sim)
             results[name].replay_seconds = time.perf_counter() - started
             results[name].simulate_seconds = simulated_in
-            report(name, results[name])
+            report(name, results[name], scale=args.scale)
     if args.json:
         Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=1))
     return 0

@@ -29,9 +29,12 @@ def platform(
     *,
     prices: dict[str, Prices] | None = None,
     requeue_delay: float = 0.0,
+    pod_backoff: tuple[float, float] = (0.0, 0.0),
+    rendezvous_timeout: float = 0.0,
 ) -> Model:
-    """The model of a small Platform. Kueue's 1 s requeue batching is off (0) unless
-    asked for, so that the arithmetic on paper stays in whole steps."""
+    """The model of a small Platform. Kueue's 1 s requeue batching, the Job controller's
+    back-off after a refused pod and the rendezvous timeout of a gang's first ranks are
+    off (0) unless asked for, so that the arithmetic on paper stays in whole steps."""
     names = sorted({ns for q in queues for ns in q["namespaces"]})
     spec = {
         "apiVersion": "mlkube.dev/v1alpha1",
@@ -45,7 +48,12 @@ def platform(
         },
     }
     model = build_model(Platform.model_validate(spec), prices=prices)
-    return replace(model, requeue_delay=requeue_delay)
+    return replace(
+        model,
+        requeue_delay=requeue_delay,
+        pod_backoff=pod_backoff,
+        rendezvous_timeout=rendezvous_timeout,
+    )
 
 
 def job(

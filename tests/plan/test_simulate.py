@@ -444,10 +444,11 @@ def test_cpu_quota_follows_the_gpu_share() -> None:
     assert r["a"].admissions == [] and r["b"].admissions == [0.0]
 
 
-def test_pods_waiting_for_the_quota_go_by_priority() -> None:
-    # Queue 12 GPUs, namespace quota 4. a runs 0→100; b (low, at 1) and c (high, at 2)
-    # are admitted but refused; at 100 the scheduler's queue takes c first: c 100→150,
-    # then b 150→250.
+def test_pods_waiting_for_the_quota_go_by_priority_without_a_back_off() -> None:
+    # Without the Job controller's back-off (the helpers' default), refused jobs try again
+    # at each release, by pod priority then age. Queue 12 GPUs, namespace quota 4. a runs
+    # 0→100; b (low, at 1) and c (high, at 2) are admitted but refused; at 100 c goes
+    # first: c 100→150, then b 150→250.
     model = platform(
         [pool("p", 3, 4)],
         [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
@@ -456,3 +457,100 @@ def test_pods_waiting_for_the_quota_go_by_priority() -> None:
     jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100), job("c", 2, 4, 50, priority="high")]
     r = by_name(simulate(model, jobs))
     assert r["c"].starts == [100.0] and r["b"].starts == [150.0] and r["b"].finished == 250.0
+
+
+def quota_model(nodes: int, gpus: int, quota: int, backoff: tuple[float, float]) -> Model:
+    return platform(
+        [pool("p", nodes, gpus)],
+        [{"name": "q", "namespaces": ["ns"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": quota}}],
+        pod_backoff=backoff,
+    )
+
+
+def test_a_refused_job_tries_again_after_the_job_controllers_back_off() -> None:
+    # Kubernetes' Job controller syncs a Job whose pod the ResourceQuota refused after
+    # 1 s, 2, 4, ... 60 at most (DefaultJobApiBackOff, MaxJobApiBackOff): who gets freed
+    # quota is whose sync comes first, not who has the higher priority. Queue 12 GPUs,
+    # namespace quota 4; a runs 0→100. b (low, at 1) is refused at 1 and synced at
+    # 2, 4, 8, 16, 32, 64, 124 (+1, +2, +4, +8, +16, +32, then +60); c (high, at 40) at
+    # 41, 43, 47, 55, 71, 103. a ends at 100: c's sync at 103 creates its pod (103→153);
+    # b's at 124 is refused, next at 184; c ends at 153, and b runs 184→284.
+    model = quota_model(3, 4, 4, (1.0, 60.0))
+    jobs = [job("a", 0, 4, 100), job("b", 1, 4, 100), job("c", 40, 4, 50, priority="high")]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [1.0] and r["c"].admissions == [40.0]
+    assert r["c"].starts == [103.0] and r["c"].finished == 153.0
+    assert r["b"].starts == [184.0] and r["b"].finished == 284.0
+
+
+def test_a_gangs_pods_hold_the_namespace_quota_and_end_together() -> None:
+    # The Job controller creates a gang's pods one by one, each let in by the
+    # ResourceQuota on its own, and those created hold their quota; the ranks wait for
+    # each other, so the work starts when the last pod runs and all end together (a
+    # JobSet is done when its Job is, a Job when all its pods are: the last one's end).
+    # Queue 40 GPUs (5 nodes × 8), namespace quota 16, no back-off. a (8, 0→600) and
+    # d (8, 0→900) fill the namespace quota. b (2 × 8, at 30) is admitted, both pods
+    # refused; at 600 b's pod 0 is created and bound (16 of 16 again). c (8, at 650)
+    # is refused. At 900 d ends: b's pod 1 goes first (older), so b runs 900→1500 and
+    # c 1500→2100. (Had b's pod 0 not held its quota, c would have run 650→1250 and b
+    # waited for 16 free GPUs until 1250.)
+    model = quota_model(5, 8, 16, (0.0, 0.0))
+    jobs = [
+        job("a", 0, 8, 600),
+        job("d", 0, 8, 900),
+        job("b", 30, 8, 600, nodes=2),
+        job("c", 650, 8, 600),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [30.0] and r["c"].admissions == [650.0]
+    assert r["b"].starts == [900.0] and r["b"].finished == 1500.0
+    assert r["c"].starts == [1500.0] and r["c"].finished == 2100.0
+
+
+def test_two_gangs_each_holding_part_of_the_quota_never_run() -> None:
+    # As on a cluster with a namespace quota under the queues' (and no waitForPodsReady),
+    # with ranks that wait for each other for ever (the helpers' default: no rendezvous
+    # timeout): each gang holds a pod the other one's needs. Queue 48 GPUs (6 × 8), namespace quota
+    # 16, the Job controller's back-off on. a (8, 0→100) and x (8, 0→200) fill the
+    # namespace. b (2 × 8, at 10) is synced at 11, 13, 17, 25, 41, 73, 133, 193, 253…;
+    # c (2 × 8, at 20) at 21, 23, 27, 35, 51, 83, 143, 203… a ends at 100: b's sync at
+    # 133 creates its pod 0, pod 1 refused; c's at 143 is refused. x ends at 200: c's
+    # sync at 203 comes before b's (253) and creates c's pod 0. Now b and c hold 8 each
+    # and wait for 8 more that only the other could free: neither ever runs, and the
+    # simulation ends at 200 (nothing else happens).
+    model = quota_model(6, 8, 16, (1.0, 60.0))
+    jobs = [
+        job("a", 0, 8, 100),
+        job("x", 0, 8, 200),
+        job("b", 10, 8, 100, nodes=2),
+        job("c", 20, 8, 100, nodes=2),
+    ]
+    result = simulate(model, jobs)
+    r = by_name(result)
+    assert r["b"].admissions == [10.0] and r["c"].admissions == [20.0]
+    assert r["b"].starts == [] and r["c"].starts == []
+    assert r["b"].finished is None and r["c"].finished is None
+    assert result.span == 200.0
+
+
+def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
+    # The same two gangs, with PyTorch's rendezvous timeout (600 s) and the Job
+    # controller's pod failure back-off (10 s): b's pod 0, running since 133, fails at
+    # 733; its 8 GPUs of quota come back and b's pods are made again at 743. c (pod 0
+    # since 203, its syncs refused at 203, 263, … every 60 s) syncs at 743 too, and was
+    # due first (at the release): its pod 1 gets the quota, c runs 743→843. b, refused at
+    # 743, syncs at 744, 746, 750, 758, 774, 806, 866 (+1, +2 … +32, then +60): b runs
+    # 866→966.
+    model = replace(quota_model(6, 8, 16, (1.0, 60.0)), rendezvous_timeout=600.0)
+    assert model.pod_failure_backoff == 10.0
+    jobs = [
+        job("a", 0, 8, 100),
+        job("x", 0, 8, 200),
+        job("b", 10, 8, 100, nodes=2),
+        job("c", 20, 8, 100, nodes=2),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["c"].starts == [743.0] and r["c"].finished == 843.0
+    assert r["b"].starts == [866.0] and r["b"].finished == 966.0
+    assert r["b"].preemptions == [] and r["c"].preemptions == []  # Kueue evicted nobody

@@ -3,9 +3,10 @@ its pods running the scaled duration), how it reads a Workload, and how it score
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from bench.plan_fidelity import SCENARIOS, Observed, _observe, compare, render_job
+from bench.plan_fidelity import HOLD, SCENARIOS, Observed, _observe, compare, render_job
 
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.plan.generate import generate
@@ -27,7 +28,10 @@ def test_a_trace_job_becomes_the_rendered_trainjob_with_its_scaled_run() -> None
     (patch,) = [p for p in obj["spec"]["runtimePatches"] if p["manager"] == "mlkube.dev/render"]
     (replicated,) = patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
     pod = replicated["template"]["spec"]["template"]
-    assert pod["metadata"]["annotations"][RUN_ANNOTATION] == "45000ms"  # 900 s / 20
+    # a gang's pods wait for the harness to give them all one end (ranks end together)
+    assert pod["metadata"]["annotations"][RUN_ANNOTATION] == HOLD
+    single = render_job(load_platform(EXAMPLE), replace(job, nodes=1), "f1-", scale=20)
+    assert "'kwok.mlkube.dev/run': '45000ms'" in str(single)  # 900 s / 20
 
 
 def test_every_scenario_and_a_generated_trace_render() -> None:

@@ -19,6 +19,20 @@ REPLACEMENT_DELAY = 300.0
 # Kueue retries the inadmissible workloads of a cohort this long after capacity is
 # released there (v0.19.2 pkg/cache/queue/inadmissible_workloads.go, requeueBatchPeriod).
 REQUEUE_DELAY = 1.0
+# A Job whose pod the namespace ResourceQuota refused is synced again after an
+# exponential back-off per Job, from 1 s doubling to 60 s, reset once all its pods are
+# created (kubernetes pkg/controller/job/job_controller.go, DefaultJobApiBackOff and
+# MaxJobApiBackOff, the Job queue's ItemExponentialFailureRateLimiter).
+POD_BACKOFF = (1.0, 60.0)
+# A rank waits this long for the others at rendezvous, then fails (PyTorch's static TCP
+# rendezvous, torch/distributed/elastic/rendezvous/static_tcp_rendezvous.py,
+# _default_timeout_seconds); the Job controller replaces a failed pod after its pod
+# failure back-off (DefaultJobPodFailureBackOff, 10 s).
+RENDEZVOUS_TIMEOUT = 600.0
+POD_FAILURE_BACKOFF = 10.0
+# A job fails when this many of its pods have failed: the Job's default backoffLimit
+# (6) fails it at the 7th, and the rendered JobSet restarts it 3 times (MAX_RESTARTS).
+POD_FAILURES = 7 * 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,13 @@ class Model:
     prices_given: bool
     replacement_delay: float = REPLACEMENT_DELAY
     requeue_delay: float = REQUEUE_DELAY  # seconds of the clock the trace is in
+    # first and longest back-off (seconds); (0, 0): a refused job tries again at every
+    # release of quota, waiting jobs by priority then age
+    pod_backoff: tuple[float, float] = POD_BACKOFF
+    # a gang's pods running while the others wait fail after this long (0: never)
+    rendezvous_timeout: float = RENDEZVOUS_TIMEOUT
+    pod_failure_backoff: float = POD_FAILURE_BACKOFF
+    pod_failures: int = POD_FAILURES
     namespaces: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -28,7 +28,9 @@ from mlkube.plan.state import (
     DONE,
     FINISH,
     RECLAIM,
+    RENDEZVOUS,
     REQUEUE,
+    RETRY,
     RETURN,
     RUNNING,
     SUBMIT,
@@ -78,6 +80,8 @@ class Sim:
         self.requeues: set[int] = set()  # cohorts (or lone queues) with a requeue due
         self.waiting: list[JobState] = []  # admitted, pods not all running: in admission order
         self.waiting_dirty = False
+        # per namespace, admitted jobs the ResourceQuota refused a pod, waiting to sync
+        self.refused: dict[str, dict[JobState, None]] = {}
         self.running = 0
         self.admitted = 0
         self.random_reclaims = True
@@ -207,7 +211,16 @@ class Sim:
         self.unadmit(job)
         queues.release(self, job.cq)
 
-    def run(self, reclaims: Sequence[Reclaim] | None, watch: Watch | None = None) -> float:
+    def fail(self, job: JobState) -> None:
+        """The job failed (its TrainJob did): its Workload is finished, never done."""
+        pods.stop(self, job, finished=False)
+        self.waiting.remove(job)
+        job.state = DONE
+        self.unadmit(job)
+        queues.release(self, job.cq)
+
+    def _reclaims(self, reclaims: Sequence[Reclaim] | None) -> None:
+        """Each spot node's first reclaim drawn, or the given ones."""
         if reclaims is None:
             for pool in self.pools.values():
                 for n in range(pool.model.nodes):
@@ -216,6 +229,9 @@ class Sim:
             self.random_reclaims = False
             for r in reclaims:
                 self.push(r.time, RECLAIM, (self.pools[r.pool], r.node))
+
+    def run(self, reclaims: Sequence[Reclaim] | None, watch: Watch | None = None) -> float:
+        self._reclaims(reclaims)
         events = self.events
         last = 0.0
         count, due = 0, WATCH_EVERY if watch is not None else -1
@@ -247,6 +263,12 @@ class Sim:
             elif kind == REQUEUE:
                 assert isinstance(payload, QueueState)
                 queues.requeue(self, payload)
+            elif kind == RETRY:
+                assert isinstance(payload, JobState)
+                pods.retry(self, payload, epoch)
+            elif kind == RENDEZVOUS:
+                assert isinstance(payload, JobState)
+                pods.rendezvous_timeout(self, payload, epoch)
             else:
                 self.future -= 1
                 where = cast("tuple[PoolState, int]", payload)

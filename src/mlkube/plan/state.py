@@ -8,7 +8,7 @@ from mlkube.plan.model import ClusterQueueModel, PoolModel, pod_memory
 from mlkube.plan.types import JobResult, TraceJob
 
 # Event kinds, in the order events of the same instant are handled.
-SUBMIT, FINISH, RECLAIM, RETURN, REQUEUE = 0, 1, 2, 3, 4
+SUBMIT, FINISH, RECLAIM, RETURN, REQUEUE, RETRY, RENDEZVOUS = 0, 1, 2, 3, 4, 5, 6
 # A job's state.
 QUEUED, ADMITTED, RUNNING, DONE = 0, 1, 2, 3
 
@@ -118,8 +118,11 @@ class JobState:
         "admit_time",
         "borrows",
         "cq",
+        "created",
         "done",
         "epoch",
+        "failed_pods",
+        "failures",
         "flavor",
         "group",
         "index",
@@ -131,8 +134,11 @@ class JobState:
         "priority",
         "req",
         "result",
+        "retries",
+        "retry_at",
         "run_start",
         "state",
+        "sync_at",
         "trace",
     )
 
@@ -168,7 +174,13 @@ class JobState:
         self.run_start = 0.0
         self.done = 0.0  # seconds of work checkpointed (kept across preemptions)
         self.epoch = 0
-        self.pods: list[tuple[PoolState, int]] = []
+        self.pods: list[tuple[PoolState, int]] = []  # its pods placed on nodes
+        self.created = 0  # its pods created (the namespace quota let them in)
+        self.failures = 0  # Job syncs refused by the quota since the last that was not
+        self.failed_pods = 0  # its pods that failed at rendezvous
+        self.retries = 0  # RETRY events scheduled: only the latest one counts
+        self.sync_at = 0.0  # when its Job is next synced, after a refused pod
+        self.retry_at: float | None = None  # that sync, when it is an event
         self.result = JobResult(
             name=trace.name,
             team=trace.team or trace.namespace,
