@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make demo DEMO_CLUSTER=x`: the demo beside another local cluster named demo
+DEMO_CLUSTER ?= demo
 
 .PHONY: setup crds binaries demo test check unit bench docs golden clean image system-packages
 
@@ -30,14 +32,23 @@ demo: setup binaries
 	-$(BIN)/mlkube lint demo/guide-manifests.yaml
 	@echo
 	@echo "== 4. The guide's walkthrough on a local cluster: real control plane, Kueue, =="
-	@echo "==    the Training Operator and KWOK GPU nodes shaped like the Platform       =="
-	@set -e; trap '$(BIN)/mlkube cluster down --name demo' EXIT; \
-	eval "$$($(BIN)/mlkube cluster up --name demo --platform examples/platform.yaml)"; \
+	@echo "==    the Training Operator, KServe, the GPU metrics pipeline and KWOK GPU  =="
+	@echo "==    nodes shaped like the Platform                                        =="
+	@set -e; trap '$(BIN)/mlkube cluster down --name $(DEMO_CLUSTER)' EXIT; \
+	eval "$$($(BIN)/mlkube cluster up --name $(DEMO_CLUSTER) --platform examples/platform.yaml --serving --gpu-metrics)"; \
 	$(BIN)/mlkube apply examples/platform.yaml examples/resnet-training.yaml demo/resnet-volumes.yaml; \
 	$(BIN)/mlkube wait resnet-training -n ml-training --for=Succeeded --timeout=5m; \
 	$(BIN)/mlkube status resnet-training -n ml-training; \
 	echo; echo "== 5. A spot node is reclaimed mid-run: the checkpoint controller at work =="; \
-	$(BIN)/python demo/spot.py
+	$(BIN)/python demo/spot.py; \
+	echo; echo "== 6. The production LLM endpoint, Ready through the real KServe controller =="; \
+	$(BIN)/mlkube apply examples/llm-endpoint.yaml; \
+	$(BIN)/mlkube wait llama-chat -n ml-serving --for=Ready --timeout=5m; \
+	$(BIN)/python demo/gpu_load.py settle; \
+	$(BIN)/mlkube status llama-chat -n ml-serving; \
+	echo; echo "== 7. GPU utilisation rises to 95 %: the HPA mlkube rendered adds replicas =="; \
+	$(BIN)/python demo/gpu_load.py 95; \
+	$(BIN)/mlkube status llama-chat -n ml-serving
 
 # The local cluster's binaries, built from the Go module proxy and cached outside the
 # repository by version (tools/build.sh); a no-op once built.

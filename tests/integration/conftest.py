@@ -19,7 +19,7 @@ import pytest
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster, processes
-from mlkube.localcluster.binaries import CLUSTER, SERVING, cache_root, locate
+from mlkube.localcluster.binaries import CLUSTER, GPU_METRICS, SERVING, cache_root, locate
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
@@ -46,14 +46,19 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
+def _say(message: str) -> None:
+    print(f"[cluster] {message}")
+
+
 def _cluster(name: str, *, serving: bool = False) -> Iterator[Path]:
-    if locate(CLUSTER + SERVING if serving else CLUSTER) is None and os.environ.get("CI") != "true":
+    needed = CLUSTER + SERVING + GPU_METRICS if serving else CLUSTER
+    if locate(needed) is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
     _remove_ended_runs()
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        cluster.up(name, platform, lambda m: print(f"[cluster] {m}"), serving=serving)
+        cluster.up(name, platform, _say, serving=serving, gpu_metrics=serving)
         try:
             yield cluster.kubeconfig_path(name)
         finally:
@@ -69,8 +74,10 @@ def local_cluster() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def serving_cluster() -> Iterator[Path]:
-    """A second cluster, shaped the same, that also runs KServe's controller
-    (`cluster up --serving`): only the tests that serve pay for it."""
+    """A second cluster, shaped the same, that also runs KServe's controller and the
+    GPU metrics pipeline (`cluster up --serving --gpu-metrics`): only the tests that
+    serve pay for it, and the serving and GPU autoscaling tests share it (one cluster
+    fewer in CI)."""
     yield from _cluster(f"{NAME}-serving", serving=True)
 
 

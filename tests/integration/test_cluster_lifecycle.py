@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from mlkube.localcluster import cluster, processes
 
 from ..conftest import Run
@@ -41,3 +43,23 @@ def test_second_cluster_runs_beside_the_first_and_down_leaves_nothing(
     assert cluster.running(NAME) is not None  # the first one is untouched
     missing = mlkube("cluster", "status", "--name", other)
     assert missing.code == 2 and "no local cluster named" in missing.err
+
+
+@pytest.mark.parametrize(
+    ("flag", "missing"),
+    [("--serving", "without KServe"), ("--gpu-metrics", "without the GPU metrics pipeline")],
+)
+def test_up_with_a_flag_the_running_cluster_lacks_is_refused(
+    local_cluster: Path, mlkube: Run, flag: str, missing: str
+) -> None:
+    """The shared cluster runs neither KServe nor the GPU metrics pipeline: `up` with
+    either flag must not answer "already running" as if it had them, but say how."""
+    before = cluster.running(NAME)
+    assert before is not None
+    result = mlkube("cluster", "up", "--name", NAME, flag)
+    assert result.code == 2
+    assert result.err == (
+        f"mlkube: cluster {NAME!r} is running {missing}; `mlkube cluster down --name {NAME}` "
+        f"it, then `up {flag}`\n"
+    )
+    assert cluster.running(NAME) == before  # untouched

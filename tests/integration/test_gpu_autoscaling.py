@@ -1,21 +1,21 @@
 """GPU autoscaling end to end on real components: the dcgm-exporter stand-in (the one
 simulated part: utilisation comes from each pod's ``kwok.mlkube.dev/gpu-utilization``),
-a real Prometheus, a real prometheus-adapter behind the API server's aggregator, and
-the HPA controller of the real kube-controller-manager, scaling on the HPA that mlkube
-renders for examples/llm-endpoint.yaml (3 to 9 replicas, target 70 %).
+a real Prometheus, a real prometheus-adapter behind the API server's aggregator, the
+real KServe controller (Standard mode) and the HPA controller of the real
+kube-controller-manager: examples/llm-endpoint.yaml, rendered by mlkube and applied,
+becomes Ready through KServe, and the HPA mlkube renders (3 to 9 replicas, target 70 %)
+scales the predictor Deployment KServe made.
 
-Until KServe's controller runs on the local cluster (issue 16 §1, another branch), the
-predictor Deployment is made here (bench/serving_scaleup.py: ``predictor_deployment``),
-shaped as KServe's Standard-mode predictor Deployment (name ``<isvc>-predictor``, labels
-``serving.kserve.io/inferenceservice``, ``app: isvc.<isvc>-predictor``, ``component:
-predictor``) from the predictor spec of the rendered InferenceService; the HPA's
-scaleTargetRef is as mlkube renders it.
+Utilisation is patched onto the running predictor pods, not set through
+``spec.predictor.annotations``: KServe copies those into the Deployment's pod template,
+so changing them rolls every pod (a new ReplicaSet) instead of raising the load on the
+pods the HPA is watching; a real GPU's load likewise rises on the pods that run.
 
 The endpoint sets ``autoscaling.scaleDownStabilizationSeconds: 20``: with the HPA's
 default window of 300 s, the scale-down alone would take over five minutes.
 
-Runs on a cluster of its own (``cluster up --gpu-metrics``), so that the shared one
-stays as fast as the default.
+Runs on the serving cluster (``cluster up --serving --gpu-metrics``), shared with the
+other serving tests.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import math
 import os
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,6 @@ from bench.serving_scaleup import (
     HPA,
     ISVC,
     NAMESPACE,
-    deploy,
     endpoint_bundle,
     hpa_value,
     one,
@@ -44,34 +44,27 @@ from bench.serving_scaleup import (
     set_utilization,
 )
 
+from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster, metrics_pipeline, processes
-from mlkube.localcluster.binaries import GPU_METRICS, locate
 from mlkube.localcluster.components import Layout
 from mlkube.localcluster.pki import Pki
 from mlkube.manifests.objects import condition
-from mlkube.spec import load_platform
+from mlkube.wellknown import ZONE_LABEL
 
-from ..conftest import EXAMPLES
 from .conftest import NAME
 from .waiting import until
 
-CLUSTER = f"{NAME}-gpu"
+CLUSTER = f"{NAME}-serving"  # the serving_cluster fixture's
+ISVC_API = "serving.kserve.io/v1beta1"
 TARGET = 70  # examples/llm-endpoint.yaml: autoscaling.gpuUtilization
 MIN = 3  # its minReplicas
 
 
 @pytest.fixture(scope="module")
-def gpu_cluster() -> Iterator[Path]:
-    if os.environ.get("CI") != "true" and (locate() is None or locate(GPU_METRICS) is None):
-        pytest.skip("cluster or GPU metrics binaries not built: run tools/build.sh")
-    platform = load_platform(str(EXAMPLES / "platform.yaml"))
-    try:
-        cluster.up(CLUSTER, platform, lambda m: print(f"[gpu cluster] {m}"), gpu_metrics=True)
-        yield cluster.kubeconfig_path(CLUSTER)
-    finally:
-        cluster.down(CLUSTER, lambda _m: None)
+def gpu_cluster(serving_cluster: Path) -> Path:
+    return serving_cluster
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +78,48 @@ def kube(gpu_cluster: Path) -> Iterator[Kube]:
         yield client
 
 
+def _isvc_ready(kube: Kube) -> dict[str, Any] | None:
+    isvc = kube.get(ISVC_API, "InferenceService", ISVC, NAMESPACE)
+    return isvc if isvc and condition(isvc, "Ready").get("status") == "True" else None
+
+
+def _no_pods(kube: Kube) -> bool:
+    return not kube.list("v1", "Pod", NAMESPACE, f"serving.kserve.io/inferenceservice={ISVC}")
+
+
 @pytest.fixture(scope="module")
-def endpoint(kube: Kube, bundle: list[dict[str, Any]]) -> dict[str, Any]:
-    """The rendered HPA and adapter rules applied, the predictor at minReplicas, Ready."""
+def endpoint(kube: Kube, bundle: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The rendered endpoint applied: KServe makes the predictor Deployment, KWOK runs
+    its pods, the InferenceService Ready at minReplicas. Removed after the module, its
+    pods awaited gone (the other serving tests need the GPUs and the name)."""
     hpa = one(bundle, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == f"{ISVC}-predictor"
-    deploy(kube, bundle)
-    return hpa
+    apply_objects(kube, bundle)
+    try:
+        until(f"InferenceService {ISVC} Ready", partial(_isvc_ready, kube), timeout=180)
+        until(f"{MIN} predictor pods Ready", lambda: len(ready_pods(kube)) == MIN or None,
+              timeout=120)  # fmt: skip
+        yield hpa
+    finally:
+        for obj in reversed(bundle):
+            meta = obj["metadata"]
+            kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        until(f"pods of {ISVC} gone", partial(_no_pods, kube), timeout=120)
+
+
+def test_kserve_runs_the_endpoint_over_three_zones(kube: Kube, endpoint: dict[str, Any]) -> None:
+    """KServe's own Deployment (owned by the InferenceService) is what the HPA aims at;
+    its pods spread one a zone (maxSkew 1 over the Platform's three zones)."""
+    deployment = kube.get("apps/v1", "Deployment", f"{ISVC}-predictor", NAMESPACE)
+    assert deployment is not None
+    (owner,) = deployment["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"]) == ("InferenceService", ISVC)
+    zones = set()
+    for pod in ready_pods(kube):
+        node = kube.get("v1", "Node", pod["spec"]["nodeName"])
+        assert node is not None
+        zones.add(node["metadata"]["labels"][ZONE_LABEL])
+    assert len(zones) == MIN
 
 
 def test_the_adapter_runs_exactly_the_rule_mlkube_renders(

@@ -210,6 +210,11 @@ def up(
                 f"cluster {name!r} is running without KServe; `mlkube cluster down --name "
                 f"{name}` it, then `up --serving`"
             )
+        if gpu_metrics and "prometheus-adapter" not in existing.processes:
+            raise UsageError(
+                f"cluster {name!r} is running without the GPU metrics pipeline; `mlkube "
+                f"cluster down --name {name}` it, then `up --gpu-metrics`"
+            )
         progress(f"cluster {name!r} is already running")
         return existing
     down(name, lambda _msg: None)  # whatever a failed earlier start left behind
