@@ -76,7 +76,16 @@ class State:
     ports: dict[str, int]
     processes: dict[str, tuple[int, str]] = field(default_factory=dict)  # name → (pid, binary)
     platform: str | None = None
-    serving: bool = False  # KServe's controller runs (`up --serving`)
+
+    @property
+    def serving(self) -> bool:
+        """KServe's controller runs (`up --serving`)."""
+        return "kserve" in self.processes
+
+    @property
+    def gpu_metrics(self) -> bool:
+        """The GPU metrics pipeline runs (`up --gpu-metrics`)."""
+        return "prometheus-adapter" in self.processes
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self), indent=2))
@@ -86,6 +95,7 @@ class State:
         try:
             data = json.loads(path.read_text())
             data["processes"] = {k: (int(p), str(b)) for k, (p, b) in data["processes"].items()}
+            data.pop("serving", None)  # saved by earlier versions; now read from processes
             state = cls(**data)
             if not isinstance(state.ports, dict):
                 raise TypeError("ports is not a mapping")
@@ -210,7 +220,7 @@ def up(
                 f"cluster {name!r} is running without KServe; `mlkube cluster down --name "
                 f"{name}` it, then `up --serving`"
             )
-        if gpu_metrics and "prometheus-adapter" not in existing.processes:
+        if gpu_metrics and not existing.gpu_metrics:
             raise UsageError(
                 f"cluster {name!r} is running without the GPU metrics pipeline; `mlkube "
                 f"cluster down --name {name}` it, then `up --gpu-metrics`"
@@ -221,7 +231,6 @@ def up(
     binaries = ensure(CLUSTER + SERVING if serving else CLUSTER)
     pipeline = ensure(GPU_METRICS) if gpu_metrics else None
     layout, state = _prepare(name)
-    state.serving = serving
     try:
         start = _Starter(state, layout, progress)
         _start_control_plane(binaries, layout, start)
