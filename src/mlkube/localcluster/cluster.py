@@ -325,13 +325,14 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             *c.trainer_webhooks(layout),
         ],
     )
-    c.write_serving_cert(layout, c.TRAINING_CERT_DIR)
-    kubeconfig = {"KUBECONFIG": str(layout.kubeconfig)}
+    c.write_serving_cert(layout, c.webhook_cert_dir(layout))
+    c.mark_certs_mounted(layout)
+    kubeconfig = c.controller_env(layout)
     start(
         "training-operator",
         c.training_argv(b, layout),
         _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
-        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE},
+        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE, **kubeconfig},
     )
     for name, settings, argv in (
         ("jobset", c.jobset_config(layout), c.jobset_argv),
@@ -367,13 +368,12 @@ def _start_serving(
     """KServe's controller manager in Standard mode, after its CRDs, ConfigMap and
     webhooks; then the release's ClusterServingRuntimes, which its webhook validates."""
     apply_objects(kube, [*serving.crds(), *serving.install_objects(layout)])
-    controllers.write_serving_cert(layout, controllers.TRAINING_CERT_DIR)
     start(
         "kserve",
         serving.argv(b, layout),
         _health_ok(f"http://127.0.0.1:{layout.ports['kserve-health']}/readyz"),
         timeout=120,
-        env={"KUBECONFIG": str(layout.kubeconfig), **serving.env()},
+        env={**controllers.controller_env(layout), **serving.env()},
     )
     installed = apply_objects(kube, serving.runtimes())
     progress(f"KServe: {len(installed)} ClusterServingRuntimes installed")
