@@ -384,6 +384,7 @@ def _start_gpu_metrics(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     APIServices, waited for until the aggregator reports them Available."""
     p, mp = layout.ports, metrics_pipeline
     mp.write_configs(layout)
+    apply_objects(kube, [mp.adapter_rules_configmap()])  # the adapter's, as a pod mounts it
     start(
         "gpu-metrics",
         mp.exporter_argv(layout),
