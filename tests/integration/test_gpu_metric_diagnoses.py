@@ -54,6 +54,12 @@ NOT_FOUND = (
     f"{METRIC}: unable to fetch metrics from custom metrics API: "
     f"the server could not find the metric {METRIC} for pods"
 )
+# The metric is served (the GPU app's series), none for these pods: an empty list,
+# which the HPA controller's REST metrics client reports so.
+EMPTY = (
+    "the HPA was unable to compute the replica count: unable to get metric "
+    f"{METRIC}: no metrics returned from custom metrics API"
+)
 # The mistake of a rule written for Prometheus' old Kubernetes SD labels.
 WRONG_QUERY = f'{METRIC}{{namespace!="",kubernetes_pod_name!=""}}'
 
@@ -112,15 +118,15 @@ def _active(kube: Kube, name: str) -> dict[str, Any]:
     return condition(hpa, "ScalingActive") if hpa else {}
 
 
-def _failing(kube: Kube, name: str) -> dict[str, Any]:
-    """The HPA's ScalingActive once it says the adapter has no such metric for pods
-    (other messages pass by while the adapter restarts: its APIService unavailable)."""
+def _failing(kube: Kube, name: str, message: str) -> dict[str, Any]:
+    """The HPA's ScalingActive once it says ``message`` (others pass by while the
+    adapter restarts: its APIService unavailable)."""
 
     def said() -> dict[str, Any] | None:
         active = _active(kube, name)
-        return active if active.get("message") == NOT_FOUND else None
+        return active if active.get("message") == message else None
 
-    return until(f"HPA {name} to say it cannot find the metric", said, timeout=120)
+    return until(f"HPA {name} to say {message!r}", said, timeout=120)
 
 
 def _reading(kube: Kube) -> bool:
@@ -157,8 +163,13 @@ def _pf109(mlkube: Run, kubeconfig: Path) -> tuple[str, str | None]:
     return outcomes["PF109 gpu-metric-served"], (found[0]["message"] if found else None)
 
 
-def _dk402(mlkube: Run, kubeconfig: Path, name: str) -> dict[str, Any] | None:
-    result = mlkube("doctor", "-n", NAMESPACE, "-o", "json", kubeconfig=kubeconfig)
+def _dk402(
+    mlkube: Run, kubeconfig: Path, name: str, save: Path | None = None
+) -> dict[str, Any] | None:
+    """Doctor's DK402 about the HPA ``name``; the evidence saved to ``save`` if given
+    (the snapshots tests/doctor/hpa-metric-unavailable/ were recorded so)."""
+    saving = ("--save", str(save)) if save else ()
+    result = mlkube("doctor", "-n", NAMESPACE, "-o", "json", *saving, kubeconfig=kubeconfig)
     assert result.code in (0, 1), result.err
     findings = json.loads(result.out)["findings"]
     about = f"HPA {NAMESPACE}/{name} cannot scale: "
@@ -209,9 +220,10 @@ def test_a_wrong_adapter_rule_applied_fails_pf109_and_dk402_naming_the_rule(
         until("PF109 to name the wrong rule",
               lambda: _pf109(mlkube, serving_cluster) == ("warn", expected), timeout=120,
               every=1)  # fmt: skip
-        active = _failing(kube, "gpu-app")
+        active = _failing(kube, "gpu-app", NOT_FOUND)
         assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
-        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app"),
+        saved = tmp_path / "rule-mismatch.json"
+        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app", saved),
                         timeout=60, every=2)  # fmt: skip
         assert finding["message"].startswith(
             f"HPA {NAMESPACE}/gpu-app cannot scale: the adapter serves no {METRIC} for pods "
@@ -243,7 +255,7 @@ def _kubernetes_mode(kube: Kube, nodes: list[str], on: bool) -> None:
 
 
 def test_exporter_series_without_the_pod_label_fail_pf109_and_dk402_naming_the_labels(
-    mlkube: Run, serving_cluster: Path, kube: Kube, gpu_app: list[str]
+    mlkube: Run, serving_cluster: Path, kube: Kube, gpu_app: list[str], tmp_path: Path
 ) -> None:
     nodes = _gpu_nodes(kube)
     assert nodes
@@ -258,9 +270,10 @@ def test_exporter_series_without_the_pod_label_fail_pf109_and_dk402_naming_the_l
         until("PF109 to name the labels",
               lambda: _pf109(mlkube, serving_cluster) == ("warn", expected), timeout=120,
               every=1)  # fmt: skip
-        active = _failing(kube, "gpu-app")
+        active = _failing(kube, "gpu-app", NOT_FOUND)
         assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
-        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app"),
+        saved = tmp_path / "exporter-without-pod-label.json"
+        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app", saved),
                         timeout=60, every=2)  # fmt: skip
         assert "(dcgm-exporter without DCGM_EXPORTER_KUBERNETES=true)" in finding["message"]
     finally:
@@ -270,21 +283,23 @@ def test_exporter_series_without_the_pod_label_fail_pf109_and_dk402_naming_the_l
 
 
 def test_dk402_says_the_pods_use_no_gpu(
-    mlkube: Run, serving_cluster: Path, kube: Kube, gpu_app: list[str]
+    mlkube: Run, serving_cluster: Path, kube: Kube, gpu_app: list[str], tmp_path: Path
 ) -> None:
-    """The GPU HPA on pods without a GPU: no series of them exists."""
+    """The GPU HPA on pods without a GPU, beside the GPU app: the adapter serves the
+    metric (the GPU pods' series) but has none for these pods, an empty list."""
     kube.apply(_deployment("cpu-app", 2, {"requests": {"cpu": "1"}}))
     until("2 CPU pods Ready", lambda: len(_ready_pods(kube, "cpu-app")) == 2, timeout=120)
     kube.apply(_autoscaler("cpu-app", 2))
-    active = _failing(kube, "cpu-app")
+    active = _failing(kube, "cpu-app", EMPTY)
     assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
     pods = sorted(p["metadata"]["name"] for p in _ready_pods(kube, "cpu-app"))
-    finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "cpu-app"), timeout=60,
-                    every=2)  # fmt: skip
+    saved = tmp_path / "pods-without-gpu.json"
+    finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "cpu-app", saved),
+                    timeout=60, every=2)  # fmt: skip
     assert finding["message"] == (
         f"HPA {NAMESPACE}/cpu-app cannot scale: no series of {METRIC} for these pods: the pods "
         f"of Deployment {NAMESPACE}/cpu-app (2 pod(s) ({', '.join(pods)})) use no GPU, and "
-        f"dcgm-exporter reports only the GPUs pods use (FailedGetPodsMetric: {NOT_FOUND})"
+        f"dcgm-exporter reports only the GPUs pods use (FailedGetPodsMetric: {EMPTY})"
     )
     # the GPU app beside it still scales: the other HPA's cause is its own
     assert _dk402(mlkube, serving_cluster, "gpu-app") is None

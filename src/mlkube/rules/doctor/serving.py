@@ -440,17 +440,19 @@ def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
             f"the adapter behind it (Service {service.get('namespace')}/{service.get('name')}) "
             "does not answer: check that its pods run and its Service selects them",
         )
-    if f"could not find the metric {metric} for pods" in message:
-        scaled = _scaled_pods(evidence, hpa)
-        if scaled and not any(gpus_of(p) for p in scaled):
-            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-            return (
-                f"no series of {metric} for these pods: the pods of {ref.get('kind')} "
-                f"{hpa['metadata'].get('namespace')}/{ref.get('name')} ({named(scaled)}) use "
-                "no GPU, and dcgm-exporter reports only the GPUs pods use",
-                f"give the pods their GPU (resources.limits {GPU}), or scale them on a metric "
-                "they have (cpu)",
-            )
+    not_found = f"could not find the metric {metric} for pods" in message
+    empty = "no metrics returned from custom metrics API" in message
+    scaled = _scaled_pods(evidence, hpa) if not_found or empty else []
+    if scaled and not any(gpus_of(p) for p in scaled):
+        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        return (
+            f"no series of {metric} for these pods: the pods of {ref.get('kind')} "
+            f"{hpa['metadata'].get('namespace')}/{ref.get('name')} ({named(scaled)}) use "
+            "no GPU, and dcgm-exporter reports only the GPUs pods use",
+            f"give the pods their GPU (resources.limits {GPU}), or scale them on a metric "
+            "they have (cpu)",
+        )
+    if not_found:  # prometheus-adapter: no series of any pod has the metric's name
         who = "although these pods use GPUs" if scaled else "labelled with namespace and pod"
         return (
             f"the adapter serves no {metric} for pods {who}: its rule does not match the "
@@ -462,7 +464,7 @@ def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
             "resources.overrides namespace→namespace, pod→pod; run dcgm-exporter with "
             "DCGM_EXPORTER_KUBERNETES=true so that its series carry the GPU pod's labels",
         )
-    if "no metrics returned from custom metrics API" in message:
+    if empty:  # the metric is served, for other pods only
         return (
             f"the adapter knows {metric} but has no series for these pods: the exporter's "
             "series name other pods",
