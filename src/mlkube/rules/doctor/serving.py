@@ -481,8 +481,9 @@ def hpa_metric_unavailable(evidence: Evidence) -> Iterator[Violation]:
     ## Why is this bad?
     The endpoint never scales: the HPA keeps its replicas whatever the load. The cause
     is named when the evidence shows it: no metrics adapter registered, its APIService
-    not Available, its rule not matching the exporter's labels, or no series for these
-    pods.
+    not Available, its rule not matching the exporter's labels (or the exporter's series
+    carrying no pod label), no series for these pods because they use no GPU, or series
+    naming other pods (scraped without honorLabels).
 
     ## Example
     ```yaml
