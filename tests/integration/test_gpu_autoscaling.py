@@ -214,7 +214,7 @@ def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
 
     def ready() -> bool:
         pods = kube.list("v1", "Pod", NAMESPACE, f"app={name}")
-        return sum(condition(p, "Ready").get("status") == "True" for p in pods) == 3
+        return sum(bool(condition(p, "Ready").get("status") == "True") for p in pods) == 3
 
     until("3 CPU-only pods Ready", ready, timeout=120)
     kube.apply(hpa_for(name, endpoint))

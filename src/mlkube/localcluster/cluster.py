@@ -327,12 +327,12 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     )
     c.write_serving_cert(layout, c.webhook_cert_dir(layout))
     c.mark_certs_mounted(layout)
-    kubeconfig = c.controller_env(layout)
+    env = c.controller_env(layout)  # kubeconfig, and the cluster's own TMPDIR
     start(
         "training-operator",
         c.training_argv(b, layout),
         _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
-        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE, **kubeconfig},
+        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE, **env},
     )
     for name, settings, argv in (
         ("jobset", c.jobset_config(layout), c.jobset_argv),
@@ -344,7 +344,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             name,
             argv(b, layout, path),
             _health_ok(f"http://127.0.0.1:{p[f'{name}-health']}/readyz"),
-            env=kubeconfig,
+            env=env,
         )
     apply_objects(kube, c.trainer_runtimes())
     config = layout.root / "kueue-config.yaml"

@@ -78,12 +78,6 @@ def adapter_rules_configmap(metrics: list[str] | None = None) -> dict[str, Any]:
     return adapter_rules(metrics or [Autoscaling().metric])
 
 
-def adapter_config(metrics: list[str] | None = None) -> str:
-    """The adapter's ``config.yaml`` of `adapter_rules_configmap`."""
-    text: str = adapter_rules_configmap(metrics)["data"]["config.yaml"]
-    return text
-
-
 def adapter_config_file(layout: Layout) -> Path:
     """Where the adapter's ``--config`` is: the ConfigMap's key, as mounted."""
     return layout.root / "prometheus-adapter.yaml"
