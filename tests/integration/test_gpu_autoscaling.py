@@ -196,10 +196,11 @@ def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
     """Pods that use no GPU have no DCGM series, while the endpoint's GPU pods have: the
     adapter serves the metric and finds no value for these pods, an empty list.
 
-    The pods are Ready before the HPA exists: at a sync that finds no pods at all the
+    The pods are Ready before the HPA exists: for a target with no pods at all the
     adapter answers NotFound instead ("no resource names requested while producing a
-    query", prometheus-adapter pkg/custom-provider/series_registry.go QueryForMetric),
-    which is how this test once saw "could not find the metric"."""
+    query", prometheus-adapter pkg/custom-provider/series_registry.go QueryForMetric).
+    That is what this test once saw, "could not find the metric": its pods asked no
+    memory, which ml-serving's quota requires, so none was ever created."""
     bundle = endpoint_bundle()
     deployment = predictor_deployment(one(bundle, "InferenceService"))
     name = "cpu-only-predictor"
@@ -209,7 +210,9 @@ def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
     deployment["spec"]["template"]["metadata"]["labels"] = labels
     deployment["spec"]["replicas"] = 3  # minReplicas: the HPA goes straight to its metric
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    container["resources"] = {"requests": {"cpu": "1"}}
+    # memory too: the namespace's quota (requests.memory) refuses a pod without it,
+    # and with no pod at all the adapter answers NotFound (see above)
+    container["resources"] = {"requests": {"cpu": "1", "memory": "1Gi"}}
     kube.apply(deployment)
 
     def ready() -> bool:

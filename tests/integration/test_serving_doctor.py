@@ -217,35 +217,45 @@ def test_wait_returns_when_kserve_sets_ready_and_status_shows_the_predictor(
 def test_wait_for_ready_waits_for_the_hpas_minimum_not_kserves_first_pod(
     kube: Kube, serving_cluster: Path, mlkube: Run, applied: list[dict[str, Any]]
 ) -> None:
-    """The GPU endpoint mlkube renders (external autoscaler): KServe makes its Deployment
-    at one replica and reports Ready with that pod (seen live, docs/testbed.md); the HPA
-    raises it to minReplicas 3 a sync period later. `mlkube wait --for=Ready` returns
-    once the three are ready, saying meanwhile why it still waits."""
+    """The GPU endpoint mlkube renders (external autoscaler, minReplicas 3): KServe
+    creates its Deployment without replicas (the API server's default, 1), and with
+    that one pod Ready the Deployment is Available and KServe reports the endpoint
+    Ready. Applied before its HPA, it stays so: `status` says NotReady and why, and
+    `wait --for=Ready` waits; once the HPA raises it to 3, `wait` returns with the three
+    ready."""
     name = "llama-wait"
-    objects = []
+    objects = {}
     for obj in _rendered(kube, "llm-endpoint.yaml"):
         if obj["kind"] in ("InferenceService", "HorizontalPodAutoscaler"):
             obj["metadata"]["name"] = name
             if obj["kind"] == "HorizontalPodAutoscaler":
                 obj["spec"]["scaleTargetRef"]["name"] = f"{name}-predictor"
-            objects.append(obj)
-    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
-    minimum = hpa["spec"]["minReplicas"]
-    assert minimum == 3  # examples/llm-endpoint.yaml
-    _apply(kube, applied, objects)
+            objects[obj["kind"]] = obj
+    isvc, hpa = objects["InferenceService"], objects["HorizontalPodAutoscaler"]
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "external"
+    assert isvc["spec"]["predictor"]["minReplicas"] == hpa["spec"]["minReplicas"] == 3
+    _apply(kube, applied, [isvc])
+    until("KServe to report the endpoint Ready", lambda: _ready(_isvc(kube, name)), timeout=180)
+    assert len([p for p in _pods(kube, name) if _ready(p)]) == 1
+    waiting = (
+        "KServe reports Ready, but 1 of the 3 predictor pods it should run "
+        "(its minReplicas 3) are ready"
+    )
+    result = mlkube("status", name, "-n", SERVING_NS, "-o", "json", kubeconfig=serving_cluster)
+    status = json.loads(result.out)
+    assert (status["phase"], status["message"]) == ("NotReady", waiting)
+    assert status["endpoint"]["replicas"] == {"desired": 1, "ready": 1}
+    # nothing will raise it: wait waits, saying why, until its timeout
+    short = mlkube("wait", name, "-n", SERVING_NS, "--for=Ready", "--timeout=3s",
+                   kubeconfig=serving_cluster)  # fmt: skip
+    assert short.code == 1 and "timed out after 3s waiting for Ready" in short.err
+    assert short.out.strip().endswith(f"— {waiting}"), short.out
+    _apply(kube, applied, [hpa])
     waited = mlkube(
         "wait", name, "-n", SERVING_NS, "--for=Ready", "--timeout=240s",
         kubeconfig=serving_cluster,
     )  # fmt: skip
     assert waited.code == 0, waited.out + waited.err
-    ready = [p for p in _pods(kube, name) if _ready(p)]
-    assert len(ready) >= minimum, waited.out
+    assert len([p for p in _pods(kube, name) if _ready(p)]) >= 3, waited.out
     last = waited.out.strip().splitlines()[-1]
     assert last.startswith(f"InferenceService {SERVING_NS}/{name}: Ready ("), last
-    # what it said while KServe's Ready came before the HPA's minimum, if it did
-    short = [line for line in waited.out.splitlines() if "KServe reports Ready, but" in line]
-    print("\n".join(short) or "(KServe's Ready came with the three)")
-    for line in short:
-        assert f"predictor pods it should run (its minReplicas {minimum})" in line or (
-            f"(HPA {name} minReplicas {minimum})" in line
-        ), line
