@@ -86,6 +86,30 @@ def test_the_autoscaler_says_why_it_cannot_read_its_metric() -> None:
     assert "honorLabels: true" in no_series.remediation
 
 
+def test_recorded_live_each_cause_of_an_unread_metric_is_named() -> None:
+    """Snapshots of the serving cluster's real pipeline: a wrong adapter rule and an
+    exporter without pod labels both leave the metric unknown to the adapter (its
+    NotFound), for pods that do use GPUs; pods without a GPU beside served ones get an
+    empty list, and are told apart by their own resources."""
+    for case in ("rule-mismatch", "exporter-without-pod-label"):
+        (finding,) = _findings(f"hpa-metric-unavailable/{case}", "DK402")
+        assert finding.message.startswith(
+            "HPA gm-diag/gpu-app cannot scale: the adapter serves no DCGM_FI_DEV_GPU_UTIL "
+            "for pods although these pods use GPUs: its rule does not match the exporter's "
+            "labels"
+        ), case
+        assert "DCGM_EXPORTER_KUBERNETES=true" in finding.remediation
+    (finding,) = _findings("hpa-metric-unavailable/pods-without-gpu", "DK402")
+    assert finding.where.obj.name == "cpu-app"  # gpu-app reads its metric: no finding
+    assert finding.message.startswith(
+        "HPA gm-diag/cpu-app cannot scale: no series of DCGM_FI_DEV_GPU_UTIL for these pods: "
+        "the pods of Deployment gm-diag/cpu-app (2 pod(s) (cpu-app-"
+    )
+    assert "use no GPU" in finding.message
+    assert finding.message.endswith("no metrics returned from custom metrics API)")
+    assert finding.remediation.startswith("give the pods their GPU")
+
+
 def test_without_the_apiservice_list_the_autoscaler_keeps_the_controller_message() -> None:
     """A snapshot that did not list APIServices does not claim there is none."""
     evidence = Evidence.load(str(FIXTURES / "hpa-metric-unavailable" / "fires.json"))

@@ -193,8 +193,14 @@ def scaling_inactive(kube: Kube, name: str) -> dict[str, Any] | None:
 
 
 def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
-    """Pods that use no GPU have no DCGM series: the HPA says which metric it could
-    not get, and the adapter's answer (no such metric for these pods)."""
+    """Pods that use no GPU have no DCGM series, while the endpoint's GPU pods have: the
+    adapter serves the metric and finds no value for these pods, an empty list.
+
+    The pods are Ready before the HPA exists: for a target with no pods at all the
+    adapter answers NotFound instead ("no resource names requested while producing a
+    query", prometheus-adapter pkg/custom-provider/series_registry.go QueryForMetric).
+    That is what this test once saw, "could not find the metric": its pods asked no
+    memory, which ml-serving's quota requires, so none was ever created."""
     bundle = endpoint_bundle()
     deployment = predictor_deployment(one(bundle, "InferenceService"))
     name = "cpu-only-predictor"
@@ -204,16 +210,23 @@ def test_no_series_for_the_pods(kube: Kube, endpoint: dict[str, Any]) -> None:
     deployment["spec"]["template"]["metadata"]["labels"] = labels
     deployment["spec"]["replicas"] = 3  # minReplicas: the HPA goes straight to its metric
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    container["resources"] = {"requests": {"cpu": "1"}}
+    # memory too: the namespace's quota (requests.memory) refuses a pod without it,
+    # and with no pod at all the adapter answers NotFound (see above)
+    container["resources"] = {"requests": {"cpu": "1", "memory": "1Gi"}}
     kube.apply(deployment)
+
+    def ready() -> bool:
+        pods = kube.list("v1", "Pod", NAMESPACE, f"app={name}")
+        return sum(bool(condition(p, "Ready").get("status") == "True") for p in pods) == 3
+
+    until("3 CPU-only pods Ready", ready, timeout=120)
     kube.apply(hpa_for(name, endpoint))
     active = until("the HPA to fail reading", lambda: scaling_inactive(kube, name), timeout=120)
     assert active["reason"] == "FailedGetPodsMetric"
-    # the HPA controller's wrapping, then custom-metrics-apiserver's NewMetricNotFoundError
+    # the HPA controller's REST metrics client on the adapter's empty list
     assert active["message"] == (
         "the HPA was unable to compute the replica count: unable to get metric "
-        "DCGM_FI_DEV_GPU_UTIL: unable to fetch metrics from custom metrics API: "
-        "the server could not find the metric DCGM_FI_DEV_GPU_UTIL for pods"
+        "DCGM_FI_DEV_GPU_UTIL: no metrics returned from custom metrics API"
     )
     kube.delete(*HPA, name, NAMESPACE)
     kube.delete("apps/v1", "Deployment", name, NAMESPACE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlkube.cluster.endpoints import describe, summary
+from mlkube.cluster.endpoints import describe, shortfall, summary
 
 ISVC = {
     "metadata": {"name": "llm", "namespace": "ml",
@@ -69,3 +69,38 @@ def test_no_deployment_and_no_autoscaler_yet() -> None:
     out = summary(ISVC, None, [], {}, [_hpa("bert-predictor", None)])
     assert out == {"mode": "Standard", "deployment": None, "zones": {}}
     assert describe(out) == ""
+
+
+def _sized(min_replicas: int | None, desired: int, ready: int, hpa_min: int | None) -> str | None:
+    isvc = {**ISVC, "spec": {"predictor": {} if min_replicas is None else
+                             {"minReplicas": min_replicas}}}  # fmt: skip
+    deployment = {"spec": {"replicas": desired}, "status": {"readyReplicas": ready}}
+    hpas = []
+    if hpa_min is not None:
+        hpa = _hpa("llm-predictor", None)
+        hpa["spec"]["minReplicas"] = hpa_min
+        hpas.append(hpa)
+    return shortfall(isvc, summary(isvc, deployment, [], {}, hpas))
+
+
+def test_ready_waits_for_the_endpoints_own_floor_not_for_the_first_pod() -> None:
+    """KServe's Ready comes with one pod; an endpoint asks for its minReplicas, the
+    HPA's minimum when one scales it, or the Deployment's replicas without one."""
+    # KServe made the Deployment at 1 for an external autoscaler; the HPA wants 3
+    assert _sized(3, 1, 1, 3) == (
+        "KServe reports Ready, but 1 of the 3 predictor pods it should run "
+        "(its minReplicas 3) are ready"
+    )
+    assert _sized(1, 3, 2, 3) == (
+        "KServe reports Ready, but 2 of the 3 predictor pods it should run "
+        "(HPA llm minReplicas 3) are ready"
+    )
+    assert _sized(None, 2, 1, None) == (
+        "KServe reports Ready, but 1 of the 2 predictor pods it should run "
+        "(Deployment llm-predictor replicas 2) are ready"
+    )
+    assert _sized(3, 3, 3, 3) is None
+    assert _sized(3, 5, 3, 3) is None  # the HPA's scale-up follows load: not waited for
+    assert _sized(0, 0, 0, None) is None  # scaled to zero on purpose
+    knative = summary(ISVC, None, [], {}, [])
+    assert shortfall({**ISVC, "spec": {"predictor": {"minReplicas": 2}}}, knative) is None

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlkube.localcluster.gpumetrics import UTILIZATION_ANNOTATION, exposition, gpus
+from mlkube.localcluster.gpumetrics import (
+    KUBERNETES_ANNOTATION,
+    UTILIZATION_ANNOTATION,
+    exposition,
+    gpus,
+)
 
 
 def node(name: str, *, fake: bool = True) -> dict[str, Any]:
@@ -90,6 +95,22 @@ def test_the_page_has_dcgm_exporters_help_type_and_label_order() -> None:
         f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.950000",
     ]
     assert gpu.uuid.startswith("GPU-") and len(gpu.uuid) == 40  # GPU- and a UUID
+
+
+def test_a_node_without_kubernetes_mode_serves_series_without_the_pod() -> None:
+    """dcgm-exporter without DCGM_EXPORTER_KUBERNETES=true: the device labels only."""
+    plain = node("t4-1")
+    plain["metadata"]["annotations"][KUBERNETES_ANNOTATION] = "false"
+    found = gpus([pod("p", "t4-0", 1, util="95"), pod("q", "t4-1", 1, util="40")],
+                 {**NODES, "t4-1": plain})  # fmt: skip
+    page = exposition(found).splitlines()
+    (off,) = [g for g in found if g.node == "t4-1"]
+    assert (
+        f'DCGM_FI_DEV_GPU_UTIL{{gpu="0",UUID="{off.uuid}",pci_bus_id="00000000:10:00.0",'
+        'device="nvidia0",modelName="Tesla-T4",Hostname="t4-1"} 40'
+    ) in page
+    assert sum('pod="p"' in line for line in page) == 2  # the other node's, both counters
+    assert not any('pod="q"' in line for line in page)
 
 
 def test_an_empty_cluster_serves_the_counters_without_samples() -> None:

@@ -123,6 +123,36 @@ def summary(
     return out
 
 
+def shortfall(isvc: dict[str, Any], endpoint: dict[str, Any]) -> str | None:
+    """Why an endpoint KServe reports Ready is not yet at the size it asks for, or None.
+
+    KServe's Ready follows the predictor Deployment's Available condition, which one
+    ready pod satisfies; with an external autoscaler (what mlkube renders for GPU
+    endpoints) KServe even creates the Deployment at one replica and leaves the HPA to
+    raise it. A user waiting for Ready expects the endpoint's own floor: the
+    predictor's minReplicas (KServe's default 1), the HPA's minReplicas when one scales
+    it, else the Deployment's replicas (nothing but a person changes them). Replicas
+    an HPA adds above its minimum follow the load: they are not waited for. A
+    Knative-mode endpoint has no such Deployment here: KServe's word stands."""
+    replicas = endpoint.get("replicas")
+    if replicas is None:
+        return None
+    predictor = (isvc.get("spec") or {}).get("predictor") or {}
+    floors = [(int(predictor.get("minReplicas", 1) or 0), "its minReplicas")]
+    hpa = endpoint.get("autoscaler")
+    if hpa is not None:
+        floors.append((int(hpa["min"]), f"HPA {hpa['name']} minReplicas"))
+    else:
+        floors.append((int(replicas["desired"]), f"Deployment {endpoint['deployment']} replicas"))
+    needed, why = max(floors, key=lambda f: f[0])
+    if replicas["ready"] >= needed:
+        return None
+    return (
+        f"KServe reports Ready, but {replicas['ready']} of the {needed} predictor pods "
+        f"it should run ({why} {needed}) are ready"
+    )
+
+
 def knative_served(kube: Kube) -> bool:
     try:
         kube.resource(*KNATIVE_SERVICE)

@@ -269,6 +269,9 @@ def _endpoint_status(kube: Kube, isvc: dict[str, Any]) -> Status:
         )
     elif not ready and not message and not conditions:
         message = "KServe has not reported a status (is its controller running?)"
+    short = endpoints.shortfall(isvc, serving) if ready else None
+    if short is not None:  # not yet the size it asks for: `wait --for=Ready` waits on
+        ready, message = False, short
     return Status(
         "InferenceService",
         meta["namespace"],

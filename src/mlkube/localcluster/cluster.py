@@ -325,13 +325,14 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             *c.trainer_webhooks(layout),
         ],
     )
-    c.write_serving_cert(layout, c.TRAINING_CERT_DIR)
-    kubeconfig = {"KUBECONFIG": str(layout.kubeconfig)}
+    c.write_serving_cert(layout, c.webhook_cert_dir(layout))
+    c.mark_certs_mounted(layout)
+    env = c.controller_env(layout)  # kubeconfig, and the cluster's own TMPDIR
     start(
         "training-operator",
         c.training_argv(b, layout),
         _health_ok(f"http://127.0.0.1:{p['training-operator-health']}/readyz"),
-        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE},
+        env={"MY_POD_NAMESPACE": c.TRAINING_NAMESPACE, **env},
     )
     for name, settings, argv in (
         ("jobset", c.jobset_config(layout), c.jobset_argv),
@@ -343,7 +344,7 @@ def _start_controllers(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
             name,
             argv(b, layout, path),
             _health_ok(f"http://127.0.0.1:{p[f'{name}-health']}/readyz"),
-            env=kubeconfig,
+            env=env,
         )
     apply_objects(kube, c.trainer_runtimes())
     config = layout.root / "kueue-config.yaml"
@@ -367,13 +368,12 @@ def _start_serving(
     """KServe's controller manager in Standard mode, after its CRDs, ConfigMap and
     webhooks; then the release's ClusterServingRuntimes, which its webhook validates."""
     apply_objects(kube, [*serving.crds(), *serving.install_objects(layout)])
-    controllers.write_serving_cert(layout, controllers.TRAINING_CERT_DIR)
     start(
         "kserve",
         serving.argv(b, layout),
         _health_ok(f"http://127.0.0.1:{layout.ports['kserve-health']}/readyz"),
         timeout=120,
-        env={"KUBECONFIG": str(layout.kubeconfig), **serving.env()},
+        env={**controllers.controller_env(layout), **serving.env()},
     )
     installed = apply_objects(kube, serving.runtimes())
     progress(f"KServe: {len(installed)} ClusterServingRuntimes installed")
@@ -384,6 +384,7 @@ def _start_gpu_metrics(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     APIServices, waited for until the aggregator reports them Available."""
     p, mp = layout.ports, metrics_pipeline
     mp.write_configs(layout)
+    apply_objects(kube, [mp.adapter_rules_configmap()])  # the adapter's, as a pod mounts it
     start(
         "gpu-metrics",
         mp.exporter_argv(layout),

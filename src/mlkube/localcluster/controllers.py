@@ -65,9 +65,31 @@ def _url(layout: Layout, port: str, path: str) -> dict[str, Any]:
     return {"url": f"https://127.0.0.1:{layout.ports[port]}{path}", "caBundle": _b64(layout.pki.ca)}
 
 
-# Where the Training Operator's, JobSet's and Trainer's webhook servers read their
-# certificate: fixed in their code. The three share mlkube's webhook certificate.
-TRAINING_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
+# The directory the controllers' certificate rotators (cert-controller, in the Training
+# Operator, JobSet and Trainer) wait for, fixed in their code: they only check that
+# ``tls.crt`` exists there (``ensureCertsMounted``), never read it.
+ROTATOR_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
+# controller-runtime's default certificate directory, under the process's os.TempDir().
+_DEFAULT_CERT_DIR = ("k8s-webhook-server", "serving-certs")
+
+
+def tmp_dir(layout: Layout) -> Path:
+    """The ``TMPDIR`` of the cluster's controllers: Go's os.TempDir() reads it, so each
+    cluster's webhook servers read their certificate from a directory of their own."""
+    return layout.root / "tmp"
+
+
+def webhook_cert_dir(layout: Layout) -> Path:
+    """Where the webhook servers of the Training Operator, JobSet, Trainer and KServe read
+    their certificate: controller-runtime's default, ``$TMPDIR/k8s-webhook-server/
+    serving-certs``, with `tmp_dir` as ``TMPDIR``. Per cluster, so that clusters side
+    by side (another PKI, another mlkube) never serve each other's certificate."""
+    return tmp_dir(layout).joinpath(*_DEFAULT_CERT_DIR)
+
+
+def controller_env(layout: Layout) -> dict[str, str]:
+    """The environment of an out-of-cluster controller: its kubeconfig and `tmp_dir`."""
+    return {"KUBECONFIG": str(layout.kubeconfig), "TMPDIR": str(tmp_dir(layout))}
 
 
 def kueue_cert_dir(layout: Layout) -> Path:
@@ -77,8 +99,7 @@ def kueue_cert_dir(layout: Layout) -> Path:
 def write_serving_cert(layout: Layout, cert_dir: Path) -> None:
     """Put the webhook certificate where a controller's webhook server reads it (in a
     cluster, the Secret would be mounted there; the rotator only checks the file).
-    Written atomically: the Training Operator's directory is one fixed path that
-    clusters side by side share, and a server reading it never sees half a file."""
+    Written atomically: a server watching the directory never sees half a file."""
     cert_dir.mkdir(parents=True, exist_ok=True)
     for source, target in (
         ("webhook.crt", "tls.crt"),
@@ -86,6 +107,16 @@ def write_serving_cert(layout: Layout, cert_dir: Path) -> None:
         ("ca.crt", "ca.crt"),
     ):
         write_atomic(cert_dir / target, layout.pki.path(source).read_bytes())
+
+
+def mark_certs_mounted(layout: Layout) -> None:
+    """Let the rotators' wait for `ROTATOR_CERT_DIR` end: a ``tls.crt`` there, written
+    only when none is. Its content is read by no server (they read `webhook_cert_dir`),
+    so a cluster never changes what another one serves."""
+    if (ROTATOR_CERT_DIR / "tls.crt").is_file():
+        return
+    ROTATOR_CERT_DIR.mkdir(parents=True, exist_ok=True)
+    write_atomic(ROTATOR_CERT_DIR / "tls.crt", layout.pki.path("webhook.crt").read_bytes())
 
 
 def cert_secret(layout: Layout, name: str, namespace: str) -> dict[str, Any]:

@@ -3,7 +3,11 @@
 There are no GPUs on the local cluster, so nothing can measure their utilisation; this
 server publishes what dcgm-exporter would, in its exposition format and label set, for
 every GPU that a running pod on a KWOK node was given, and takes the value from the
-pod's ``kwok.mlkube.dev/gpu-utilization`` annotation (percent, default 0). Everything
+pod's ``kwok.mlkube.dev/gpu-utilization`` annotation (percent, default 0). On a node
+annotated ``kwok.mlkube.dev/dcgm-exporter-kubernetes: "false"`` the series carry no
+``pod``, ``namespace`` or ``container`` label, as dcgm-exporter's do when it runs
+without ``DCGM_EXPORTER_KUBERNETES=true`` (a misconfigured exporter, for preflight and
+doctor to find on real Prometheus and adapter). Everything
 after it is real: Prometheus scrapes it, prometheus-adapter serves it as a custom metric,
 the HPA controller scales on it.
 
@@ -39,6 +43,8 @@ from mlkube.quantity import parse_quantity
 from mlkube.wellknown import GPU, GPU_PRODUCT_LABEL
 
 UTILIZATION_ANNOTATION = "kwok.mlkube.dev/gpu-utilization"
+# On a node: "false" is dcgm-exporter there without DCGM_EXPORTER_KUBERNETES=true.
+KUBERNETES_ANNOTATION = "kwok.mlkube.dev/dcgm-exporter-kubernetes"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # (field, Prometheus type, help) as etc/dcp-metrics-included.csv has them. GR_ENGINE_ACTIVE
 # is the same activity as GPU_UTIL, sampled by the profiler, as a ratio.
@@ -61,6 +67,7 @@ class Gpu:
     pod: str
     container: str
     utilization: float  # percent
+    kubernetes: bool = True  # the pod attributes (DCGM_EXPORTER_KUBERNETES=true)
 
     @property
     def uuid(self) -> str:
@@ -106,6 +113,8 @@ def gpus(pods: Iterable[dict[str, Any]], nodes: dict[str, dict[str, Any]]) -> li
     out: list[Gpu] = []
     for node, on_node in sorted(by_node.items()):
         labels = nodes[node]["metadata"].get("labels") or {}
+        annotations = nodes[node]["metadata"].get("annotations") or {}
+        kubernetes = str(annotations.get(KUBERNETES_ANNOTATION, "true")).lower() != "false"
         model = str(labels.get(GPU_PRODUCT_LABEL, "")).removesuffix("-SHARED")
         index = 0
         on_node.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), _key(p)))
@@ -115,7 +124,7 @@ def gpus(pods: Iterable[dict[str, Any]], nodes: dict[str, dict[str, Any]]) -> li
             for container in pod["spec"].get("containers") or []:
                 for _ in range(_gpus_of(container)):
                     out.append(Gpu(node, index, model, meta["namespace"], meta["name"],
-                                   container["name"], value))  # fmt: skip
+                                   container["name"], value, kubernetes))  # fmt: skip
                     index += 1
     return out
 
@@ -142,10 +151,9 @@ def exposition(devices: list[Gpu]) -> str:
                 "device": f"nvidia{g.index}",
                 "modelName": g.model,
                 "Hostname": g.node,
-                "container": g.container,
-                "namespace": g.namespace,
-                "pod": g.pod,
             }
+            if g.kubernetes:
+                labels.update(container=g.container, namespace=g.namespace, pod=g.pod)
             text_labels = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             lines.append(f"{name}{{{text_labels}}} {value_of(g)}")
     return "\n".join(lines) + "\n"

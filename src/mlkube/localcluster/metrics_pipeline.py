@@ -16,13 +16,14 @@ default, ``--horizontal-pod-autoscaler-sync-period``).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mlkube.localcluster.binaries import Binaries
 from mlkube.localcluster.components import Layout
-from mlkube.render.serving import ADAPTER_NAMESPACE, adapter_rules
+from mlkube.render.serving import ADAPTER_CONFIGMAP, ADAPTER_NAMESPACE, adapter_rules
 from mlkube.spec.models import Autoscaling
 
 SCRAPE_INTERVAL = "5s"  # dcgm-exporter's ServiceMonitor in the GPU Operator: 15s
@@ -69,18 +70,24 @@ def prometheus_argv(b: Binaries, layout: Layout) -> list[str]:
     ]
 
 
-def adapter_config(metrics: list[str] | None = None) -> str:
-    """The adapter's ``config.yaml``: the rules of the ConfigMap that mlkube renders into
-    a bundle with GPU autoscaling (`render.serving.adapter_rules`), for the endpoint
-    spec's default metric unless told."""
-    rendered = adapter_rules(metrics or [Autoscaling().metric])
-    text: str = rendered["data"]["config.yaml"]
-    return text
+def adapter_rules_configmap(metrics: list[str] | None = None) -> dict[str, Any]:
+    """The ConfigMap the adapter reads its rules from: the one mlkube renders into a
+    bundle with GPU autoscaling (`render.serving.adapter_rules`), for the endpoint
+    spec's default metric unless told. `cluster up` applies it; applying a bundle
+    (or anything else) that changes it restarts the adapter with it (`configmap_pod`)."""
+    return adapter_rules(metrics or [Autoscaling().metric])
+
+
+def adapter_config_file(layout: Layout) -> Path:
+    """Where the adapter's ``--config`` is: the ConfigMap's key, as mounted."""
+    return layout.root / "prometheus-adapter.yaml"
 
 
 def adapter_argv(b: Binaries, layout: Layout) -> list[str]:
+    """prometheus-adapter, run by `configmap_pod` with its rules from the ConfigMap
+    ``monitoring/mlkube-prometheus-adapter-rules``, restarted when they change."""
     kubeconfig = layout.kubeconfig
-    return [
+    adapter = [
         b["prometheus-adapter"],
         f"--secure-port={layout.ports['prometheus-adapter']}",
         "--bind-address=127.0.0.1",
@@ -89,8 +96,19 @@ def adapter_argv(b: Binaries, layout: Layout) -> list[str]:
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         f"--prometheus-url=http://127.0.0.1:{layout.ports['prometheus']}/",
-        f"--config={layout.root / 'prometheus-adapter.yaml'}",
+        f"--config={adapter_config_file(layout)}",
         f"--metrics-relist-interval={RELIST_INTERVAL}",
+    ]
+    return [
+        sys.executable,
+        "-m",
+        "mlkube.localcluster.configmap_pod",
+        f"--kubeconfig={kubeconfig}",
+        f"--configmap={ADAPTER_NAMESPACE}/{ADAPTER_CONFIGMAP}",
+        "--key=config.yaml",
+        f"--file={adapter_config_file(layout)}",
+        "--",
+        *adapter,
     ]
 
 
@@ -130,8 +148,8 @@ def registration(layout: Layout) -> list[dict[str, Any]]:
     return [service, *services]
 
 
-def write_configs(layout: Layout, metrics: list[str] | None = None) -> None:
+def write_configs(layout: Layout) -> None:
+    """Prometheus's configuration; the adapter's comes from its ConfigMap."""
     (layout.root / "prometheus.yml").write_text(
         yaml.safe_dump(prometheus_config(layout), sort_keys=False)
     )
-    (layout.root / "prometheus-adapter.yaml").write_text(adapter_config(metrics))

@@ -120,8 +120,9 @@ SERVICE_IP = "10.0.0.1"  # the first address of the service range every local cl
 def ensure(root: Path) -> Pki:
     """The machine's local-cluster PKI, made once and shared by every local cluster.
 
-    Shared because the Training Operator writes its webhook certificate to a fixed
-    path (/tmp/k8s-webhook-server/serving-certs): clusters side by side must agree.
+    Shared: made once (RSA keys take seconds), and every cluster's webhook servers
+    read their certificate from the cluster's own directory
+    (`controllers.webhook_cert_dir`), so nothing needs a PKI of each cluster's own.
     """
     pki = Pki(root)
     if pki.path("sa.pub").is_file():
@@ -137,8 +138,8 @@ def ensure(root: Path) -> Pki:
 def _with_front_proxy(pki: Pki) -> Pki:
     """Add the aggregator's client certificate to a PKI made before it was part of one.
 
-    Added in place rather than by a new PKI: the controllers' fixed certificate
-    directories make every local cluster on the machine share one CA. Key and
+    Added in place rather than by a new PKI: clusters running on the old one keep
+    working. Key and
     certificate go into one PEM file written in one rename (the API server reads each
     from it), so two `up`s at once never pair one's key with the other's certificate."""
     path = pki.path(FRONT_PROXY_PEM)

@@ -13,7 +13,8 @@ What differs from the release's install, and why:
   certificate (valid for 127.0.0.1), in place of the ``kserve-webhook-server-service``
   Service and cert-manager's certificate: no kube-proxy, no cert-manager. KServe's
   manager reads the certificate from controller-runtime's default directory
-  (``$TMPDIR/k8s-webhook-server/serving-certs``), as the Training Operator does.
+  (``$TMPDIR/k8s-webhook-server/serving-certs``), with the cluster's own ``TMPDIR``
+  (`controllers.webhook_cert_dir`), as the Training Operator does.
 - Only the ``serving.kserve.io`` controller's objects: the LLMInferenceService and
   LocalModel controllers, their CRDs and webhooks are not part of this manager.
 """

@@ -18,10 +18,11 @@ from typing import Any
 
 from mlkube.manifests.objects import condition, deployment_mode
 from mlkube.quantity import format_bytes, parse_quantity
-from mlkube.rules.doctor.common import at, container_spec, named, pods
+from mlkube.rules.doctor.common import at, container_spec, gpus_of, named, owners, pods
+from mlkube.rules.doctor.owners import chain
 from mlkube.rules.model import Rule, Severity, Violation
 from mlkube.snapshots.evidence import Evidence
-from mlkube.wellknown import ISVC_LABEL, ISVC_MODE_ANNOTATION, KNATIVE_MODES
+from mlkube.wellknown import GPU, ISVC_LABEL, ISVC_MODE_ANNOTATION, KNATIVE_MODES
 
 ISVC_API = "serving.kserve.io/v1beta1"
 KNATIVE_SERVICE = "serving.knative.dev/v1/Service"
@@ -405,6 +406,19 @@ def _metric(hpa: dict[str, Any]) -> str:
     return message.split(marker, 1)[1].split(":", 1)[0] if marker in message else "the metric"
 
 
+def _scaled_pods(evidence: Evidence, hpa: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods of the HPA's scale target: those with it among their controllers."""
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    namespace = hpa["metadata"].get("namespace")
+    index = owners(evidence)
+    return [
+        p
+        for p in pods(evidence)
+        if p["metadata"].get("namespace") == namespace
+        and any(o.kind == ref.get("kind") and o.name == ref.get("name") for o in chain(p, index))
+    ]
+
+
 def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
     """Why the HPA cannot read its metric, and the fix, when the evidence tells."""
     metric = _metric(hpa)
@@ -426,17 +440,31 @@ def _why(evidence: Evidence, hpa: dict[str, Any]) -> tuple[str, str] | None:
             f"the adapter behind it (Service {service.get('namespace')}/{service.get('name')}) "
             "does not answer: check that its pods run and its Service selects them",
         )
-    if f"could not find the metric {metric} for pods" in message:
+    not_found = f"could not find the metric {metric} for pods" in message
+    empty = "no metrics returned from custom metrics API" in message
+    scaled = _scaled_pods(evidence, hpa) if not_found or empty else []
+    if scaled and not any(gpus_of(p) for p in scaled):
+        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
         return (
-            f"the adapter serves no {metric} for pods: none of its rules matches a series "
-            "of that name labelled with namespace and pod — its rule does not match the "
-            "exporter's labels, no rule names the metric, or no series of it exists at all "
-            "(no GPU pod is scraped: seen live when the target's pods use no GPU)",
+            f"no series of {metric} for these pods: the pods of {ref.get('kind')} "
+            f"{hpa['metadata'].get('namespace')}/{ref.get('name')} ({named(scaled)}) use "
+            "no GPU, and dcgm-exporter reports only the GPUs pods use",
+            f"give the pods their GPU (resources.limits {GPU}), or scale them on a metric "
+            "they have (cpu)",
+        )
+    if not_found:  # prometheus-adapter: no series of any pod has the metric's name
+        who = "although these pods use GPUs" if scaled else "labelled with namespace and pod"
+        return (
+            f"the adapter serves no {metric} for pods {who}: its rule does not match the "
+            "exporter's labels (its seriesQuery and resources must name namespace and pod), "
+            "no rule names the metric, or the exporter's series carry no pod label "
+            "(dcgm-exporter without DCGM_EXPORTER_KUBERNETES=true); `mlkube preflight` "
+            "reads the adapter's rule and says which",
             f'serve it with seriesQuery \'{metric}{{namespace!="",pod!=""}}\' and '
             "resources.overrides namespace→namespace, pod→pod; run dcgm-exporter with "
             "DCGM_EXPORTER_KUBERNETES=true so that its series carry the GPU pod's labels",
         )
-    if "no metrics returned from custom metrics API" in message:
+    if empty:  # the metric is served, for other pods only
         return (
             f"the adapter knows {metric} but has no series for these pods: the exporter's "
             "series name other pods",
@@ -453,8 +481,9 @@ def hpa_metric_unavailable(evidence: Evidence) -> Iterator[Violation]:
     ## Why is this bad?
     The endpoint never scales: the HPA keeps its replicas whatever the load. The cause
     is named when the evidence shows it: no metrics adapter registered, its APIService
-    not Available, its rule not matching the exporter's labels, or no series for these
-    pods.
+    not Available, its rule not matching the exporter's labels (or the exporter's series
+    carrying no pod label), no series for these pods because they use no GPU, or series
+    naming other pods (scraped without honorLabels).
 
     ## Example
     ```yaml
