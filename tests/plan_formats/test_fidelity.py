@@ -3,11 +3,28 @@ its pods running the scaled duration), how it reads a Workload, and how it score
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from bench.plan_fidelity import HOLD, SCENARIOS, Observed, _observe, compare, render_job
+import pytest
+from bench.plan_fidelity import (
+    HOLD,
+    LATENCY,
+    SCENARIOS,
+    Observed,
+    _observe,
+    compare,
+    load_replays,
+    main,
+    render_job,
+    replay_record,
+    rescore,
+    transitions,
+)
 
+from mlkube.errors import InputError
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.plan.generate import generate
 from mlkube.plan.model import pod_memory
@@ -104,3 +121,91 @@ def test_the_simulator_charges_a_pod_the_memory_render_requests() -> None:
     assert pod_memory(64 * gib) == 80 * gib
     assert pod_memory(2 * gib) == 3 * gib
     assert pod_memory(0) == 0
+
+
+# --rescore: a recorded replay scored again without a cluster. The files below are made
+# by hand in the two formats the harness has written: with its ``replay`` record (trace,
+# Platform, scale, latency) and without (the afternoon of 2026-12-07 and before).
+
+
+def test_transitions_read_admissions_evictions_and_the_finish_from_the_timeline() -> None:
+    timeline = [
+        (4.0, "QuotaReserved=False:Pending:insufficient unused quota; Admitted=False:x:y"),
+        (10.0, "QuotaReserved=True:QuotaReserved:ok; Admitted=True:Admitted:ok"),
+        (30.0, "QuotaReserved=True:QuotaReserved:ok; Evicted=True:Preempted:p; Admitted=True:A:"),
+        (31.0, "QuotaReserved=False:Pending:p; Evicted=True:Preempted:p; Admitted=False:N:"),
+        (50.0, "QuotaReserved=True:Q:; Evicted=False:QuotaReserved:Previously; Admitted=True:A:"),
+        (90.0, "QuotaReserved=True:Q:; Admitted=True:A:; Finished=True:Succeeded:done"),
+    ]
+    assert transitions(timeline) == ([10.0, 50.0], [30.0], 90.0)
+    assert transitions([]) == ([], [], None)
+
+
+def _row(job: str, admitted: float | None, finished: float | None, **kw: object) -> dict[str, Any]:
+    return {"job": job, "admitted": admitted, "finished": finished, "evictions": 0, **kw}
+
+
+def test_a_replay_with_its_record_is_rescored_on_its_own_clock(tmp_path: Path) -> None:
+    # One 8-GPU job, 100 trace-s, replayed at 10x with 2 s latency: the simulation holds
+    # its quota 100 + 2 x 10 = 120 trace-s, admitted at 0. Kueue's: admitted 5, done 130.
+    solo = TraceJob("solo", 0, "ml-training", "training", 1, 8, 100, "ml-training-high", "a100")
+    record = replay_record({"scenario": "hand"}, [solo], EXAMPLE, scale=10.0, latency=2.0)
+    rows = [_row("solo", 5.0, 130.0, created=1.0, running=8.0)]
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps({"hand": {"per_job": rows, "replay": record}}))
+    (r,) = load_replays(str(path), scale=99.0, latency=9.0)  # the file's own win
+    assert (r.scale, r.latency, r.jobs) == (10.0, 2.0, [solo])
+    a = rescore(r)
+    (row,) = a.per_job
+    assert (row["simulated_admitted"], row["simulated_finished"]) == (0.0, 120.0)
+    assert a.span == 130.0  # the real finish is the last thing either side saw
+    assert abs(a.admission_error_max - 5 / 130) < 1e-9
+    assert abs(a.finish_error_max - 10 / 130) < 1e-9
+
+
+def test_a_replay_written_before_the_record_takes_what_it_lacks_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    rows = [_row(j.name, 0.0, 700.0) for j in SCENARIOS["fifo"]]
+    rows[0]["timeline"] = [
+        [0.0, "QuotaReserved=True:Q:; Admitted=True:A:"],
+        [40.0, "QuotaReserved=True:Q:; Evicted=True:Preempted:; Admitted=True:A:"],
+        [60.0, "QuotaReserved=True:Q:; Evicted=False:Q:; Admitted=True:A:"],
+        [70.0, "QuotaReserved=True:Q:; Evicted=True:Preempted:; Admitted=True:A:"],
+    ]
+    rows[0]["evictions"] = 1  # the old harness kept 0 or 1; the timeline tells 2
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"fifo": {"per_job": rows, "replay_seconds": 88.0}}))
+    with pytest.raises(InputError, match="records no scale: give --scale"):
+        load_replays(str(old))
+    (r,) = load_replays(str(old), scale=20.0)
+    assert r.jobs == SCENARIOS["fifo"] and (r.scale, r.latency) == (20.0, LATENCY)
+    assert r.observed["fifo-a"].evictions == 2
+    assert r.record["source"] == {"scenario": "fifo"} and r.record["completed_at_rescore"]
+    # a trace replayed from a file: found by its name among --trace
+    trace = tmp_path / "mine.csv"
+    trace.write_text(
+        "name,submit,namespace,queue,nodes,gpus_per_node,duration,priority\n"
+        "x,0,ml-training,training,1,8,100,ml-training-high\n"
+    )
+    (tmp_path / "mine.json").write_text(json.dumps({"mine.csv": {"per_job": [_row("x", 0, 100)]}}))
+    with pytest.raises(InputError, match="records no trace: give it with --trace"):
+        load_replays(str(tmp_path / "mine.json"), scale=5.0)
+    (m,) = load_replays(str(tmp_path / "mine.json"), traces=[str(trace)], scale=5.0)
+    assert [j.name for j in m.jobs] == ["x"]
+    # rescored and written, the file is complete: no arguments needed the next time
+    out = tmp_path / "again.json"
+    assert main(["--rescore", str(tmp_path / "mine.json"), "--trace", str(trace),
+                 "--scale", "5", "--json", str(out)]) == 0  # fmt: skip
+    (again,) = load_replays(str(out))
+    assert (again.scale, [j.name for j in again.jobs]) == (5.0, ["x"])
+
+
+def test_rescore_of_a_file_that_is_not_a_replay_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    assert main(["--rescore", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"{bad}:1: not a replay file (no replays in it)"
