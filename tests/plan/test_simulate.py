@@ -484,6 +484,40 @@ def test_a_refused_job_tries_again_after_the_job_controllers_back_off() -> None:
     assert r["b"].starts == [184.0] and r["b"].finished == 284.0
 
 
+def test_a_job_evicted_while_its_pods_wait_for_the_quota_makes_them_when_readmitted() -> None:
+    # Found on the mixed 100-job fidelity trace (job-000008): a job Kueue evicts while the
+    # ResourceQuota refuses its pods has a sync due that is for a Job now suspended; when
+    # it is admitted again, its Job is synced at once and backs off afresh from 1 s (a
+    # sync that succeeds, the suspended one, resets the Job's rate limiter). The
+    # simulator kept the stale sync as "already due" and never created its pods: it held
+    # its quota for ever, and the 16-GPU gangs behind it (job-000019, -086) never ran.
+    # Queue 12 GPUs (3 nodes x 4) for namespaces ns (quota 4) and ns2 (none). a (ns, 4,
+    # 0->10) runs; b (ns, 4, at 1) is admitted, its pod refused: its Job backs off 1, 2,
+    # 4, 8 s, so when a ends at 10 its next sync is at 16. d (ns, high, 4, at 11) is
+    # admitted and its pod takes the quota at once (11->111). c (ns2, high, 2 x 4, at
+    # 12) needs 8 of the 4 free: Kueue evicts b (the only lower-priority job); c runs
+    # 12->42. At 42 b is admitted again, refused at once (d holds the quota), and synced
+    # at 43, 45, 49, 57, 73, 105, 165 (+1, +2 ... +32, then +60); d ended at 111, so
+    # the sync at 165 creates b's pod: b runs 165->265.
+    model = platform(
+        [pool("p", 3, 4)],
+        [{"name": "q", "namespaces": ["ns", "ns2"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 4}}, {"name": "ns2"}],
+        pod_backoff=(1.0, 60.0),
+    )
+    jobs = [
+        job("a", 0, 4, 10),
+        job("b", 1, 4, 100),
+        job("d", 11, 4, 100, priority="high"),
+        job("c", 12, 4, 30, nodes=2, namespace="ns2", priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["d"].starts == [11.0] and r["d"].finished == 111.0
+    assert r["c"].admissions == [12.0] and r["c"].finished == 42.0
+    assert r["b"].admissions == [1.0, 42.0] and r["b"].preemptions == [12.0]
+    assert r["b"].starts == [165.0] and r["b"].finished == 265.0
+
+
 def test_a_gangs_pods_hold_the_namespace_quota_and_end_together() -> None:
     # The Job controller creates a gang's pods one by one, each let in by the
     # ResourceQuota on its own, and those created hold their quota; the ranks wait for

@@ -131,7 +131,9 @@ def place(sim: Sim, job: JobState) -> bool:
 
 def stop(sim: Sim, job: JobState, *, finished: bool) -> None:
     """Pods gone (the job ended, or was evicted running or not): nodes and namespace
-    quota back; work accounted."""
+    quota back; work accounted. Also for a job none of whose pods the quota let in: its
+    Job's sync still due is for a Job now suspended (the suspended sync succeeds and
+    resets its back-off), so it must not stand for the next admission's."""
     trace = job.trace
     if job.state == RUNNING:
         ran = sim.now - job.run_start
@@ -150,8 +152,6 @@ def stop(sim: Sim, job: JobState, *, finished: bool) -> None:
             pool_name = job.pods[0][0].name
             sim.lost[pool_name] = sim.lost.get(pool_name, 0.0) + lost
         sim.running -= 1
-    elif not job.created:
-        return
     for pool, n in job.pods:
         pool.free_gpu[n] += trace.gpus_per_node
         pool.free_cpu[n] += trace.cpu
