@@ -363,14 +363,19 @@ def simulated(
 ) -> PlanResult:
     """The simulator's answer for the replay: its clock runs ``scale`` times faster than
     the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
-    the Job controller's back-off after a refused pod 1–60 s × ``scale``, and each job
-    holds its quota ``latency`` wall-seconds beyond its run (its pods start after
-    admission, and Kueue sees it Finished after they end), ``latency × scale``
-    trace-seconds."""
+    the Job controller's back-offs after a refused pod (1–60 s) and after a failed one
+    (10 s–10 min) × ``scale``, and each job holds its quota ``latency`` wall-seconds
+    beyond its run (its pods start after admission, and Kueue sees it Finished after
+    they end), ``latency × scale`` trace-seconds. The rendezvous timeout is the trace's
+    (the harness deletes a gang's waiting pods after ``RENDEZVOUS_TIMEOUT / scale``)."""
     model = build_model(platform)
     base, longest = model.pod_backoff
+    first, most = model.pod_failure_backoff
     model = replace(
-        model, requeue_delay=REQUEUE_DELAY * scale, pod_backoff=(base * scale, longest * scale)
+        model,
+        requeue_delay=REQUEUE_DELAY * scale,
+        pod_backoff=(base * scale, longest * scale),
+        pod_failure_backoff=(first * scale, most * scale),
     )
     held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
     return simulate(model, held, seed=0, reclaim_rate=0.0)

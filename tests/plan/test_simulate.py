@@ -577,7 +577,7 @@ def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
     # 743, syncs at 744, 746, 750, 758, 774, 806, 866 (+1, +2 … +32, then +60): b runs
     # 866→966.
     model = replace(quota_model(6, 8, 16, (1.0, 60.0)), rendezvous_timeout=600.0)
-    assert model.pod_failure_backoff == 10.0
+    assert model.pod_failure_backoff == (10.0, 600.0)
     jobs = [
         job("a", 0, 8, 100),
         job("x", 0, 8, 200),
@@ -588,3 +588,23 @@ def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
     assert r["c"].starts == [743.0] and r["c"].finished == 843.0
     assert r["b"].starts == [866.0] and r["b"].finished == 966.0
     assert r["b"].preemptions == [] and r["c"].preemptions == []  # Kueue evicted nobody
+
+
+def test_failed_pods_are_replaced_after_a_back_off_that_doubles_per_job() -> None:
+    # Kubernetes' Job controller replaces a failed pod 10 s × 2^(n-1) after the Job's n-th
+    # failed pod, at most 10 min (backoff_utils.go); at the 7th (backoffLimit 6) the Job
+    # fails and the JobSet makes a new one at once, its count from zero. The simulator
+    # waited 10 s every time. Queue 12 GPUs (3 × 4), namespace quota 8, rendezvous
+    # timeout 100 s. x (4, 0→1500) holds half the quota; b (2 × 4, at 1) gets its pod 0,
+    # pod 1 refused. Pod 0 runs and fails 100 s later, again and again: made at 1, 111,
+    # 231, 371, 551, 811, 1231 (+10, +20, +40, +80, +160, +320 after the failures at 101,
+    # 211, 331, 471, 651, 911), fails at 1331 (the 7th: a new Job, made at once), fails at
+    # 1431 (the new Job's 1st), made at 1441. x ends at 1500; pod 1, refused at 1441, is
+    # synced at 1442, 1444, 1448, 1456, 1472, 1504: b runs 1504→1554. (With 10 s every
+    # time, pod 0 was made at 1 + 110 k, last at 1431; its sync due at 1554, it failed at
+    # 1531 and both pods were made at 1541.)
+    model = replace(quota_model(3, 4, 8, (1.0, 60.0)), rendezvous_timeout=100.0)
+    jobs = [job("x", 0, 4, 1500), job("b", 1, 4, 50, nodes=2)]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [1.0] and r["b"].preemptions == []
+    assert r["b"].starts == [1504.0] and r["b"].finished == 1554.0
