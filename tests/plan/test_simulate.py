@@ -79,9 +79,12 @@ def test_higher_priority_goes_first_in_the_queue() -> None:
     assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]
 
 
-def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
-    # c (high, at 2) preempts a (low): a lost 2 s × 8 GPUs and is requeued at 2, behind
-    # b (queued at 1). c 2→102, b 102→202, a 202→302 (no checkpoint: all 100 s again).
+def test_a_preempted_job_keeps_its_place_in_the_queue() -> None:
+    # Kueue orders a preempted Workload by its creation time, not its eviction (v0.19.2
+    # pkg/workload/workload.go GetQueueOrderTimestamp: the eviction time counts only after
+    # a PodsReady timeout or an admission check). c (high, at 2) preempts a (low, at 0):
+    # a lost 2 s × 8 GPUs and is back ahead of b (queued at 1). c 2→102, a 102→202 (no
+    # checkpoint: all 100 s again), b 202→302. (By eviction time, b went first.)
     model = one_queue()
     jobs = [
         job("a", 0, 4, 100, nodes=2),
@@ -91,9 +94,9 @@ def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
     r = by_name(simulate(model, jobs))
     assert r["c"].admissions == [2.0] and r["c"].finished == 102.0
     assert r["a"].preemptions == [2.0]
-    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]
+    assert r["a"].admissions == [0.0, 102.0] and r["a"].finished == 202.0
     assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)
-    assert r["a"].finished == 302.0
+    assert r["b"].admissions == [202.0] and r["b"].finished == 302.0
 
 
 def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:

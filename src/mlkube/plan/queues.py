@@ -1,8 +1,8 @@
 """The pending jobs of each ClusterQueue, as Kueue's queue manager keeps them (v0.19.2,
-pkg/cache/queue): heads by priority, then queue-order time (creation, or the last
-eviction as `requeuingStrategy.timestamp: Eviction`); a head that does not fit is set
-aside (BestEffortFIFO: the next one is tried) until capacity in its cohort is released
-and the requeue that follows comes (`release`).
+pkg/cache/queue): heads by priority, then queue-order time (creation, a preempted job's
+too: ``Sim.evict``); a head that does not fit is set aside (BestEffortFIFO: the next one
+is tried) until capacity in its cohort is released and the requeue that follows comes
+(`release`).
 
 Pending jobs: a heap per identical request (a bucket: the same answer for all of it),
 buckets grouped by (priority, pods, GPUs per pod, pools). A head that fails even

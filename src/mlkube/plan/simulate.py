@@ -175,7 +175,10 @@ class Sim:
 
     def evict(self, job: JobState, *, reclaimed: bool) -> None:
         """Kueue evicts (or the node is gone): quota back, work since the checkpoint
-        lost, requeued by its eviction time."""
+        lost, requeued in its old place: Kueue orders a preempted Workload by its
+        creation time (v0.19.2 pkg/workload/workload.go ``GetQueueOrderTimestamp``: the
+        eviction time only after a PodsReady timeout or an admission check, and a
+        reclaim while borrowing, which mlkube's ClusterQueues never do)."""
         was_running = job.state == RUNNING
         pods.stop(self, job, finished=False)
         if not was_running:
@@ -185,7 +188,6 @@ class Sim:
         if reclaimed:
             job.result.reclaims.append(self.now)
         job.cq.preemptions += 1
-        job.order = self.now  # requeuingStrategy.timestamp: Eviction
         queues.release(self, job.cq)
         queues.enqueue(self, job)
 
