@@ -15,8 +15,8 @@ error per job as a fraction of the trace's span (issue 10, section 2).
 simulator, without a cluster: the file holds each job's real admissions, evictions and
 finish, and (since ``replay`` records were written) the trace, scale, latency and
 Platform it was replayed with. Older files lack the record: the trace comes from the
-scenario name, ``generated-N-seedS``, or a ``--trace`` file of the same name, and the
-scale, latency and Platform from the command line.
+scenario name (as the scenario is defined now), ``generated-N-seedS``, or a ``--trace``
+file of the same name, and the scale, latency and Platform from the command line.
 
 Each trace job is rendered as a TrainingJob by mlkube's own render (as
 tests/integration/jobs.py does) and created at ``submit / scale`` seconds after the
