@@ -120,7 +120,11 @@ def assign(
         most = flavor.potential
         if not (r0 <= most[0] + EPS and r1 <= most[1] + EPS and r2 <= most[2] + EPS):
             continue
-        # may_preempt, on the room just computed
+        # Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
+        # that does not fit only when the job's request of it is within its queue's
+        # nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
+        # cohort, a job that would have to borrow waits, even for lower-priority jobs
+        # of its own queue. Found by bench/plan_fidelity.py against the real Kueue.
         if (
             (r0 > 0 and r0 > a0 + EPS and r0 > nominal[0] + EPS)
             or (r1 > 0 and r1 > a1 + EPS and r1 > nominal[1] + EPS)
@@ -131,22 +135,6 @@ def assign(
         if victims:
             best = (PREEMPT, flavor, False, victims)
     return best
-
-
-def may_preempt(
-    sim: Sim, cq: QueueState, flavor: FlavorState, req: tuple[float, float, float]
-) -> bool:
-    """Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
-    that does not fit only when the job's request of it is within its ClusterQueue's
-    nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
-    cohort, a job that would have to borrow waits, even for lower-priority jobs of
-    its own queue. Found by bench/plan_fidelity.py against the real Kueue."""
-    for r in range(3):
-        if req[r] <= 0 or req[r] <= available(sim, cq, flavor, r, True) + 1e-9:
-            continue
-        if req[r] > flavor.nominal[r] + 1e-9:
-            return False
-    return True
 
 
 def targets(
