@@ -54,7 +54,7 @@ from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
 from mlkube.manifests.yamlstream import read_paths, read_text
 from mlkube.plan.generate import generate
-from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, build_model
+from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, Model, build_model
 from mlkube.plan.simulate import simulate
 from mlkube.plan.trace import read_trace
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
@@ -358,27 +358,32 @@ def _observe(
         o.finished, o.finished_condition = (now - start) * scale, when("Finished")
 
 
-def simulated(
-    platform: Platform, jobs: Sequence[TraceJob], scale: float = 1.0, latency: float = 0.0
-) -> PlanResult:
-    """The simulator's answer for the replay: its clock runs ``scale`` times faster than
-    the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
-    the Job controller's back-offs after a refused pod (1–60 s) and after a failed one
-    (10 s–10 min) × ``scale``, and each job holds its quota ``latency`` wall-seconds
-    beyond its run (its pods start after admission, and Kueue sees it Finished after
-    they end), ``latency × scale`` trace-seconds. The rendezvous timeout is the trace's
-    (the harness deletes a gang's waiting pods after ``RENDEZVOUS_TIMEOUT / scale``)."""
+def replay_model(platform: Platform, scale: float) -> Model:
+    """``platform``'s model on the replay's clock: the stack's own delays are wall-clock,
+    so ``scale`` times longer in trace seconds: Kueue's 1 s requeue batching, the Job
+    controller's back-offs after a refused pod (1–60 s) and after a failed one (10 s–10
+    min). The rendezvous timeout is the trace's (the harness deletes a gang's waiting
+    pods after ``RENDEZVOUS_TIMEOUT / scale`` wall-seconds)."""
     model = build_model(platform)
     base, longest = model.pod_backoff
     first, most = model.pod_failure_backoff
-    model = replace(
+    return replace(
         model,
         requeue_delay=REQUEUE_DELAY * scale,
         pod_backoff=(base * scale, longest * scale),
         pod_failure_backoff=(first * scale, most * scale),
     )
+
+
+def simulated(
+    platform: Platform, jobs: Sequence[TraceJob], scale: float = 1.0, latency: float = 0.0
+) -> PlanResult:
+    """The simulator's answer for the replay, on its clock (``replay_model``): each job
+    holds its quota ``latency`` wall-seconds beyond its run (its pods start after
+    admission, and Kueue sees it Finished after they end), ``latency × scale``
+    trace-seconds."""
     held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
-    return simulate(model, held, seed=0, reclaim_rate=0.0)
+    return simulate(replay_model(platform, scale), held, seed=0, reclaim_rate=0.0)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from bench.plan_fidelity import (
     load_replays,
     main,
     render_job,
+    replay_model,
     replay_record,
     rescore,
     transitions,
@@ -108,6 +109,19 @@ def test_compare_scores_order_and_error_as_a_fraction_of_the_span() -> None:
     swapped = compare(observed, result({"a": 0, "b": 700, "c": 600}, {}))
     assert not swapped.same_order and swapped.order_simulated == ["a", "c", "b"]
     assert swapped.finish_error_max == 1.0  # finished for real, never in the simulation
+
+
+def test_the_replay_clock_stretches_the_stacks_own_delays_not_the_traces() -> None:
+    # At 50x, each wall second of Kueue or the Job controller is 50 trace-seconds:
+    # requeue batching 1 s -> 50, refused-pod back-off 1-60 s -> 50-3,000, failed-pod
+    # back-off 10 s-10 min -> 500-30,000. The rendezvous timeout (600 s) is the trace's.
+    platform = load_platform(EXAMPLE).spec
+    assert isinstance(platform, Platform)
+    model = replay_model(platform, 50.0)
+    assert model.requeue_delay == 50.0
+    assert model.pod_backoff == (50.0, 3000.0)
+    assert model.pod_failure_backoff == (500.0, 30000.0)
+    assert model.rendezvous_timeout == 600.0
 
 
 def test_the_simulator_charges_a_pod_the_memory_render_requests() -> None:
