@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import bench.plan_fidelity as pf
 import pytest
 from bench.plan_fidelity import (
     HOLD,
@@ -223,3 +224,45 @@ def test_rescore_of_a_file_that_is_not_a_replay_is_one_line_and_exit_2(
     assert main(["--rescore", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"{bad}:1: not a replay file (no replays in it)"
+
+
+def test_a_replay_run_writes_what_rescore_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # main() as a replay runs it, with the cluster part stood in for: each job "seen"
+    # admitted 10 trace-s after its submit and done 50 trace-s after its duration. The
+    # file it writes is rescored from itself alone, to the same agreement.
+    class NoKube:
+        def __enter__(self) -> NoKube:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def fake_replay(kube: object, platform: object, jobs: list[TraceJob], scale: float,
+                    timeout: float) -> dict[str, Observed]:  # fmt: skip
+        return {
+            j.name: Observed(j.name, admitted=j.submit + 10, finished=j.submit + j.duration + 50,
+                             timeline=[(j.submit + 10, "QuotaReserved=True:Q:; Admitted=True:A:")])
+            for j in jobs
+        }  # fmt: skip
+
+    monkeypatch.setattr("mlkube.localcluster.cluster.running", lambda name: object())
+    monkeypatch.setattr("mlkube.localcluster.cluster.kubeconfig_path", lambda name: tmp_path)
+    monkeypatch.setattr(pf, "load_connection", lambda path: None)
+    monkeypatch.setattr(pf, "Kube", lambda conn: NoKube())
+    monkeypatch.setattr(pf, "replay", fake_replay)
+    out = tmp_path / "run.json"
+    assert main(["--scenario", "fifo", "--generate", "6", "--scale", "30", "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert set(written) == {"fifo", "generated-6-seed3"}
+    record = written["generated-6-seed3"]["replay"]
+    assert record["source"] == {"generate": 6, "seed": 3} and record["scale"] == 30.0
+    assert record["latency"] == LATENCY and len(record["jobs"]) == 6
+    assert "kind: Platform" in record["platform_text"]
+    row = written["fifo"]["per_job"][0]
+    assert row["admissions"] == [row["admitted"]] and row["evicted_at"] == []
+    again = {r.name: rescore(r) for r in load_replays(str(out))}
+    for name, entry in written.items():
+        assert again[name].admission_error_mean == entry["admission_error_mean"]
+        assert again[name].order_simulated == entry["order_simulated"]
