@@ -408,6 +408,13 @@ class Agreement:
     quota_refused: int = 0  # pod creations the ResourceQuota refused
     replay_seconds: float = 0.0  # wall time of the replay
     simulate_seconds: float = 0.0  # wall time of the simulation of the same trace
+    # Of the pairs of jobs admitted on both sides at distinct times, the share admitted
+    # in the same order; the median admission error (upper median) and how many jobs
+    # are within 5 % of the span; jobs evicted for real, in the simulation, and both.
+    pairs_same_order: float = float("nan")
+    admission_error_median: float = float("nan")
+    within_5_percent: int = 0
+    evicted: tuple[int, int, int] = (0, 0, 0)
 
 
 def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
@@ -462,7 +469,28 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
         start_lag=_spread(start_lag),
         scheduler_preempted=sum(o.scheduler_preempted for o in observed.values()),
         quota_refused=sum(o.quota_refused for o in observed.values()),
+        pairs_same_order=_pairs_same_order(rows),
+        admission_error_median=sorted(adm)[len(adm) // 2] if adm else float("nan"),
+        within_5_percent=sum(1 for e in adm if e <= 0.05),
+        evicted=(
+            sum(1 for r in rows if r["evictions"]),
+            sum(1 for r in rows if r["simulated_preemptions"]),
+            sum(1 for r in rows if r["evictions"] and r["simulated_preemptions"]),
+        ),
     )
+
+
+def _pairs_same_order(rows: list[dict[str, Any]]) -> float:
+    both = [(r["admitted"], r["simulated_admitted"]) for r in rows
+            if r["admitted"] is not None and r["simulated_admitted"] is not None]  # fmt: skip
+    same = total = 0
+    for i, (real_a, sim_a) in enumerate(both):
+        for real_b, sim_b in both[i + 1 :]:
+            if real_a == real_b or sim_a == sim_b:
+                continue
+            total += 1
+            same += (real_a < real_b) == (sim_a < sim_b)
+    return same / total if total else float("nan")
 
 
 def _spread(values: list[float]) -> tuple[float, float, float]:
@@ -490,9 +518,13 @@ def report(name: str, a: Agreement, out: Callable[[str], None] = print, scale: f
     out(f"scenario {name}: {a.jobs} jobs, span {a.span:.0f} trace-s")
     out(f"  admission order  real {' '.join(a.order_real)}")
     out(f"                   sim  {' '.join(a.order_simulated)}")
-    out(f"  same order: {'yes' if a.same_order else 'NO'}")
-    out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
+    out(f"  same order: {'yes' if a.same_order else 'NO'}"
+        f" ({a.pairs_same_order:.1%} of job pairs in the same order)")  # fmt: skip
+    out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}"
+        f"  median {a.admission_error_median:.1%}; {a.within_5_percent} of {a.jobs} jobs"
+        " within 5 % of the span")  # fmt: skip
     out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    out(f"  evicted real {a.evicted[0]}, simulated {a.evicted[1]}, both {a.evicted[2]}")
     for what, lag in (("submit", a.submit_lag), ("pod start", a.start_lag)):
         wall = " / ".join(f"{x / scale:.1f}" for x in lag)
         out(f"  {what} lag p50 / p95 / max: {' / '.join(f'{x:.0f}' for x in lag)} trace-s"

@@ -107,8 +107,12 @@ def test_compare_scores_order_and_error_as_a_fraction_of_the_span() -> None:
     assert a.span == 1000.0
     assert abs(a.admission_error_max - 0.02) < 1e-9  # b: 20 of 1000 s
     assert abs(a.finish_error_max - 0.1) < 1e-9  # c: 100 of 1000 s
+    assert a.pairs_same_order == 1.0 and a.within_5_percent == 3
+    assert abs(a.admission_error_median - 0.0) < 1e-9  # errors 0, 0.02, 0: upper median 0
     swapped = compare(observed, result({"a": 0, "b": 700, "c": 600}, {}))
     assert not swapped.same_order and swapped.order_simulated == ["a", "c", "b"]
+    # pairs (a,b), (a,c) agree, (b,c) does not: 2 of 3
+    assert abs(swapped.pairs_same_order - 2 / 3) < 1e-9
     assert swapped.finish_error_max == 1.0  # finished for real, never in the simulation
 
 
