@@ -9,6 +9,14 @@ error per job as a fraction of the trace's span (issue 10, section 2).
     python bench/plan_fidelity.py --scenario cohort --generate 24 --seed 3 --scale 20
     python bench/plan_fidelity.py --trace T.csv --scale 200 --timeout 1800
     mlkube cluster down --name plan-fidelity
+    python bench/plan_fidelity.py --rescore OUT.json [--json RESCORED.json]
+
+``--rescore`` scores a recorded replay (a ``--json`` file) again with the current
+simulator, without a cluster: the file holds each job's real admissions, evictions and
+finish, and (since ``replay`` records were written) the trace, scale, latency and
+Platform it was replayed with. Older files lack the record: the trace comes from the
+scenario name (as the scenario is defined now), ``generated-N-seedS``, or a ``--trace``
+file of the same name, and the scale, latency and Platform from the command line.
 
 Each trace job is rendered as a TrainingJob by mlkube's own render (as
 tests/integration/jobs.py does) and created at ``submit / scale`` seconds after the
@@ -25,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,11 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
+from mlkube.errors import InputError, MlkubeError
 from mlkube.localcluster import cluster
 from mlkube.localcluster.stages import RUN_ANNOTATION
-from mlkube.manifests.yamlstream import read_text
+from mlkube.manifests.yamlstream import read_paths, read_text
 from mlkube.plan.generate import generate
-from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, build_model
+from mlkube.plan.model import RENDEZVOUS_TIMEOUT, REQUEUE_DELAY, Model, build_model
 from mlkube.plan.simulate import simulate
 from mlkube.plan.trace import read_trace
 from mlkube.plan.types import JobResult, PlanResult, TraceJob
@@ -54,6 +65,7 @@ from mlkube.wellknown import JOBSET_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = "plan-fidelity"
+EXAMPLE_PLATFORM = ROOT / "examples" / "platform.yaml"
 WORKLOAD_API = "kueue.x-k8s.io/v1beta2"
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"
 POLL = 0.25  # seconds between two looks at the Workloads
@@ -332,8 +344,9 @@ def _observe(
 
     if when("Admitted") is not None and o.admitted is None:
         o.admitted, o.admitted_condition = (now - start) * scale, when("Admitted")
-    if when("Evicted") is not None:
-        o.evictions = max(o.evictions, 1)
+    was_evicted = bool(o.timeline) and "Evicted=True" in o.timeline[-1][1]
+    if when("Evicted") is not None and not was_evicted:
+        o.evictions += 1
     state = "; ".join(
         f"{c['type']}={c.get('status')}:{c.get('reason', '')}:{c.get('message', '')[:160]}"
         for c in conditions.values()
@@ -345,22 +358,32 @@ def _observe(
         o.finished, o.finished_condition = (now - start) * scale, when("Finished")
 
 
+def replay_model(platform: Platform, scale: float) -> Model:
+    """``platform``'s model on the replay's clock: the stack's own delays are wall-clock,
+    so ``scale`` times longer in trace seconds: Kueue's 1 s requeue batching, the Job
+    controller's back-offs after a refused pod (1–60 s) and after a failed one (10 s–10
+    min). The rendezvous timeout is the trace's (the harness deletes a gang's waiting
+    pods after ``RENDEZVOUS_TIMEOUT / scale`` wall-seconds)."""
+    model = build_model(platform)
+    base, longest = model.pod_backoff
+    first, most = model.pod_failure_backoff
+    return replace(
+        model,
+        requeue_delay=REQUEUE_DELAY * scale,
+        pod_backoff=(base * scale, longest * scale),
+        pod_failure_backoff=(first * scale, most * scale),
+    )
+
+
 def simulated(
     platform: Platform, jobs: Sequence[TraceJob], scale: float = 1.0, latency: float = 0.0
 ) -> PlanResult:
-    """The simulator's answer for the replay: its clock runs ``scale`` times faster than
-    the stack's own delays, so Kueue's 1 s requeue batching is ``scale`` trace-seconds,
-    the Job controller's back-off after a refused pod 1–60 s × ``scale``, and each job
+    """The simulator's answer for the replay, on its clock (``replay_model``): each job
     holds its quota ``latency`` wall-seconds beyond its run (its pods start after
     admission, and Kueue sees it Finished after they end), ``latency × scale``
     trace-seconds."""
-    model = build_model(platform)
-    base, longest = model.pod_backoff
-    model = replace(
-        model, requeue_delay=REQUEUE_DELAY * scale, pod_backoff=(base * scale, longest * scale)
-    )
     held = [replace(j, duration=j.duration + latency * scale) for j in jobs]
-    return simulate(model, held, seed=0, reclaim_rate=0.0)
+    return simulate(replay_model(platform, scale), held, seed=0, reclaim_rate=0.0)
 
 
 @dataclass
@@ -385,6 +408,13 @@ class Agreement:
     quota_refused: int = 0  # pod creations the ResourceQuota refused
     replay_seconds: float = 0.0  # wall time of the replay
     simulate_seconds: float = 0.0  # wall time of the simulation of the same trace
+    # Of the pairs of jobs admitted on both sides at distinct times, the share admitted
+    # in the same order; the median admission error (upper median) and how many jobs
+    # are within 5 % of the span; jobs evicted for real, in the simulation, and both.
+    pairs_same_order: float = float("nan")
+    admission_error_median: float = float("nan")
+    within_5_percent: int = 0
+    evicted: tuple[int, int, int] = (0, 0, 0)
 
 
 def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
@@ -402,6 +432,7 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
     rows, adm, fin, submit_lag, start_lag = [], [], [], [], []
     for name, o in sorted(observed.items()):
         s = sim.get(name)
+        admissions, evicted_at, _ = transitions(o.timeline)
         a = _error(o.admitted, _first(s), span)
         f = _error(o.finished, s.finished if s else None, span)
         adm += [a] if a is not None else []
@@ -418,6 +449,10 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
             "evictions": o.evictions, "simulated_preemptions": len(s.preemptions) if s else None,
             "scheduler_preempted": o.scheduler_preempted, "quota_refused": o.quota_refused,
             "admission_error": a, "finish_error": f, "timeline": o.timeline,
+            "admissions": admissions, "evicted_at": evicted_at,
+            "finished_condition": o.finished_condition,
+            "simulated_admissions": s.admissions if s else [],
+            "simulated_preempted_at": s.preemptions if s else [],
         })  # fmt: skip
     return Agreement(
         jobs=len(observed),
@@ -434,7 +469,28 @@ def compare(observed: dict[str, Observed], result: PlanResult) -> Agreement:
         start_lag=_spread(start_lag),
         scheduler_preempted=sum(o.scheduler_preempted for o in observed.values()),
         quota_refused=sum(o.quota_refused for o in observed.values()),
+        pairs_same_order=_pairs_same_order(rows),
+        admission_error_median=sorted(adm)[len(adm) // 2] if adm else float("nan"),
+        within_5_percent=sum(1 for e in adm if e <= 0.05),
+        evicted=(
+            sum(1 for r in rows if r["evictions"]),
+            sum(1 for r in rows if r["simulated_preemptions"]),
+            sum(1 for r in rows if r["evictions"] and r["simulated_preemptions"]),
+        ),
     )
+
+
+def _pairs_same_order(rows: list[dict[str, Any]]) -> float:
+    both = [(r["admitted"], r["simulated_admitted"]) for r in rows
+            if r["admitted"] is not None and r["simulated_admitted"] is not None]  # fmt: skip
+    same = total = 0
+    for i, (real_a, sim_a) in enumerate(both):
+        for real_b, sim_b in both[i + 1 :]:
+            if real_a == real_b or sim_a == sim_b:
+                continue
+            total += 1
+            same += (real_a < real_b) == (sim_a < sim_b)
+    return same / total if total else float("nan")
 
 
 def _spread(values: list[float]) -> tuple[float, float, float]:
@@ -462,9 +518,13 @@ def report(name: str, a: Agreement, out: Callable[[str], None] = print, scale: f
     out(f"scenario {name}: {a.jobs} jobs, span {a.span:.0f} trace-s")
     out(f"  admission order  real {' '.join(a.order_real)}")
     out(f"                   sim  {' '.join(a.order_simulated)}")
-    out(f"  same order: {'yes' if a.same_order else 'NO'}")
-    out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}")
+    out(f"  same order: {'yes' if a.same_order else 'NO'}"
+        f" ({a.pairs_same_order:.1%} of job pairs in the same order)")  # fmt: skip
+    out(f"  admission error  max {a.admission_error_max:.1%}  mean {a.admission_error_mean:.1%}"
+        f"  median {a.admission_error_median:.1%}; {a.within_5_percent} of {a.jobs} jobs"
+        " within 5 % of the span")  # fmt: skip
     out(f"  finish error     max {a.finish_error_max:.1%}  mean {a.finish_error_mean:.1%}")
+    out(f"  evicted real {a.evicted[0]}, simulated {a.evicted[1]}, both {a.evicted[2]}")
     for what, lag in (("submit", a.submit_lag), ("pod start", a.start_lag)):
         wall = " / ".join(f"{x / scale:.1f}" for x in lag)
         out(f"  {what} lag p50 / p95 / max: {' / '.join(f'{x:.0f}' for x in lag)} trace-s"
@@ -489,11 +549,180 @@ def _t(v: float | None) -> str:
     return "    –" if v is None else f"{v:5.0f}"
 
 
+_CONDITION = re.compile(r"(?:^|; )(QuotaReserved|Admitted|Evicted|PodsReady|Finished)=(\w+)")
+
+
+def transitions(
+    timeline: Sequence[tuple[float, str] | list[Any]],
+) -> tuple[list[float], list[float], float | None]:
+    """A job's admissions and evictions (each time its Workload's ``Admitted`` or
+    ``Evicted`` condition turned True) and its finish, from the states the replay saw."""
+    admissions: list[float] = []
+    evictions: list[float] = []
+    finished: float | None = None
+    before: dict[str, str] = {}
+    for when, state in timeline:
+        now = dict(_CONDITION.findall(str(state)))
+        for kind, times in (("Admitted", admissions), ("Evicted", evictions)):
+            if now.get(kind) == "True" and before.get(kind) != "True":
+                times.append(float(when))
+        if finished is None and now.get("Finished") == "True":
+            finished = float(when)
+        before = now
+    return admissions, evictions, finished
+
+
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=False, timeout=10)  # fmt: skip
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def replay_record(
+    source: dict[str, Any], jobs: Sequence[TraceJob], platform: str, scale: float, latency: float
+) -> dict[str, Any]:
+    """What a later ``--rescore`` needs besides the observations: the trace (where it
+    came from, and its jobs), the Platform (its path and text), scale and latency."""
+    return {
+        "source": source,
+        "jobs": [asdict(j) for j in jobs],
+        "platform": str(Path(platform).resolve()),
+        "platform_text": Path(platform).read_text(),
+        "scale": scale,
+        "latency": latency,
+        "poll": POLL,
+        "rendezvous_timeout": RENDEZVOUS_TIMEOUT,
+        "commit": _commit(),
+        "recorded": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def observed_from(rows: Sequence[dict[str, Any]]) -> dict[str, Observed]:
+    """The replay's observations back from its ``per_job`` rows (any format written)."""
+    seen = {}
+    for r in rows:
+        timeline = [(float(t), str(s)) for t, s in r.get("timeline", [])]
+        evictions = len(transitions(timeline)[1]) if timeline else int(r.get("evictions") or 0)
+        seen[r["job"]] = Observed(
+            r["job"],
+            admitted=r.get("admitted"),
+            finished=r.get("finished"),
+            admitted_condition=r.get("admitted_condition"),
+            finished_condition=r.get("finished_condition"),
+            evictions=evictions,
+            timeline=timeline,
+            created=r.get("created"),
+            running=r.get("running"),
+            scheduler_preempted=int(r.get("scheduler_preempted") or 0),
+            quota_refused=int(r.get("quota_refused") or 0),
+        )
+    return seen
+
+
+@dataclass
+class Recorded:
+    """One replay of a ``--json`` file, ready to be scored again."""
+
+    name: str
+    jobs: list[TraceJob]
+    observed: dict[str, Observed]
+    platform: Platform
+    scale: float
+    latency: float
+    record: dict[str, Any]
+    replay_seconds: float = 0.0
+
+
+def load_replays(
+    path: str,
+    *,
+    traces: Sequence[str] = (),
+    platform: str | None = None,
+    scale: float | None = None,
+    latency: float | None = None,
+) -> list[Recorded]:
+    """The replays of ``path``. What the file records wins; the arguments stand in for
+    what it lacks (files written before the ``replay`` record): ``traces`` by file name,
+    ``platform`` (default examples/platform.yaml), ``scale`` (no default: a wrong one
+    would score the replay against another clock), ``latency`` (default LATENCY)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(path, 1, f"not a replay file ({e})") from e
+    if not isinstance(data, dict) or not data:
+        raise InputError(path, 1, "not a replay file (no replays in it)")
+    by_name = {Path(t).name: t for t in traces}
+    out = []
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or "per_job" not in entry:
+            raise InputError(path, 1, f"replay {name!r} has no per_job rows")
+        record = entry.get("replay") or {}
+        platform_path = record.get("platform") or platform or str(EXAMPLE_PLATFORM)
+        if record.get("platform_text"):
+            docs = read_text(record["platform_text"], platform_path)
+        else:
+            docs = list(read_paths([platform_path]))
+        specs = [f.spec for f in load_specs(docs) if isinstance(f.spec, Platform)]
+        if len(specs) != 1:
+            raise InputError(path, 1, f"replay {name!r}: expected one Platform, found {len(specs)}")
+        spec = specs[0]
+        generated = re.fullmatch(r"generated-(\d+)-seed(\d+)", name)
+        source: dict[str, Any] = record.get("source") or {}
+        if record.get("jobs") is not None:
+            jobs = [TraceJob(**j) for j in record["jobs"]]
+        elif name in SCENARIOS:  # as the scenario is defined now
+            jobs, source = SCENARIOS[name], {"scenario": name}
+        elif generated:
+            jobs = generate(int(generated[1]), int(generated[2]), spec)
+            source = {"generate": int(generated[1]), "seed": int(generated[2])}
+        elif name in by_name or Path(name).is_file():
+            trace = by_name.get(name) or name
+            jobs, source = read_trace(trace), {"trace": str(Path(trace).resolve())}
+        else:
+            raise InputError(path, 1, f"replay {name!r} records no trace: give it with --trace")
+        got_scale = record.get("scale", scale)
+        if got_scale is None:
+            raise InputError(path, 1, f"replay {name!r} records no scale: give --scale")
+        got_latency = record.get("latency", LATENCY if latency is None else latency)
+        if not record.get("jobs"):  # written before the record: completed from the arguments
+            made = replay_record(source, jobs, platform_path, float(got_scale), float(got_latency))
+            for unknown in ("poll", "rendezvous_timeout", "commit", "recorded"):
+                del made[unknown]  # of this run, not of the replay's
+            record = {**made, **record, "completed_at_rescore": True}
+        out.append(
+            Recorded(
+                name=name,
+                jobs=jobs,
+                observed=observed_from(entry["per_job"]),
+                platform=spec,
+                scale=float(got_scale),
+                latency=float(got_latency),
+                record=record,
+                replay_seconds=float(entry.get("replay_seconds") or 0.0),
+            )
+        )
+    return out
+
+
+def rescore(r: Recorded) -> Agreement:
+    """``r`` scored with the current simulator (and timed like a replay's simulation)."""
+    started = time.perf_counter()
+    sim = simulated(r.platform, r.jobs, r.scale, r.latency)
+    simulated_in = time.perf_counter() - started
+    agreement = compare(r.observed, sim)
+    agreement.replay_seconds = r.replay_seconds
+    agreement.simulate_seconds = simulated_in
+    return agreement
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
-    parser.add_argument("--scale", type=float, default=20.0, help="trace seconds per second")
-    parser.add_argument("--platform", default=str(ROOT / "examples" / "platform.yaml"))
+    parser.add_argument("--scale", type=float, help="trace seconds per second (default 20)")
+    parser.add_argument("--platform", default=str(EXAMPLE_PLATFORM))
     parser.add_argument("--timeout", type=float, default=600.0, help="per scenario, seconds")
     parser.add_argument("--generate", type=int, metavar="N", help="also a generated N-job trace")
     parser.add_argument("--seed", type=int, default=3, help="of the generated trace")
@@ -502,10 +731,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency",
         type=float,
-        default=LATENCY,
-        help="wall seconds a job holds its quota beyond its run on the local stack",
+        help=f"wall seconds a job holds its quota beyond its run on the local stack ({LATENCY})",
     )
+    parser.add_argument("--rescore", metavar="REPLAY.json", help="score a recorded replay again")
     args = parser.parse_args(argv)
+    if args.rescore:
+        return _rescore(args)
+    args.scale = 20.0 if args.scale is None else args.scale
+    args.latency = LATENCY if args.latency is None else args.latency
     # a SIGTERM (timeout, kill) still deletes the replay's TrainJobs (replay's finally)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     platform = load_platform(args.platform)
@@ -514,14 +747,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no cluster {CLUSTER!r}: mlkube cluster up --name {CLUSTER} --platform ...")
         return 2
     scenarios = {name: SCENARIOS[name] for name in args.scenario or []}
+    sources: dict[str, dict[str, Any]] = {name: {"scenario": name} for name in scenarios}
     if args.generate:
         jobs = generate(args.generate, args.seed, platform.spec)
-        scenarios[f"generated-{args.generate}-seed{args.seed}"] = jobs
+        name = f"generated-{args.generate}-seed{args.seed}"
+        scenarios[name] = jobs
+        sources[name] = {"generate": args.generate, "seed": args.seed}
     for path in args.trace:
         scenarios[Path(path).name] = read_trace(path)
+        sources[Path(path).name] = {"trace": str(Path(path).resolve())}
+    if not scenarios:
+        scenarios, sources = {"fifo": SCENARIOS["fifo"]}, {"fifo": {"scenario": "fifo"}}
     results = {}
+    records = {
+        name: replay_record(sources[name], jobs, args.platform, args.scale, args.latency)
+        for name, jobs in scenarios.items()
+    }
     with Kube(load_connection(str(cluster.kubeconfig_path(CLUSTER)))) as kube:
-        for name, jobs in (scenarios or {"fifo": SCENARIOS["fifo"]}).items():
+        for name, jobs in scenarios.items():
             started = time.perf_counter()
             sim = simulated(platform.spec, jobs, args.scale, args.latency)
             simulated_in = time.perf_counter() - started
@@ -531,8 +774,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[name].replay_seconds = time.perf_counter() - started
             results[name].simulate_seconds = simulated_in
             report(name, results[name], scale=args.scale)
+            if args.json:  # after each replay: a stopped run keeps the ones done
+                _write(args.json, results, records)
+    return 0
+
+
+def _write(path: str, results: dict[str, Agreement], records: dict[str, dict[str, Any]]) -> None:
+    out = {k: {**asdict(v), "replay": records[k]} for k, v in results.items()}
+    Path(path).write_text(json.dumps(out, indent=1))
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    try:
+        recorded = load_replays(
+            args.rescore,
+            traces=args.trace,
+            platform=args.platform,
+            scale=args.scale,
+            latency=args.latency,
+        )
+    except MlkubeError as e:
+        print(e, file=sys.stderr)
+        return 2
+    results, records = {}, {}
+    for r in recorded:
+        results[r.name] = rescore(r)
+        records[r.name] = r.record
+        print(f"rescored with scale {r.scale:g}, latency {r.latency:g} s")
+        report(r.name, results[r.name], scale=r.scale)
     if args.json:
-        Path(args.json).write_text(json.dumps({k: asdict(v) for k, v in results.items()}, indent=1))
+        _write(args.json, results, records)
     return 0
 
 

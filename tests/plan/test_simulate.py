@@ -79,9 +79,12 @@ def test_higher_priority_goes_first_in_the_queue() -> None:
     assert r["c"].admissions == [100.0] and r["b"].admissions == [200.0]
 
 
-def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
-    # c (high, at 2) preempts a (low): a lost 2 s × 8 GPUs and is requeued at 2, behind
-    # b (queued at 1). c 2→102, b 102→202, a 202→302 (no checkpoint: all 100 s again).
+def test_a_preempted_job_keeps_its_place_in_the_queue() -> None:
+    # Kueue orders a preempted Workload by its creation time, not its eviction (v0.19.2
+    # pkg/workload/workload.go GetQueueOrderTimestamp: the eviction time counts only after
+    # a PodsReady timeout or an admission check). c (high, at 2) preempts a (low, at 0):
+    # a lost 2 s × 8 GPUs and is back ahead of b (queued at 1). c 2→102, a 102→202 (no
+    # checkpoint: all 100 s again), b 202→302. (By eviction time, b went first.)
     model = one_queue()
     jobs = [
         job("a", 0, 4, 100, nodes=2),
@@ -91,9 +94,9 @@ def test_a_preempted_job_is_requeued_by_its_eviction_time() -> None:
     r = by_name(simulate(model, jobs))
     assert r["c"].admissions == [2.0] and r["c"].finished == 102.0
     assert r["a"].preemptions == [2.0]
-    assert r["b"].admissions == [102.0] and r["a"].admissions == [0.0, 202.0]
+    assert r["a"].admissions == [0.0, 102.0] and r["a"].finished == 202.0
     assert r["a"].lost_gpu_hours == pytest.approx(2 * 8 / HOUR)
-    assert r["a"].finished == 302.0
+    assert r["b"].admissions == [202.0] and r["b"].finished == 302.0
 
 
 def test_preemption_takes_the_lowest_priority_then_the_most_recent() -> None:
@@ -484,6 +487,40 @@ def test_a_refused_job_tries_again_after_the_job_controllers_back_off() -> None:
     assert r["b"].starts == [184.0] and r["b"].finished == 284.0
 
 
+def test_a_job_evicted_while_its_pods_wait_for_the_quota_makes_them_when_readmitted() -> None:
+    # Found on the mixed 100-job fidelity trace (job-000008): a job Kueue evicts while the
+    # ResourceQuota refuses its pods has a sync due that is for a Job now suspended; when
+    # it is admitted again, its Job is synced at once and backs off afresh from 1 s (a
+    # sync that succeeds, the suspended one, resets the Job's rate limiter). The
+    # simulator kept the stale sync as "already due" and never created its pods: it held
+    # its quota for ever, and the 16-GPU gangs behind it (job-000019, -086) never ran.
+    # Queue 12 GPUs (3 nodes x 4) for namespaces ns (quota 4) and ns2 (none). a (ns, 4,
+    # 0->10) runs; b (ns, 4, at 1) is admitted, its pod refused: its Job backs off 1, 2,
+    # 4, 8 s, so when a ends at 10 its next sync is at 16. d (ns, high, 4, at 11) is
+    # admitted and its pod takes the quota at once (11->111). c (ns2, high, 2 x 4, at
+    # 12) needs 8 of the 4 free: Kueue evicts b (the only lower-priority job); c runs
+    # 12->42. At 42 b is admitted again, refused at once (d holds the quota), and synced
+    # at 43, 45, 49, 57, 73, 105, 165 (+1, +2 ... +32, then +60); d ended at 111, so
+    # the sync at 165 creates b's pod: b runs 165->265.
+    model = platform(
+        [pool("p", 3, 4)],
+        [{"name": "q", "namespaces": ["ns", "ns2"], "flavors": [{"pool": "p"}]}],
+        [{"name": "ns", "quota": {"gpu": 4}}, {"name": "ns2"}],
+        pod_backoff=(1.0, 60.0),
+    )
+    jobs = [
+        job("a", 0, 4, 10),
+        job("b", 1, 4, 100),
+        job("d", 11, 4, 100, priority="high"),
+        job("c", 12, 4, 30, nodes=2, namespace="ns2", priority="high"),
+    ]
+    r = by_name(simulate(model, jobs))
+    assert r["d"].starts == [11.0] and r["d"].finished == 111.0
+    assert r["c"].admissions == [12.0] and r["c"].finished == 42.0
+    assert r["b"].admissions == [1.0, 42.0] and r["b"].preemptions == [12.0]
+    assert r["b"].starts == [165.0] and r["b"].finished == 265.0
+
+
 def test_a_gangs_pods_hold_the_namespace_quota_and_end_together() -> None:
     # The Job controller creates a gang's pods one by one, each let in by the
     # ResourceQuota on its own, and those created hold their quota; the ranks wait for
@@ -543,7 +580,7 @@ def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
     # 743, syncs at 744, 746, 750, 758, 774, 806, 866 (+1, +2 … +32, then +60): b runs
     # 866→966.
     model = replace(quota_model(6, 8, 16, (1.0, 60.0)), rendezvous_timeout=600.0)
-    assert model.pod_failure_backoff == 10.0
+    assert model.pod_failure_backoff == (10.0, 600.0)
     jobs = [
         job("a", 0, 8, 100),
         job("x", 0, 8, 200),
@@ -554,3 +591,23 @@ def test_a_gangs_rendezvous_timeout_gives_its_quota_back() -> None:
     assert r["c"].starts == [743.0] and r["c"].finished == 843.0
     assert r["b"].starts == [866.0] and r["b"].finished == 966.0
     assert r["b"].preemptions == [] and r["c"].preemptions == []  # Kueue evicted nobody
+
+
+def test_failed_pods_are_replaced_after_a_back_off_that_doubles_per_job() -> None:
+    # Kubernetes' Job controller replaces a failed pod 10 s × 2^(n-1) after the Job's n-th
+    # failed pod, at most 10 min (backoff_utils.go); at the 7th (backoffLimit 6) the Job
+    # fails and the JobSet makes a new one at once, its count from zero. The simulator
+    # waited 10 s every time. Queue 12 GPUs (3 × 4), namespace quota 8, rendezvous
+    # timeout 100 s. x (4, 0→1500) holds half the quota; b (2 × 4, at 1) gets its pod 0,
+    # pod 1 refused. Pod 0 runs and fails 100 s later, again and again: made at 1, 111,
+    # 231, 371, 551, 811, 1231 (+10, +20, +40, +80, +160, +320 after the failures at 101,
+    # 211, 331, 471, 651, 911), fails at 1331 (the 7th: a new Job, made at once), fails at
+    # 1431 (the new Job's 1st), made at 1441. x ends at 1500; pod 1, refused at 1441, is
+    # synced at 1442, 1444, 1448, 1456, 1472, 1504: b runs 1504→1554. (With 10 s every
+    # time, pod 0 was made at 1 + 110 k, last at 1431; its sync due at 1554, it failed at
+    # 1531 and both pods were made at 1541.)
+    model = replace(quota_model(3, 4, 8, (1.0, 60.0)), rendezvous_timeout=100.0)
+    jobs = [job("x", 0, 4, 1500), job("b", 1, 4, 50, nodes=2)]
+    r = by_name(simulate(model, jobs))
+    assert r["b"].admissions == [1.0] and r["b"].preemptions == []
+    assert r["b"].starts == [1504.0] and r["b"].finished == 1554.0

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlkube.plan.simulate import Sim
 
 INF = math.inf
+EPS = 1e-9  # quantities are compared with this slack
 FIT, PREEMPT, NOFIT = 0, 1, 2  # best first
 
 
@@ -73,6 +74,21 @@ def potential(sim: Sim, cq: QueueState, flavor: FlavorState, r: int) -> float:
     return total
 
 
+def room(cq: QueueState, flavor: FlavorState) -> tuple[float, float, float]:
+    """``available(…, borrow=True)`` of GPU, CPU and memory at once (the hot path)."""
+    usage = flavor.usage
+    nominal = flavor.nominal
+    cohort = cq.cohort
+    if cohort is None:
+        return (nominal[0] - usage[0], nominal[1] - usage[1], nominal[2] - usage[2])
+    total = cohort.nominal[flavor.pool]
+    used = cohort.usage[flavor.pool]
+    gpus = total[0] - used[0]
+    if flavor.limit is not None:
+        gpus = min(nominal[0] + flavor.limit - usage[0], gpus)
+    return (gpus, total[1] - used[1], total[2] - used[2])
+
+
 def assign(
     sim: Sim, job: JobState, req: tuple[float, float, float] | None = None
 ) -> tuple[int, FlavorState | None, bool, list[JobState]]:
@@ -80,40 +96,45 @@ def assign(
     (for ``req`` instead of the job's request, when given)."""
     cq = job.cq
     req = job.req if req is None else req
+    r0, r1, r2 = req
     best: tuple[int, FlavorState | None, bool, list[JobState]] = (NOFIT, None, False, [])
     for flavor in cq.flavors:
         if flavor.pool not in job.pools:
             continue
-        if fits(sim, cq, flavor, req, True):
-            borrows = any(
-                flavor.usage[r] + req[r] > flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+        a0, a1, a2 = room(cq, flavor)
+        nominal = flavor.nominal
+        if (
+            (r0 <= 0 or r0 <= a0 + EPS)
+            and (r1 <= 0 or r1 <= a1 + EPS)
+            and (r2 <= 0 or r2 <= a2 + EPS)
+        ):
+            usage = flavor.usage
+            borrows = (
+                (r0 > 0 and usage[0] + r0 > nominal[0] + EPS)
+                or (r1 > 0 and usage[1] + r1 > nominal[1] + EPS)
+                or (r2 > 0 and usage[2] + r2 > nominal[2] + EPS)
             )
             return FIT, flavor, borrows, []
         if best[0] == PREEMPT:
             continue
-        if all(req[r] <= potential(sim, cq, flavor, r) + 1e-9 for r in range(3)) and may_preempt(
-            sim, cq, flavor, req
-        ):
-            victims = targets(sim, job, flavor, req)
-            if victims:
-                best = (PREEMPT, flavor, False, victims)
-    return best
-
-
-def may_preempt(
-    sim: Sim, cq: QueueState, flavor: FlavorState, req: tuple[float, float, float]
-) -> bool:
-    """Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
-    that does not fit only when the job's request of it is within its ClusterQueue's
-    nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
-    cohort, a job that would have to borrow waits, even for lower-priority jobs of
-    its own queue. Found by bench/plan_fidelity.py against the real Kueue."""
-    for r in range(3):
-        if req[r] <= 0 or req[r] <= available(sim, cq, flavor, r, True) + 1e-9:
+        most = flavor.potential
+        if not (r0 <= most[0] + EPS and r1 <= most[1] + EPS and r2 <= most[2] + EPS):
             continue
-        if req[r] > flavor.nominal[r] + 1e-9:
-            return False
-    return True
+        # Kueue (flavorassigner.fitsResourceQuota) looks for preemptions on a resource
+        # that does not fit only when the job's request of it is within its queue's
+        # nominal quota: with no `borrowWithinCohort` (mlkube renders none) and a flat
+        # cohort, a job that would have to borrow waits, even for lower-priority jobs
+        # of its own queue. Found by bench/plan_fidelity.py against the real Kueue.
+        if (
+            (r0 > 0 and r0 > a0 + EPS and r0 > nominal[0] + EPS)
+            or (r1 > 0 and r1 > a1 + EPS and r1 > nominal[1] + EPS)
+            or (r2 > 0 and r2 > a2 + EPS and r2 > nominal[2] + EPS)
+        ):
+            continue
+        victims = targets(sim, job, flavor, req)
+        if victims:
+            best = (PREEMPT, flavor, False, victims)
+    return best
 
 
 def targets(
@@ -132,30 +153,27 @@ def targets(
     (without borrowing), which comes first when its queue is under nominal: removing
     its own queue's jobs can bring it back within."""
     cq = job.cq
-    need = [
-        r for r in range(3) if req[r] > 0 and req[r] > available(sim, cq, flavor, r, True) + 1e-9
-    ]
-    advantage = all(
-        flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
-    )
-    others: list[tuple[int, float, int, JobState]] = []
+    free = room(cq, flavor)
+    need = [r for r in range(3) if req[r] > 0 and req[r] > free[r] + EPS]
+    others: list[JobState] = []
     if cq.cohort is not None and cq.model.reclaim_within_cohort:
         for member in cq.cohort.members:
             if member is cq:
                 continue
             for f in member.flavors:
                 if f.pool == flavor.pool and _over_nominal(f, need):
-                    others += [(o.priority, -o.admit_time, o.index, o) for o in f.admitted]
-    own: list[tuple[int, float, int, JobState]] = []
+                    others.extend(f.admitted)
+    own: list[JobState] = []
     if cq.model.within_cluster_queue == "LowerPriority":
-        own = [
-            (o.priority, -o.admit_time, o.index, o)
-            for o in flavor.admitted
-            if o.priority < job.priority
-        ]
-    candidates = [c[3] for c in sorted(others)] + [c[3] for c in sorted(own)]
-    if not candidates:
+        own = [o for o in flavor.admitted if o.priority < job.priority]
+    if not others and not own:
         return []
+    if not _could_fit(cq, flavor, req, need, own=own, others=others):
+        return []  # not even without all of them: spare the search
+    advantage = all(
+        flavor.usage[r] + req[r] <= flavor.nominal[r] + 1e-9 for r in range(3) if req[r] > 0
+    )
+    candidates = sorted(others, key=_order) + sorted(own, key=_order)
     under_nominal = all(flavor.usage[r] < flavor.nominal[r] - 1e-9 for r in need)
     if not others or not under_nominal:
         attempts = [True]
@@ -181,6 +199,40 @@ def targets(
             assert other.flavor is not None
             charge(sim, other.cq, other.flavor, other.req, +1)
     return []
+
+
+def _order(job: JobState) -> tuple[int, float, int]:
+    """Candidates in Kueue's order: lower priority, then the most recently admitted."""
+    return (job.priority, -job.admit_time, job.index)
+
+
+def _could_fit(
+    cq: QueueState,
+    flavor: FlavorState,
+    req: tuple[float, float, float],
+    need: list[int],
+    *,
+    own: list[JobState],
+    others: list[JobState],
+) -> bool:
+    """Whether ``req`` would fit, borrowing, with every candidate gone: the most any
+    attempt of ``targets`` can free (each removes some of them, and without borrowing
+    less is available). False means ``targets`` finds none."""
+    for r in need:
+        mine = sum(o.req[r] for o in own)
+        used = flavor.usage[r] - mine
+        nominal = flavor.nominal[r]
+        if cq.cohort is None:
+            free = nominal - used
+        else:
+            total = cq.cohort.nominal[flavor.pool][r]
+            theirs = sum(o.req[r] for o in others)
+            free = total - (cq.cohort.usage[flavor.pool][r] - mine - theirs)
+            if r == 0 and flavor.limit is not None:
+                free = min(nominal + flavor.limit - used, free)
+        if req[r] > free + EPS:
+            return False
+    return True
 
 
 def _fill_back(

@@ -27,12 +27,16 @@ POD_BACKOFF = (1.0, 60.0)
 # A rank waits this long for the others at rendezvous, then fails (PyTorch's static TCP
 # rendezvous, torch/distributed/elastic/rendezvous/static_tcp_rendezvous.py,
 # _default_timeout_seconds); the Job controller replaces a failed pod after its pod
-# failure back-off (DefaultJobPodFailureBackOff, 10 s).
+# failure back-off: 10 s doubling with each pod of the Job failed since its last
+# success, at most 10 min (pkg/controller/job/backoff_utils.go,
+# getRemainingTimeForFailuresCount; DefaultJobPodFailureBackOff, MaxJobPodFailureBackOff).
 RENDEZVOUS_TIMEOUT = 600.0
-POD_FAILURE_BACKOFF = 10.0
-# A job fails when this many of its pods have failed: the Job's default backoffLimit
-# (6) fails it at the 7th, and the rendered JobSet restarts it 3 times (MAX_RESTARTS).
-POD_FAILURES = 7 * 4
+POD_FAILURE_BACKOFF = (10.0, 600.0)
+# A Job fails at its 7th failed pod (the default backoffLimit, 6); the rendered JobSet
+# then replaces it at once with a new Job (no back-off in JobSet), 3 times (MAX_RESTARTS):
+# the job fails after 28 failed pods.
+JOB_POD_FAILURES = 7
+POD_FAILURES = JOB_POD_FAILURES * 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,7 @@ class Model:
     pod_backoff: tuple[float, float] = POD_BACKOFF
     # a gang's pods running while the others wait fail after this long (0: never)
     rendezvous_timeout: float = RENDEZVOUS_TIMEOUT
-    pod_failure_backoff: float = POD_FAILURE_BACKOFF
+    pod_failure_backoff: tuple[float, float] = POD_FAILURE_BACKOFF  # first, longest
     pod_failures: int = POD_FAILURES
     namespaces: frozenset[str] = field(default_factory=frozenset)
 

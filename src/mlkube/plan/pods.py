@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from mlkube.plan.model import JOB_POD_FAILURES, Model
 from mlkube.plan.state import ADMITTED, FINISH, RENDEZVOUS, RETRY, RUNNING, JobState
 
 if TYPE_CHECKING:
@@ -131,7 +132,9 @@ def place(sim: Sim, job: JobState) -> bool:
 
 def stop(sim: Sim, job: JobState, *, finished: bool) -> None:
     """Pods gone (the job ended, or was evicted running or not): nodes and namespace
-    quota back; work accounted."""
+    quota back; work accounted. Also for a job none of whose pods the quota let in: its
+    Job's sync still due is for a Job now suspended (the suspended sync succeeds and
+    resets its back-off), so it must not stand for the next admission's."""
     trace = job.trace
     if job.state == RUNNING:
         ran = sim.now - job.run_start
@@ -150,8 +153,6 @@ def stop(sim: Sim, job: JobState, *, finished: bool) -> None:
             pool_name = job.pods[0][0].name
             sim.lost[pool_name] = sim.lost.get(pool_name, 0.0) + lost
         sim.running -= 1
-    elif not job.created:
-        return
     for pool, n in job.pods:
         pool.free_gpu[n] += trace.gpus_per_node
         pool.free_cpu[n] += trace.cpu
@@ -192,15 +193,26 @@ def rendezvous_timeout(sim: Sim, job: JobState, epoch: int) -> None:
     """
     if job.epoch != epoch or job.state != ADMITTED:
         return
+    before = job.failed_pods
     job.failed_pods += len(job.pods)
     if job.failed_pods >= sim.model.pod_failures:
         sim.fail(job)  # the Job's backoffLimit and the JobSet's restarts are spent
         return
     stop(sim, job, finished=False)
-    job.sync_at = sim.now + sim.model.pod_failure_backoff
+    job.sync_at = sim.now + failure_backoff(sim.model, before, job.failed_pods)
     job.retry_at = job.sync_at
     job.retries += 1
     sim.push(job.sync_at, RETRY, job, job.retries)
+
+
+def failure_backoff(model: Model, before: int, after: int) -> float:
+    """How long the Job controller waits to replace failed pods, ``after`` of the job's
+    pods having failed (``before`` until now): 10 s doubling per failed pod of its Job,
+    capped; none when the Job reached its backoffLimit and the JobSet made a new one."""
+    if after // JOB_POD_FAILURES > before // JOB_POD_FAILURES:
+        return 0.0
+    first, longest = model.pod_failure_backoff
+    return min(first * 2.0 ** (after % JOB_POD_FAILURES - 1), longest)
 
 
 def retry_waiting(sim: Sim) -> None:

@@ -1,8 +1,8 @@
 """The pending jobs of each ClusterQueue, as Kueue's queue manager keeps them (v0.19.2,
-pkg/cache/queue): heads by priority, then queue-order time (creation, or the last
-eviction as `requeuingStrategy.timestamp: Eviction`); a head that does not fit is set
-aside (BestEffortFIFO: the next one is tried) until capacity in its cohort is released
-and the requeue that follows comes (`release`).
+pkg/cache/queue): heads by priority, then queue-order time (creation, a preempted job's
+too: ``Sim.evict``); a head that does not fit is set aside (BestEffortFIFO: the next one
+is tried) until capacity in its cohort is released and the requeue that follows comes
+(`release`).
 
 Pending jobs: a heap per identical request (a bucket: the same answer for all of it),
 buckets grouped by (priority, pods, GPUs per pod, pools). A head that fails even
@@ -132,15 +132,20 @@ def pop(sim: Sim, job: JobState) -> None:
             heapq.heappush(cq.ready, (top[0], top[1], top[2], job.group))
 
 
-def set_aside(sim: Sim, job: JobState) -> None:
+def set_aside(sim: Sim, job: JobState, gpus_fit: bool | None = None) -> bool:
+    """Set aside the head ``job``, which does not fit: its group, or only its bucket when
+    its GPUs alone would fit (``gpus_fit``, when already known). Returns ``gpus_fit``."""
     cq = job.cq
     if job.req[1] or job.req[2]:
-        gpus_only = (job.req[0], 0.0, 0.0)
-        if admission.assign(sim, job, gpus_only)[0] != admission.NOFIT:
+        if gpus_fit is None:
+            gpus_only = (job.req[0], 0.0, 0.0)
+            gpus_fit = admission.assign(sim, job, gpus_only)[0] != admission.NOFIT
+        if gpus_fit:
             # Only its CPU or memory does not fit: the group's next bucket may.
             cq.inadmissible.add(job.key)
             top = group_head(sim, cq, job.group)
             if top is not None and job.group not in cq.blocked:
                 heapq.heappush(cq.ready, (top[0], top[1], top[2], job.group))
-            return
+            return True
     cq.blocked.add(job.group)
+    return False

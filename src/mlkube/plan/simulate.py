@@ -72,7 +72,17 @@ class Sim:
                 cohort.usage.setdefault(f.pool, [0.0, 0.0, 0.0])
                 for r in range(3):
                     nominal[r] += f.nominal[r]
+        for cq in self.cqs.values():
+            for f in cq.flavors:
+                f.potential = (
+                    admission.potential(self, cq, f, 0),
+                    admission.potential(self, cq, f, 1),
+                    admission.potential(self, cq, f, 2),
+                )
         self.ns_used: dict[str, list[float]] = {ns: [0.0, 0.0, 0.0] for ns in model.quotas}
+        # Per pool, how many admissions and releases of its quota so far: what a flavor
+        # assignment found is still true while the count of each of its pools stands.
+        self.version: dict[str, int] = dict.fromkeys(model.pools, 0)
         self.events: list[tuple[float, int, int, int, object]] = []
         self.seq = 0
         self.now = 0.0
@@ -108,6 +118,7 @@ class Sim:
             and (trace.spot or not model.pools[f.pool].spot)
         )
         job = JobState(index, trace, cq, priority, pools)
+        job.flavor_pools = tuple(f.pool for f in cq.flavors if f.pool in pools)
         self.push(trace.submit, SUBMIT, job)
         return job
 
@@ -135,9 +146,16 @@ class Sim:
                 return
             entries = []
             for job in heads:
+                # A request that did not fit, tried again with nothing changed in its
+                # pools since (a release elsewhere in the cohort requeued it): the same.
+                stamp = tuple([self.version[pool] for pool in job.flavor_pools])
+                known = job.cq.nofit.get(job.key)
+                if known is not None and known[0] == stamp:
+                    queues.set_aside(self, job, known[1])
+                    continue
                 mode, flavor, borrows, _targets = admission.assign(self, job)
                 if mode == NOFIT:
-                    queues.set_aside(self, job)
+                    job.cq.nofit[job.key] = (stamp, queues.set_aside(self, job))
                 else:
                     entries.append((borrows, -job.priority, job.order, job.index, job))
             entries.sort()
@@ -169,13 +187,17 @@ class Sim:
         job.result.admissions.append(self.now)
         job.result.flavor = flavor.pool
         admission.charge(self, job.cq, flavor, job.req, +1)
+        self.version[flavor.pool] += 1
         flavor.admitted.add(job)
         if not pods.start(self, job):
             self.waiting.append(job)
 
     def evict(self, job: JobState, *, reclaimed: bool) -> None:
         """Kueue evicts (or the node is gone): quota back, work since the checkpoint
-        lost, requeued by its eviction time."""
+        lost, requeued in its old place: Kueue orders a preempted Workload by its
+        creation time (v0.19.2 pkg/workload/workload.go ``GetQueueOrderTimestamp``: the
+        eviction time only after a PodsReady timeout or an admission check, and a
+        reclaim while borrowing, which mlkube's ClusterQueues never do)."""
         was_running = job.state == RUNNING
         pods.stop(self, job, finished=False)
         if not was_running:
@@ -185,7 +207,6 @@ class Sim:
         if reclaimed:
             job.result.reclaims.append(self.now)
         job.cq.preemptions += 1
-        job.order = self.now  # requeuingStrategy.timestamp: Eviction
         queues.release(self, job.cq)
         queues.enqueue(self, job)
 
@@ -196,6 +217,7 @@ class Sim:
         flavor = job.flavor
         assert flavor is not None
         admission.charge(self, job.cq, flavor, job.req, -1)
+        self.version[flavor.pool] += 1
         flavor.admitted.discard(job)
         held = (self.now - job.admit_time) * job.req[0] / 3600
         job.result.admitted_gpu_hours += held

@@ -49,7 +49,7 @@ class PoolUsage:
 
 
 class FlavorState:
-    __slots__ = ("admitted", "index", "last", "limit", "nominal", "pool", "usage")
+    __slots__ = ("admitted", "index", "last", "limit", "nominal", "pool", "potential", "usage")
 
     def __init__(self, pool: str, nominal: tuple[float, float, float], limit: float | None) -> None:
         self.pool = pool
@@ -58,6 +58,9 @@ class FlavorState:
         self.usage = [0.0, 0.0, 0.0]
         self.admitted: set[JobState] = set()
         self.index = 0
+        # the most its queue could ever hold of it (``admission.potential``), once the
+        # cohort is known
+        self.potential = (0.0, 0.0, 0.0)
 
 
 class CohortState:
@@ -82,6 +85,7 @@ class QueueState:
         "last",
         "model",
         "name",
+        "nofit",
         "preemptions",
         "ready",
     )
@@ -98,6 +102,9 @@ class QueueState:
         self.inadmissible: set[tuple[object, ...]] = set()  # buckets set aside
         self.groups: dict[tuple[object, ...], list[tuple[int, float, int, tuple[object, ...]]]] = {}
         self.blocked: set[tuple[object, ...]] = set()  # groups set aside
+        # per bucket that last did not fit: its pools' versions then, and whether its
+        # GPUs alone would have (``queues.set_aside``)
+        self.nofit: dict[tuple[object, ...], tuple[tuple[int, ...], bool]] = {}
         self.ready: list[tuple[int, float, int, tuple[object, ...]]] = []  # group heads
         self.last = 0.0
         self.admitted_seconds = 0.0
@@ -124,6 +131,7 @@ class JobState:
         "failed_pods",
         "failures",
         "flavor",
+        "flavor_pools",
         "group",
         "index",
         "key",
@@ -169,6 +177,7 @@ class JobState:
         self.order = trace.submit
         self.state = QUEUED
         self.flavor: FlavorState | None = None
+        self.flavor_pools: tuple[str, ...] = ()  # its pools, in its queue's flavor order
         self.borrows = False
         self.admit_time = 0.0
         self.run_start = 0.0
