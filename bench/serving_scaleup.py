@@ -372,8 +372,9 @@ def _writes(run: dict[str, Any]) -> str:
     return f"{run['spec_writes']} spec write(s), replicas owned by {owner}, written by {wrote}"
 
 
-def _stats(values: list[float]) -> str:
-    return f"{statistics.median(values):6.2f}s [{min(values):.2f}, {max(values):.2f}]"
+def _stats(values: list[float], unit: str = "s") -> str:
+    low, high = min(values), max(values)
+    return f"{statistics.median(values):6.2f}{unit} [{low:.2f}, {high:.2f}]"
 
 
 def report(runs: list[dict[str, Any]]) -> None:
@@ -389,6 +390,11 @@ def report(runs: list[dict[str, Any]]) -> None:
             print(f"  {stage:8} {_stats(deltas)}")
         print(f"  total    {_stats([r['marks']['ready'] for r in mine])}")
         print(f"  the Deployment meanwhile: {', '.join(sorted({_writes(r) for r in mine}))}")
+        print(f"  load average (1 min) at t = 0: {_stats([r['load'] for r in mine], '')}")
+    totals = {p: [r["marks"]["ready"] for r in runs if r["path"] == p] for p in PATHS}
+    if all(totals.values()):
+        ratio = statistics.median(totals["cpu"]) / statistics.median(totals["gpu"])
+        print(f"\ncpu / gpu, median totals: {ratio:.2f}")
 
 
 def main() -> int:
@@ -396,10 +402,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each path (alternating)")
     parser.add_argument("--seed", type=int, default=16, help="of the random moments")
     parser.add_argument("--json", metavar="FILE", help="write every run's marks here")
+    parser.add_argument("--report", metavar="FILE", help="only report the runs of a --json FILE")
     parser.add_argument("--cluster", metavar="NAME",
                         help="a running cluster (up --serving --gpu-metrics --cpu-metrics) "
                         "to use, left running; by default one of its own")  # fmt: skip
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(Path(args.report).read_text()))
+        return 0
     rng = random.Random(args.seed)
     name = args.cluster or f"bench-scaleup-{os.getpid()}"
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
@@ -413,11 +423,13 @@ def main() -> int:
         with Kube(load_connection(str(cluster.kubeconfig_path(name)))) as kube:
             for i in range(args.runs):
                 for path in PATHS:
+                    started = time.monotonic()
                     run = one_run(kube, path, port, bundle, rng.uniform(0, 15))
+                    run["took"] = round(time.monotonic() - started, 1)
                     runs.append(run)
                     marks = ", ".join(f"{k} {v:.2f}s" for k, v in run["marks"].items())
-                    print(f"run {i + 1} {path} (waited {run['phase']:.1f}s, load "
-                          f"{run['load']:.1f}): {marks}; {_writes(run)}", flush=True)  # fmt: skip
+                    how = f"{run['took']:.0f}s; waited {run['phase']:.1f}s, load {run['load']:.1f}"
+                    print(f"run {i + 1} {path} ({how}): {marks}; {_writes(run)}", flush=True)
                     if args.json:
                         Path(args.json).write_text(json.dumps(runs, indent=1))
     finally:
