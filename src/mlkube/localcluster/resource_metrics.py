@@ -36,6 +36,7 @@ import yaml
 from mlkube.crds import module_dir
 from mlkube.localcluster.binaries import MODULES, Binaries, version
 from mlkube.localcluster.components import Layout
+from mlkube.localcluster.metrics_pipeline import loopback_service
 
 METRIC_RESOLUTION = "15s"  # metrics-server's manifests/base/deployment.yaml
 NAMESPACE = "kube-system"  # where upstream's manifests install it
@@ -97,18 +98,9 @@ def argv(b: Binaries, layout: Layout) -> list[str]:
 def registration(layout: Layout) -> list[dict[str, Any]]:
     """metrics-server's Service and APIService as upstream's manifests
     (manifests/base/service.yaml, apiservice.yaml with ``insecureSkipTLSVerify``), the
-    Service an ExternalName ``localhost``: metrics-server runs outside the cluster."""
+    Service an ExternalName ``localhost`` (`metrics_pipeline.loopback_service`)."""
     port = layout.ports["metrics-server"]
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": SERVICE, "namespace": NAMESPACE},
-        "spec": {
-            "type": "ExternalName",
-            "externalName": "localhost",
-            "ports": [{"name": "https", "port": port, "targetPort": port}],
-        },
-    }
+    service = loopback_service(SERVICE, NAMESPACE, port)
     api_service = {
         "apiVersion": "apiregistration.k8s.io/v1",
         "kind": "APIService",
