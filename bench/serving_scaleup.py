@@ -1,36 +1,53 @@
-"""GPU autoscaling latency on the local cluster: from the moment GPU utilisation crosses
-the HPA's target to the first new predictor pod Ready, broken down by stage.
+"""Autoscaling latency of a KServe endpoint on the local cluster: from the moment the
+load crosses the HPA's target to the first new predictor pod Ready, broken down by
+stage, for mlkube's GPU HPA and, side by side, for the CPU-based HPA KServe makes itself.
 
-On a cluster of its own (``cluster up --gpu-metrics``, examples/platform.yaml), the HPA
-mlkube renders for examples/llm-endpoint.yaml (3 to 9 replicas, target 70 %) on a
-predictor Deployment shaped as KServe's (until KServe's controller runs here, issue 16
-§1). Each run starts from 3 Ready pods at 40 % that the HPA has read, then sets 95 %
-on all of them (t = 0) and records when
+On a cluster of its own (``cluster up --serving --gpu-metrics --cpu-metrics``,
+examples/platform.yaml), the real KServe controller runs examples/llm-endpoint.yaml
+as mlkube renders it (3 to 9 replicas) in one of two ways, alternating run by run:
 
-1. Prometheus has scraped 95 for every pod            (scrape interval, 5 s)
-2. the custom metrics API answers 95 for every pod    (prometheus-adapter)
-3. the Deployment asks for more replicas              (HPA controller, 15 s sync)
-4. the first new pod is bound to a node               (ReplicaSet controller, scheduler)
-5. the first new pod is Ready                         (KWOK)
+- ``gpu``: as rendered, ``autoscalerClass: external`` and mlkube's HPA on
+  ``DCGM_FI_DEV_GPU_UTIL`` (target 70) through Prometheus and prometheus-adapter; the
+  load is the pods' ``kwok.mlkube.dev/gpu-utilization`` (the dcgm-exporter stand-in);
+- ``cpu``: the guide's CPU-based HPA, which KServe creates itself: the same
+  InferenceService without ``autoscalerClass`` and with ``scaleMetric: cpu``,
+  ``scaleTarget: 70`` (an HPA on ``metrics.k8s.io``, 70 % of the CPU request), read by
+  the real metrics-server from KWOK's kubelets; the load is the pods'
+  ``kwok.x-k8s.io/usage-cpu`` (KWOK's resource usage emulation).
 
-Stages are polled every 50 ms, so each time is late by up to that much. Between runs
-every pod is set to 40 % until the HPA has scaled back to 3 (the endpoint's scale-down
-window is 20 s here, as in the integration test).
+Each run applies the endpoint afresh (its pods born at 40 %), waits until it is Ready
+with 3 pods and its HPA has read 40 %, waits a random 0-15 s (so that the load rises
+at a random moment of the HPA's 15 s sync and of the scrapes, not just after a sync),
+then sets 95 % on the three pods (t = 0) and records when
 
-    python bench/serving_scaleup.py [--runs N]
+gpu: 1. Prometheus has scraped 95 for every pod       (scrape interval, 5 s)
+     2. the custom metrics API answers 95 for them    (prometheus-adapter)
+cpu: 1. metrics.k8s.io answers >= 90 % for every pod  (metrics-server's resolution, 15 s)
+both 3. the Deployment asks for more replicas         (HPA controller, 15 s sync)
+     4. the first new pod is bound to a node          (ReplicaSet controller, scheduler)
+     5. the first new pod is Ready                    (KWOK)
 
-The helpers here (the rendered endpoint, the KServe-shaped predictor Deployment) are
-also what tests/integration/test_gpu_autoscaling.py runs on.
+and whether KServe wrote the predictor Deployment between t = 0 and then (its
+``managedFields``: KServe leaves ``replicas`` to the HPA). Stages are polled every
+50 ms, so each time is late by up to that much. The endpoint is then deleted.
+
+    python bench/serving_scaleup.py [--runs N] [--seed S] [--json FILE]
+
+The helpers here (the rendered endpoint, its pods, the HPA's reading) are also what
+tests/integration/test_gpu_autoscaling.py and test_cpu_autoscaling.py run on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +56,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from mlkube.cluster.apply import apply_objects
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster
 from mlkube.localcluster.gpumetrics import UTILIZATION_ANNOTATION
+from mlkube.localcluster.resource_metrics import CPU_USAGE_ANNOTATION
 from mlkube.manifests.objects import condition
 from mlkube.manifests.yamlstream import read_text
 from mlkube.quantity import parse_quantity
@@ -53,9 +72,14 @@ from mlkube.wait import until
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 ISVC, NAMESPACE = "llama-chat", "ml-serving"  # examples/llm-endpoint.yaml
+ISVC_API = "serving.kserve.io/v1beta1"
 SELECTOR = f"app=isvc.{ISVC}-predictor"
+DEPLOYMENT = f"{ISVC}-predictor"
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
 METRIC = "DCGM_FI_DEV_GPU_UTIL"
+AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+CPU_TARGET = 70  # the CPU peer's scaleTarget: the GPU target's 70, as a CPU percentage
+MIN = 3  # the endpoint's minReplicas
 
 
 def endpoint_bundle(scale_down_seconds: int | None = None) -> list[dict[str, Any]]:
@@ -75,11 +99,34 @@ def one(bundle: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return obj
 
 
+def cpu_peer(bundle: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rendered endpoint as the guide's CPU-based HPA would scale it: KServe's own
+    HPA (no ``autoscalerClass: external``) on ``scaleMetric: cpu``, ``scaleTarget``
+    `CPU_TARGET`; the rendered HPA and adapter rules are left out."""
+    isvc = json.loads(json.dumps(one(bundle, "InferenceService")))
+    isvc["metadata"]["annotations"].pop(AUTOSCALER_CLASS)
+    isvc["spec"]["predictor"].update(scaleMetric="cpu", scaleTarget=CPU_TARGET)
+    return [isvc, one(bundle, "PodDisruptionBudget")]
+
+
+def with_pod_annotations(
+    objects: list[dict[str, Any]], annotations: dict[str, str]
+) -> list[dict[str, Any]]:
+    """``objects`` with the InferenceService's predictor pods born with ``annotations``
+    (KServe copies ``spec.predictor.annotations`` into the pod template)."""
+    out: list[dict[str, Any]] = json.loads(json.dumps(objects))
+    for obj in out:
+        if obj["kind"] == "InferenceService":
+            obj["spec"]["predictor"]["annotations"] = annotations
+    return out
+
+
 def predictor_deployment(isvc: dict[str, Any]) -> dict[str, Any]:
-    """The Deployment KServe's Standard mode makes of an InferenceService's predictor
-    (kserve pkg/controller/v1beta1/inferenceservice/reconcilers/deployment): named
-    ``<isvc>-predictor``, KServe's labels, one ``kserve-container`` with the model's
-    resources, and the predictor's placement."""
+    """A Deployment shaped as the one KServe's Standard mode makes of an
+    InferenceService's predictor (kserve pkg/controller/v1beta1/inferenceservice/
+    reconcilers/deployment): named ``<isvc>-predictor``, KServe's labels, one
+    ``kserve-container`` with the model's resources, and the predictor's placement.
+    For tests that need such pods beside KServe's own (test_gpu_autoscaling)."""
     name = isvc["metadata"]["name"]
     predictor = isvc["spec"]["predictor"]
     labels = {
@@ -124,48 +171,106 @@ def ready_pods(kube: Kube) -> list[dict[str, Any]]:
     return [p for p in predictor_pods(kube) if condition(p, "Ready").get("status") == "True"]
 
 
-def set_utilization(kube: Kube, percent: int) -> list[str]:
-    """Annotate every predictor pod with ``percent``; the pods' names."""
+def _annotate(kube: Kube, value: Callable[[dict[str, Any]], dict[str, str]]) -> list[str]:
     names = []
     for pod in predictor_pods(kube):
-        body = {"metadata": {"annotations": {UTILIZATION_ANNOTATION: str(percent)}}}
+        body = {"metadata": {"annotations": value(pod)}}
         kube.patch("v1", "Pod", pod["metadata"]["name"], body, NAMESPACE)
         names.append(pod["metadata"]["name"])
     return names
 
 
-def hpa_value(kube: Kube) -> str | None:
-    """The HPA's current average of the metric, while ScalingActive; else None."""
-    hpa = kube.get(*HPA, ISVC, NAMESPACE)
+def set_utilization(kube: Kube, percent: int) -> list[str]:
+    """Annotate every predictor pod's GPUs with ``percent``; the pods' names."""
+    return _annotate(kube, lambda _pod: {UTILIZATION_ANNOTATION: str(percent)})
+
+
+def cpu_request_millis(pod_or_isvc_resources: dict[str, Any]) -> int:
+    """A container's CPU request, in millicores."""
+    millis = parse_quantity(str(pod_or_isvc_resources["requests"]["cpu"]))
+    assert millis is not None
+    return round(millis * 1000)
+
+
+def cpu_usage(percent: int, resources: dict[str, Any]) -> str:
+    """KWOK's usage annotation for a container using ``percent`` of its CPU request."""
+    return f"{cpu_request_millis(resources) * percent // 100}m"
+
+
+def set_cpu(kube: Kube, percent: int) -> list[str]:
+    """Annotate every predictor pod's one container with ``percent`` of its CPU request
+    as KWOK's usage (KWOK gives each container of the pod the annotation's value)."""
+
+    def value(pod: dict[str, Any]) -> dict[str, str]:
+        (container,) = pod["spec"]["containers"]
+        return {CPU_USAGE_ANNOTATION: cpu_usage(percent, container["resources"])}
+
+    return _annotate(kube, value)
+
+
+def hpa_value(kube: Kube, name: str = ISVC) -> str | None:
+    """The HPA's current average of its metric (a Pods metric's value, a Resource
+    metric's utilisation in percent), while ScalingActive; else None."""
+    hpa = kube.get(*HPA, name, NAMESPACE)
     if hpa is None or condition(hpa, "ScalingActive").get("status") != "True":
         return None
     for metric in (hpa.get("status") or {}).get("currentMetrics") or []:
         if metric.get("type") == "Pods":
             return str(metric["pods"]["current"]["averageValue"])
+        if metric.get("type") == "Resource":
+            return str(metric["resource"]["current"].get("averageUtilization"))
     return None
 
 
 def replicas(kube: Kube) -> int:
-    deployment = kube.get("apps/v1", "Deployment", f"{ISVC}-predictor", NAMESPACE)
+    deployment = kube.get("apps/v1", "Deployment", DEPLOYMENT, NAMESPACE)
     assert deployment is not None
     return int(deployment["spec"]["replicas"])
 
 
-def deploy(kube: Kube, bundle: list[dict[str, Any]]) -> None:
-    """The rendered adapter rules and HPA, and the predictor at minReplicas, Ready."""
-    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    kube.apply(one(bundle, "ConfigMap"))
-    deployment = predictor_deployment(one(bundle, "InferenceService"))
-    kube.apply(deployment)
-    wanted = deployment["spec"]["replicas"]
-    until(f"{wanted} predictor pods Ready", lambda: len(ready_pods(kube)) == wanted or None,
-          timeout=120)  # fmt: skip
-    kube.apply(one(bundle, "HorizontalPodAutoscaler"))
+def isvc_ready(kube: Kube) -> dict[str, Any] | None:
+    isvc = kube.get(ISVC_API, "InferenceService", ISVC, NAMESPACE)
+    return isvc if isvc and condition(isvc, "Ready").get("status") == "True" else None
+
+
+def pod_cpu_percent(kube: Kube, names: list[str]) -> list[float]:
+    """metrics.k8s.io's CPU use of each named pod that it serves, in percent of the
+    pod's CPU request (what the HPA's Utilization target divides by)."""
+    path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/pods"
+    body = kube.request("GET", path, params={"labelSelector": SELECTOR})
+    used = {
+        i["metadata"]["name"]: sum(parse_quantity(c["usage"]["cpu"]) or 0 for c in i["containers"])
+        for i in body.get("items") or []
+    }
+    pods = {p["metadata"]["name"]: p for p in predictor_pods(kube)}
+    out = []
+    for name in names:
+        if name in used and name in pods:
+            containers = pods[name]["spec"]["containers"]
+            request = sum(cpu_request_millis(c["resources"]) for c in containers)
+            out.append(100 * used[name] * 1000 / request)
+    return out
+
+
+def gone(kube: Kube) -> bool | None:
+    left = kube.list("v1", "Pod", NAMESPACE, f"serving.kserve.io/inferenceservice={ISVC}")
+    isvc = kube.get(ISVC_API, "InferenceService", ISVC, NAMESPACE)
+    hpas = [kube.get(*HPA, n, NAMESPACE) for n in (ISVC, DEPLOYMENT)]
+    return True if not left and isvc is None and not any(hpas) else None
+
+
+def remove(kube: Kube, objects: list[dict[str, Any]]) -> None:
+    for obj in reversed(objects):
+        meta = obj["metadata"]
+        kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    until(f"{ISVC}, its HPA and pods gone", partial(gone, kube), timeout=180, every=0.5)
 
 
 # The benchmark ---------------------------------------------------------------------
 
 POLL = 0.05
+PATHS = ("gpu", "cpu")
+LOW, HIGH = 40, 95
 
 
 def _prometheus_min(port: int, names: list[str]) -> float | None:
@@ -182,69 +287,156 @@ def _adapter_values(kube: Kube, names: list[str]) -> list[float]:
     return [parse_quantity(values[n]) or 0.0 for n in names if n in values]
 
 
-def one_run(kube: Kube, prometheus_port: int, bundle: list[dict[str, Any]]) -> dict[str, float]:
-    # Start: 3 Ready pods at 40 %, read by the HPA. From a previous run's 5 pods, 40 %
-    # on each is ceil(5 × 40 / 70) = 3 after the scale-down window.
-    def settled() -> bool:
-        set_utilization(kube, 40)
-        return len(ready_pods(kube)) == 3 and replicas(kube) == 3 and hpa_value(kube) == "40"
-
-    until("3 Ready pods at 40 %, read by the HPA", lambda: settled() or None, timeout=240,
-          every=2)  # fmt: skip
-    before = {p["metadata"]["name"] for p in predictor_pods(kube)}
-
-    t0 = time.monotonic()
-    names = set_utilization(kube, 95)
-    marks: dict[str, float] = {}
-
-    def mark(stage: str, reached: Callable[[], bool]) -> None:
-        until(stage, lambda: reached() or None, timeout=180, every=POLL)
-        marks[stage] = time.monotonic() - t0
-
-    def new_pods() -> list[dict[str, Any]]:
-        return [p for p in predictor_pods(kube) if p["metadata"]["name"] not in before]
-
-    mark("scraped", lambda: (_prometheus_min(prometheus_port, names) or 0) >= 95)
-    mark("adapter", lambda: sorted(_adapter_values(kube, names)) == [95.0] * len(names))
-    mark("hpa", lambda: replicas(kube) > 3)
-    mark("bound", lambda: any(p["spec"].get("nodeName") for p in new_pods()))
-    mark("ready", lambda: any(condition(p, "Ready").get("status") == "True" for p in new_pods()))
-    return marks
+def _sets_replicas(entry: dict[str, Any]) -> bool:
+    return "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {})
 
 
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):6.2f}s [{min(values):.2f}, {max(values):.2f}]"
+def _deployment(kube: Kube) -> dict[str, Any]:
+    """Of the predictor Deployment: its generation (one more for each write to its
+    spec), who owns ``spec.replicas``, and when each manager last wrote it (the scale
+    subresource's entry has no time)."""
+    deployment = kube.get("apps/v1", "Deployment", DEPLOYMENT, NAMESPACE)
+    assert deployment is not None
+    fields = deployment["metadata"].get("managedFields") or []
+
+    def who(f: dict[str, Any]) -> str:
+        return f"{f['manager']}/{f['subresource']}" if f.get("subresource") else f["manager"]
+
+    return {
+        "generation": deployment["metadata"]["generation"],
+        "replicas": sorted(who(f) for f in fields if _sets_replicas(f)),
+        "written": {who(f): f.get("time") for f in fields},
+    }
+
+
+def one_run(
+    kube: Kube, path: str, prometheus_port: int, bundle: list[dict[str, Any]], phase: float
+) -> dict[str, Any]:
+    if path == "gpu":
+        objects = with_pod_annotations(bundle, {UTILIZATION_ANNOTATION: str(LOW)})
+        hpa_name, load = ISVC, set_utilization
+    else:
+        objects = cpu_peer(bundle)
+        resources = objects[0]["spec"]["predictor"]["model"]["resources"]
+        objects = with_pod_annotations(objects, {CPU_USAGE_ANNOTATION: cpu_usage(LOW, resources)})
+        hpa_name, load = DEPLOYMENT, set_cpu
+    apply_objects(kube, objects)
+    try:
+        until(f"{ISVC} Ready", partial(isvc_ready, kube), timeout=180)
+
+        def settled() -> bool | None:
+            if len(ready_pods(kube)) != MIN or replicas(kube) != MIN:
+                return None
+            return True if hpa_value(kube, hpa_name) == str(LOW) else None
+
+        until(f"{MIN} Ready pods at {LOW} %, read by the HPA", settled, timeout=240, every=0.5)
+        time.sleep(phase)  # not a synchronisation: a random moment to raise the load at
+        before = {p["metadata"]["name"] for p in predictor_pods(kube)}
+        deployment = _deployment(kube)
+        loadavg = os.getloadavg()[0]
+
+        t0 = time.monotonic()
+        names = load(kube, HIGH)
+        marks: dict[str, float] = {}
+
+        def mark(stage: str, reached: Callable[[], bool]) -> None:
+            until(stage, lambda: reached() or None, timeout=180, every=POLL)
+            marks[stage] = time.monotonic() - t0
+
+        def new_pods() -> list[dict[str, Any]]:
+            return [p for p in predictor_pods(kube) if p["metadata"]["name"] not in before]
+
+        if path == "gpu":
+            mark("scraped", lambda: (_prometheus_min(prometheus_port, names) or 0) >= HIGH)
+            mark("adapter", lambda: sorted(_adapter_values(kube, names)) == [HIGH] * len(names))
+        else:
+            mark("metrics", lambda: len(v := pod_cpu_percent(kube, names)) == len(names)
+                 and min(v) >= 90)  # fmt: skip
+        mark("hpa", lambda: replicas(kube) > MIN)
+        mark("bound", lambda: any(p["spec"].get("nodeName") for p in new_pods()))
+        mark("ready", lambda: any(condition(p, "Ready").get("status") == "True"
+                                  for p in new_pods()))  # fmt: skip
+        after = _deployment(kube)
+        wrote = [w for w, t in after["written"].items() if t and deployment["written"].get(w) != t]
+        return {"path": path, "phase": round(phase, 2), "load": loadavg, "marks": marks,
+                "spec_writes": after["generation"] - deployment["generation"],
+                "replicas_owner": after["replicas"], "wrote": sorted(wrote)}  # fmt: skip
+    finally:
+        remove(kube, objects)
+
+
+def _writes(run: dict[str, Any]) -> str:
+    """What happened to the predictor Deployment between t = 0 and the first new pod
+    Ready: writes to its spec, spec.replicas's owner, which managers wrote it at all."""
+    owner, wrote = " ".join(run["replicas_owner"]), " ".join(run["wrote"])
+    return f"{run['spec_writes']} spec write(s), replicas owned by {owner}, written by {wrote}"
+
+
+def _stats(values: list[float], unit: str = "s") -> str:
+    low, high = min(values), max(values)
+    return f"{statistics.median(values):6.2f}{unit} [{low:.2f}, {high:.2f}]"
+
+
+def report(runs: list[dict[str, Any]]) -> None:
+    for path in PATHS:
+        mine = [r for r in runs if r["path"] == path]
+        if not mine:
+            continue
+        print(f"\n{path}: stage (time since the previous one), median [min, max], {len(mine)} runs")
+        previous = [0.0] * len(mine)
+        for stage in mine[0]["marks"]:
+            deltas = [r["marks"][stage] - p for r, p in zip(mine, previous, strict=True)]
+            previous = [r["marks"][stage] for r in mine]
+            print(f"  {stage:8} {_stats(deltas)}")
+        print(f"  total    {_stats([r['marks']['ready'] for r in mine])}")
+        print(f"  the Deployment meanwhile: {', '.join(sorted({_writes(r) for r in mine}))}")
+        print(f"  load average (1 min) at t = 0: {_stats([r['load'] for r in mine], '')}")
+    totals = {p: [r["marks"]["ready"] for r in runs if r["path"] == p] for p in PATHS}
+    if all(totals.values()):
+        ratio = statistics.median(totals["cpu"]) / statistics.median(totals["gpu"])
+        print(f"\ncpu / gpu, median totals: {ratio:.2f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each path (alternating)")
+    parser.add_argument("--seed", type=int, default=16, help="of the random moments")
+    parser.add_argument("--json", metavar="FILE", help="write every run's marks here")
+    parser.add_argument("--report", metavar="FILE", help="only report the runs of a --json FILE")
+    parser.add_argument("--cluster", metavar="NAME",
+                        help="a running cluster (up --serving --gpu-metrics --cpu-metrics) "
+                        "to use, left running; by default one of its own")  # fmt: skip
     args = parser.parse_args()
-    name = f"bench-scaleup-{os.getpid()}"
+    if args.report:
+        report(json.loads(Path(args.report).read_text()))
+        return 0
+    rng = random.Random(args.seed)
+    name = args.cluster or f"bench-scaleup-{os.getpid()}"
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
+    runs: list[dict[str, Any]] = []
+    print(f"load average at start: {os.getloadavg()}")
     try:
-        cluster.up(name, platform, lambda m: print(f"  {m}"), gpu_metrics=True)
+        cluster.up(name, platform, lambda m: print(f"  {m}"), serving=True, gpu_metrics=True,
+                   cpu_metrics=True)  # fmt: skip
         port = cluster.State.load(cluster.cluster_root(name) / "state.json").ports["prometheus"]
-        bundle = endpoint_bundle(scale_down_seconds=20)
+        bundle = endpoint_bundle()
         with Kube(load_connection(str(cluster.kubeconfig_path(name)))) as kube:
-            deploy(kube, bundle)
-            runs = []
             for i in range(args.runs):
-                marks = one_run(kube, port, bundle)
-                runs.append(marks)
-                print(f"run {i + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
+                for path in PATHS:
+                    started = time.monotonic()
+                    run = one_run(kube, path, port, bundle, rng.uniform(0, 15))
+                    run["took"] = round(time.monotonic() - started, 1)
+                    runs.append(run)
+                    marks = ", ".join(f"{k} {v:.2f}s" for k, v in run["marks"].items())
+                    how = f"{run['took']:.0f}s; waited {run['phase']:.1f}s, load {run['load']:.1f}"
+                    print(f"run {i + 1} {path} ({how}): {marks}; {_writes(run)}", flush=True)
+                    if args.json:
+                        Path(args.json).write_text(json.dumps(runs, indent=1))
     finally:
-        cluster.down(name, lambda _m: None)
-    print("\nstage (time since the previous one): median [min, max] over", len(runs), "runs")
-    previous = [0.0] * len(runs)
-    for stage in runs[0]:
-        deltas = [r[stage] - p for r, p in zip(runs, previous, strict=True)]
-        previous = [r[stage] for r in runs]
-        print(
-            f"  {stage:8} {statistics.median(deltas):6.2f}s [{min(deltas):.2f}, {max(deltas):.2f}]"
-        )
-    totals = [r["ready"] for r in runs]
-    print(f"  total    {statistics.median(totals):6.2f}s [{min(totals):.2f}, {max(totals):.2f}]")
+        if not args.cluster:
+            cluster.down(name, lambda _m: None)
+        print(f"load average at end: {os.getloadavg()}")
+        report(runs)
     return 0
 
 

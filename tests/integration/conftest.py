@@ -19,7 +19,14 @@ import pytest
 from mlkube.cluster.client import Kube
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.localcluster import cluster, processes
-from mlkube.localcluster.binaries import CLUSTER, GPU_METRICS, SERVING, cache_root, locate
+from mlkube.localcluster.binaries import (
+    CLUSTER,
+    CPU_METRICS,
+    GPU_METRICS,
+    SERVING,
+    cache_root,
+    locate,
+)
 from mlkube.spec import load_platform
 
 from ..conftest import EXAMPLES
@@ -50,15 +57,19 @@ def _say(message: str) -> None:
     print(f"[cluster] {message}")
 
 
-def _cluster(name: str, *, serving: bool = False) -> Iterator[Path]:
-    needed = CLUSTER + SERVING + GPU_METRICS if serving else CLUSTER
+def _cluster(name: str, *, serving: bool = False, cpu_metrics: bool = False) -> Iterator[Path]:
+    """``serving``: with KServe and the GPU metrics pipeline; ``cpu_metrics``: with KServe
+    and metrics-server on KWOK's resource usage (built on first use, also in CI)."""
+    needed: tuple[str, ...] = CLUSTER + SERVING + GPU_METRICS if serving else CLUSTER
+    needed += (SERVING + CPU_METRICS) if cpu_metrics else ()
     if locate(needed) is None and os.environ.get("CI") != "true":
         pytest.skip("cluster binaries not built: run tools/build.sh (CI builds them)")
     _remove_ended_runs()
     platform = load_platform(str(EXAMPLES / "platform.yaml"))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        cluster.up(name, platform, _say, serving=serving, gpu_metrics=serving)
+        cluster.up(name, platform, _say, serving=serving or cpu_metrics, gpu_metrics=serving,
+                   cpu_metrics=cpu_metrics)  # fmt: skip
         try:
             yield cluster.kubeconfig_path(name)
         finally:
@@ -79,6 +90,14 @@ def serving_cluster() -> Iterator[Path]:
     serve pay for it, and the serving and GPU autoscaling tests share it (one cluster
     fewer in CI)."""
     yield from _cluster(f"{NAME}-serving", serving=True)
+
+
+@pytest.fixture(scope="module")
+def cpu_metrics_cluster() -> Iterator[Path]:
+    """A cluster for the module that asks, with KServe and metrics-server on KWOK's
+    resource usage (`cluster up --serving --cpu-metrics`); metrics-server is not in
+    `make binaries`: it is built on first use (in CI too)."""
+    yield from _cluster(f"{NAME}-cpu", cpu_metrics=True)
 
 
 @pytest.fixture

@@ -47,13 +47,17 @@ def test_second_cluster_runs_beside_the_first_and_down_leaves_nothing(
 
 @pytest.mark.parametrize(
     ("flag", "missing"),
-    [("--serving", "without KServe"), ("--gpu-metrics", "without the GPU metrics pipeline")],
+    [
+        ("--serving", "without KServe"),
+        ("--gpu-metrics", "without the GPU metrics pipeline"),
+        ("--cpu-metrics", "without metrics-server"),
+    ],
 )
 def test_up_with_a_flag_the_running_cluster_lacks_is_refused(
     local_cluster: Path, mlkube: Run, flag: str, missing: str
 ) -> None:
-    """The shared cluster runs neither KServe nor the GPU metrics pipeline: `up` with
-    either flag must not answer "already running" as if it had them, but say how."""
+    """The shared cluster runs neither KServe nor a metrics pipeline: `up` with any of
+    these flags must not answer "already running" as if it had them, but say how."""
     before = cluster.running(NAME)
     assert before is not None
     result = mlkube("cluster", "up", "--name", NAME, flag)

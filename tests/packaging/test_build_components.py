@@ -6,22 +6,31 @@ from __future__ import annotations
 import re
 import subprocess
 
-from mlkube.localcluster.binaries import BINARIES, CLUSTER, MODULES, version
+from mlkube.localcluster.binaries import BINARIES, CLUSTER, CPU_METRICS, MODULES, version
 
 from ..conftest import ROOT
 
 BUILD = ROOT / "tools" / "build.sh"
 
 
-def _build_components() -> list[str]:
-    match = re.search(r"^ALL_COMPONENTS=\(([^)]*)\)", BUILD.read_text(), re.M)
+def _build_components(variable: str = "ALL_COMPONENTS") -> list[str]:
+    match = re.search(rf"^{variable}=\(([^)]*)\)", BUILD.read_text(), re.M)
     assert match
     return match.group(1).split()
 
 
 def test_build_sh_and_binaries_py_agree() -> None:
-    assert sorted(_build_components()) == sorted(MODULES)
+    assert sorted(_build_components() + _build_components("EXTRA_COMPONENTS")) == sorted(MODULES)
     assert set(BINARIES.values()) == set(MODULES)
+
+
+def test_metrics_server_is_built_only_when_named() -> None:
+    """`make binaries` (build.sh with no argument) builds ALL_COMPONENTS: metrics-server,
+    which only the scale-up benchmark's `cluster up --cpu-metrics` needs, is not in the
+    cold build that `make test` and `make demo` pay for."""
+    assert set(CPU_METRICS) == {"metrics-server"}
+    assert "metrics-server" not in _build_components()
+    assert "metrics-server" in _build_components("EXTRA_COMPONENTS")
 
 
 def test_helm_and_kubectl_are_built_but_not_part_of_a_cluster() -> None:

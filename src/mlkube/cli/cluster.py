@@ -53,6 +53,13 @@ def register(verbs: Any) -> None:
         "prometheus-adapter serving custom.metrics.k8s.io, so HPAs on DCGM_FI_DEV_GPU_UTIL "
         "scale (builds Prometheus and the adapter on first use)",
     )
+    up.add_argument(
+        "--cpu-metrics",
+        action="store_true",
+        help="also run metrics-server on KWOK's resource usage (a container's CPU from its "
+        "pod's kwok.x-k8s.io/usage-cpu annotation), serving metrics.k8s.io, so HPAs on CPU "
+        "(KServe's scaleMetric: cpu) scale (builds metrics-server on first use)",
+    )
     down = actions.add_parser("down", help="stop every process and remove the cluster's files")
     status = actions.add_parser("status", help="components, nodes and kubeconfig")
     options.add_output(status, ("text", "json", "yaml"))
@@ -101,6 +108,7 @@ def run_up(args: argparse.Namespace) -> int:
             throttle=args.throttle,
             serving=args.serving,
             gpu_metrics=args.gpu_metrics,
+            cpu_metrics=args.cpu_metrics,
         )
     took = time.monotonic() - started
     if len(steps) > 1:  # it started something (one step: it was running already)

@@ -38,6 +38,10 @@ EXAMPLES: dict[Verb, list[tuple[str, str]]] = {
             "with Prometheus and prometheus-adapter, for HPAs on GPU utilisation",
             "mlkube cluster up --platform platform.yaml --gpu-metrics",
         ),
+        (
+            "with metrics-server, for HPAs on CPU (KServe's scaleMetric: cpu)",
+            "mlkube cluster up --platform platform.yaml --serving --cpu-metrics",
+        ),
     ],
     ("cluster", "down"): [("stop it and remove its files", "mlkube cluster down --name mlkube")],
     ("cluster", "status"): [("as JSON", "mlkube cluster status -o json")],

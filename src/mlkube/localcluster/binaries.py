@@ -43,10 +43,13 @@ MODULES = {
     # the GPU metrics pipeline, only with `cluster up --gpu-metrics`
     "prometheus": "github.com/prometheus/prometheus",
     "prometheus-adapter": "sigs.k8s.io/prometheus-adapter",
+    # the resource metrics pipeline, only with `cluster up --cpu-metrics`
+    "metrics-server": "sigs.k8s.io/metrics-server",
 }
 CLUSTER = ("k8s", "etcd", "kwok", "kueue", "jobset", "trainer", "training-operator")
 SERVING = ("kserve",)  # started only when asked (`cluster up --serving`)
 GPU_METRICS = ("prometheus", "prometheus-adapter")  # only with `cluster up --gpu-metrics`
+CPU_METRICS = ("metrics-server",)  # only with `cluster up --cpu-metrics`; not in build.sh's default
 BINARIES = {
     "kube-apiserver": "k8s",
     "kube-controller-manager": "k8s",
@@ -63,6 +66,7 @@ BINARIES = {
     "kserve-manager": "kserve",
     "prometheus": "prometheus",
     "prometheus-adapter": "prometheus-adapter",
+    "metrics-server": "metrics-server",
 }
 
 

@@ -31,9 +31,17 @@ from mlkube.cluster.kubeconfig import load_connection
 from mlkube.crds import load_crds
 from mlkube.errors import MlkubeError, UsageError
 from mlkube.fileio import reason, write_atomic
-from mlkube.localcluster import components, controllers, metrics_pipeline, processes, serving
+from mlkube.localcluster import (
+    components,
+    controllers,
+    metrics_pipeline,
+    processes,
+    resource_metrics,
+    serving,
+)
 from mlkube.localcluster.binaries import (
     CLUSTER,
+    CPU_METRICS,
     GPU_METRICS,
     SERVING,
     Binaries,
@@ -86,6 +94,11 @@ class State:
     def gpu_metrics(self) -> bool:
         """The GPU metrics pipeline runs (`up --gpu-metrics`)."""
         return "prometheus-adapter" in self.processes
+
+    @property
+    def cpu_metrics(self) -> bool:
+        """metrics-server runs, on KWOK's resource usage (`up --cpu-metrics`)."""
+        return "metrics-server" in self.processes
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self), indent=2))
@@ -205,6 +218,7 @@ def up(
     throttle: Sequence[str] = (),
     serving: bool = False,
     gpu_metrics: bool = False,
+    cpu_metrics: bool = False,
 ) -> State:
     """Start the cluster ``name`` (or return it if it runs), shaped like ``platform``.
 
@@ -212,7 +226,9 @@ def up(
     gives one seat, so that a burst of their requests gets real 429s.
     ``serving``: also run KServe's controller (InferenceServices become Ready).
     ``gpu_metrics``: the GPU metrics pipeline too (`metrics_pipeline`), for HPAs on
-    GPU utilisation."""
+    GPU utilisation.
+    ``cpu_metrics``: KWOK's resource usage and metrics-server (`resource_metrics`), for
+    HPAs on CPU (KServe's ``scaleMetric: cpu``)."""
     existing = running(name)
     if existing is not None:
         if serving and not existing.serving:
@@ -225,15 +241,21 @@ def up(
                 f"cluster {name!r} is running without the GPU metrics pipeline; `mlkube "
                 f"cluster down --name {name}` it, then `up --gpu-metrics`"
             )
+        if cpu_metrics and not existing.cpu_metrics:
+            raise UsageError(
+                f"cluster {name!r} is running without metrics-server; `mlkube cluster down "
+                f"--name {name}` it, then `up --cpu-metrics`"
+            )
         progress(f"cluster {name!r} is already running")
         return existing
     down(name, lambda _msg: None)  # whatever a failed earlier start left behind
     binaries = ensure(CLUSTER + SERVING if serving else CLUSTER)
     pipeline = ensure(GPU_METRICS) if gpu_metrics else None
+    usage = ensure(CPU_METRICS) if cpu_metrics else None
     layout, state = _prepare(name)
     try:
         start = _Starter(state, layout, progress)
-        _start_control_plane(binaries, layout, start)
+        _start_control_plane(binaries, layout, start, usage=usage is not None)
         with Kube(load_connection(str(layout.kubeconfig))) as kube:
             _install_apis(kube, layout, throttle, progress)
             _start_controllers(kube, binaries, layout, start)
@@ -241,8 +263,10 @@ def up(
                 _start_serving(kube, binaries, layout, start, progress)
             if pipeline is not None:
                 _start_gpu_metrics(kube, pipeline, layout, start)
+            if usage is not None:
+                _start_cpu_metrics(kube, usage, layout, start)
             if platform is not None:
-                _shape(kube, platform, progress)
+                _shape(kube, platform, progress, usage=usage is not None)
                 state.platform = platform.doc.source
                 state.save(_state_file(name))
     except BaseException:
@@ -283,7 +307,8 @@ def _health_ok(url: str) -> Callable[[], bool]:
     return lambda: _https_ok(url, False)
 
 
-def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
+def _start_control_plane(b: Binaries, layout: Layout, start: _Starter, *, usage: bool) -> None:
+    """``usage``: KWOK also plays the kubelets' resource metrics (`resource_metrics`)."""
     p = layout.ports
     admin = tls_context(load_connection(str(layout.kubeconfig)))
     start("etcd", components.etcd(b, layout), _health_ok(f"http://127.0.0.1:{p['etcd']}/health"))
@@ -304,8 +329,9 @@ def _start_control_plane(b: Binaries, layout: Layout, start: _Starter) -> None:
         _health_ok(f"https://127.0.0.1:{p['scheduler']}/healthz"),
     )
     stage_file = layout.root / "kwok-stages.yaml"
-    stage_file.write_text(yaml.safe_dump_all(stages(), sort_keys=False))
-    kwok = components.kwok(b, layout, stage_file)
+    config = [*stages(), *(resource_metrics.kwok_objects() if usage else [])]
+    stage_file.write_text(yaml.safe_dump_all(config, sort_keys=False))
+    kwok = components.kwok(b, layout, stage_file, node_port=usage)
     start("kwok", kwok, _health_ok(f"http://127.0.0.1:{p['kwok']}/healthz"))
 
 
@@ -404,20 +430,42 @@ def _start_gpu_metrics(kube: Kube, b: Binaries, layout: Layout, start: _Starter)
     objects = mp.registration(layout)
     apply_objects(kube, objects)
     names = [o["metadata"]["name"] for o in objects if o["kind"] == "APIService"]
+    _wait_available(kube, names)
+    start.progress(f"{', '.join(names)} Available")
 
+
+def _start_cpu_metrics(kube: Kube, b: Binaries, layout: Layout, start: _Starter) -> None:
+    """metrics-server, scraping KWOK's kubelets, then its APIService, waited for until
+    the aggregator reports it Available."""
+    start(
+        "metrics-server",
+        resource_metrics.argv(b, layout),
+        _health_ok(f"https://127.0.0.1:{layout.ports['metrics-server']}/livez"),
+    )
+    objects = resource_metrics.registration(layout)
+    apply_objects(kube, objects)
+    names = [o["metadata"]["name"] for o in objects if o["kind"] == "APIService"]
+    _wait_available(kube, names)
+    start.progress(f"{', '.join(names)} Available")
+
+
+def _wait_available(kube: Kube, names: list[str]) -> None:
     def available() -> bool | None:
         found = [kube.get("apiregistration.k8s.io/v1", "APIService", n) for n in names]
         ok = all(s is not None and condition(s, "Available").get("status") == "True" for s in found)
         return True if ok else None
 
     until(f"APIServices {', '.join(names)} Available", available, timeout=60, every=0.25)
-    start.progress(f"{', '.join(names)} Available")
 
 
-def _shape(kube: Kube, platform: SpecFile, progress: Progress) -> None:
-    """Create the platform's fake nodes, wait until they are Ready, apply its objects."""
+def _shape(kube: Kube, platform: SpecFile, progress: Progress, *, usage: bool = False) -> None:
+    """Create the platform's fake nodes, wait until they are Ready, apply its objects.
+    ``usage``: each node names where KWOK serves its kubelet's resource metrics."""
     assert isinstance(platform.spec, Platform)
     nodes = platform_nodes(platform.spec)
+    if usage:
+        objects = resource_metrics.kwok_objects()
+        nodes = [resource_metrics.annotate(n, objects) for n in nodes]
     started = time.monotonic()
 
     def create(node: dict[str, Any]) -> None:
@@ -504,6 +552,7 @@ def status(name: str) -> dict[str, Any]:
         "server": f"https://127.0.0.1:{state.ports['apiserver']}",
         "platform": state.platform,
         "serving": state.serving,
+        "cpu_metrics": state.cpu_metrics,
         "components": {
             c: {"pid": pid, "running": processes.alive(pid, binary)}
             for c, (pid, binary) in state.processes.items()

@@ -18,6 +18,7 @@ PORT_NAMES = (
     "trainer-webhook", "trainer-metrics", "trainer-health",
     "kserve-webhook", "kserve-metrics", "kserve-health",
     "gpu-metrics", "prometheus", "prometheus-adapter",
+    "metrics-server",
 )  # fmt: skip
 SERVICE_RANGE = "10.0.0.0/24"
 
@@ -164,7 +165,10 @@ def scheduler(b: Binaries, layout: Layout) -> list[str]:
     ]
 
 
-def kwok(b: Binaries, layout: Layout, stages: Path) -> list[str]:
+def kwok(b: Binaries, layout: Layout, stages: Path, *, node_port: bool = False) -> list[str]:
+    """``node_port``: each node's status names KWOK's server as its kubelet's port
+    (``daemonEndpoints``), where metrics-server scrapes it (`resource_metrics`)."""
+    port = [f"--node-port={layout.ports['kwok']}"] if node_port else []
     return [
         b["kwok"],
         f"--kubeconfig={layout.kubeconfig}",
@@ -173,6 +177,7 @@ def kwok(b: Binaries, layout: Layout, stages: Path) -> list[str]:
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--server-address=127.0.0.1:{layout.ports['kwok']}",
         "--node-ip=127.0.0.1",
+        *port,
     ]
 
 

@@ -112,6 +112,22 @@ def adapter_argv(b: Binaries, layout: Layout) -> list[str]:
     ]
 
 
+def loopback_service(name: str, namespace: str, port: int) -> dict[str, Any]:
+    """A Service through which the aggregator reaches an API server that runs outside
+    the cluster on ``localhost:port``: an ExternalName, which the aggregator resolves to
+    that host and the Service's port (an Endpoints object may not hold a loopback IP)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "type": "ExternalName",
+            "externalName": "localhost",
+            "ports": [{"name": "https", "port": port, "targetPort": port}],
+        },
+    }
+
+
 def registration(layout: Layout) -> list[dict[str, Any]]:
     """The adapter's Service and APIServices, as upstream's manifests (deploy/manifests:
     service.yaml, api-service.yaml with ``insecureSkipTLSVerify``), but the Service is an
@@ -119,16 +135,7 @@ def registration(layout: Layout) -> list[dict[str, Any]]:
     the adapter runs outside the cluster (an Endpoints object may not hold a loopback
     address)."""
     port = layout.ports["prometheus-adapter"]
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": ADAPTER_SERVICE, "namespace": ADAPTER_NAMESPACE},
-        "spec": {
-            "type": "ExternalName",
-            "externalName": "localhost",
-            "ports": [{"name": "https", "port": port, "targetPort": port}],
-        },
-    }
+    service = loopback_service(ADAPTER_SERVICE, ADAPTER_NAMESPACE, port)
     services = [
         {
             "apiVersion": "apiregistration.k8s.io/v1",
