@@ -9,7 +9,9 @@ writer asks one pod at the same time: the request id is derived from the job and
 notices, so it is known before the record is written. The writers then ask the other
 pods and write the Event, each a task of its own, held back while any job's request is
 still to be recorded; evictions due now go at once, those due later wake the job again
-at their time. Cordoning is the node's own work item.
+at their time. Cordoning is the node's own work item, written by the writers, held
+back like the pods. An event that only brings back this process's own write (a pod it
+asked or evicted, a node it cordoned) plans nothing.
 """
 
 from __future__ import annotations
