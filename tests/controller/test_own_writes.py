@@ -111,6 +111,29 @@ def test_a_cordon_coming_back_plans_the_node_not_its_jobs_and_a_new_notice_plans
     assert set(drain(ctl)) == {JOB, NodeKey("spot-1")}
 
 
+def test_without_a_taint_of_its_own_the_node_is_cordoned_at_once() -> None:
+    """An Azure condition keeps no pod off the node: the cordon goes beside the record,
+    before the evictions send the replacement pods looking for a node."""
+    kube = FakeKube({})
+    kube.gates["PyTorchJob"] = gate = threading.Event()
+    ctl = controller(kube, AWS, writers=2)
+    azure = node("spot-1", conditions=[{"type": "VMEventScheduled", "status": "True",
+                                        "message": "Preempt: 2026-01-01T00:00:30Z"}])  # fmt: skip
+    ctl.nodes.store["spot-1"] = azure
+    ctl._on_node("MODIFIED", azure)
+    try:
+        assert ctl.queue.get() == JOB
+        ctl.reconcile_job(JOB)  # the record, held at the gate
+        ctl.queue.done(JOB)
+        ctl.reconcile_node("spot-1")
+        until("the cordon", lambda: ("patch", "Node", "spot-1") in kube.calls or None,
+              timeout=10)  # fmt: skip
+        assert not [c for c in kube.calls if c[1] == "PyTorchJob"]  # still at the gate
+    finally:
+        gate.set()
+        ctl.stop()
+
+
 def test_the_cordon_waits_while_a_record_is_being_written() -> None:
     kube = FakeKube({})
     kube.gates["PyTorchJob"] = gate = threading.Event()

@@ -53,6 +53,7 @@ from mlkube.controller.plan import (
 from mlkube.controller.pool import Pool
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
+    TAINT_SIGNALS,
     Notice,
     format_time,
     node_notice,
@@ -391,8 +392,10 @@ class Controller:
     def reconcile_node(self, name: str) -> None:
         """Cordon a node whose notice drains it, and remember when the notice was seen
         on the node itself, so the eviction deadline survives a controller restart. The
-        writers do it, after every pending record (rank SOON): the records are the
-        deadline, and the cloud's own taint already keeps new pods off the node."""
+        writers do it: after every pending record (rank SOON) when the notice is a
+        NoSchedule or NoExecute taint, which already keeps new pods off the node; at once
+        otherwise (an Azure condition, the on-prem annotation), before the evictions
+        send the job's replacement pods looking for a node."""
         node = self.nodes.get(name)
         notice = node_notice(node) if node else None
         if node is None or notice is None or not notice.signal.drain:
@@ -414,7 +417,7 @@ class Controller:
             finally:
                 self.state.end(token)
 
-        self.writes.submit(self._task(key, cordon), rank=SOON)
+        self.writes.submit(self._task(key, cordon), rank=SOON if _fenced(node) else FIRST)
 
     def _cordon(self, node: dict[str, Any], notice: Notice, patch: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
@@ -713,6 +716,15 @@ class Controller:
         self.state.mark_evicted(uid)
         self.metrics.evictions.inc()
         log.info("%s: evicted %s from %s", ref, meta["name"], pod["spec"].get("nodeName"))
+
+
+def _fenced(node: dict[str, Any]) -> bool:
+    """Whether the node's own notice keeps new pods off it: a termination taint with a
+    NoSchedule or NoExecute effect."""
+    return any(
+        taint.get("key") in TAINT_SIGNALS and taint.get("effect") in ("NoSchedule", "NoExecute")
+        for taint in (node.get("spec") or {}).get("taints") or []
+    )
 
 
 def _node_view(notice: Notice) -> Hashable:
