@@ -23,6 +23,9 @@ class FakeKube:
         self.stats: Counter[str] = Counter()
         self.gates: dict[str, threading.Event] = {}  # a patch of this kind waits for it
 
+    def lane(self) -> FakeKube:
+        return self
+
     def get(self, api_version: str, kind: str, name: str,
             namespace: str | None = None) -> dict[str, Any] | None:  # fmt: skip
         self.calls.append(("get", kind, name))

@@ -115,7 +115,11 @@ class Planned:
 class Controller:
     def __init__(self, kube: Kube, options: Options | None = None,
                  metrics: Metrics | None = None) -> None:  # fmt: skip
-        self.kube = kube
+        self.kube = kube  # the informers' and the workers' (reads)
+        # The recorders and the writers each on connections of their own: a record
+        # never waits on the writers' connection bookkeeping, nor either on the watches'.
+        self.record_kube = kube.lane()
+        self.write_kube = kube.lane()
         self.options = options or Options()
         self.metrics = metrics or Metrics()
         stats = kube.stats
@@ -422,7 +426,7 @@ class Controller:
     def _cordon(self, node: dict[str, Any], notice: Notice, patch: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
         try:
-            self.kube.patch("v1", "Node", name, patch)
+            self.write_kube.patch("v1", "Node", name, patch)
         except ApiError as exc:
             if exc.status == 404:
                 return
@@ -435,7 +439,7 @@ class Controller:
             suffix = notice.key.replace("/", "-")
 
             def announce() -> None:
-                record_event(self.kube, involved, "Cordoned", message, suffix, warning=True,
+                record_event(self.write_kube, involved, "Cordoned", message, suffix, warning=True,
                              instance=self.options.identity)  # fmt: skip
 
             self.writes.submit(self._task(NodeKey(name), announce), rank=LAST)
@@ -585,8 +589,8 @@ class Controller:
         True when written, False on a 409. The only exactly-once mechanism there is."""
         requests = (*record.requests, request)
         try:
-            self.kube.patch(target.api_version, target.kind, target.name,
-                            record_patch(job, list(requests)), target.namespace)  # fmt: skip
+            self.record_kube.patch(target.api_version, target.kind, target.name,
+                                   record_patch(job, list(requests)), target.namespace)  # fmt: skip
         except ApiError as exc:
             if exc.status == 409:
                 self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
@@ -631,7 +635,7 @@ class Controller:
             def write(request: Request = request, involved: dict[str, Any] = involved,
                       message: str = message) -> None:  # fmt: skip
                 try:
-                    record_event(self.kube, involved, "CheckpointRequested", message,
+                    record_event(self.write_kube, involved, "CheckpointRequested", message,
                                  request.id, instance=self.options.identity)  # fmt: skip
                     self.state.mark_announced(request.id)
                 finally:
@@ -679,7 +683,7 @@ class Controller:
         patch = {"metadata": {"uid": meta.get("uid"),
                               "annotations": {REQUEST_ANNOTATION: request}}}  # fmt: skip
         try:
-            self.kube.patch("v1", "Pod", meta["name"], patch, meta["namespace"])
+            self.write_kube.patch("v1", "Pod", meta["name"], patch, meta["namespace"])
         except ApiError as exc:
             if exc.status not in (404, 409, 422):
                 raise
@@ -705,7 +709,7 @@ class Controller:
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
         try:
-            self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
+            self.write_kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
             if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
