@@ -5,10 +5,8 @@ The JobSet's owner comes from the JobSets' metadata cache, or one GET, once."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
-from mlkube.cluster.client import ApiError
 from mlkube.controller.informer import Informer, key_of
 from mlkube.controller.jobs import (
     RECORD_ANNOTATION,
@@ -19,44 +17,11 @@ from mlkube.controller.jobs import (
 from mlkube.controller.reconciler import Controller, Options
 from mlkube.wellknown import JOBSET_API, TRAINER_API
 
+from .fakes import FakeKube
 from .snapshots import jobset, jobset_pod, node, spot_itn, trainjob
 
 JOBSET = JobRef(JOBSET_API, "JobSet", "ml", "llama")
 TRAINJOB = JobRef(TRAINER_API, "TrainJob", "ml", "llama")
-
-
-class FakeKube:
-    """Answers what the reconciler asks, and remembers every call."""
-
-    def __init__(self, objects: dict[tuple[str, str], dict[str, Any]]) -> None:
-        self.objects = objects  # (kind, name) → object
-        self.calls: list[tuple[str, ...]] = []
-        self.conflicts = 0  # answer this many record patches with 409
-        self.events: list[dict[str, Any]] = []
-        self.patches: list[tuple[str, str, dict[str, Any]]] = []
-        self.stats: Counter[str] = Counter()
-
-    def get(self, api_version: str, kind: str, name: str,
-            namespace: str | None = None) -> dict[str, Any] | None:  # fmt: skip
-        self.calls.append(("get", kind, name))
-        return self.objects.get((kind, name))
-
-    def patch(self, api_version: str, kind: str, name: str, patch: dict[str, Any],
-              namespace: str | None = None) -> dict[str, Any]:  # fmt: skip
-        self.calls.append(("patch", kind, name))
-        if kind != "Pod" and self.conflicts:
-            self.conflicts -= 1
-            raise ApiError(409, "Conflict", "the object has been modified")
-        self.patches.append((kind, name, patch))
-        return {}
-
-    def create(self, obj: dict[str, Any], *, idempotent: bool = False) -> dict[str, Any]:
-        self.calls.append(("create", obj["kind"], obj["metadata"]["name"]))
-        self.events.append(obj)
-        return obj
-
-    def evict(self, name: str, namespace: str, uid: str | None = None) -> None:
-        self.calls.append(("evict", "Pod", name))
 
 
 def controller(kube: FakeKube, *, jobsets: list[dict[str, Any]],

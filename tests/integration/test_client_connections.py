@@ -56,3 +56,26 @@ def test_a_burst_of_requests_leaves_its_connections_for_the_next(kube: Kube) -> 
     assert len(first) >= THREADS
     burst()
     assert _connections_to(port) == first  # none closed, none opened
+
+
+def test_a_lane_has_connections_of_its_own_counted_and_closed_with_its_client(
+    kube: Kube,
+) -> None:
+    port = urlparse(kube.connection.server).port
+    assert port is not None
+    client = Kube(kube.connection)
+    lane = client.lane()
+    before = _connections_to(port)
+    barrier = threading.Barrier(5)
+
+    def one(_: int) -> None:
+        barrier.wait()
+        list(lane.watch("v1", "Namespace", timeout_seconds=1, bookmarks=False))
+
+    with ThreadPoolExecutor(5) as pool:
+        list(pool.map(one, range(5)))
+    opened = _connections_to(port) - before
+    assert len(opened) >= 5  # the lane's: its client has sent nothing
+    assert client.stats["requests"] == lane.stats["requests"] >= 5
+    client.close()
+    assert not opened & _connections_to(port)  # closed with the client

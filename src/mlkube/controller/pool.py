@@ -33,6 +33,7 @@ class Pool:
         self._later: list[tuple[float, int, int, Task]] = []  # (due, seq, rank, task)
         self._seq = itertools.count()
         self._busy = 0
+        self._polling = False  # a thread is looking at hold() again and again
         self._closed = False
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
@@ -84,19 +85,28 @@ class Pool:
             heapq.heappush(self._ready, (rank, seq, task))
 
     def _next(self) -> Task | None:
+        """The next task for a writer thread. While tasks are held back, one thread at a
+        time looks at ``hold()`` again every HOLD_POLL; the others sleep until a task is
+        taken (each one taken wakes the next) or one comes due."""
         with self._cond:
             while not self._closed:
                 self._promote()
                 if self._ready and (self._ready[0][0] == 0 or not self.hold()):
                     _, _, task = heapq.heappop(self._ready)
                     self._busy += 1
+                    if self._ready:
+                        self._cond.notify()  # the next may go as well
                     return task
-                if self._ready:  # held back: look again shortly
-                    timeout: float | None = HOLD_POLL
-                elif self._later:
+                if self._ready and not self._polling:  # held back: look again shortly
+                    self._polling = True
+                    try:
+                        self._cond.wait(HOLD_POLL)
+                    finally:
+                        self._polling = False
+                    continue
+                timeout = None
+                if self._later:
                     timeout = max(0.0, self._later[0][0] - time.monotonic())
-                else:
-                    timeout = None
                 self._cond.wait(timeout)
             return None
 

@@ -9,7 +9,9 @@ writer asks one pod at the same time: the request id is derived from the job and
 notices, so it is known before the record is written. The writers then ask the other
 pods and write the Event, each a task of its own, held back while any job's request is
 still to be recorded; evictions due now go at once, those due later wake the job again
-at their time. Cordoning is the node's own work item.
+at their time. Cordoning is the node's own work item, written by the writers, held
+back like the pods. An event that only brings back this process's own write (a pod it
+asked or evicted, a node it cordoned) plans nothing.
 """
 
 from __future__ import annotations
@@ -40,10 +42,18 @@ from mlkube.controller.jobs import (
     record_target,
 )
 from mlkube.controller.metrics import Metrics
-from mlkube.controller.plan import JobPlan, active_notices, first_to_ask, plan_job, utcnow
+from mlkube.controller.plan import (
+    TERMINAL_PHASES,
+    JobPlan,
+    active_notices,
+    first_to_ask,
+    plan_job,
+    utcnow,
+)
 from mlkube.controller.pool import Pool
 from mlkube.controller.signals import (
     OBSERVED_ANNOTATION,
+    TAINT_SIGNALS,
     Notice,
     format_time,
     node_notice,
@@ -105,7 +115,11 @@ class Planned:
 class Controller:
     def __init__(self, kube: Kube, options: Options | None = None,
                  metrics: Metrics | None = None) -> None:  # fmt: skip
-        self.kube = kube
+        self.kube = kube  # the informers' and the workers' (reads)
+        # The recorders and the writers each on connections of their own: a record
+        # never waits on the writers' connection bookkeeping, nor either on the watches'.
+        self.record_kube = kube.lane()
+        self.write_kube = kube.lane()
         self.options = options or Options()
         self.metrics = metrics or Metrics()
         stats = kube.stats
@@ -230,11 +244,16 @@ class Controller:
         if self.state.notice_seen(name, observed_at(node) or utcnow()):
             self.metrics.notices.labels(notice.signal.name).inc()
             log.info("node %s: %s (%s)", name, notice.signal.name, notice.detail)
+        if event == "MODIFIED" and not self.state.node_changed(name, _node_view(notice)):
+            self._add(NodeKey(name))  # our cordon's echo, a heartbeat: its jobs know it
+            return
         self._enqueue_node(node)
 
     def _enqueue_node(self, node: dict[str, Any]) -> None:
         name = str(node["metadata"]["name"])
         notice = node_notice(node)
+        if notice is not None:
+            self.state.node_changed(name, _node_view(notice))
         for job in self.state.jobs_on(name):
             if notice is not None:
                 self._add_job(job, notice, name)
@@ -247,9 +266,9 @@ class Controller:
             return
         job = job_of(pod)
         node = str((pod.get("spec") or {}).get("nodeName") or "")
-        self.state.index_pod(key, job, node)
-        if job is None:
-            return
+        changed = self.state.index_pod(key, job, node, self._pod_view(pod, job, node))
+        if job is None or (event == "MODIFIED" and not changed):
+            return  # not a training pod; or nothing the plan reads changed but our writes
         if self.state.noticed(node):
             host = self.nodes.get(node)
             notice = node_notice(host) if host is not None else None
@@ -258,6 +277,27 @@ class Controller:
         notice = notice or pod_disruption(pod)
         if notice is not None:
             self._add_job(job, notice, node)
+
+    def _pod_view(self, pod: dict[str, Any], job: JobRef | None, node: str) -> Hashable:
+        """What the plan reads of ``pod``, with this process's own writes taken out: a
+        delivery's echo (the request id it sent) and an eviction's (the deletion and the
+        DisruptionTarget it brings) leave the view as it was, so they plan nothing."""
+        meta = pod["metadata"]
+        uid = str(meta.get("uid"))
+        request = (meta.get("annotations") or {}).get(REQUEST_ANNOTATION)
+        sent = request is not None and (
+            self.state.delivered(uid, str(request))
+            or self.state.on_its_way(("deliver", uid, request))
+        )
+        if sent:
+            request = None
+        if self.state.evicted(uid) or self.state.on_its_way(("evict", uid)):
+            deleting, disruption = False, None
+        else:
+            found = pod_disruption(pod)
+            deleting, disruption = bool(meta.get("deletionTimestamp")), found and found.key
+        phase = (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
+        return (uid, job, node, phase, request, deleting, disruption)
 
     # workers -------------------------------------------------------------------------
 
@@ -355,7 +395,11 @@ class Controller:
 
     def reconcile_node(self, name: str) -> None:
         """Cordon a node whose notice drains it, and remember when the notice was seen
-        on the node itself, so the eviction deadline survives a controller restart."""
+        on the node itself, so the eviction deadline survives a controller restart. The
+        writers do it: after every pending record (rank SOON) when the notice is a
+        NoSchedule or NoExecute taint, which already keeps new pods off the node; at once
+        otherwise (an Azure condition, the on-prem annotation), before the evictions
+        send the job's replacement pods looking for a node."""
         node = self.nodes.get(name)
         notice = node_notice(node) if node else None
         if node is None or notice is None or not notice.signal.drain:
@@ -366,21 +410,39 @@ class Controller:
         if observed_at(node) is None:
             seen = self.state.first_seen([name]).get(name) or utcnow()
             patch["metadata"] = {"annotations": {OBSERVED_ANNOTATION: format_time(seen)}}
-        if not patch:
-            return
+        key = NodeKey(name)
+        token = ("cordon", name)
+        if not patch or not self.state.begin(token):
+            return  # done, or on its way
+
+        def cordon() -> None:
+            try:
+                self._cordon(node, notice, patch)
+            finally:
+                self.state.end(token)
+
+        self.writes.submit(self._task(key, cordon), rank=SOON if _fenced(node) else FIRST)
+
+    def _cordon(self, node: dict[str, Any], notice: Notice, patch: dict[str, Any]) -> None:
+        name = str(node["metadata"]["name"])
         try:
-            self.kube.patch("v1", "Node", name, patch)
+            self.write_kube.patch("v1", "Node", name, patch)
         except ApiError as exc:
             if exc.status == 404:
                 return
             raise
         if "spec" in patch:
             self.metrics.cordons.inc()
-            record_event(self.kube, {"apiVersion": "v1", "kind": "Node", **node},
-                         "Cordoned", f"{notice.detail}: cordoned; the node ends within "
-                         f"{notice.signal.window_seconds or 'its'} s",
-                         notice.key.replace("/", "-"), warning=True,
-                         instance=self.options.identity)  # fmt: skip
+            involved = {"apiVersion": "v1", "kind": "Node", **node}
+            message = (f"{notice.detail}: cordoned; the node ends within "
+                       f"{notice.signal.window_seconds or 'its'} s")  # fmt: skip
+            suffix = notice.key.replace("/", "-")
+
+            def announce() -> None:
+                record_event(self.write_kube, involved, "Cordoned", message, suffix, warning=True,
+                             instance=self.options.identity)  # fmt: skip
+
+            self.writes.submit(self._task(NodeKey(name), announce), rank=LAST)
 
     def reconcile_job(self, ref: JobRef) -> bool:
         """Plan the job. A new request goes to the recorders, and its first pod to the
@@ -527,8 +589,8 @@ class Controller:
         True when written, False on a 409. The only exactly-once mechanism there is."""
         requests = (*record.requests, request)
         try:
-            self.kube.patch(target.api_version, target.kind, target.name,
-                            record_patch(job, list(requests)), target.namespace)  # fmt: skip
+            self.record_kube.patch(target.api_version, target.kind, target.name,
+                                   record_patch(job, list(requests)), target.namespace)  # fmt: skip
         except ApiError as exc:
             if exc.status == 409:
                 self.metrics.conflicts.inc()  # another replica, a user, or a stale cache
@@ -573,7 +635,7 @@ class Controller:
             def write(request: Request = request, involved: dict[str, Any] = involved,
                       message: str = message) -> None:  # fmt: skip
                 try:
-                    record_event(self.kube, involved, "CheckpointRequested", message,
+                    record_event(self.write_kube, involved, "CheckpointRequested", message,
                                  request.id, instance=self.options.identity)  # fmt: skip
                     self.state.mark_announced(request.id)
                 finally:
@@ -581,9 +643,9 @@ class Controller:
 
             self.writes.submit(self._task(ref, write), rank=LAST)
 
-    def _task(self, ref: JobRef, work: Callable[[], None]) -> Callable[[], None]:
-        """``work`` for the writer pool: a failure queues the job again, as a failed
-        reconcile would (backoff, or the pause after a refusal)."""
+    def _task(self, ref: Hashable, work: Callable[[], None]) -> Callable[[], None]:
+        """``work`` for the writer pool: a failure queues the job (or node) again, as a
+        failed reconcile would (backoff, or the pause after a refusal)."""
 
         def run() -> None:
             try:
@@ -621,7 +683,7 @@ class Controller:
         patch = {"metadata": {"uid": meta.get("uid"),
                               "annotations": {REQUEST_ANNOTATION: request}}}  # fmt: skip
         try:
-            self.kube.patch("v1", "Pod", meta["name"], patch, meta["namespace"])
+            self.write_kube.patch("v1", "Pod", meta["name"], patch, meta["namespace"])
         except ApiError as exc:
             if exc.status not in (404, 409, 422):
                 raise
@@ -647,7 +709,7 @@ class Controller:
         meta = pod["metadata"]
         uid = str(meta.get("uid"))
         try:
-            self.kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
+            self.write_kube.evict(meta["name"], meta["namespace"], meta.get("uid"))
         except ApiError as exc:
             if exc.status in (404, 409):  # gone, or a new pod of that name
                 return
@@ -658,6 +720,20 @@ class Controller:
         self.state.mark_evicted(uid)
         self.metrics.evictions.inc()
         log.info("%s: evicted %s from %s", ref, meta["name"], pod["spec"].get("nodeName"))
+
+
+def _fenced(node: dict[str, Any]) -> bool:
+    """Whether the node's own notice keeps new pods off it: a termination taint with a
+    NoSchedule or NoExecute effect."""
+    return any(
+        taint.get("key") in TAINT_SIGNALS and taint.get("effect") in ("NoSchedule", "NoExecute")
+        for taint in (node.get("spec") or {}).get("taints") or []
+    )
+
+
+def _node_view(notice: Notice) -> Hashable:
+    """What the plan reads of a noticed node."""
+    return (notice.key, notice.signal, notice.deadline)
 
 
 def _job_stub(ref: JobRef, uid: str) -> dict[str, Any]:

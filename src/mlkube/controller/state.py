@@ -70,6 +70,10 @@ class ControllerState:
         self._job_of_pod: dict[str, JobRef] = {}
         self._node_of_pod: dict[str, str] = {}
         self._first_seen: dict[str, datetime] = {}
+        # What the plan reads of each pod and noticed node, as last seen: an event that
+        # changes none of it (our own write's echo, a status heartbeat) plans nothing.
+        self._pod_views: dict[str, Hashable] = {}
+        self._node_views: dict[str, Hashable] = {}
         self._records: dict[JobRef, CachedRecord] = {}
         self._targets: dict[JobRef, JobRef] = {}  # JobSet → the job its record goes on
         self._announced = Announced(announced_keep)
@@ -81,17 +85,21 @@ class ControllerState:
 
     # the pod index ---------------------------------------------------------------------
 
-    def index_pod(self, key: str, job: JobRef | None, node: str) -> None:
-        """Where pod ``key`` belongs now (``job`` None: not a training pod, or gone)."""
+    def index_pod(self, key: str, job: JobRef | None, node: str, view: Hashable = None) -> bool:
+        """Where pod ``key`` belongs now (``job`` None: not a training pod, or gone), and
+        what the plan reads of it (``view``); False when that is as last seen."""
         with self._lock:
+            changed = self._pod_views.get(key) != view or key not in self._job_of_pod
             self._unindex(key)
             if job is None:
-                return
+                return changed
+            self._pod_views[key] = view
             self._job_of_pod[key] = job
             self._pods_of_job[job].add(key)
             if node:
                 self._node_of_pod[key] = node
                 self._pods_on_node[node].add(key)
+            return changed
 
     def forget_pod(self, key: str, uid: str) -> None:
         with self._lock:
@@ -100,6 +108,7 @@ class ControllerState:
             self._evicted.discard(uid)
 
     def _unindex(self, key: str) -> None:
+        self._pod_views.pop(key, None)
         old = self._job_of_pod.pop(key, None)
         if old is not None:
             self._pods_of_job[old].discard(key)
@@ -136,6 +145,15 @@ class ControllerState:
     def notice_gone(self, node: str) -> None:
         with self._lock:
             self._first_seen.pop(node, None)
+            self._node_views.pop(node, None)
+
+    def node_changed(self, node: str, view: Hashable) -> bool:
+        """Remember what the plan reads of noticed ``node``; False when it is as last
+        seen (a cordon's echo, a heartbeat): its jobs have nothing new to plan."""
+        with self._lock:
+            old = self._node_views.get(node, self)
+            self._node_views[node] = view
+            return old != view
 
     def noticed(self, node: str) -> bool:
         with self._lock:
@@ -210,6 +228,10 @@ class ControllerState:
             self._inflight.add(write)
             return True
 
+    def on_its_way(self, write: Hashable) -> bool:
+        with self._lock:
+            return write in self._inflight
+
     def end(self, write: Hashable) -> None:
         with self._lock:
             self._inflight.discard(write)
@@ -242,6 +264,8 @@ class ControllerState:
                 "jobs": len(self._pods_of_job),
                 "pods": len(self._job_of_pod),
                 "noticed": len(self._first_seen),
+                "pod views": len(self._pod_views),
+                "node views": len(self._node_views),
                 "records": len(self._records),
                 "targets": len(self._targets),
                 "announced": len(self._announced),
