@@ -176,6 +176,22 @@ def _dk402(
     return next((f for f in findings if f["rule"] == "DK402" and about in f["message"]), None)
 
 
+def _pf109_then_dk402(
+    mlkube: Run, kubeconfig: Path, kube: Kube, expected: str, saved: Path
+) -> dict[str, Any]:
+    """PF109 warns with ``expected``, the HPA of gpu-app reads the adapter's NotFound,
+    and doctor's DK402 on it (the snapshot saved to ``saved``)."""
+    until("PF109 to warn: " + expected[:60],
+          lambda: _pf109(mlkube, kubeconfig) == ("warn", expected), timeout=120,
+          every=1)  # fmt: skip
+    active = _failing(kube, "gpu-app", NOT_FOUND)
+    assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
+    finding: dict[str, Any] = until(
+        "DK402", lambda: _dk402(mlkube, kubeconfig, "gpu-app", saved), timeout=60, every=2
+    )
+    return finding
+
+
 def _healthy(mlkube: Run, kubeconfig: Path, kube: Kube) -> bool:
     return _pf109(mlkube, kubeconfig) == ("pass", None) and _reading(kube)
 
@@ -217,14 +233,9 @@ def test_a_wrong_adapter_rule_applied_fails_pf109_and_dk402_naming_the_rule(
     try:
         assert applied.code == 0, applied.err
         # the adapter restarts with the rule; its next listing of the series has none
-        until("PF109 to name the wrong rule",
-              lambda: _pf109(mlkube, serving_cluster) == ("warn", expected), timeout=120,
-              every=1)  # fmt: skip
-        active = _failing(kube, "gpu-app", NOT_FOUND)
-        assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
-        saved = tmp_path / "rule-mismatch.json"
-        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app", saved),
-                        timeout=60, every=2)  # fmt: skip
+        finding = _pf109_then_dk402(
+            mlkube, serving_cluster, kube, expected, tmp_path / "rule-mismatch.json"
+        )
         assert finding["message"].startswith(
             f"HPA {NAMESPACE}/gpu-app cannot scale: the adapter serves no {METRIC} for pods "
             "although these pods use GPUs: its rule does not match the exporter's labels"
@@ -267,14 +278,10 @@ def test_exporter_series_without_the_pod_label_fail_pf109_and_dk402_naming_the_l
     _kubernetes_mode(kube, nodes, on=False)
     try:
         # series without pod: the adapter's next listing (after metrics-max-age) has none
-        until("PF109 to name the labels",
-              lambda: _pf109(mlkube, serving_cluster) == ("warn", expected), timeout=120,
-              every=1)  # fmt: skip
-        active = _failing(kube, "gpu-app", NOT_FOUND)
-        assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
-        saved = tmp_path / "exporter-without-pod-label.json"
-        finding = until("DK402", lambda: _dk402(mlkube, serving_cluster, "gpu-app", saved),
-                        timeout=60, every=2)  # fmt: skip
+        finding = _pf109_then_dk402(
+            mlkube, serving_cluster, kube, expected,
+            tmp_path / "exporter-without-pod-label.json",
+        )  # fmt: skip
         assert "(dcgm-exporter without DCGM_EXPORTER_KUBERNETES=true)" in finding["message"]
     finally:
         _kubernetes_mode(kube, nodes, on=True)
