@@ -5,7 +5,9 @@ node gets a termination taint:
 
 - writes ONE merge patch per affected job (the annotation ``bench.mlkube.dev/floor``)
   from ``--workers`` threads: one watch delivery plus one API write, nothing else (no
-  read before the write, no Events);
+  read before the write, no Events); with ``--record configmap`` it creates one
+  ConfigMap per job instead (``floor-<job>``, carrying the same annotation): a record
+  that passes no admission webhook, to measure what such a record would gain;
 - annotates every pod of the job with ``mlkube.dev/checkpoint-request`` (one pod per
   job first, then the others, held back while a job write is pending) and evicts the
   pods on the node at the time the notice's window leaves for their grace period, from
@@ -15,7 +17,7 @@ Same Python, same client (``mlkube.cluster.client.Kube``) and the same numbers o
 threads as the controller it is set beside; bench/spot_scale.py starts it. SIGUSR1
 prints how many API requests it has made.
 
-    python bench/spot_floor.py --kubeconfig FILE [--workers 8]
+    python bench/spot_floor.py --kubeconfig FILE [--workers 8] [--record job|configmap]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from mlkube.errors import MlkubeError
 
 SPOT_TAINT = "aws-node-termination-handler/spot-itn"
 FLOOR_ANNOTATION = "bench.mlkube.dev/floor"
+FLOOR_JOB_LABEL = "bench.mlkube.dev/floor-job"  # on a ConfigMap record: whose it is
 JobKey = tuple[str, str]  # (namespace, name)
 
 
@@ -71,8 +74,9 @@ def notice(node: dict[str, Any]) -> Signal | None:
 
 
 class Floor:
-    def __init__(self, kube: Kube, workers: int, writers: int) -> None:
+    def __init__(self, kube: Kube, workers: int, writers: int, record: str = "job") -> None:
         self.kube = kube
+        self.record_kind = record
         self.records = ThreadPoolExecutor(workers, thread_name_prefix="floor")
         self._pending = 0  # job writes not yet done: pod writes wait for them
         self._lock = threading.Lock()
@@ -86,7 +90,12 @@ class Floor:
         namespace, name = job
         body = {"metadata": {"annotations": {FLOOR_ANNOTATION: node}}}
         try:
-            self.kube.patch("kubeflow.org/v1", "PyTorchJob", name, body, namespace)
+            if self.record_kind == "configmap":
+                meta = {"name": f"floor-{name}", "namespace": namespace,
+                        "labels": {FLOOR_JOB_LABEL: name}, **body["metadata"]}  # fmt: skip
+                self.kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+            else:
+                self.kube.patch("kubeflow.org/v1", "PyTorchJob", name, body, namespace)
         except (ApiError, MlkubeError) as exc:
             print(f"patch {namespace}/{name} failed: {exc}", file=sys.stderr, flush=True)
         finally:
@@ -165,11 +174,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--workers", type=int, default=8, help="job-write threads (default 8)")
+    parser.add_argument("--record", choices=["job", "configmap"], default="job",
+                        help="write the record on the job (default) or as a ConfigMap")  # fmt: skip
     args = parser.parse_args()
     with Kube(load_connection(args.kubeconfig)) as kube:
         count = kube.stats
         signal.signal(signal.SIGUSR1, lambda *_: print(f"requests {count['requests']}", flush=True))
-        Floor(kube, args.workers, 2 * args.workers).run()
+        Floor(kube, args.workers, 2 * args.workers, args.record).run()
     return 0
 
 

@@ -49,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.spot_floor import FLOOR_ANNOTATION
+from bench import api_ceiling
+from bench.spot_floor import FLOOR_ANNOTATION, FLOOR_JOB_LABEL
 from mlkube.cluster.client import Kube, NotFound
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.jobs import RECORD_ANNOTATION, REQUEST_ANNOTATION
@@ -255,6 +256,9 @@ def renew(kube: Kube, first: int, count: int, *, generation: int, pool: Pool, to
     cluster.wait_nodes_ready(kube, names)
     jobs = {job(j) for j in range(first, first + count)}
     unmark = {"metadata": {"annotations": {RECORD_ANNOTATION: None, FLOOR_ANNOTATION: None}}}
+    records = kube.list("v1", "ConfigMap", NAMESPACE, FLOOR_JOB_LABEL)
+    parallel(again(lambda c: kube.delete("v1", "ConfigMap", c["metadata"]["name"], NAMESPACE)),
+             records)  # fmt: skip
     owners = parallel(again(lambda n: kube.patch(JOB_API, "PyTorchJob", n, unmark, NAMESPACE)),
                       sorted(jobs))  # fmt: skip
     asked = [
@@ -313,6 +317,7 @@ class Recorder:
         for api, kind, handler in (
             (JOB_API, "PyTorchJob", self._on_job),
             ("v1", "Pod", self._on_pod),
+            ("v1", "ConfigMap", self._on_config_map),  # the floor's other record
         ):
             path = self.kube.resource(api, kind).path(NAMESPACE)
             head = self.kube.request("GET", path, params={"limit": "1"})
@@ -350,6 +355,12 @@ class Recorder:
         meta = obj.get("metadata") or {}
         if self.annotation in (meta.get("annotations") or {}):
             self.jobs.setdefault(str(meta.get("name")), arrived)
+
+    def _on_config_map(self, obj: dict[str, Any], arrived: float) -> None:
+        meta = obj.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(FLOOR_JOB_LABEL)
+        if owner and self.annotation in (meta.get("annotations") or {}):
+            self.jobs.setdefault(str(owner), arrived)
 
     def _on_pod(self, obj: dict[str, Any], arrived: float) -> None:
         meta = obj.get("metadata") or {}
@@ -398,7 +409,9 @@ def start_watcher(kind: str, setup: Setup, log: Path, metrics_port: int) -> subp
                  "--metrics-bind-address", f"127.0.0.1:{metrics_port}", *threads]  # fmt: skip
     else:
         floor = Path(__file__).with_name("spot_floor.py")
-        argv = [sys.executable, str(floor), "--kubeconfig", setup.kubeconfig, *threads]
+        record = "configmap" if kind == "floor-configmap" else "job"
+        argv = [sys.executable, str(floor), "--kubeconfig", setup.kubeconfig, *threads,
+                "--record", record]  # fmt: skip
     with log.open("wb") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
 
@@ -525,6 +538,10 @@ class Setup:
     logs: Path
     signal: str
     py_spy: str | None = None  # py-spy's binary: sample each watcher in its window
+    ceiling: tuple[int, ...] = ()  # concurrencies of the Go client's ceiling runs
+    # The watchers, in the order the trials take turns: "mlkube", "floor" (its record a
+    # PATCH of the job) and, when asked for, "floor-configmap" (a ConfigMap per job).
+    kinds: tuple[str, ...] = ("mlkube", "floor")
 
     @property
     def taint(self) -> str:
@@ -543,8 +560,13 @@ class Setup:
         return max(self.reclaim)
 
 
+def annotation_of(kind: str) -> str:
+    """What marks a job as reached: the controller's record, or the floor's marker."""
+    return RECORD_ANNOTATION if kind == "mlkube" else FLOOR_ANNOTATION
+
+
 def wait_synced(
-    kube: Kube, proc: subprocess.Popen[bytes], canary: int, annotation: str, *, setup: Setup,
+    kube: Kube, proc: subprocess.Popen[bytes], canary: int, kind: str, *, setup: Setup,
     timeout: float = 300,
 ) -> float:  # fmt: skip
     """Until the watcher has synced: a quiet process is not proof (it may be waiting on
@@ -557,9 +579,12 @@ def wait_synced(
     def reached() -> bool | None:
         if proc.poll() is not None:
             raise SystemExit(f"the watcher exited before the canary {job(canary)}")
-        obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
+        if kind == "floor-configmap":
+            obj = kube.get("v1", "ConfigMap", f"floor-{job(canary)}", NAMESPACE) or {}
+        else:
+            obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        return True if annotation in annotations else None
+        return True if annotation_of(kind) in annotations else None
 
     try:
         until(f"the canary {job(canary)}", reached, timeout=timeout, every=0.5)
@@ -578,14 +603,14 @@ def run_trial(
     each job's pair; its canary is a job after all the trials' jobs."""
     jobs = [job(j) for j in range(first, first + reclaim)]
     signalled = {job(j): node(2 * j) for j in range(first, first + reclaim)}
-    annotation = RECORD_ANNOTATION if kind == "mlkube" else FLOOR_ANNOTATION
+    annotation = annotation_of(kind)
     result = Trial(kind, index, len(jobs))
     (port,) = free_ports(1)
     log = setup.logs / f"{index}-{kind}.log"
     proc = start_watcher(kind, setup, log, port)
     recorder = Recorder(setup.kubeconfig, annotation)
     try:
-        result.settle = wait_synced(kube, proc, setup.canaries + index, annotation, setup=setup)
+        result.settle = wait_synced(kube, proc, setup.canaries + index, kind, setup=setup)
         recorder.start()
         cpu = cpu_seconds(proc.pid)
         requests = requests_made(kind, proc, log, port)
@@ -695,9 +720,11 @@ def report(trials: list[Trial], reclaim: int) -> None:
         cells = " | ".join(stats(values[k]) for k in FIGURES)
         per_node = sum(requests[kind]) / len(requests[kind])
         print(f"| all | {kind} | {len(values['a'])} | {cells} | {per_node:.1f} | | | | |")
-    if "mlkube" in pooled and "floor" in pooled:
-        ours, floor = pooled["mlkube"], pooled["floor"]
-        print("\nmlkube / floor, p50 / p99 / max:")
+    for peer in (k for k in pooled if k.startswith("floor")):
+        ours, floor = pooled.get("mlkube"), pooled[peer]
+        if ours is None:
+            continue
+        print(f"\nmlkube / {peer}, p50 / p99 / max:")
         for k, label in FIGURES.items():
             cells = " / ".join(ratio(ours[k], floor[k], q) for q in (0.5, 0.99, 1.0))
             print(f"  {label}: {cells}")
@@ -757,6 +784,42 @@ def probe(kube: Kube, name: str, rounds: int = 20) -> str:
             f"{ms(map_patch)} ms")  # fmt: skip
 
 
+def ceiling(kube: Kube, setup: Setup, size: int, concurrency: int) -> str:
+    """A trial's writes with nothing else to do: every pod of jobs [0, size) annotated,
+    then every pod on their signalled nodes evicted, by the Go client of
+    bench/api_ceiling.py from ``concurrency`` connections, while the benchmark's own
+    watches run as in a trial. No watcher can ask or evict faster on this machine."""
+    jobs = {job(j): node(2 * j) for j in range(size)}
+    pods = [
+        p for p in kube.list("v1", "Pod", NAMESPACE, cached=True)
+        if p["metadata"]["labels"].get(JOB_LABEL) in jobs
+        and not p["metadata"].get("deletionTimestamp")
+    ]  # fmt: skip
+    ask = {REQUEST_ANNOTATION: "ceiling"}
+    patches = [api_ceiling.pod_patch(NAMESPACE, p["metadata"]["name"], ask) for p in pods]
+    evictions = [
+        api_ceiling.eviction(NAMESPACE, p["metadata"]["name"]) for p in pods
+        if p["spec"].get("nodeName") == jobs[p["metadata"]["labels"][JOB_LABEL]]
+    ]  # fmt: skip
+    recorder = Recorder(setup.kubeconfig, RECORD_ANNOTATION)
+    recorder.start()
+    try:
+        asked = api_ceiling.run(setup.kubeconfig, patches, concurrency)
+        evicted = api_ceiling.run(setup.kubeconfig, evictions, concurrency)
+    finally:
+        recorder.stop()
+    gone(kube)
+
+    def line(what: str, r: dict[str, Any]) -> str:
+        errors = f", {r['errors']} errors ({r.get('firstError')})" if r["errors"] else ""
+        return (f"{r['requests']} {what} in {r['seconds']:.2f} s ({r['perSecond']:.0f}/s, "
+                f"latency p50 {r['p50Ms']:.0f} / p99 {r['p99Ms']:.0f} ms){errors}")  # fmt: skip
+
+    return (f"ceiling ({size} nodes, Go client, {concurrency} at once, load average "
+            f"{os.getloadavg()[0]:.2f}): {line('pod PATCHes', asked)}; "
+            f"{line('evictions', evicted)}")  # fmt: skip
+
+
 def run_sizes(kube: Kube, setup: Setup, pool: Pool, total: int) -> None:
     """Each size's trials in turn, alternating mlkube and the floor on the same jobs,
     renewed after each trial; a size's report as soon as its trials are done."""
@@ -764,8 +827,13 @@ def run_sizes(kube: Kube, setup: Setup, pool: Pool, total: int) -> None:
     last = len(setup.reclaim) * setup.trials - 1
     index = 0
     for size in setup.reclaim:
+        for k, concurrency in enumerate(setup.ceiling):
+            print(ceiling(kube, setup, size, concurrency), flush=True)
+            generation = 1000 + 10 * size + k  # pod names of their own
+            took = renew(kube, 0, size, generation=generation, pool=pool, total=total)
+            print(f"  {size} jobs renewed in {took:.1f} s", flush=True)
         for n in range(setup.trials):
-            kind = "mlkube" if n % 2 == 0 else "floor"
+            kind = setup.kinds[n % len(setup.kinds)]
             trial = run_trial(kube, kind, index, 0, reclaim=size, setup=setup)
             trial.load = os.getloadavg()[0]
             by_size.setdefault(size, []).append(trial)
@@ -794,11 +862,18 @@ def main() -> int:
     parser.add_argument("--signal", choices=sorted(TAINTS), default="aws")
     parser.add_argument("--timeout", type=float, default=180, help="per trial (s)")
     parser.add_argument("--py-spy", help="py-spy's binary: sample each watcher in its window")
+    parser.add_argument("--ceiling", type=int, nargs="*", default=[16, 64],
+                        help="before each size's trials, its writes from a Go client at these "
+                             "concurrencies (default 16 64; none to skip)")  # fmt: skip
+    parser.add_argument("--floor-configmap", action="store_true",
+                        help="a third watcher in the turns: the floor with its record a "
+                             "ConfigMap per job, which passes no admission webhook")  # fmt: skip
     args = parser.parse_args()
     needed = 2 * max(args.reclaim) + 2 * args.trials * len(args.reclaim)
     if needed > args.nodes:
         parser.error(f"the trials share 2 × the largest --reclaim nodes (renewed after each "
                      f"trial) and each has a canary's 2: {needed} nodes")  # fmt: skip
+    kinds = ("mlkube", "floor", "floor-configmap") if args.floor_configmap else ("mlkube", "floor")
     started = time.monotonic()
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     (platform,) = load_specs(
@@ -825,7 +900,8 @@ def main() -> int:
                   flush=True)  # fmt: skip
             print(probe(kube, job(jobs - 1)), flush=True)
             setup = Setup(kubeconfig, args.trials, args.reclaim, args.workers,
-                          args.timeout, logs, args.signal, args.py_spy)  # fmt: skip
+                          args.timeout, logs, args.signal, args.py_spy,
+                          tuple(args.ceiling), kinds)  # fmt: skip
             pool = platform.spec.spec.pools[0] if isinstance(platform.spec, Platform) else None
             assert pool is not None
             run_sizes(kube, setup, pool, total)

@@ -1,0 +1,3 @@
+module mlkube.dev/bench/apiceiling
+
+go 1.26
