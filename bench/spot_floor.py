@@ -146,9 +146,12 @@ class Floor:
                     self.writes.submit(partial(self.evict, pod, name), rank=0, at=at)
 
     def run(self) -> None:
-        self.jobs, self.pods = index(self.kube.list("v1", "Pod"))
+        # From the watch cache, as the controller's informers list: 8,000 pods from etcd
+        # took this process over a minute to sync at 1,000 nodes under load.
+        self.jobs, self.pods = index(self.kube.list("v1", "Pod", cached=True))
         while True:
-            listing = self.kube.request("GET", self.kube.resource("v1", "Node").path())
+            path = self.kube.resource("v1", "Node").path()
+            listing = self.kube.request("GET", path, params={"resourceVersion": "0"})
             for node in listing.get("items") or []:
                 self.on_node(node)
             version = str(listing["metadata"]["resourceVersion"])

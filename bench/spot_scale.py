@@ -190,22 +190,17 @@ def again(fn: Callable[[Any], Any], tries: int = 3) -> Callable[[Any], Any]:
     return run
 
 
-def drop_shared_dir_webhooks(kube: Kube) -> list[str]:
-    """Remove the webhook configurations whose servers read their certificate from the
-    one fixed directory every local cluster on the machine shares (the Training
-    Operator's, JobSet's, Trainer's); Kueue's, from a directory of the cluster's own,
-    stay. On 2026-12-07 a cluster made with another PKI (another branch's ``rsa-v4``)
-    overwrote that directory mid-run, and every PyTorchJob write then failed the
-    Training Operator's webhook ("certificate signed by unknown authority"). Without
-    them, every trial of every run passes the same webhooks: Kueue's two."""
-    dropped = []
-    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-        for config in kube.list("admissionregistration.k8s.io/v1", kind):
-            name = config["metadata"]["name"]
-            if "kueue" not in name:
-                kube.delete("admissionregistration.k8s.io/v1", kind, name)
-                dropped.append(name)
-    return dropped
+def webhooks(kube: Kube) -> list[str]:
+    """The admission webhook configurations every job write passes: Kueue's and the
+    Training Operator's, as on a real cluster. (Until 2026-12-07 the Training
+    Operator's, JobSet's and Trainer's were removed here: their servers read one
+    certificate directory that every local cluster on the machine shared, and another
+    cluster overwrote it mid-run. Each cluster now has its own.)"""
+    return [
+        config["metadata"]["name"]
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+        for config in kube.list("admissionregistration.k8s.io/v1", kind)
+    ]
 
 
 def populate(kube: Kube, jobs: int) -> None:
@@ -888,7 +883,7 @@ def main() -> int:
               flush=True)  # fmt: skip
         kubeconfig = str(cluster.kubeconfig_path(NAME))
         with Kube(load_connection(kubeconfig)) as kube:
-            print(f"webhook configurations removed: {drop_shared_dir_webhooks(kube)}", flush=True)
+            print(f"webhook configurations: {webhooks(kube)}", flush=True)
             jobs = args.nodes // 2
             populate_started = time.monotonic()
             populate(kube, jobs)
