@@ -146,8 +146,7 @@ class Floor:
                     self.writes.submit(partial(self.evict, pod, name), rank=0, at=at)
 
     def run(self) -> None:
-        # From the watch cache, as the controller's informers list: 8,000 pods from etcd
-        # took this process over a minute to sync at 1,000 nodes under load.
+        # From the watch cache (resourceVersion 0): any recent state maps pods to jobs.
         self.jobs, self.pods = index(self.kube.list("v1", "Pod", cached=True))
         while True:
             path = self.kube.resource("v1", "Node").path()
