@@ -427,13 +427,21 @@ def stop_watcher(proc: subprocess.Popen[bytes]) -> None:
 
 
 def scrape(port: int) -> dict[str, float]:
-    """The controller's own counters (summed over labels) and request-latency histogram."""
+    """The controller's own counters (summed over labels), its request-latency
+    histogram (``latency_le_<bound>``) and its garbage collections by generation
+    (``gc<generation>_count``, ``gc<generation>_sum``)."""
     out: dict[str, float] = {}
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     for line in text.splitlines():
         if line.startswith("mlkube_") and " " in line:
             name, value = line.rsplit(" ", 1)
-            if "_bucket{" in name:
+            if name.startswith("mlkube_gc_pause_seconds"):
+                metric = name.split("{")[0].rsplit("_", 1)[1]  # count, sum, bucket
+                if metric not in ("count", "sum"):
+                    continue
+                generation = name.split('generation="')[1].split('"')[0]
+                key = f"gc{generation}_{metric}"
+            elif name.startswith("mlkube_request_latency_seconds_bucket{"):
                 key = "latency_le_" + name.split('le="')[1].rstrip('"}')
             else:
                 key = name.split("{")[0]
@@ -495,6 +503,7 @@ class Trial:
     unevicted: int = 0  # jobs with a pod on the reclaimed node never evicted
     deliveries_before_last_record: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
+    gc: dict[str, float] = field(default_factory=dict)  # the controller's, in the window
     errors: list[str] = field(default_factory=list)
 
 
@@ -615,6 +624,7 @@ def run_trial(
         recorder.start()
         cpu = cpu_seconds(proc.pid)
         requests = requests_made(kind, proc, log, port)
+        before = scrape(port) if kind == "mlkube" else {}
         sampler = None
         if setup.py_spy:  # collapsed stacks of the thread holding the GIL: its CPU
             out = setup.logs / f"{index}-{kind}.stacks"
@@ -643,6 +653,8 @@ def run_trial(
         result.requests = requests_made(kind, proc, log, port) - requests
         if kind == "mlkube":
             result.metrics = scrape(port)
+            result.gc = {k: v - before.get(k, 0.0) for k, v in result.metrics.items()
+                         if k.startswith("gc")}  # fmt: skip
     finally:
         recorder.stop()
         stop_watcher(proc)
@@ -755,6 +767,12 @@ def report(trials: list[Trial], reclaim: int) -> None:
                   f"{ms(mean)} ms, ≤1 s {m.get('latency_le_1.0', 0):.0f}/{count:.0f}; "
                   f"{t.deliveries_before_last_record} pod deliveries arrived before the last "
                   f"record")  # fmt: skip
+            if t.gc:
+                collections = ", ".join(
+                    f"generation {g}: {t.gc.get(f'gc{g}_count', 0):.0f} in "
+                    f"{ms(t.gc.get(f'gc{g}_sum', 0.0))} ms" for g in (0, 1, 2)
+                )  # fmt: skip
+                print(f"  its garbage collections in the window: {collections}")
         for error in t.errors:
             print(f"  {error}")
 

@@ -51,6 +51,7 @@ class Informer:
         watch_timeout: int = 300,
         on_restart: Callable[[str], None] | None = None,
         metadata_only: bool = False,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.kube = kube
         self.api_version = api_version
@@ -58,6 +59,9 @@ class Informer:
         self.handler = handler
         self.watch_timeout = watch_timeout
         self.on_restart = on_restart or (lambda _kind: None)
+        # What is kept of each object, applied before it is stored or handed on
+        # (controller/projection.py says why).
+        self.transform = transform or (lambda obj: obj)
         # Metadata only: the server sends PartialObjectMetadata (name, uid,
         # resourceVersion, annotations), not whole objects.
         self._accept = (
@@ -119,7 +123,7 @@ class Informer:
         headers = {k: v.format("PartialObjectMetadataList") for k, v in self._accept.items()}
         body = self.kube.request("GET", path, headers=headers)
         self.relists += 1
-        items = body.get("items") or []
+        items = [self.transform(o) for o in body.get("items") or []]
         fresh = {key_of(o): o for o in items}
         with self._lock:
             # Gone, or replaced by a new object of the same name while we did not watch.
@@ -155,6 +159,7 @@ class Informer:
             if kind == "BOOKMARK":
                 self.bookmarks += 1
                 continue  # only a newer version to resume from; no object changed
+            obj = self.transform(obj)
             with self._lock:
                 if kind == "DELETED":
                     self.store.pop(key_of(obj), None)

@@ -3,8 +3,11 @@ one process, as in tests, do not collide), served on /metrics."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -95,6 +98,30 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=r,
         )
+        self.gc_pauses = Histogram(
+            "mlkube_gc_pause_seconds",
+            "Collections of Python's cyclic garbage collector, by generation: each holds "
+            "every thread of the process", ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1),
+            registry=r,
+        )  # fmt: skip
+
+    def time_collections(self) -> Callable[[], None]:
+        """Observe every garbage collection of this process in ``gc_pauses``, until the
+        function returned is called. A full collection walks every object the caches
+        hold, and the records wait while it runs (controller/projection.py)."""
+        started = 0.0
+
+        def callback(phase: str, info: dict[str, int]) -> None:
+            nonlocal started
+            if phase == "start":
+                started = time.perf_counter()
+            else:
+                pause = time.perf_counter() - started
+                self.gc_pauses.labels(str(info["generation"])).observe(pause)
+
+        gc.callbacks.append(callback)
+        return lambda: gc.callbacks.remove(callback)
 
     def serve(self, address: str) -> Any:
         """Serve /metrics on ``address`` (an empty host: 127.0.0.1, never every

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from mlkube.cluster.client import ApiError, Kube
+from mlkube.controller import projection
 from mlkube.controller.events import record_event
 from mlkube.controller.failures import InvariantBroken, refused, what_to_do
 from mlkube.controller.informer import Informer, key_of
@@ -135,10 +136,10 @@ class Controller:
         self.leading = threading.Event()
         self._stop = threading.Event()
         restart = self.metrics.watch_restarts
-        self.nodes = Informer(kube, "v1", "Node", self._on_node,
+        self.nodes = Informer(kube, "v1", "Node", self._on_node, transform=projection.node,
                               watch_timeout=self.options.watch_timeout,
                               on_restart=lambda k: restart.labels(k).inc())  # fmt: skip
-        self.pods = Informer(kube, "v1", "Pod", self._on_pod,
+        self.pods = Informer(kube, "v1", "Pod", self._on_pod, transform=projection.pod,
                              watch_timeout=self.options.watch_timeout,
                              on_restart=lambda k: restart.labels(k).inc())  # fmt: skip
         self.jobs: dict[tuple[str, str], Informer] = {}

@@ -78,6 +78,7 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
     options.identity = me
     metrics = Metrics()
     server = metrics.serve(opts.metrics_address) if opts.metrics_address else None
+    untime = metrics.time_collections()
     controller = Controller(kube, options, metrics)
     reach = Reachability(kube, opts.give_up_seconds)
     elector: LeaderElector | None = None
@@ -115,6 +116,7 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
             electing.join(SHUTDOWN_WAIT)  # its release: two short requests at most
         if server is not None:
             threading.Thread(target=server.shutdown, daemon=True).start()
+        untime()
         log.info("controller %s stopped", me)
 
 

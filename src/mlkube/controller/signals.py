@@ -30,6 +30,9 @@ TERMINATE_AT_ANNOTATION = "mlkube.dev/terminate-at"
 # Written by the controller on the node: when it first saw the notice, so that the
 # eviction deadline survives a restart (NoSchedule taints carry no timeAdded).
 OBSERVED_ANNOTATION = "mlkube.dev/notice-observed-at"
+# The conditions a notice is read from: a Node's (AKS), a Pod's (any disruption).
+NODE_NOTICE_CONDITIONS = ("VMEventScheduled", "PreemptScheduled")
+POD_NOTICE_CONDITION = "DisruptionTarget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ def node_notice(node: dict[str, Any]) -> Notice | None:
         signal = TAINT_SIGNALS.get(str(taint.get("key")))
         if signal is not None:
             return Notice(key, signal, name, f"taint {taint['key']}")
-    for kind in ("VMEventScheduled", "PreemptScheduled"):
+    for kind in NODE_NOTICE_CONDITIONS:
         cond = condition(node, kind)
         message = str(cond.get("message", ""))
         if cond.get("status") == "True" and (
@@ -117,7 +120,7 @@ def pod_disruption(pod: dict[str, Any]) -> Notice | None:
     """A pod the API server marked for disruption (eviction, preemption, taint
     manager, graceful node shutdown): its own notice; it is already terminating, so
     nothing is drained."""
-    cond = condition(pod, "DisruptionTarget")
+    cond = condition(pod, POD_NOTICE_CONDITION)
     if cond.get("status") != "True":
         return None
     meta = pod.get("metadata") or {}
