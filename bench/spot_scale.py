@@ -16,8 +16,15 @@ on the same jobs, renewed after each trial: each signalled node deleted and made
 (a notice is keyed by the node's UID, and a job is asked once per notice), its pods
 made anew, the records taken off. ``--reclaim`` may name several sizes: each gets its
 own alternating trials, in turn, in the same cluster, so 1,000 nodes hold 400 reclaimed.
+``--floor-configmap`` adds a third watcher to the turns: the floor with its record a
+ConfigMap per job, which passes no admission webhook.
+
+Before each size's trials, ``--ceiling`` (default 16 and 64 in flight) sends the same
+writes from a Go client that costs the machine next to nothing (bench/api_ceiling.py):
+the time the API server itself needs for them, which no watcher can beat here.
 
     python bench/spot_scale.py [--nodes 1000] [--trials 4] [--reclaim 100 ...] [--signal aws]
+                               [--ceiling 16 64] [--floor-configmap]
 
 Jobs are PyTorchJobs that neither the Training Operator nor Kueue act on
 (``spec.runPolicy.managedBy: kueue.x-k8s.io/multikueue``, no queue name); the benchmark
