@@ -78,9 +78,9 @@ def run(kube: Kube, opts: RunOptions, stop: threading.Event | None = None) -> in
     options.identity = me
     metrics = Metrics()
     server = metrics.serve(opts.metrics_address) if opts.metrics_address else None
-    untime = metrics.time_collections()
     controller = Controller(kube, options, metrics)
     reach = Reachability(kube, opts.give_up_seconds)
+    untime = metrics.time_collections()
     elector: LeaderElector | None = None
     electing: threading.Thread | None = None
     try:
