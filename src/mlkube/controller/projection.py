@@ -8,7 +8,9 @@ while the recorders and writers wait. What the controller reads of a pod is a fe
 dozen objects. client-go's informers take a transform for the same reason
 (``SharedIndexInformer.SetTransform``; controllers use it to drop managedFields).
 Pure functions: the informer applies them to every object it lists or is sent, before
-it stores or hands it on.
+it stores or hands it on. Code that reads another field of a cached pod or node must
+keep it here too; tests/controller/test_projection.py runs the plan on whole and kept
+objects for each kind of notice.
 """
 
 from __future__ import annotations
