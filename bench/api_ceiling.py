@@ -62,7 +62,7 @@ def eviction(namespace: str, name: str) -> dict[str, Any]:
 
 def run(kubeconfig: str, requests: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
     """Send ``requests`` (in order, ``concurrency`` at a time); the tool's summary:
-    requests, errors, seconds, perSecond, p50Ms, p99Ms, doneAt (quarters)."""
+    requests, errors, seconds, perSecond, p50Ms, p99Ms."""
     c = load_connection(kubeconfig)
     if not (c.ca_file and c.cert_file and c.key_file):
         raise SystemExit("api-ceiling needs a kubeconfig with CA, certificate and key files")

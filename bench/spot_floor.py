@@ -47,6 +47,13 @@ from mlkube.errors import MlkubeError
 SPOT_TAINT = "aws-node-termination-handler/spot-itn"
 FLOOR_ANNOTATION = "bench.mlkube.dev/floor"
 FLOOR_JOB_LABEL = "bench.mlkube.dev/floor-job"  # on a ConfigMap record: whose it is
+
+
+def config_map_record(job: str) -> str:
+    """The name of the ConfigMap that records ``job`` (``--record configmap``)."""
+    return f"floor-{job}"
+
+
 JobKey = tuple[str, str]  # (namespace, name)
 
 
@@ -91,7 +98,7 @@ class Floor:
         body = {"metadata": {"annotations": {FLOOR_ANNOTATION: node}}}
         try:
             if self.record_kind == "configmap":
-                meta = {"name": f"floor-{name}", "namespace": namespace,
+                meta = {"name": config_map_record(name), "namespace": namespace,
                         "labels": {FLOOR_JOB_LABEL: name}, **body["metadata"]}  # fmt: skip
                 self.kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
             else:

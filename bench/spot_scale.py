@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench import api_ceiling
-from bench.spot_floor import FLOOR_ANNOTATION, FLOOR_JOB_LABEL
+from bench.spot_floor import FLOOR_ANNOTATION, FLOOR_JOB_LABEL, config_map_record
 from mlkube.cluster.client import Kube, NotFound
 from mlkube.cluster.kubeconfig import load_connection
 from mlkube.controller.jobs import RECORD_ANNOTATION, REQUEST_ANNOTATION
@@ -597,7 +597,7 @@ def wait_synced(
         if proc.poll() is not None:
             raise SystemExit(f"the watcher exited before the canary {job(canary)}")
         if kind == "floor-configmap":
-            obj = kube.get("v1", "ConfigMap", f"floor-{job(canary)}", NAMESPACE) or {}
+            obj = kube.get("v1", "ConfigMap", config_map_record(job(canary)), NAMESPACE) or {}
         else:
             obj = kube.get(JOB_API, "PyTorchJob", job(canary), NAMESPACE) or {}
         annotations = (obj.get("metadata") or {}).get("annotations") or {}

@@ -43,9 +43,6 @@ type summary struct {
 	PerSecond   float64 `json:"perSecond"`
 	P50Ms       float64 `json:"p50Ms"`
 	P99Ms       float64 `json:"p99Ms"`
-	// Seconds from the start until the last request of each share of the list had
-	// returned, for the shares 1/4, 1/2, 3/4 and all: the order is the caller's.
-	DoneAt []float64 `json:"doneAt"`
 }
 
 func client(ca, cert, key string, conns int) (*http.Client, error) {
@@ -65,8 +62,8 @@ func client(ca, cert, key string, conns int) (*http.Client, error) {
 		TLSClientConfig:     &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}},
 		MaxIdleConnsPerHost: conns,
 		MaxConnsPerHost:     conns,
-		ForceAttemptHTTP2:   false, // one request per connection at a time, as httpx does
-		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		// No HTTP/2: one request per connection at a time, as httpx does.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	return &http.Client{Transport: transport, Timeout: 60 * time.Second}, nil
 }
@@ -117,7 +114,6 @@ func main() {
 	warm.Wait()
 
 	latency := make([]float64, len(requests))
-	finished := make([]float64, len(requests))
 	var mu sync.Mutex
 	out := summary{Requests: len(requests), Concurrency: *concurrency}
 	next := make(chan int)
@@ -144,9 +140,7 @@ func main() {
 						failure = fmt.Sprintf("%s %s: %d %s", r.Method, r.Path, resp.StatusCode, bytes.TrimSpace(body))
 					}
 				}
-				now := time.Now()
-				latency[i] = now.Sub(began).Seconds() * 1000
-				finished[i] = now.Sub(start).Seconds()
+				latency[i] = time.Since(began).Seconds() * 1000
 				if failure != "" {
 					mu.Lock()
 					out.Errors++
@@ -166,13 +160,6 @@ func main() {
 	out.Seconds = time.Since(start).Seconds()
 	if out.Seconds > 0 {
 		out.PerSecond = float64(len(requests)) / out.Seconds
-	}
-	for _, share := range []int{1, 2, 3, 4} {
-		last := 0.0
-		for _, t := range finished[:len(requests)*share/4] {
-			last = max(last, t)
-		}
-		out.DoneAt = append(out.DoneAt, last)
 	}
 	sort.Float64s(latency)
 	out.P50Ms = quantile(latency, 0.5)

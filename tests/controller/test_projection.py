@@ -175,9 +175,7 @@ def test_the_informer_keeps_and_hands_on_only_what_is_kept() -> None:
     informer._watch(informer.version)
     assert [h["metadata"]["name"] for h in handed] == ["listed", "changed"]
     assert all("managedFields" not in h["metadata"] for h in handed)
-    stored = informer.get("ml/changed") or informer.get(
-        f"{changed['metadata']['namespace']}/changed"
-    )
+    stored = informer.get(f"{changed['metadata']['namespace']}/changed")
     assert stored is not None and "containers" not in stored["spec"]
     assert stored["metadata"]["annotations"][REQUEST_ANNOTATION] == "r-1"
     assert informer.version == "7"  # the version still follows the whole object
